@@ -1,0 +1,24 @@
+# All dependencies are Debian bookworm packages; scripts/install-deps.sh installs them.
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(NGTCP2 REQUIRED IMPORTED_TARGET libngtcp2>=0.12 libngtcp2_crypto_gnutls>=0.12)
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls>=3.7.2)
+
+# Standalone Asio (libasio-dev) is header-only. Clang does not detect coroutine support in
+# Asio 1.22 by itself, hence the two explicit coroutine defines. ASIO_DISABLE_STD_ALIGNED_ALLOC:
+# Asio picks aligned_alloc or operator new depending on whether a libstdc++ header came before
+# its config, so translation units disagreed and memory was freed with the wrong function (an ODR
+# violation ASan reports as alloc-dealloc-mismatch); one allocator everywhere avoids it.
+find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+add_library(rpcnet_asio INTERFACE)
+add_library(rpcnet::asio ALIAS rpcnet_asio)
+target_include_directories(rpcnet_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
+target_compile_definitions(rpcnet_asio INTERFACE
+  ASIO_STANDALONE ASIO_NO_DEPRECATED ASIO_HAS_CO_AWAIT ASIO_HAS_STD_COROUTINE
+  ASIO_DISABLE_STD_ALIGNED_ALLOC)
+target_link_libraries(rpcnet_asio INTERFACE Threads::Threads)
+
+find_package(CLI11 REQUIRED)
+if(RPCNET_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,6 @@
+# Every RPCNET_* option lives here, with its default.
+option(RPCNET_WERROR "Treat compiler warnings as errors (on in every preset, so CI fails on warnings)" OFF)
+set(RPCNET_SANITIZE "" CACHE STRING "Comma-separated -fsanitize= list for the whole build, e.g. address,undefined")
+option(RPCNET_FUZZ "Build the libFuzzer targets in fuzz/ (needs clang)" OFF)
+option(RPCNET_BUILD_TESTS "Build the test suite" ON)
+option(RPCNET_BUILD_EXAMPLES "Build the programs in examples/" ON)

@@ -1,0 +1,12 @@
+# rpcnet_set_warnings(<target>): the warning set every first-party target compiles with.
+function(rpcnet_set_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+    -Woverloaded-virtual -Wimplicit-fallthrough -Wformat=2
+    -Werror=unused-result -Werror=return-type
+    # GCC 12 false positive on Asio's coroutine frames (custom operator new/delete pairs).
+    $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>)
+  if(RPCNET_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()

@@ -1,0 +1,63 @@
+// rpcnet/call_context.h — what a handler knows about the call it serves.
+//
+// A CallContext lives as long as the handler runs. cancelled() turns true when the client
+// cancels, the deadline passes, or the server shuts down past its grace period; async handlers
+// also see their pending Asio operations aborted (the usual Asio cancellation), blocking handlers
+// should poll cancelled().
+//
+// Example:
+//   server.register_method("whoami", [](rpcnet::Bytes, rpcnet::CallContext& ctx)
+//       -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
+//     co_return rpcnet::to_bytes(ctx.peer_identity());
+//   });
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "rpcnet/address.h"
+#include "rpcnet/metadata.h"
+
+namespace rpcnet {
+
+class CallContext {
+ public:
+  CallContext(std::string method, Metadata metadata, std::uint64_t request_id,
+              std::chrono::steady_clock::time_point deadline, SocketAddress peer,
+              std::string peer_identity)
+      : method_(std::move(method)),
+        metadata_(std::move(metadata)),
+        request_id_(request_id),
+        deadline_(deadline),
+        peer_(std::move(peer)),
+        peer_identity_(std::move(peer_identity)) {}
+  CallContext(const CallContext&) = delete;
+  CallContext& operator=(const CallContext&) = delete;
+
+  const std::string& method() const noexcept { return method_; }
+  const Metadata& metadata() const noexcept { return metadata_; }
+  // The client's request id (for tracing); 0 if it sent none.
+  std::uint64_t request_id() const noexcept { return request_id_; }
+  // When the call must be finished; time_point::max() without a deadline.
+  std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
+  bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+  const SocketAddress& peer_address() const noexcept { return peer_; }
+  // Subject DN of the client's verified certificate under mutual TLS, otherwise "".
+  const std::string& peer_identity() const noexcept { return peer_identity_; }
+
+  // Library use: marks the call cancelled.
+  void mark_cancelled() noexcept { cancelled_.store(true, std::memory_order_release); }
+
+ private:
+  std::string method_;
+  Metadata metadata_;
+  std::uint64_t request_id_;
+  std::chrono::steady_clock::time_point deadline_;
+  SocketAddress peer_;
+  std::string peer_identity_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace rpcnet

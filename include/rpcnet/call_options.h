@@ -1,0 +1,29 @@
+// rpcnet/call_options.h — per-call settings on the client.
+//
+// Example:
+//   rpcnet::CallOptions options;
+//   options.timeout = std::chrono::milliseconds(200);
+//   options.metadata.emplace_back("trace-id", "abc123");
+//   auto reply = co_await client.call("add", request, options);
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+#include "rpcnet/metadata.h"
+
+namespace rpcnet {
+
+// A timeout meaning "no deadline" (for long-lived streams).
+inline constexpr std::chrono::milliseconds kNoDeadline = std::chrono::milliseconds::max();
+
+struct CallOptions {
+  // Deadline of the whole call, measured from when it starts; it also travels to the server,
+  // which cancels the handler when it passes. nullopt: the client's default
+  // (RpcConfig::with_default_timeout, 30 s unless changed). kNoDeadline: none.
+  std::optional<std::chrono::milliseconds> timeout;
+  // Sent in the call header; the handler reads it from CallContext::metadata().
+  Metadata metadata;
+};
+
+}  // namespace rpcnet

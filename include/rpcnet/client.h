@@ -1,0 +1,143 @@
+// rpcnet/client.h — RpcClient: calls a server over one QUIC connection.
+//
+// A client is a cheap, copyable handle: copies share one connection, and any number of
+// coroutines may call through it at once; every call opens a fresh bidirectional stream on the
+// shared connection. The connection lives on the event loop of the coroutine that called
+// connect() (a single-threaded io_context, e.g. an rpcnet::Runtime loop); calls made from
+// another loop or thread hop to it and back. When the last copy is dropped the connection closes.
+//
+// Deadlines: every call has one (30 s unless the config or CallOptions say otherwise). It travels
+// to the server, which cancels the handler when it passes; locally the call fails with kTimeout.
+//
+// Cancellation: cancel a call the Asio way (e.g. `co_await (client.call(...) || timer.async_wait(
+// asio::use_awaitable))`, or a cancellation slot bound to co_spawn) from the connection's loop,
+// or drop / cancel() a ResponseStream or ClientCall. The stream is reset and the server's handler
+// observes the cancellation. Calls that hop loops can be cancelled only by their deadline.
+//
+// Example:
+//   auto client = co_await rpcnet::RpcClient::connect(server_addr, config);
+//   if (!client) co_return client.error();
+//   auto sum = co_await client->call("add", encode(21, 21));
+//   if (!sum && sum.error().kind() == rpcnet::ErrorKind::kTimeout) { /* server took too long */ }
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "rpcnet/address.h"
+#include "rpcnet/bytes.h"
+#include "rpcnet/call_options.h"
+#include "rpcnet/config.h"
+#include "rpcnet/metadata.h"
+#include "rpcnet/result.h"
+
+namespace rpcnet {
+
+namespace detail {
+class ClientShared;
+class ClientCallState;
+}  // namespace detail
+
+// Produces request messages for a streaming call, one per co_await; nullopt ends the requests.
+using RequestSource = std::function<asio::awaitable<std::optional<Bytes>>()>;
+
+// Responses of a streaming call. Drop it (or cancel()) to abandon the call.
+class ResponseStream {
+ public:
+  ResponseStream(ResponseStream&&) noexcept = default;
+  ResponseStream& operator=(ResponseStream&&) noexcept = default;
+  ~ResponseStream();
+
+  // The next response message; nullopt when the server finished with OK. A non-OK status, a
+  // reset or a broken stream is an error, never a silent end.
+  asio::awaitable<Result<std::optional<Bytes>>> next();
+  // Resets the stream: the server's handler is cancelled, later next() calls fail with kCancelled.
+  void cancel();
+  // Metadata the server attached to its OK status (after next() returned nullopt).
+  const Metadata& trailer_metadata() const;
+
+ private:
+  friend class RpcClient;
+  explicit ResponseStream(std::shared_ptr<detail::ClientCallState> state);
+  std::shared_ptr<detail::ClientCallState> state_;
+};
+
+// A bidirectional call driven by hand: write requests and read responses in any interleaving.
+class ClientCall {
+ public:
+  ClientCall(ClientCall&&) noexcept = default;
+  ClientCall& operator=(ClientCall&&) noexcept = default;
+  ~ClientCall();
+
+  // Sends one request; waits while the server is not reading (backpressure). Errors: the call
+  // has ended (the server finished: read() gives its status), kStatus RESOURCE_EXHAUSTED over
+  // max_message_size, kCancelled, kTimeout, kConnection.
+  asio::awaitable<Result<void>> write(Bytes message);
+  // Ends the requests (QUIC FIN). Further writes fail.
+  asio::awaitable<Result<void>> finish();
+  // The next response, or nullopt when the server finished with OK.
+  asio::awaitable<Result<std::optional<Bytes>>> read();
+  void cancel();
+  const Metadata& trailer_metadata() const;
+
+ private:
+  friend class RpcClient;
+  explicit ClientCall(std::shared_ptr<detail::ClientCallState> state);
+  std::shared_ptr<detail::ClientCallState> state_;
+};
+
+class RpcClient {
+ public:
+  // Connects from the calling coroutine's loop. `config`'s cert_path (or ca_path) is the
+  // certificate to trust; see rpcnet/config.h. Errors: kConfig (unreadable certificate, bad
+  // bind address), kConnection (refused, or no answer within connect_timeout), kTls (untrusted
+  // certificate, wrong server name, ALPN refused, client certificate refused), kIo.
+  static asio::awaitable<Result<RpcClient>> connect(SocketAddress server, RpcConfig config);
+
+  // Unary call. Errors: kStatus with the handler's status (NOT_FOUND for an unknown method,
+  // INTERNAL if it threw, ...), kTimeout, kCancelled, kConnection, kStream, and kStatus
+  // RESOURCE_EXHAUSTED locally when `request` exceeds max_message_size.
+  asio::awaitable<Result<Bytes>> call(std::string_view method, Bytes request,
+                                      CallOptions options = {}) const;
+
+  // Bidirectional streaming: `requests` are sent while responses arrive.
+  asio::awaitable<Result<ResponseStream>> call_streaming(std::string_view method,
+                                                         std::vector<Bytes> requests,
+                                                         CallOptions options = {}) const;
+  asio::awaitable<Result<ResponseStream>> call_streaming(std::string_view method,
+                                                         RequestSource requests,
+                                                         CallOptions options = {}) const;
+  // Server streaming: one request, a stream of responses.
+  asio::awaitable<Result<ResponseStream>> call_server_streaming(std::string_view method,
+                                                                Bytes request,
+                                                                CallOptions options = {}) const;
+  // Client streaming: many requests, one response.
+  asio::awaitable<Result<Bytes>> call_client_streaming(std::string_view method,
+                                                       std::vector<Bytes> requests,
+                                                       CallOptions options = {}) const;
+  asio::awaitable<Result<Bytes>> call_client_streaming(std::string_view method,
+                                                       RequestSource requests,
+                                                       CallOptions options = {}) const;
+  // A bidirectional call driven by hand (ClientCall::write / finish / read).
+  asio::awaitable<Result<ClientCall>> open_call(std::string_view method,
+                                                CallOptions options = {}) const;
+
+  // The id the next call will carry (an atomic counter; useful when reading traffic dumps).
+  std::uint64_t next_request_id() const noexcept;
+  // False once the connection closed (idle timeout, server shutdown, close()).
+  bool is_connected() const noexcept;
+  const SocketAddress& remote_address() const noexcept;
+  // Closes the shared connection for every copy; calls in flight fail with kConnection.
+  void close();
+
+ private:
+  explicit RpcClient(std::shared_ptr<detail::ClientShared> shared);
+  std::shared_ptr<detail::ClientShared> shared_;
+};
+
+}  // namespace rpcnet

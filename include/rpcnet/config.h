@@ -1,0 +1,105 @@
+// rpcnet/config.h — RpcConfig: TLS material, addresses and limits, shared by servers and clients.
+//
+// Certificates (PEM files):
+//   Server: cert_path + key_path are the server's identity. Setting ca_path turns on mutual TLS:
+//           clients must then present a certificate issued by that CA, or the handshake fails.
+//   Client: the certificate to trust is ca_path if set, otherwise cert_path (so, as in the guide,
+//           a client config can simply name the CA or the server's own certificate). A client
+//           that sets key_path presents cert_path/key_path as its own certificate (mutual TLS),
+//           and then needs ca_path for the server's CA.
+// server_name is what the client verifies in the server certificate (a DNS name or an IP
+// literal); empty means "the IP address connected to". Development certificates for all of this
+// come from `rpcnet certs` (rpcnet/certs.h).
+//
+// Every setter returns *this, so configs read like the guide's builder chains. Text parameters are
+// std::string_view on purpose: GCC 12 miscompiles a std::string parameter initialised from a
+// string literal inside a co_await expression ("array used as initializer"), and configs are
+// often built right inside `co_await RpcClient::connect(...)`. Invalid values are
+// reported when the config is used (RpcServer::bind, RpcClient::connect) as kConfig errors that
+// name the culprit.
+//
+// Example:
+//   auto config = rpcnet::RpcConfig("certs/server.pem", "127.0.0.1:0")
+//                     .with_key_path("certs/server-key.pem")
+//                     .with_server_name("localhost")
+//                     .with_keep_alive_interval(std::chrono::seconds(30));
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "rpcnet/address.h"
+#include "rpcnet/result.h"
+
+namespace rpcnet {
+
+// Timeout for calls whose options and client config set none. (The guide's DEFAULT_TIMEOUT.)
+inline constexpr std::chrono::milliseconds kDefaultCallTimeout{30'000};
+
+class RpcConfig {
+ public:
+  RpcConfig(std::string_view cert_path, std::string_view bind_address);
+
+  RpcConfig& with_key_path(std::string_view path);
+  RpcConfig& with_ca_path(std::string_view path);
+  RpcConfig& with_server_name(std::string_view name);
+  // PING interval on an otherwise idle connection. Both ends should use the same value (the
+  // guide's "mirrored" keep-alive). Default: off.
+  RpcConfig& with_keep_alive_interval(std::chrono::milliseconds interval);
+  // A connection with no traffic for this long is closed silently. Default: 60 s.
+  RpcConfig& with_idle_timeout(std::chrono::milliseconds timeout);
+  // How long RpcClient::connect may take (handshake included). Default: 5 s.
+  RpcConfig& with_connect_timeout(std::chrono::milliseconds timeout);
+  // Client: deadline of calls that set none. Default: 30 s (kDefaultCallTimeout).
+  RpcConfig& with_default_timeout(std::chrono::milliseconds timeout);
+  // Largest message payload accepted or sent, in bytes. Default: 16 MiB.
+  RpcConfig& with_max_message_size(std::size_t bytes);
+  // Largest call header or status trailer, in bytes. Default: 16 KiB.
+  RpcConfig& with_max_header_size(std::size_t bytes);
+  // Server: calls one client connection may have in flight at once. Default: 1024.
+  RpcConfig& with_max_concurrent_streams(std::uint64_t streams);
+  // Server: event loops (threads) serving connections. Default: 0 = one per core.
+  RpcConfig& with_event_loops(std::size_t loops);
+  // Server: threads running handlers registered with register_blocking. Default: 2.
+  RpcConfig& with_worker_threads(std::size_t threads);
+
+  const std::string& cert_path() const noexcept { return cert_path_; }
+  const std::string& bind_address() const noexcept { return bind_address_; }
+  const std::string& key_path() const noexcept { return key_path_; }
+  const std::string& ca_path() const noexcept { return ca_path_; }
+  const std::string& server_name() const noexcept { return server_name_; }
+  std::optional<std::chrono::milliseconds> keep_alive_interval() const noexcept { return keep_alive_; }
+  std::chrono::milliseconds idle_timeout() const noexcept { return idle_timeout_; }
+  std::chrono::milliseconds connect_timeout() const noexcept { return connect_timeout_; }
+  std::chrono::milliseconds default_timeout() const noexcept { return default_timeout_; }
+  std::size_t max_message_size() const noexcept { return max_message_size_; }
+  std::size_t max_header_size() const noexcept { return max_header_size_; }
+  std::uint64_t max_concurrent_streams() const noexcept { return max_concurrent_streams_; }
+  std::size_t event_loops() const noexcept { return event_loops_; }
+  std::size_t worker_threads() const noexcept { return worker_threads_; }
+
+  // The bind address, parsed. Errors: kConfig naming the address.
+  Result<SocketAddress> parsed_bind_address() const;
+
+ private:
+  std::string cert_path_;
+  std::string bind_address_;
+  std::string key_path_;
+  std::string ca_path_;
+  std::string server_name_;
+  std::optional<std::chrono::milliseconds> keep_alive_;
+  std::chrono::milliseconds idle_timeout_{60'000};
+  std::chrono::milliseconds connect_timeout_{5'000};
+  std::chrono::milliseconds default_timeout_{kDefaultCallTimeout};
+  std::size_t max_message_size_ = 16u << 20;
+  std::size_t max_header_size_ = 16u << 10;
+  std::uint64_t max_concurrent_streams_ = 1024;
+  std::size_t event_loops_ = 0;
+  std::size_t worker_threads_ = 2;
+};
+
+}  // namespace rpcnet

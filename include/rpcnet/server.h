@@ -1,0 +1,115 @@
+// rpcnet/server.h — RpcServer: serves registered methods over QUIC + TLS 1.3.
+//
+// Lifecycle: construct with an RpcConfig, register handlers (also allowed while serving; a new
+// registration under an existing name replaces it for calls that start afterwards), bind() to
+// claim the UDP port (port 0 lets the OS choose; socket_addr() tells which), then co_await
+// start(), which serves until shutdown() completes.
+//
+// Concurrency: the server runs its own event loops (RpcConfig::with_event_loops, one per core by
+// default), each with its own socket on the shared port (SO_REUSEPORT). A connection stays on the
+// loop the kernel steered it to, and every call runs as its own coroutine there, so a slow async
+// handler never blocks other calls. Blocking or CPU-heavy work belongs in register_blocking
+// handlers, which run on a worker pool.
+//
+// Errors reach clients as statuses: an unknown method is NOT_FOUND, a handler that throws is
+// INTERNAL (with the exception's message), an oversized message RESOURCE_EXHAUSTED; none of
+// them affects other calls or the connection.
+//
+// Example:
+//   rpcnet::RpcServer server(config);
+//   server.register_method("add", [](rpcnet::Bytes request)
+//       -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
+//     co_return request;  // decode, compute, encode
+//   });
+//   auto addr = server.bind();
+//   if (!addr) { std::cerr << addr.error() << "\n"; return 1; }
+//   std::cout << "listening on " << rpcnet::to_string(*addr) << "\n";
+//   rpcnet::Runtime runtime(1);
+//   runtime.block_on(server.start());
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <chrono>
+#include <concepts>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "rpcnet/address.h"
+#include "rpcnet/bytes.h"
+#include "rpcnet/call_context.h"
+#include "rpcnet/config.h"
+#include "rpcnet/result.h"
+#include "rpcnet/server_stream.h"
+
+namespace rpcnet {
+
+namespace detail {
+class ServerState;
+}
+
+using UnaryHandler = std::function<asio::awaitable<Result<Bytes>>(Bytes request, CallContext& context)>;
+using StreamingHandler = std::function<asio::awaitable<Result<void>>(ServerStream stream)>;
+using BlockingHandler = std::function<Result<Bytes>(Bytes request, const CallContext& context)>;
+
+struct ServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_open = 0;
+  std::uint64_t calls_started = 0;
+  std::uint64_t calls_active = 0;
+  std::uint64_t datagrams_dropped = 0;  // garbage, unknown connections, refused handshakes
+};
+
+class RpcServer {
+ public:
+  explicit RpcServer(RpcConfig config);
+  // Stops serving at once (no grace period) and joins the server's threads.
+  ~RpcServer();
+  RpcServer(const RpcServer&) = delete;
+  RpcServer& operator=(const RpcServer&) = delete;
+
+  // Unary handler: one request in, one response (or an error status) out.
+  void register_method(std::string name, UnaryHandler handler);
+  // Convenience overload for handlers that do not need the CallContext.
+  template <class F>
+    requires std::invocable<F&, Bytes> && (!std::invocable<F&, Bytes, CallContext&>)
+  void register_method(std::string name, F handler) {
+    register_method(std::move(name),
+                    UnaryHandler([handler = std::move(handler)](Bytes request, CallContext&) mutable {
+                      return handler(std::move(request));
+                    }));
+  }
+  // A synchronous handler that may block or burn CPU: it runs on the worker pool, never on an
+  // event loop. Poll context.cancelled() in long computations.
+  void register_blocking(std::string name, BlockingHandler handler);
+  // Streaming handler: serves server-streaming, client-streaming and bidirectional calls.
+  void register_streaming(std::string name, StreamingHandler handler);
+
+  // Validates the config, loads the TLS material and binds the UDP sockets.
+  // Errors: kConfig (bad address, missing/unreadable/mismatched certificate or key),
+  // kIo (the port is taken, ...).
+  Result<SocketAddress> bind();
+  // The bound address (the guide's socket_addr), once bind() succeeded.
+  std::optional<SocketAddress> socket_addr() const;
+
+  // Serves until shutdown() completes. Awaitable from any executor. Errors: kConfig when bind()
+  // was not called successfully first.
+  asio::awaitable<Result<void>> start();
+
+  // Graceful shutdown, awaitable from any executor: stop accepting connections and calls (new
+  // calls get UNAVAILABLE, safe to retry elsewhere), let in-flight calls finish for up to
+  // `grace`, then cancel what remains and close every connection with an application close
+  // code. start() returns afterwards. Idempotent.
+  asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  // Starts shutdown(grace) in the background; callable from any thread (e.g. a signal handler
+  // thread). start() returns when it is done.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+  ServerStats stats() const;
+
+ private:
+  std::unique_ptr<detail::ServerState> state_;  // outlives every loop, connection and call
+};
+
+}  // namespace rpcnet

@@ -1,0 +1,905 @@
+#include "quic/connection.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include <algorithm>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cstring>
+
+#include "runtime/clock.h"
+
+namespace rpcnet::quic {
+
+struct Connection::ConnRef : ngtcp2_crypto_conn_ref {};
+
+namespace {
+
+constexpr std::size_t kCidLen = 16;
+constexpr std::size_t kMaxVectors = 16;
+constexpr std::size_t kMaxTrainSegments = 64;
+constexpr std::size_t kMaxTrainBytes = 65000;
+constexpr std::size_t kMaxBurstPackets = 64;
+
+std::uint64_t to_ns(std::chrono::nanoseconds d) { return static_cast<std::uint64_t>(d.count()); }
+
+ngtcp2_addr make_addr(const sockaddr* address, socklen_t len) {
+  return ngtcp2_addr{const_cast<sockaddr*>(address), len};
+}
+
+void random_bytes(std::uint8_t* out, std::size_t len) {
+  gnutls_rnd(GNUTLS_RND_NONCE, out, len);
+}
+
+std::string printable(const std::uint8_t* data, std::size_t len) {
+  std::string out;
+  for (std::size_t i = 0; i < len && i < 128; ++i) {
+    const char c = static_cast<char>(data[i]);
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- ngtcp2 callbacks ---------------------------------------------------------------------------
+// None of these may call back into ngtcp2 (except the extend_* / set_stream_user_data family) or
+// resume a coroutine inline: they record state and post wake-ups.
+
+struct Connection::Callbacks {
+  static Connection* self(void* user_data) { return static_cast<Connection*>(user_data); }
+
+  static ngtcp2_conn* get_conn(ngtcp2_crypto_conn_ref* ref) {
+    return static_cast<Connection*>(ref->user_data)->conn_;
+  }
+
+  static void rand(std::uint8_t* dest, std::size_t len, const ngtcp2_rand_ctx*) {
+    random_bytes(dest, len);
+  }
+
+  static int get_new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, std::uint8_t* token,
+                                   std::size_t cidlen, void* user_data) {
+    Connection* c = self(user_data);
+    std::uint8_t data[NGTCP2_MAX_CIDLEN];
+    if (c->router_ != nullptr) {
+      c->router_->generate_cid(data, cidlen);
+    } else {
+      random_bytes(data, cidlen);
+    }
+    ngtcp2_cid_init(cid, data, cidlen);
+    random_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);
+    if (c->router_ != nullptr) c->router_->add_cid(data, cidlen, c);
+    return 0;
+  }
+
+  static int remove_connection_id(ngtcp2_conn*, const ngtcp2_cid* cid, void* user_data) {
+    Connection* c = self(user_data);
+    if (c->router_ != nullptr) c->router_->remove_cid(cid->data, cid->datalen);
+    return 0;
+  }
+
+  static int handshake_completed(ngtcp2_conn*, void* user_data) {
+    Connection* c = self(user_data);
+    c->handshake_completed_ = true;
+    if (c->role_ == Role::kServer) {
+      c->state_ = State::kOpen;
+      return 0;
+    }
+    // A server that asked for our certificate may still refuse it after our Finished: then wait
+    // for its confirmation so the refusal surfaces from connect(), not from the first call.
+    if (gnutls_certificate_client_get_request_status(c->session_) == 0) {
+      c->state_ = State::kOpen;
+      c->established_waiter_.notify();
+    }
+    return 0;
+  }
+
+  static int handshake_confirmed(ngtcp2_conn*, void* user_data) {
+    Connection* c = self(user_data);
+    c->handshake_confirmed_ = true;
+    if (c->state_ == State::kHandshaking) {
+      c->state_ = State::kOpen;
+      c->established_waiter_.notify();
+    }
+    return 0;
+  }
+
+  static int recv_stream_data(ngtcp2_conn* conn, std::uint32_t flags, std::int64_t id,
+                              std::uint64_t, const std::uint8_t* data, std::size_t len,
+                              void* user_data, void* stream_user_data) {
+    Connection* c = self(user_data);
+    Stream* stream = c->stream_for(id, stream_user_data);
+    if (stream == nullptr) {
+      // Not ours to read (e.g. already abandoned): give the credit straight back.
+      ngtcp2_conn_extend_max_stream_offset(conn, id, len);
+      ngtcp2_conn_extend_max_offset(conn, len);
+      return 0;
+    }
+    stream->on_data(data, len, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
+    return 0;
+  }
+
+  static int stream_open(ngtcp2_conn*, std::int64_t id, void* user_data) {
+    Connection* c = self(user_data);
+    if (c->role_ == Role::kServer && ngtcp2_is_bidi_stream(id)) c->stream_for(id, nullptr);
+    return 0;
+  }
+
+  static int acked_stream_data_offset(ngtcp2_conn*, std::int64_t, std::uint64_t,
+                                      std::uint64_t len, void*, void* stream_user_data) {
+    if (stream_user_data != nullptr) static_cast<Stream*>(stream_user_data)->on_acked(len);
+    return 0;
+  }
+
+  static int stream_close(ngtcp2_conn*, std::uint32_t, std::int64_t id, std::uint64_t,
+                          void* user_data, void* stream_user_data) {
+    self(user_data)->on_stream_closed(id, static_cast<Stream*>(stream_user_data));
+    return 0;
+  }
+
+  static int stream_reset(ngtcp2_conn*, std::int64_t, std::uint64_t, std::uint64_t code,
+                          void*, void* stream_user_data) {
+    if (stream_user_data != nullptr) static_cast<Stream*>(stream_user_data)->on_peer_reset(code);
+    return 0;
+  }
+
+  static int extend_max_local_streams_bidi(ngtcp2_conn* conn, std::uint64_t, void* user_data) {
+    Connection* c = self(user_data);
+    for (std::uint64_t left = ngtcp2_conn_get_streams_bidi_left(conn); left > 0; --left) {
+      if (!c->stream_credit_waiters_.notify_one()) break;
+    }
+    return 0;
+  }
+
+  static int extend_max_stream_data(ngtcp2_conn*, std::int64_t, std::uint64_t, void* user_data,
+                                    void* stream_user_data) {
+    if (stream_user_data == nullptr) return 0;
+    auto* stream = static_cast<Stream*>(stream_user_data);
+    stream->blocked_ = false;
+    if (stream->has_pending_send()) self(user_data)->enqueue_send(stream);
+    return 0;
+  }
+
+  static const ngtcp2_callbacks& table(Role role) {
+    static const ngtcp2_callbacks client = make(Role::kClient);
+    static const ngtcp2_callbacks server = make(Role::kServer);
+    return role == Role::kClient ? client : server;
+  }
+
+  static ngtcp2_callbacks make(Role role) {
+    ngtcp2_callbacks cb{};
+    if (role == Role::kClient) {
+      cb.client_initial = ngtcp2_crypto_client_initial_cb;
+      cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
+      cb.handshake_confirmed = handshake_confirmed;
+    } else {
+      cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+    }
+    cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+    cb.encrypt = ngtcp2_crypto_encrypt_cb;
+    cb.decrypt = ngtcp2_crypto_decrypt_cb;
+    cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
+    cb.update_key = ngtcp2_crypto_update_key_cb;
+    cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+    cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+    cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+    cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    cb.rand = rand;
+    cb.get_new_connection_id = get_new_connection_id;
+    cb.remove_connection_id = remove_connection_id;
+    cb.handshake_completed = handshake_completed;
+    cb.recv_stream_data = recv_stream_data;
+    cb.stream_open = stream_open;
+    cb.acked_stream_data_offset = acked_stream_data_offset;
+    cb.stream_close = stream_close;
+    cb.stream_reset = stream_reset;
+    cb.extend_max_local_streams_bidi = extend_max_local_streams_bidi;
+    cb.extend_max_stream_data = extend_max_stream_data;
+    return cb;
+  }
+};
+
+// ---- construction ---------------------------------------------------------------------------------
+
+Connection::Connection(asio::any_io_executor executor, Role role, runtime::UdpSocket* socket,
+                       std::shared_ptr<const TlsCredentials> tls,
+                       const TransportSettings& settings)
+    : executor_(std::move(executor)),
+      role_(role),
+      socket_(socket),
+      tls_(std::move(tls)),
+      settings_(settings),
+      timer_(executor_) {}
+
+Connection::~Connection() {
+  for (auto& [id, stream] : streams_) stream->detach();
+  streams_.clear();
+  if (conn_ != nullptr) ngtcp2_conn_del(conn_);
+  if (session_ != nullptr) gnutls_deinit(session_);
+}
+
+void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint64_t now) const {
+  auto* st = static_cast<ngtcp2_settings*>(settings_ptr);
+  auto* tp = static_cast<ngtcp2_transport_params*>(params_ptr);
+  ngtcp2_settings_default(st);
+  st->initial_ts = now;
+  st->cc_algo = NGTCP2_CC_ALGO_CUBIC;  // not BBR2: its assertion fix is not in 0.12.1
+  st->max_window = settings_.max_connection_window;
+  st->max_stream_window = settings_.max_stream_window;
+  st->handshake_timeout = to_ns(settings_.handshake_timeout);
+  if (runtime::is_loopback(reinterpret_cast<const sockaddr*>(&remote_storage_))) {
+    // Loopback's MTU is 65536: large datagrams are safe and cut per-packet costs.
+    st->max_tx_udp_payload_size = settings_.loopback_udp_payload;
+    st->no_tx_udp_payload_size_shaping = 1;
+  }
+
+  ngtcp2_transport_params_default(tp);
+  tp->initial_max_stream_data_bidi_local = settings_.stream_window;
+  tp->initial_max_stream_data_bidi_remote = settings_.stream_window;
+  tp->initial_max_stream_data_uni = 0;
+  tp->initial_max_data = settings_.connection_window;
+  // Only clients open streams: one call = one client-initiated bidirectional stream.
+  tp->initial_max_streams_bidi = role_ == Role::kServer ? settings_.max_streams_bidi : 0;
+  tp->initial_max_streams_uni = 0;
+  tp->max_idle_timeout = to_ns(settings_.idle_timeout);
+  tp->active_connection_id_limit = 7;
+  tp->max_ack_delay = to_ns(settings_.max_ack_delay);
+}
+
+Result<void> Connection::attach_tls() {
+  conn_ref_ = std::make_unique<ConnRef>();
+  conn_ref_->get_conn = &Callbacks::get_conn;
+  conn_ref_->user_data = this;
+  auto session = tls_->new_session(conn_ref_.get());
+  if (!session) return std::move(session).error();
+  session_ = *session;
+  ngtcp2_conn_set_tls_native_handle(conn_, session_);
+  return {};
+}
+
+Result<std::shared_ptr<Connection>> Connection::make_client(
+    asio::any_io_executor executor, std::unique_ptr<runtime::UdpSocket> socket,
+    const SocketAddress& remote, std::shared_ptr<const TlsCredentials> tls,
+    const TransportSettings& settings) {
+  std::shared_ptr<Connection> c(
+      new Connection(std::move(executor), Role::kClient, socket.get(), std::move(tls), settings));
+  c->owned_socket_ = std::move(socket);
+  c->remote_ = remote;
+  c->remote_len_ = static_cast<socklen_t>(remote.size());
+  std::memcpy(&c->remote_storage_, remote.data(), remote.size());
+
+  std::uint8_t dcid_bytes[kCidLen];
+  std::uint8_t scid_bytes[kCidLen];
+  random_bytes(dcid_bytes, sizeof dcid_bytes);
+  random_bytes(scid_bytes, sizeof scid_bytes);
+  ngtcp2_cid dcid;
+  ngtcp2_cid scid;
+  ngtcp2_cid_init(&dcid, dcid_bytes, sizeof dcid_bytes);
+  ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
+
+  ngtcp2_path path{make_addr(c->socket_->local_sockaddr(), c->socket_->local_sockaddr_len()),
+                   make_addr(reinterpret_cast<const sockaddr*>(&c->remote_storage_), c->remote_len_),
+                   c->socket_};
+  ngtcp2_settings st;
+  ngtcp2_transport_params tp;
+  c->setup_settings(&st, &tp, runtime::monotonic_ns());
+  const int rv = ngtcp2_conn_client_new(&c->conn_, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1,
+                                        &Callbacks::table(Role::kClient), &st, &tp, nullptr,
+                                        c.get());
+  if (rv != 0) return RpcError::connection(std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv));
+  if (settings.keep_alive) {
+    ngtcp2_conn_set_keep_alive_timeout(c->conn_, to_ns(*settings.keep_alive));
+  }
+  if (auto r = c->attach_tls(); !r) return std::move(r).error();
+  return c;
+}
+
+Result<std::shared_ptr<Connection>> Connection::make_server(
+    asio::any_io_executor executor, runtime::UdpSocket* socket, ConnectionIdRouter* router,
+    const ServerAccept& first, std::shared_ptr<const TlsCredentials> tls,
+    const TransportSettings& settings) {
+  ngtcp2_pkt_hd hd;
+  if (ngtcp2_accept(&hd, first.packet, first.packet_len) != 0) {
+    return RpcError::connection("not an acceptable Initial packet");
+  }
+  std::shared_ptr<Connection> c(
+      new Connection(std::move(executor), Role::kServer, socket, std::move(tls), settings));
+  c->router_ = router;
+  c->remote_len_ = first.from_len;
+  std::memcpy(&c->remote_storage_, first.from, first.from_len);
+  c->remote_.resize(first.from_len);
+  std::memcpy(c->remote_.data(), first.from, first.from_len);
+
+  std::uint8_t scid_bytes[kCidLen];
+  router->generate_cid(scid_bytes, sizeof scid_bytes);
+  ngtcp2_cid scid;
+  ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
+
+  ngtcp2_path path{make_addr(socket->local_sockaddr(), socket->local_sockaddr_len()),
+                   make_addr(reinterpret_cast<const sockaddr*>(&c->remote_storage_), c->remote_len_),
+                   socket};
+  ngtcp2_settings st;
+  ngtcp2_transport_params tp;
+  c->setup_settings(&st, &tp, runtime::monotonic_ns());
+  tp.original_dcid = hd.dcid;
+  const int rv = ngtcp2_conn_server_new(&c->conn_, &hd.scid, &scid, &path, hd.version,
+                                        &Callbacks::table(Role::kServer), &st, &tp, nullptr,
+                                        c.get());
+  if (rv != 0) return RpcError::connection(std::string("ngtcp2_conn_server_new: ") + ngtcp2_strerror(rv));
+  if (settings.keep_alive) {
+    ngtcp2_conn_set_keep_alive_timeout(c->conn_, to_ns(*settings.keep_alive));
+  }
+  if (auto r = c->attach_tls(); !r) return std::move(r).error();
+  router->add_cid(scid_bytes, sizeof scid_bytes, c.get());
+  router->add_cid(hd.dcid.data, hd.dcid.datalen, c.get());
+  return c;
+}
+
+asio::awaitable<Result<std::shared_ptr<Connection>>> Connection::connect(
+    const SocketAddress& remote, std::shared_ptr<const TlsCredentials> tls,
+    const TransportSettings& settings, std::optional<SocketAddress> local) {
+  auto executor = co_await asio::this_coro::executor;
+  auto socket = runtime::UdpSocket::connect(executor, remote, runtime::UdpSocketOptions{}, local);
+  if (!socket) co_return std::move(socket).error();
+  auto made = make_client(executor, std::move(*socket), remote, std::move(tls), settings);
+  if (!made) co_return std::move(made).error();
+  std::shared_ptr<Connection> connection = std::move(*made);
+  asio::co_spawn(executor, run_client_receive_loop(connection), asio::detached);
+  connection->flush();  // the first flight: Initial with the ClientHello
+  auto established = co_await connection->wait_established();
+  if (!established) co_return std::move(established).error();
+  co_return connection;
+}
+
+// ---- public API -----------------------------------------------------------------------------------
+
+std::string Connection::peer_certificate_subject() const {
+  if (session_ == nullptr) return {};
+  unsigned count = 0;
+  const gnutls_datum_t* certs = gnutls_certificate_get_peers(session_, &count);
+  if (certs == nullptr || count == 0) return {};
+  gnutls_x509_crt_t crt;
+  if (gnutls_x509_crt_init(&crt) != 0) return {};
+  std::string subject;
+  gnutls_datum_t dn{};
+  if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+      gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+    subject.assign(reinterpret_cast<const char*>(dn.data), dn.size);
+    gnutls_free(dn.data);
+  }
+  gnutls_x509_crt_deinit(crt);
+  return subject;
+}
+
+ConnectionStats Connection::stats() const {
+  ConnectionStats out;
+  out.packets_sent = packets_sent_;
+  out.packets_received = packets_received_;
+  out.send_drops = socket_ != nullptr ? socket_->send_drops() : 0;
+  if (conn_ != nullptr) {
+    ngtcp2_conn_stat cstat;
+    ngtcp2_conn_get_conn_stat(conn_, &cstat);
+    out.smoothed_rtt_ns = cstat.smoothed_rtt;
+    out.cwnd = cstat.cwnd;
+  }
+  return out;
+}
+
+asio::awaitable<Result<void>> Connection::wait_established() {
+  auto self = shared_from_this();
+  while (state_ == State::kHandshaking) {
+    const auto reason = co_await established_waiter_.async_wait(asio::use_awaitable);
+    if (reason == runtime::WakeReason::kCancelled && state_ == State::kHandshaking) {
+      close(0, "connect cancelled");
+      co_return RpcError::cancelled("connect cancelled");
+    }
+  }
+  if (state_ == State::kOpen) co_return ok();
+  co_return close_error_.value_or(RpcError::connection("connection failed"));
+}
+
+asio::awaitable<Result<std::shared_ptr<Stream>>> Connection::open_stream(
+    asio::cancellation_slot cancel) {
+  auto self = shared_from_this();
+  for (;;) {
+    if (state_ != State::kOpen) {
+      co_return close_error_.value_or(RpcError::connection("connection is not open"));
+    }
+    auto stream = std::make_shared<Stream>(this, -1);
+    std::int64_t id = -1;
+    const int rv = ngtcp2_conn_open_bidi_stream(conn_, &id, stream.get());
+    if (rv == 0) {
+      stream->id_ = id;
+      streams_.emplace(id, stream);
+      co_return stream;
+    }
+    if (rv != NGTCP2_ERR_STREAM_ID_BLOCKED) {
+      co_return RpcError::connection(std::string("cannot open a stream: ") + ngtcp2_strerror(rv));
+    }
+    // The server's concurrent-stream limit is reached: wait for it to grant more.
+    const auto reason =
+        cancel.is_connected()
+            ? co_await stream_credit_waiters_.async_wait(
+                  asio::bind_cancellation_slot(cancel, asio::use_awaitable))
+            : co_await stream_credit_waiters_.async_wait(asio::use_awaitable);
+    if (reason == runtime::WakeReason::kCancelled && state_ == State::kOpen) {
+      co_return RpcError::cancelled("cancelled while waiting for a stream");
+    }
+  }
+}
+
+void Connection::close(std::uint64_t app_code, std::string_view reason) {
+  if (state_ == State::kClosing || state_ == State::kDraining || state_ == State::kFinished) return;
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_connection_close_error_default(&ccerr);
+  ngtcp2_connection_close_error_set_application_error(
+      &ccerr, app_code,
+      reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size());
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info pi;
+  close_packet_.resize(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
+  const auto n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, close_packet_.data(),
+                                                    close_packet_.size(), &ccerr,
+                                                    runtime::monotonic_ns());
+  close_packet_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  send_close_packet();
+  enter_closed(State::kClosing,
+               RpcError::connection("connection closed locally" +
+                                    (reason.empty() ? std::string() : ": " + std::string(reason))));
+}
+
+// ---- reading --------------------------------------------------------------------------------------
+
+void Connection::on_datagram(const runtime::ReceivedDatagram& datagram, std::uint64_t now) {
+  switch (state_) {
+    case State::kFinished:
+    case State::kDraining:
+      return;
+    case State::kClosing:
+      send_close_packet();  // the peer has not seen our CONNECTION_CLOSE yet
+      return;
+    case State::kHandshaking:
+    case State::kOpen:
+      break;
+  }
+  ++packets_received_;
+  ngtcp2_path path{make_addr(socket_->local_sockaddr(), socket_->local_sockaddr_len()),
+                   make_addr(datagram.from, datagram.from_len), socket_};
+  ngtcp2_pkt_info pi{};
+  const int rv =
+      ngtcp2_conn_read_pkt(conn_, &path, &pi, datagram.data.data(), datagram.data.size(), now);
+  if (rv == 0) return;
+  if (rv == NGTCP2_ERR_DRAINING) {
+    enter_closed(State::kDraining, error_from_peer_close());
+    return;
+  }
+  if (rv == NGTCP2_ERR_DROP_CONN) {
+    enter_closed(State::kDraining, RpcError::connection("connection dropped"));
+    finish();
+    return;
+  }
+  fail_handshake_or_close(rv);
+}
+
+void Connection::flush_after_read() {
+  if (state_ == State::kFinished) return;
+  if (!accepted_.empty()) {
+    auto accepted = std::move(accepted_);
+    accepted_.clear();
+    for (auto& stream : accepted) {
+      if (acceptor_) {
+        acceptor_(std::move(stream));
+      } else {
+        stream->reset(0);
+      }
+    }
+  }
+  flush();
+}
+
+asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connection> self) {
+  runtime::UdpSocket* socket = self->owned_socket_.get();
+  while (self->state_ != State::kFinished) {
+    auto [error] = co_await socket->async_wait_readable(asio::experimental::as_tuple(asio::use_awaitable));
+    if (error || self->state_ == State::kFinished) break;
+    const std::uint64_t now = runtime::monotonic_ns();
+    socket->receive_ready(
+        [&](const runtime::ReceivedDatagram& datagram) { self->on_datagram(datagram, now); });
+    const int socket_error = socket->take_error();
+    if (socket_error == ECONNREFUSED && self->state_ == State::kHandshaking) {
+      self->enter_closed(State::kDraining,
+                         RpcError::connection("connection refused by " + to_string(self->remote_)));
+      self->finish();
+      break;
+    }
+    self->flush_after_read();
+  }
+}
+
+// ---- streams --------------------------------------------------------------------------------------
+
+Stream* Connection::stream_for(std::int64_t id, void* stream_user_data) {
+  if (stream_user_data != nullptr) return static_cast<Stream*>(stream_user_data);
+  if (role_ != Role::kServer || !ngtcp2_is_bidi_stream(id) || ngtcp2_conn_is_local_stream(conn_, id)) {
+    return nullptr;
+  }
+  if (auto it = streams_.find(id); it != streams_.end()) return it->second.get();
+  return accept_remote_stream(id);
+}
+
+Stream* Connection::accept_remote_stream(std::int64_t id) {
+  auto stream = std::make_shared<Stream>(this, id);
+  ngtcp2_conn_set_stream_user_data(conn_, id, stream.get());
+  Stream* raw = stream.get();
+  streams_.emplace(id, stream);
+  accepted_.push_back(std::move(stream));
+  return raw;
+}
+
+void Connection::enqueue_send(Stream* stream) {
+  if (!stream->in_send_queue_ && !stream->blocked_) {
+    stream->in_send_queue_ = true;
+    send_queue_.push_back(stream);
+  }
+  schedule_flush();
+}
+
+void Connection::extend_credit(std::int64_t id, std::uint64_t len) {
+  if (conn_ == nullptr || state_ != State::kOpen || len == 0) return;
+  ngtcp2_conn_extend_max_stream_offset(conn_, id, len);
+  ngtcp2_conn_extend_max_offset(conn_, len);
+  schedule_flush();
+}
+
+void Connection::return_connection_credit(std::uint64_t len) {
+  if (conn_ == nullptr || state_ != State::kOpen || len == 0) return;
+  ngtcp2_conn_extend_max_offset(conn_, len);
+  schedule_flush();
+}
+
+void Connection::shutdown_stream(std::int64_t id, std::uint64_t code, bool read, bool write) {
+  if (conn_ == nullptr || state_ != State::kOpen) return;
+  if (read && write) {
+    ngtcp2_conn_shutdown_stream(conn_, id, code);
+  } else if (read) {
+    ngtcp2_conn_shutdown_stream_read(conn_, id, code);
+  } else if (write) {
+    ngtcp2_conn_shutdown_stream_write(conn_, id, code);
+  }
+  schedule_flush();
+}
+
+void Connection::on_stream_closed(std::int64_t id, Stream* stream) {
+  if (role_ == Role::kServer && ngtcp2_is_bidi_stream(id) && !ngtcp2_conn_is_local_stream(conn_, id)) {
+    // Stream credit is ours to return: the peer may open one more call.
+    ngtcp2_conn_extend_max_streams_bidi(conn_, 1);
+  }
+  if (stream == nullptr) return;
+  if (stream->in_send_queue_) {
+    auto it = std::find(send_queue_.begin(), send_queue_.end(), stream);
+    if (it != send_queue_.end()) {
+      *it = send_queue_.back();
+      send_queue_.pop_back();
+    }
+    stream->in_send_queue_ = false;
+  }
+  stream->on_closed();  // unread data stays readable; its credit returns as it is read
+  auto it = streams_.find(id);
+  if (it != streams_.end()) {
+    // Keep the object alive until this callback returns; the user may still hold it.
+    auto keep = std::move(it->second);
+    streams_.erase(it);
+    asio::post(executor_, [keep = std::move(keep)] {});
+  }
+}
+
+// ---- writing --------------------------------------------------------------------------------------
+
+void Connection::schedule_flush() {
+  if (flush_scheduled_ || (state_ != State::kOpen && state_ != State::kHandshaking)) return;
+  flush_scheduled_ = true;
+  asio::post(executor_, [self = shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->flush();
+  });
+}
+
+void Connection::flush() {
+  if (in_flush_ || (state_ != State::kOpen && state_ != State::kHandshaking)) return;
+  in_flush_ = true;
+  const bool more = write_packets(runtime::monotonic_ns());
+  in_flush_ = false;
+  if (more) schedule_flush();  // burst limit reached: let incoming ACKs in before continuing
+  update_timer();
+}
+
+void Connection::send_train() {
+  if (train_len_ == 0) return;
+  const sockaddr* to = owned_socket_ ? nullptr : reinterpret_cast<const sockaddr*>(&remote_storage_);
+  const socklen_t to_len = owned_socket_ ? 0 : remote_len_;
+  socket_->send(to, to_len, send_buffer_.data(), train_len_, train_segment_);
+  train_len_ = 0;
+  train_segment_ = 0;
+}
+
+bool Connection::write_packets(std::uint64_t now) {
+  const std::size_t max_udp = ngtcp2_conn_get_path_max_tx_udp_payload_size(conn_);
+  const std::size_t quantum = ngtcp2_conn_get_send_quantum(conn_);
+  const std::size_t burst =
+      std::clamp<std::size_t>(quantum / std::max<std::size_t>(max_udp, 1), 1, kMaxBurstPackets);
+  if (send_buffer_.size() < kMaxTrainBytes + max_udp) send_buffer_.resize(kMaxTrainBytes + max_udp);
+  train_len_ = 0;
+  train_segment_ = 0;
+
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info pi;
+  std::size_t packets = 0;
+  std::size_t stalls = 0;  // WRITE_MORE answers that took no stream bytes
+  std::size_t segments = 0;
+
+  for (;;) {
+    Stream* stream = nullptr;
+    while (!send_queue_.empty() && stalls <= send_queue_.size()) {
+      if (send_cursor_ >= send_queue_.size()) send_cursor_ = 0;
+      Stream* candidate = send_queue_[send_cursor_];
+      if (candidate->has_pending_send() && !candidate->blocked_) {
+        stream = candidate;
+        break;
+      }
+      candidate->in_send_queue_ = false;
+      send_queue_[send_cursor_] = send_queue_.back();
+      send_queue_.pop_back();
+    }
+
+    ngtcp2_vec vecs[kMaxVectors];
+    std::size_t nvecs = 0;
+    std::size_t total = 0;
+    std::int64_t stream_id = -1;
+    std::uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+    bool fin = false;
+    if (stream != nullptr) {
+      nvecs = stream->unsent_vectors(vecs, kMaxVectors, total);
+      stream_id = stream->id_;
+      fin = stream->tx_fin_queued_ && total == stream->tx_unsent_bytes_;
+      if (fin) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+    }
+    if (stream == nullptr && stalls > 0) flags = NGTCP2_WRITE_STREAM_FLAG_NONE;
+
+    std::uint8_t* dest = send_buffer_.data() + train_len_;
+    ngtcp2_ssize datalen = -1;
+    const ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, dest, max_udp, &datalen,
+                                                     flags, stream_id, vecs, nvecs, now);
+    if (n < 0) {
+      switch (n) {
+        case NGTCP2_ERR_STREAM_DATA_BLOCKED:
+          if (stream != nullptr) stream->blocked_ = true;
+          continue;  // dropped from the queue by the scan above
+        case NGTCP2_ERR_STREAM_SHUT_WR:
+        case NGTCP2_ERR_STREAM_NOT_FOUND:
+          if (stream != nullptr) stream->on_write_shut();
+          continue;
+        case NGTCP2_ERR_WRITE_MORE: {
+          if (stream == nullptr) continue;
+          const auto taken = static_cast<std::size_t>(datalen);
+          stream->consume_sent(taken, fin && taken == total);
+          if (taken == 0 && !(fin && total == 0)) ++stalls;
+          ++send_cursor_;  // round robin: the next stream fills the rest of the packet
+          continue;
+        }
+        default:
+          send_train();
+          fail_handshake_or_close(static_cast<int>(n));
+          return false;
+      }
+    }
+    if (stream != nullptr && datalen >= 0) {
+      const auto taken = static_cast<std::size_t>(datalen);
+      stream->consume_sent(taken, fin && taken == total);
+      ++send_cursor_;
+    }
+    stalls = 0;
+    if (n == 0) break;  // congestion, pacing or flow control: nothing more for now
+
+    ++packets_sent_;
+    const auto size = static_cast<std::size_t>(n);
+    if (train_segment_ != 0 && size > train_segment_) {
+      // Larger than the train's segment size: send the train, start a new one with this packet.
+      const std::size_t start = train_len_;
+      send_train();
+      std::memmove(send_buffer_.data(), send_buffer_.data() + start, size);
+      segments = 0;
+    }
+    if (train_segment_ == 0) train_segment_ = size;
+    train_len_ += size;
+    ++segments;
+    if (size < train_segment_ || segments >= kMaxTrainSegments ||
+        train_len_ + max_udp > kMaxTrainBytes) {
+      send_train();  // a short packet ends a GSO train
+      segments = 0;
+    }
+    if (++packets >= burst) {
+      send_train();
+      return true;
+    }
+  }
+  send_train();
+  ngtcp2_conn_stat cstat;
+  ngtcp2_conn_get_conn_stat(conn_, &cstat);
+  // ngtcp2 0.12.1 paces with a 333 ms initial RTT until the first RTT sample, stalling every new
+  // connection's second flight by ~20 ms; pace only once a real sample exists.
+  if (cstat.first_rtt_sample_ts != UINT64_MAX) ngtcp2_conn_update_pkt_tx_time(conn_, now);
+  return false;
+}
+
+// ---- timers -------------------------------------------------------------------------------------
+
+void Connection::update_timer() {
+  if (state_ == State::kFinished) return;
+  std::uint64_t expiry = ngtcp2_conn_get_expiry(conn_);
+  if (state_ == State::kClosing || state_ == State::kDraining) {
+    expiry = close_deadline_;
+  }
+  if (expiry == UINT64_MAX) return;
+  // Re-arming an Asio timer is costly: only move it earlier; a late deadline is picked up when
+  // the earlier one fires.
+  if (armed_expiry_ != UINT64_MAX && expiry >= armed_expiry_) return;
+  armed_expiry_ = expiry;
+  timer_.expires_at(runtime::from_monotonic_ns(expiry));
+  timer_.async_wait([self = shared_from_this()](const asio::error_code& error) {
+    if (!error) self->on_timer();
+  });
+}
+
+void Connection::on_timer() {
+  armed_expiry_ = UINT64_MAX;
+  const std::uint64_t now = runtime::monotonic_ns();
+  switch (state_) {
+    case State::kFinished:
+      return;
+    case State::kClosing:
+    case State::kDraining:
+      if (now >= close_deadline_) {
+        finish();
+      } else {
+        update_timer();
+      }
+      return;
+    case State::kHandshaking:
+    case State::kOpen:
+      break;
+  }
+  const int rv = ngtcp2_conn_handle_expiry(conn_, now);
+  if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+    enter_closed(State::kDraining,
+                 handshake_completed_
+                     ? RpcError::connection("connection closed after the idle timeout")
+                     : RpcError::connection("connect to " + to_string(remote_) + " timed out"));
+    finish();
+    return;
+  }
+  if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+    enter_closed(State::kDraining,
+                 RpcError::connection("connect to " + to_string(remote_) + " timed out"));
+    finish();
+    return;
+  }
+  if (rv != 0) {
+    fail_handshake_or_close(rv);
+    return;
+  }
+  flush();
+}
+
+// ---- closing ------------------------------------------------------------------------------------
+
+RpcError Connection::error_from_peer_close() const {
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_conn_get_connection_close_error(conn_, &ccerr);
+  const std::string reason = printable(ccerr.reason, ccerr.reasonlen);
+  const std::string suffix = reason.empty() ? "" : ": " + reason;
+  if (ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION) {
+    if (ccerr.error_code == 0) return RpcError::connection("connection closed by peer" + suffix);
+    return RpcError::connection("connection closed by peer with code " +
+                                std::to_string(ccerr.error_code) + suffix);
+  }
+  if ((ccerr.error_code & ~std::uint64_t{0xff}) == NGTCP2_CRYPTO_ERROR) {
+    const auto alert = static_cast<unsigned>(ccerr.error_code & 0xff);
+    const char* name = gnutls_alert_get_strname(static_cast<gnutls_alert_description_t>(alert));
+    return RpcError::tls(std::string("peer refused the TLS handshake: ") +
+                         (name ? name : "alert " + std::to_string(alert)) + suffix);
+  }
+  if (ccerr.error_code == NGTCP2_NO_ERROR) {
+    return RpcError::connection("connection closed by peer" + suffix);
+  }
+  return RpcError::connection("connection closed by peer with transport error " +
+                              std::to_string(ccerr.error_code) + suffix);
+}
+
+void Connection::fail_handshake_or_close(int liberr) {
+  if (state_ == State::kClosing || state_ == State::kDraining || state_ == State::kFinished) return;
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_connection_close_error_default(&ccerr);
+  RpcError error = RpcError::connection(std::string("transport error: ") + ngtcp2_strerror(liberr));
+  if (liberr == NGTCP2_ERR_CRYPTO) {
+    const auto alert = ngtcp2_conn_get_tls_alert(conn_);
+    ngtcp2_connection_close_error_set_transport_error_tls_alert(&ccerr, alert, nullptr, 0);
+    error = RpcError::tls(describe_handshake_failure(session_, alert));
+  } else {
+    ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, liberr, nullptr, 0);
+  }
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info pi;
+  close_packet_.resize(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
+  const auto n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, close_packet_.data(),
+                                                    close_packet_.size(), &ccerr,
+                                                    runtime::monotonic_ns());
+  close_packet_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  send_close_packet();
+  enter_closed(State::kClosing, std::move(error));
+}
+
+void Connection::send_close_packet() {
+  if (close_packet_.empty() || socket_ == nullptr) return;
+  const sockaddr* to = owned_socket_ ? nullptr : reinterpret_cast<const sockaddr*>(&remote_storage_);
+  socket_->send(to, owned_socket_ ? 0 : remote_len_, close_packet_.data(), close_packet_.size(),
+                close_packet_.size());
+}
+
+void Connection::enter_closed(State state, RpcError error) {
+  if (close_error_) return;
+  close_error_ = std::move(error);
+  state_ = state;
+  for (auto& [id, stream] : streams_) stream->detach();
+  for (Stream* stream : send_queue_) stream->in_send_queue_ = false;
+  send_queue_.clear();
+  accepted_.clear();
+  // Streams are kept by their users; drop ours after this turn of the loop.
+  asio::post(executor_, [streams = std::move(streams_)] {});
+  streams_.clear();
+  stream_credit_waiters_.notify_all();
+  established_waiter_.notify();
+  if (close_handler_) {
+    asio::post(executor_, [handler = std::move(close_handler_), error = *close_error_] {
+      handler(error);
+    });
+    close_handler_ = nullptr;
+  }
+  if (role_ == Role::kClient) {
+    // Nothing to retransmit for a client: its socket goes with it.
+    finish();
+    return;
+  }
+  // Linger for three PTOs so late packets are answered (closing) or absorbed (draining).
+  close_deadline_ = runtime::monotonic_ns() + 3 * ngtcp2_conn_get_pto(conn_);
+  armed_expiry_ = UINT64_MAX;
+  timer_.cancel();
+  update_timer();
+}
+
+void Connection::finish() {
+  if (state_ == State::kFinished) return;
+  if (!close_error_) enter_closed(State::kDraining, RpcError::connection("connection finished"));
+  state_ = State::kFinished;
+  timer_.cancel();
+  if (owned_socket_) owned_socket_->close();
+  if (router_ != nullptr) {
+    asio::post(executor_, [router = router_, self = shared_from_this()] {
+      router->on_finished(self.get());
+    });
+  }
+}
+
+}  // namespace rpcnet::quic

@@ -1,0 +1,233 @@
+#include "quic/stream.h"
+
+#include <ngtcp2/ngtcp2.h>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "quic/connection.h"
+
+namespace rpcnet::quic {
+
+namespace {
+RpcError write_after_shutdown() {
+  return RpcError::stream("the peer stopped reading this stream", StatusCode::kCancelled);
+}
+}  // namespace
+
+asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
+  for (;;) {
+    if (rx_reset_) {
+      StreamChunk chunk;
+      chunk.status = StreamChunk::Status::kReset;
+      chunk.reset_code = *rx_reset_;
+      co_return chunk;
+    }
+    if (!rx_chunks_.empty()) {
+      StreamChunk chunk;
+      chunk.data = std::move(rx_chunks_.front());
+      rx_chunks_.pop_front();
+      rx_unconsumed_ -= chunk.data.size();
+      if (connection_ != nullptr) {
+        // Credit goes back only now, as the reader takes the bytes: this is the backpressure.
+        if (closed_) {
+          connection_->return_connection_credit(chunk.data.size());
+        } else {
+          connection_->extend_credit(id_, chunk.data.size());
+        }
+      }
+      chunk.fin = rx_fin_ && rx_chunks_.empty();
+      co_return chunk;
+    }
+    if (rx_fin_) {
+      StreamChunk chunk;
+      chunk.fin = true;
+      co_return chunk;
+    }
+    if (connection_ == nullptr) {
+      StreamChunk chunk;
+      chunk.status = StreamChunk::Status::kConnectionClosed;
+      co_return chunk;
+    }
+    if (rx_stopped_ || closed_) {
+      StreamChunk chunk;
+      chunk.status = StreamChunk::Status::kCancelled;
+      co_return chunk;
+    }
+    const auto reason =
+        cancel.is_connected()
+            ? co_await reader_.async_wait(asio::bind_cancellation_slot(cancel, asio::use_awaitable))
+            : co_await reader_.async_wait(asio::use_awaitable);
+    if (reason == runtime::WakeReason::kCancelled) {
+      StreamChunk chunk;
+      chunk.status = StreamChunk::Status::kCancelled;
+      co_return chunk;
+    }
+  }
+}
+
+asio::awaitable<Result<void>> Stream::write(Bytes head, Bytes body, bool fin,
+                                            asio::cancellation_slot cancel) {
+  if (connection_ == nullptr) co_return RpcError::connection("connection closed");
+  if (tx_shut_) co_return write_after_shutdown();
+  if (tx_fin_queued_) co_return RpcError::stream("write after the stream was finished");
+  for (Bytes* part : {&head, &body}) {
+    if (part->empty()) continue;
+    tx_unsent_bytes_ += part->size();
+    tx_buffers_.push_back(std::move(*part));
+  }
+  if (fin) tx_fin_queued_ = true;
+  connection_->enqueue_send(this);
+  while (connection_ != nullptr && !tx_shut_ &&
+         tx_unsent_bytes_ > connection_->settings_.stream_send_buffer) {
+    const auto reason =
+        cancel.is_connected()
+            ? co_await writer_.async_wait(asio::bind_cancellation_slot(cancel, asio::use_awaitable))
+            : co_await writer_.async_wait(asio::use_awaitable);
+    if (reason == runtime::WakeReason::kCancelled) co_return RpcError::cancelled();
+  }
+  if (connection_ == nullptr) co_return RpcError::connection("connection closed");
+  if (tx_shut_ && !tx_fin_sent_) co_return write_after_shutdown();
+  co_return ok();
+}
+
+void Stream::reset(std::uint64_t code) {
+  if (connection_ == nullptr || closed_) return;
+  const bool read = !rx_stopped_ && !rx_fin_ && !rx_reset_;
+  const bool write = !tx_shut_ && !tx_fin_sent_;
+  tx_shut_ = true;
+  drop_received();
+  rx_stopped_ = true;
+  connection_->shutdown_stream(id_, code, read, write);
+  reader_.notify();
+  writer_.notify();
+}
+
+void Stream::stop_reading(std::uint64_t code) {
+  if (connection_ == nullptr || closed_ || rx_stopped_) return;
+  const bool read = !rx_fin_ && !rx_reset_;
+  drop_received();
+  rx_stopped_ = true;
+  if (read) connection_->shutdown_stream(id_, code, true, false);
+  reader_.notify();
+}
+
+void Stream::drop_received() {
+  if (connection_ != nullptr && rx_unconsumed_ > 0) {
+    connection_->return_connection_credit(rx_unconsumed_);
+  }
+  rx_unconsumed_ = 0;
+  rx_chunks_.clear();
+}
+
+void Stream::on_data(const std::uint8_t* data, std::size_t len, bool fin) {
+  if (rx_stopped_) {
+    if (connection_ != nullptr && len > 0) connection_->return_connection_credit(len);
+    return;
+  }
+  if (len > 0) {
+    rx_chunks_.emplace_back(data, data + len);
+    rx_unconsumed_ += len;
+  }
+  if (fin) rx_fin_ = true;
+  reader_.notify();
+}
+
+void Stream::on_peer_reset(std::uint64_t code) {
+  if (rx_reset_) return;
+  rx_reset_ = code;
+  drop_received();
+  reader_.notify();
+  notify_abort(code);
+}
+
+void Stream::on_acked(std::uint64_t len) {
+  while (len > 0 && !tx_buffers_.empty()) {
+    const std::uint64_t remaining = tx_buffers_.front().size() - tx_acked_in_front_;
+    if (len < remaining) {
+      tx_acked_in_front_ += len;
+      return;
+    }
+    len -= remaining;
+    tx_buffers_.pop_front();
+    tx_acked_in_front_ = 0;
+    if (tx_unsent_index_ > 0) {
+      --tx_unsent_index_;
+    } else {
+      tx_unsent_pos_ = 0;
+    }
+  }
+}
+
+void Stream::on_write_shut() {
+  if (tx_shut_) return;
+  tx_shut_ = true;
+  writer_.notify();
+  notify_abort(0);
+}
+
+void Stream::on_closed() {
+  closed_ = true;
+  tx_shut_ = true;
+  tx_buffers_.clear();
+  tx_unsent_bytes_ = 0;
+  tx_unsent_index_ = 0;
+  tx_unsent_pos_ = 0;
+  tx_acked_in_front_ = 0;
+  reader_.notify();
+  writer_.notify();
+}
+
+void Stream::detach() {
+  notify_abort(kAbortConnectionClosed);
+  connection_ = nullptr;
+  tx_shut_ = true;
+  tx_buffers_.clear();
+  tx_unsent_bytes_ = 0;
+  reader_.notify();
+  writer_.notify();
+}
+
+void Stream::notify_abort(std::uint64_t code) {
+  if (abort_notified_ || !abort_handler_ || connection_ == nullptr) return;
+  abort_notified_ = true;
+  asio::post(connection_->executor(), [handler = abort_handler_, code] { handler(code); });
+}
+
+std::size_t Stream::unsent_vectors(void* vecs, std::size_t max, std::size_t& total) const {
+  auto* out = static_cast<ngtcp2_vec*>(vecs);
+  std::size_t n = 0;
+  total = 0;
+  std::size_t pos = tx_unsent_pos_;
+  for (std::size_t i = tx_unsent_index_; i < tx_buffers_.size() && n < max; ++i) {
+    const Bytes& buffer = tx_buffers_[i];
+    out[n].base = const_cast<std::uint8_t*>(buffer.data() + pos);
+    out[n].len = buffer.size() - pos;
+    total += out[n].len;
+    ++n;
+    pos = 0;
+  }
+  return n;
+}
+
+void Stream::consume_sent(std::size_t len, bool fin_written) {
+  tx_unsent_bytes_ -= len;
+  while (len > 0) {
+    const std::size_t available = tx_buffers_[tx_unsent_index_].size() - tx_unsent_pos_;
+    if (len < available) {
+      tx_unsent_pos_ += len;
+      break;
+    }
+    len -= available;
+    ++tx_unsent_index_;
+    tx_unsent_pos_ = 0;
+  }
+  if (fin_written) tx_fin_sent_ = true;
+  if (connection_ != nullptr && writer_.has_waiter() &&
+      tx_unsent_bytes_ <= connection_->settings_.stream_send_buffer) {
+    writer_.notify();
+  }
+}
+
+}  // namespace rpcnet::quic

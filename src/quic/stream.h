@@ -1,0 +1,125 @@
+// One QUIC bidirectional stream, as the RPC layer sees it: read chunks in order, write buffers,
+// finish, reset. Owned jointly by its connection (until QUIC closes it) and by whoever uses it
+// (an RPC call); all methods must run on the connection's loop.
+//
+// Backpressure: read() returns flow-control credit to the peer only for the bytes it hands out,
+// so a slow reader stalls its writer; write() waits while more than
+// TransportSettings::stream_send_buffer bytes are still unsent.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "rpcnet/bytes.h"
+#include "rpcnet/result.h"
+#include "runtime/notifier.h"
+
+namespace rpcnet::quic {
+
+class Connection;
+
+// The abort handler's code when the whole connection went away rather than the one stream.
+inline constexpr std::uint64_t kAbortConnectionClosed = UINT64_MAX;
+
+struct StreamChunk {
+  enum class Status : std::uint8_t {
+    kData,              // `data` (possibly empty) and, when `fin`, the end of the peer's data
+    kReset,             // the peer reset its sending side with `reset_code`
+    kConnectionClosed,  // the connection is gone; see Connection::close_error()
+    kCancelled,         // the read was cancelled (Asio per-operation cancellation)
+  };
+  Status status = Status::kData;
+  Bytes data;
+  bool fin = false;
+  std::uint64_t reset_code = 0;
+};
+
+class Stream : public std::enable_shared_from_this<Stream> {
+ public:
+  Stream(Connection* connection, std::int64_t id) : connection_(connection), id_(id) {}
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  std::int64_t id() const noexcept { return id_; }
+
+  // Next chunk of the peer's data, in order. After fin, further reads return fin again.
+  // `cancel` (when connected) cancels the wait instead of the coroutine's own slot.
+  asio::awaitable<StreamChunk> read(asio::cancellation_slot cancel = {});
+
+  // Queues `head` then `body` (either may be empty; two parts spare a copy of large payloads)
+  // and the FIN when `fin`. Completes once the stream has room for more.
+  // Errors: kStream when the peer stopped reading (STOP_SENDING) or the stream was reset,
+  // kConnection when the connection closed, kCancelled when the wait was cancelled.
+  asio::awaitable<Result<void>> write(Bytes head, Bytes body, bool fin,
+                                      asio::cancellation_slot cancel = {});
+
+  // RESET_STREAM + STOP_SENDING with `code`: abandons both directions.
+  void reset(std::uint64_t code);
+  // STOP_SENDING with `code`: we will not read the rest.
+  void stop_reading(std::uint64_t code);
+
+  // Called (posted to the loop) once when the peer aborts the stream: a RESET_STREAM, or a
+  // STOP_SENDING discovered while writing. Lets a call cancel work nobody waits for.
+  void set_abort_handler(std::function<void(std::uint64_t code)> handler) {
+    abort_handler_ = std::move(handler);
+  }
+
+  bool write_closed() const noexcept { return tx_shut_ || tx_fin_queued_; }
+  bool detached() const noexcept { return connection_ == nullptr; }
+
+ private:
+  friend class Connection;
+
+  // ---- called by Connection (inside ngtcp2 callbacks: must not re-enter ngtcp2) ----
+  void on_data(const std::uint8_t* data, std::size_t len, bool fin);
+  void on_peer_reset(std::uint64_t code);
+  void on_acked(std::uint64_t len);
+  void on_write_shut();  // the peer sent STOP_SENDING (found by the write loop)
+  void on_closed();      // QUIC closed the stream
+  void detach();         // the connection is gone
+  void notify_abort(std::uint64_t code);
+  void drop_received();  // discards unread data, returning its connection credit
+
+  // ---- send-side bookkeeping for Connection's write loop ----
+  bool has_pending_send() const noexcept {
+    return !tx_shut_ && (tx_unsent_bytes_ > 0 || (tx_fin_queued_ && !tx_fin_sent_));
+  }
+  // Fills up to `max` vectors with unsent data; returns how many, and the byte total.
+  std::size_t unsent_vectors(void* vecs, std::size_t max, std::size_t& total) const;
+  void consume_sent(std::size_t len, bool fin_written);
+
+  Connection* connection_;  // null once detached
+  std::int64_t id_;
+
+  // Receive side.
+  std::deque<Bytes> rx_chunks_;
+  std::uint64_t rx_unconsumed_ = 0;  // delivered by QUIC, not yet handed to the reader
+  bool rx_fin_ = false;
+  bool rx_stopped_ = false;
+  std::optional<std::uint64_t> rx_reset_;
+  runtime::Notifier reader_;
+
+  // Send side: buffers stay alive until acknowledged (ngtcp2 retransmits from them).
+  std::deque<Bytes> tx_buffers_;
+  std::uint64_t tx_acked_in_front_ = 0;  // acked bytes of tx_buffers_.front()
+  std::size_t tx_unsent_index_ = 0;      // first buffer with unsent bytes
+  std::size_t tx_unsent_pos_ = 0;        // offset of the first unsent byte in it
+  std::uint64_t tx_unsent_bytes_ = 0;
+  bool tx_fin_queued_ = false;
+  bool tx_fin_sent_ = false;
+  bool tx_shut_ = false;  // reset by us, or STOP_SENDING from the peer
+  bool in_send_queue_ = false;
+  bool blocked_ = false;  // stream-level flow control; cleared by extend_max_stream_data
+  bool closed_ = false;
+  bool abort_notified_ = false;
+  runtime::Notifier writer_;
+
+  std::function<void(std::uint64_t)> abort_handler_;
+};
+
+}  // namespace rpcnet::quic

@@ -1,0 +1,191 @@
+#include "quic/tls.h"
+
+#include <gnutls/x509.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+
+namespace rpcnet::quic {
+
+namespace {
+
+// TLS 1.3 only, QUIC-compatible ciphers; QUIC forbids the TLS 1.3 middlebox compatibility mode.
+constexpr char kPriority[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+    "+AES-128-CCM:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:"
+    "%DISABLE_TLS13_COMPAT_MODE";
+
+RpcError file_error(const std::string& what, const std::string& path, const std::string& why) {
+  return RpcError::config(what + " \"" + path + "\": " + why);
+}
+
+// A clear message for files that are missing or unreadable, before GnuTLS's generic one.
+Result<void> check_readable(const std::string& what, const std::string& path) {
+  if (path.empty()) return RpcError::config(what + " path is empty");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return file_error(what, path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return file_error(what, path, "not a regular file");
+  std::ifstream in(path);
+  if (!in) return file_error(what, path, "cannot be read");
+  return {};
+}
+
+// Rejects a ClientHello that carried no ALPN: GNUTLS_ALPN_MANDATORY alone lets it through.
+int require_alpn_hook(gnutls_session_t session, unsigned, unsigned when, unsigned, const gnutls_datum_t*) {
+  if (when != GNUTLS_HOOK_POST) return 0;
+  gnutls_datum_t selected{};
+  if (gnutls_alpn_get_selected_protocol(session, &selected) != 0 ||
+      selected.size != sizeof(kAlpn) - 1 || std::memcmp(selected.data, kAlpn, selected.size) != 0) {
+    return GNUTLS_E_NO_APPLICATION_PROTOCOL;
+  }
+  return 0;
+}
+
+Result<void> load_key_pair(gnutls_certificate_credentials_t credentials, const std::string& cert,
+                           const std::string& key) {
+  if (auto r = check_readable("certificate", cert); !r) return r;
+  if (auto r = check_readable("private key", key); !r) return r;
+  const int rv = gnutls_certificate_set_x509_key_file(credentials, cert.c_str(), key.c_str(),
+                                                      GNUTLS_X509_FMT_PEM);
+  if (rv < 0) {
+    return RpcError::config("certificate \"" + cert + "\" with key \"" + key +
+                            "\": " + gnutls_strerror(rv));
+  }
+  return {};
+}
+
+Result<void> load_trust(gnutls_certificate_credentials_t credentials, const std::string& what,
+                        const std::string& path) {
+  if (auto r = check_readable(what, path); !r) return r;
+  const int rv =
+      gnutls_certificate_set_x509_trust_file(credentials, path.c_str(), GNUTLS_X509_FMT_PEM);
+  if (rv < 0) return file_error(what, path, gnutls_strerror(rv));
+  if (rv == 0) return file_error(what, path, "contains no PEM certificate");
+  return {};
+}
+
+}  // namespace
+
+TlsCredentials::~TlsCredentials() {
+  if (credentials_) gnutls_certificate_free_credentials(credentials_);
+  if (priority_) gnutls_priority_deinit(priority_);
+}
+
+Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_server(
+    const ServerTlsOptions& options) {
+  std::shared_ptr<TlsCredentials> tls(new TlsCredentials());
+  tls->server_ = true;
+  tls->alpn_ = kAlpn;
+  if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0 ||
+      gnutls_priority_init(&tls->priority_, kPriority, nullptr) != 0) {
+    return RpcError::tls("cannot initialise GnuTLS");
+  }
+  if (auto r = load_key_pair(tls->credentials_, options.cert_path, options.key_path); !r) {
+    return std::move(r).error();
+  }
+  if (!options.client_ca_path.empty()) {
+    if (auto r = load_trust(tls->credentials_, "client CA", options.client_ca_path); !r) {
+      return std::move(r).error();
+    }
+    tls->require_client_cert_ = true;
+  }
+  return std::shared_ptr<const TlsCredentials>(std::move(tls));
+}
+
+Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_client(
+    const ClientTlsOptions& options) {
+  std::shared_ptr<TlsCredentials> tls(new TlsCredentials());
+  tls->server_ = false;
+  tls->server_name_ = options.server_name;
+  tls->alpn_ = options.alpn;
+  if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0 ||
+      gnutls_priority_init(&tls->priority_, kPriority, nullptr) != 0) {
+    return RpcError::tls("cannot initialise GnuTLS");
+  }
+  if (auto r = load_trust(tls->credentials_, "trusted certificate", options.trust_path); !r) {
+    return std::move(r).error();
+  }
+  if (!options.cert_path.empty() || !options.key_path.empty()) {
+    if (auto r = load_key_pair(tls->credentials_, options.cert_path, options.key_path); !r) {
+      return std::move(r).error();
+    }
+  }
+  return std::shared_ptr<const TlsCredentials>(std::move(tls));
+}
+
+Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
+  gnutls_session_t session = nullptr;
+  const unsigned flags = (server_ ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT) |
+                         GNUTLS_NO_END_OF_EARLY_DATA;
+  if (gnutls_init(&session, flags) != 0) return RpcError::tls("gnutls_init failed");
+  const auto fail = [&](const char* what) -> Result<gnutls_session_t> {
+    gnutls_deinit(session);
+    return RpcError::tls(what);
+  };
+  const int configured = server_ ? ngtcp2_crypto_gnutls_configure_server_session(session)
+                                 : ngtcp2_crypto_gnutls_configure_client_session(session);
+  if (configured != 0) return fail("cannot configure the TLS session for QUIC");
+  if (gnutls_priority_set(session, priority_) != 0) return fail("cannot set TLS priorities");
+  if (gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, credentials_) != 0) {
+    return fail("cannot set TLS credentials");
+  }
+  gnutls_session_set_ptr(session, conn_ref);
+
+  gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(alpn_.data())),
+                      static_cast<unsigned>(alpn_.size())};
+  if (server_) {
+    gnutls_alpn_set_protocols(session, &alpn, 1,
+                              GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE);
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_POST,
+                                       require_alpn_hook);
+    if (require_client_cert_) {
+      gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+      // Require the clientAuth purpose: a server certificate from the same CA is no client ID.
+      gnutls_typed_vdata_st purpose{GNUTLS_DT_KEY_PURPOSE_OID,
+                                    reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_CLIENT)), 0};
+      gnutls_session_set_verify_cert2(session, &purpose, 1, 0);
+    }
+  } else {
+    if (!alpn_.empty()) gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
+    // SNI carries DNS names only; an IP literal is still verified against the certificate's
+    // IP subjectAltNames.
+    const bool is_ip = server_name_.find_first_not_of("0123456789.") == std::string::npos ||
+                       server_name_.find(':') != std::string::npos;
+    if (!server_name_.empty() && !is_ip) {
+      gnutls_server_name_set(session, GNUTLS_NAME_DNS, server_name_.data(), server_name_.size());
+    }
+    // Verify chain, name and the serverAuth purpose (GnuTLS verifies nothing unless asked).
+    gnutls_typed_vdata_st checks[2] = {
+        {GNUTLS_DT_KEY_PURPOSE_OID,
+         reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)), 0},
+        {GNUTLS_DT_DNS_HOSTNAME,
+         reinterpret_cast<unsigned char*>(const_cast<char*>(server_name_.c_str())), 0},
+    };
+    gnutls_session_set_verify_cert2(session, checks, server_name_.empty() ? 1 : 2, 0);
+  }
+  return session;
+}
+
+std::string describe_handshake_failure(gnutls_session_t session, unsigned alert) {
+  std::string out = "TLS handshake failed";
+  if (alert != 0) {
+    const char* name = gnutls_alert_get_strname(static_cast<gnutls_alert_description_t>(alert));
+    out += ": alert ";
+    out += name ? name : std::to_string(alert);
+  }
+  const unsigned status = gnutls_session_get_verify_cert_status(session);
+  if (status != 0) {
+    gnutls_datum_t text{};
+    if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0) {
+      out += " (";
+      out.append(reinterpret_cast<const char*>(text.data), text.size);
+      out += ")";
+      gnutls_free(text.data);
+    }
+  }
+  return out;
+}
+
+}  // namespace rpcnet::quic

@@ -1,0 +1,526 @@
+#include <asio/dispatch.hpp>
+#include <asio/detached.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <system_error>
+
+#include "rpc/client_call.h"
+#include "rpc/transport_config.h"
+#include "rpc/wire/codes.h"
+
+namespace rpcnet {
+
+using detail::ClientCallState;
+using detail::ClientShared;
+using wire::CallKind;
+using wire::StreamErrorCode;
+
+namespace detail {
+
+namespace {
+
+// Payloads above this size are queued as their own buffer instead of being copied behind
+// their frame prefix.
+constexpr std::size_t kCopyThreshold = 4096;
+
+void split_message(Bytes& head, Bytes& body, Bytes message) {
+  if (message.size() <= kCopyThreshold) {
+    wire::append_frame(head, wire::FrameType::kMessage, message);
+  } else {
+    wire::append_frame_prefix(head, wire::FrameType::kMessage, message.size());
+    body = std::move(message);
+  }
+}
+
+RpcError too_large(std::size_t size, std::uint64_t limit) {
+  return RpcError::status(StatusCode::kResourceExhausted,
+                          "request message of " + std::to_string(size) +
+                              " bytes exceeds max_message_size of " + std::to_string(limit));
+}
+
+// A coroutine whose awaiting coroutine was cancelled throws at its next co_await (Asio's
+// throw_if_cancelled); report that as a cancelled call.
+template <class T>
+asio::awaitable<Result<T>> cancellation_as_error(asio::awaitable<Result<T>> inner) {
+  try {
+    co_return co_await std::move(inner);
+  } catch (const std::system_error& error) {
+    if (error.code() != asio::error::operation_aborted) throw;
+  }
+  co_return RpcError::cancelled();
+}
+
+}  // namespace
+
+ClientShared::ClientShared(asio::any_io_executor executor,
+                           std::shared_ptr<quic::Connection> connection, const RpcConfig& config)
+    : executor_(std::move(executor)),
+      loop_thread_(std::this_thread::get_id()),
+      connection_(std::move(connection)),
+      limits_(rpc::frame_limits(config)),
+      default_timeout_(config.default_timeout()),
+      remote_(connection_->remote_address()),
+      connected_(std::make_shared<std::atomic<bool>>(connection_->is_open())) {
+  connection_->set_close_handler(
+      [flag = connected_](const RpcError&) { flag->store(false, std::memory_order_release); });
+}
+
+ClientShared::~ClientShared() { close(); }
+
+void ClientShared::close() {
+  connected_->store(false, std::memory_order_release);
+  asio::dispatch(executor_, [connection = connection_] {
+    connection->close(static_cast<std::uint64_t>(wire::ConnectionCloseCode::kNoError),
+                      "client closed");
+  });
+}
+
+ClientCallState::ClientCallState(std::shared_ptr<ClientShared> client, CallKind kind,
+                                 std::chrono::milliseconds timeout)
+    : client_(std::move(client)),
+      kind_(kind),
+      timeout_(timeout),
+      core_(kind, client_->limits()),
+      deadline_(client_->executor()) {}
+
+ClientCallState::~ClientCallState() {
+  if (!ended_ && stream_) stream_->reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
+}
+
+RpcError ClientCallState::connection_error() const {
+  return client_->connection().close_error().value_or(RpcError::connection("connection closed"));
+}
+
+asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
+                                                     const Metadata& metadata,
+                                                     std::optional<Bytes> first, bool finish) {
+  if (first && first->size() > client_->limits().max_message_size) {
+    ended_ = true;
+    co_return too_large(first->size(), client_->limits().max_message_size);
+  }
+  if (timeout_ != kNoDeadline) {
+    deadline_.expires_after(timeout_);
+    deadline_.async_wait([weak = weak_from_this(), timeout = timeout_](const asio::error_code& e) {
+      if (e) return;
+      if (auto self = weak.lock()) {
+        self->cancel(RpcError::timeout("deadline of " + std::to_string(timeout.count()) +
+                                       " ms exceeded"),
+                     StreamErrorCode::kDeadlineExceeded);
+      }
+    });
+  }
+  auto opened = co_await client_->connection().open_stream(write_signal_.slot());
+  if (local_failure_) {
+    if (opened) (*opened)->reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
+    ended_ = true;
+    co_return *local_failure_;
+  }
+  if (!opened) {
+    ended_ = true;
+    co_return std::move(opened).error();
+  }
+  stream_ = std::move(*opened);
+
+  wire::CallHeader header;
+  header.method = std::string(method);
+  header.kind = kind_;
+  if (timeout_ != kNoDeadline) header.timeout = timeout_;
+  header.request_id = client_->take_request_id();
+  header.metadata = metadata;
+  Bytes head;
+  wire::append_frame(head, wire::FrameType::kHeader, wire::encode_call_header(header));
+  Bytes body;
+  if (first) split_message(head, body, std::move(*first));
+  writes_finished_ = finish;
+  auto written =
+      co_await stream_->write(std::move(head), std::move(body), finish, write_signal_.slot());
+  if (local_failure_) co_return *local_failure_;
+  if (!written) co_return failure();
+  co_return ok();
+}
+
+RpcError ClientCallState::failure() const {
+  if (local_failure_) return *local_failure_;
+  if (end_error_) return *end_error_;
+  if (stream_ && stream_->detached()) return connection_error();
+  return RpcError::stream("the server has stopped reading this call's requests",
+                          StatusCode::kFailedPrecondition);
+}
+
+asio::awaitable<Result<void>> ClientCallState::write(Bytes message) {
+  if (local_failure_ || ended_) co_return failure();
+  if (writes_finished_) co_return RpcError::stream("write after finish", StatusCode::kFailedPrecondition);
+  if (message.size() > client_->limits().max_message_size) {
+    auto error = too_large(message.size(), client_->limits().max_message_size);
+    cancel(error, StreamErrorCode::kCancelled);
+    co_return error;
+  }
+  Bytes head;
+  Bytes body;
+  split_message(head, body, std::move(message));
+  auto written =
+      co_await stream_->write(std::move(head), std::move(body), false, write_signal_.slot());
+  if (!written || local_failure_) co_return failure();
+  co_return ok();
+}
+
+asio::awaitable<Result<void>> ClientCallState::finish_writes() {
+  if (writes_finished_) co_return ok();
+  if (local_failure_) co_return *local_failure_;
+  writes_finished_ = true;
+  if (ended_) co_return ok();  // the server already finished: nothing left to end
+  auto written = co_await stream_->write({}, {}, true, write_signal_.slot());
+  if (!written || local_failure_) co_return failure();
+  co_return ok();
+}
+
+Result<std::optional<Bytes>> ClientCallState::end_call(rpc::InboundEvent& event) {
+  ended_ = true;
+  deadline_.cancel();
+  if (event.error) {
+    if (event.action == rpc::StreamAction::kReset) {
+      stream_->reset(static_cast<std::uint64_t>(event.reset_code));
+    }
+    end_error_ = std::move(*event.error);
+    return *end_error_;
+  }
+  if (!writes_finished_) {
+    // The server finished before we did: stop sending so the stream can close.
+    stream_->reset(static_cast<std::uint64_t>(StreamErrorCode::kNoError));
+  }
+  trailer_metadata_ = std::move(event.trailer_metadata);
+  return std::optional<Bytes>();
+}
+
+asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
+  if (ended_) {
+    if (end_error_) co_return *end_error_;
+    co_return std::optional<Bytes>();
+  }
+  for (;;) {
+    if (core_.has_event()) {
+      rpc::InboundEvent event = core_.pop_event();
+      if (event.kind == rpc::InboundEvent::Kind::kMessage) {
+        co_return std::optional<Bytes>(std::move(event.message));
+      }
+      co_return end_call(event);
+    }
+    if (local_failure_) {
+      ended_ = true;
+      end_error_ = *local_failure_;
+      co_return *local_failure_;
+    }
+    quic::StreamChunk chunk = co_await stream_->read(read_signal_.slot());
+    switch (chunk.status) {
+      case quic::StreamChunk::Status::kData:
+        if (!chunk.data.empty()) core_.on_data(chunk.data);
+        if (chunk.fin) core_.on_fin();
+        break;
+      case quic::StreamChunk::Status::kReset:
+        core_.on_reset(chunk.reset_code);
+        break;
+      case quic::StreamChunk::Status::kConnectionClosed:
+        if (!local_failure_) {
+          ended_ = true;
+          end_error_ = connection_error();
+          co_return *end_error_;
+        }
+        break;
+      case quic::StreamChunk::Status::kCancelled:
+        if (!local_failure_) local_failure_ = RpcError::cancelled();
+        break;
+    }
+  }
+}
+
+asio::awaitable<Result<Bytes>> ClientCallState::read_single() {
+  auto first = co_await read();
+  if (!first) co_return std::move(first).error();
+  if (!*first) co_return RpcError::stream("call ended without a response", StatusCode::kInternal);
+  auto end = co_await read();
+  if (!end) co_return std::move(end).error();
+  co_return std::move(**first);
+}
+
+void ClientCallState::cancel(RpcError reason, StreamErrorCode code) {
+  if (ended_ || local_failure_) return;
+  local_failure_ = std::move(reason);
+  deadline_.cancel();
+  if (stream_) stream_->reset(static_cast<std::uint64_t>(code));
+  read_signal_.emit(asio::cancellation_type::terminal);
+  write_signal_.emit(asio::cancellation_type::terminal);
+}
+
+CancellationForward::CancellationForward(asio::cancellation_slot slot,
+                                         const std::shared_ptr<ClientCallState>& call) {
+  if (!slot.is_connected()) return;
+  slot_ = slot;
+  slot_.assign([weak = std::weak_ptr<ClientCallState>(call)](asio::cancellation_type type) {
+    if (type == asio::cancellation_type::none) return;
+    if (auto target = weak.lock()) {
+      target->cancel(RpcError::cancelled("call cancelled by the caller"), StreamErrorCode::kCancelled);
+    }
+  });
+}
+
+CancellationForward::~CancellationForward() {
+  if (slot_.is_connected()) slot_.clear();
+}
+
+namespace {
+
+void cancel_on_loop(const std::shared_ptr<ClientCallState>& state) {
+  if (!state) return;
+  auto cancel = [state] {
+    if (!state->ended()) {
+      state->cancel(RpcError::cancelled("call abandoned"), StreamErrorCode::kCancelled);
+    }
+  };
+  if (state->client().on_loop()) {
+    cancel();
+  } else {
+    asio::post(state->client().executor(), std::move(cancel));
+  }
+}
+
+// Feeds requests from `source` into the call until it ends, the call ends, or a write fails.
+asio::awaitable<void> pump_requests(std::shared_ptr<ClientCallState> call, RequestSource source) {
+  for (;;) {
+    if (call->ended()) co_return;
+    std::optional<Bytes> next;
+    try {
+      next = co_await source();
+    } catch (const std::exception& error) {
+      call->cancel(RpcError::cancelled(std::string("request source failed: ") + error.what()),
+                   StreamErrorCode::kCancelled);
+      co_return;
+    }
+    if (!next) {
+      (void)co_await call->finish_writes();
+      co_return;
+    }
+    if (!co_await call->write(std::move(*next))) co_return;  // the reader learns why
+  }
+}
+
+RequestSource source_from(std::vector<Bytes> requests) {
+  auto items = std::make_shared<std::vector<Bytes>>(std::move(requests));
+  auto index = std::make_shared<std::size_t>(0);
+  return [items, index]() -> asio::awaitable<std::optional<Bytes>> {
+    if (*index >= items->size()) co_return std::nullopt;
+    co_return std::optional<Bytes>(std::move((*items)[(*index)++]));
+  };
+}
+
+}  // namespace
+}  // namespace detail
+
+using detail::cancellation_as_error;
+
+// ---- ResponseStream / ClientCall ------------------------------------------------------------------
+
+ResponseStream::ResponseStream(std::shared_ptr<ClientCallState> state) : state_(std::move(state)) {}
+ResponseStream::~ResponseStream() { detail::cancel_on_loop(state_); }
+
+asio::awaitable<Result<std::optional<Bytes>>> ResponseStream::next() {
+  auto state = state_;
+  auto body = [state]() -> asio::awaitable<Result<std::optional<Bytes>>> {
+        auto cs = co_await asio::this_coro::cancellation_state;
+        detail::CancellationForward forward(cs.slot(), state);
+        co_return co_await cancellation_as_error(state->read());
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<std::optional<Bytes>>>(state->client(), std::move(body));
+}
+
+void ResponseStream::cancel() { detail::cancel_on_loop(state_); }
+const Metadata& ResponseStream::trailer_metadata() const { return state_->trailer_metadata(); }
+
+ClientCall::ClientCall(std::shared_ptr<ClientCallState> state) : state_(std::move(state)) {}
+ClientCall::~ClientCall() { detail::cancel_on_loop(state_); }
+
+asio::awaitable<Result<void>> ClientCall::write(Bytes message) {
+  auto state = state_;
+  auto body = [state, message = std::move(message)]() mutable -> asio::awaitable<Result<void>> {
+        auto cs = co_await asio::this_coro::cancellation_state;
+        detail::CancellationForward forward(cs.slot(), state);
+        co_return co_await cancellation_as_error(state->write(std::move(message)));
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<void>>(state->client(), std::move(body));
+}
+
+asio::awaitable<Result<void>> ClientCall::finish() {
+  auto state = state_;
+  auto body = [state]() -> asio::awaitable<Result<void>> {
+        co_return co_await cancellation_as_error(state->finish_writes());
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<void>>(state->client(), std::move(body));
+}
+
+asio::awaitable<Result<std::optional<Bytes>>> ClientCall::read() {
+  auto state = state_;
+  auto body = [state]() -> asio::awaitable<Result<std::optional<Bytes>>> {
+        auto cs = co_await asio::this_coro::cancellation_state;
+        detail::CancellationForward forward(cs.slot(), state);
+        co_return co_await cancellation_as_error(state->read());
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<std::optional<Bytes>>>(state->client(), std::move(body));
+}
+
+void ClientCall::cancel() { detail::cancel_on_loop(state_); }
+const Metadata& ClientCall::trailer_metadata() const { return state_->trailer_metadata(); }
+
+// ---- RpcClient ------------------------------------------------------------------------------------
+
+RpcClient::RpcClient(std::shared_ptr<ClientShared> shared) : shared_(std::move(shared)) {}
+
+asio::awaitable<Result<RpcClient>> RpcClient::connect(SocketAddress server, RpcConfig config) {
+  auto credentials = rpc::client_credentials(config, server);
+  if (!credentials) co_return std::move(credentials).error();
+  std::optional<SocketAddress> local;
+  if (!config.bind_address().empty()) {
+    auto bind = config.parsed_bind_address();
+    if (!bind) co_return std::move(bind).error();
+    if (bind->address().is_v4() != server.address().is_v4()) {
+      co_return RpcError::config("bind address \"" + config.bind_address() +
+                                 "\" and server address " + to_string(server) +
+                                 " are of different IP families");
+    }
+    if (!bind->address().is_unspecified() || bind->port() != 0) local = *bind;
+  }
+  auto connection = co_await quic::Connection::connect(
+      server, std::move(*credentials), rpc::transport_settings(config), local);
+  if (!connection) co_return std::move(connection).error();
+  auto executor = co_await asio::this_coro::executor;
+  co_return RpcClient(std::make_shared<ClientShared>(executor, std::move(*connection), config));
+}
+
+asio::awaitable<Result<Bytes>> RpcClient::call(std::string_view method, Bytes request,
+                                               CallOptions options) const {
+  auto shared = shared_;
+  auto body = [shared, method = std::string(method), request = std::move(request),
+       options = std::move(options)]() mutable -> asio::awaitable<Result<Bytes>> {
+        auto call = std::make_shared<ClientCallState>(shared, CallKind::kUnary,
+                                                      shared->timeout_for(options));
+        auto cs = co_await asio::this_coro::cancellation_state;
+        detail::CancellationForward forward(cs.slot(), call);
+        auto attempt = [&]() -> asio::awaitable<Result<Bytes>> {
+          if (auto started = co_await call->start(method, options.metadata, std::move(request), true);
+              !started) {
+            co_return std::move(started).error();
+          }
+          co_return co_await call->read_single();
+        };
+        co_return co_await cancellation_as_error(attempt());
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<Bytes>>(*shared, std::move(body));
+}
+
+asio::awaitable<Result<ResponseStream>> RpcClient::call_streaming(std::string_view method,
+                                                                  std::vector<Bytes> requests,
+                                                                  CallOptions options) const {
+  return call_streaming(method, detail::source_from(std::move(requests)), std::move(options));
+}
+
+asio::awaitable<Result<ResponseStream>> RpcClient::call_streaming(std::string_view method,
+                                                                  RequestSource requests,
+                                                                  CallOptions options) const {
+  auto shared = shared_;
+  auto body = [shared, method = std::string(method), requests = std::move(requests),
+       options = std::move(options)]() mutable -> asio::awaitable<Result<ResponseStream>> {
+        auto call = std::make_shared<ClientCallState>(shared, CallKind::kBidiStreaming,
+                                                      shared->timeout_for(options));
+        auto started = co_await cancellation_as_error(
+            call->start(method, options.metadata, std::nullopt, false));
+        if (!started) co_return std::move(started).error();
+        asio::co_spawn(shared->executor(), detail::pump_requests(call, std::move(requests)),
+                       asio::detached);
+        co_return ResponseStream(std::move(call));
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<ResponseStream>>(*shared, std::move(body));
+}
+
+asio::awaitable<Result<ResponseStream>> RpcClient::call_server_streaming(std::string_view method,
+                                                                         Bytes request,
+                                                                         CallOptions options) const {
+  auto shared = shared_;
+  auto body = [shared, method = std::string(method), request = std::move(request),
+       options = std::move(options)]() mutable -> asio::awaitable<Result<ResponseStream>> {
+        auto call = std::make_shared<ClientCallState>(shared, CallKind::kServerStreaming,
+                                                      shared->timeout_for(options));
+        auto started = co_await cancellation_as_error(
+            call->start(method, options.metadata, std::move(request), true));
+        if (!started) co_return std::move(started).error();
+        co_return ResponseStream(std::move(call));
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<ResponseStream>>(*shared, std::move(body));
+}
+
+asio::awaitable<Result<Bytes>> RpcClient::call_client_streaming(std::string_view method,
+                                                                std::vector<Bytes> requests,
+                                                                CallOptions options) const {
+  return call_client_streaming(method, detail::source_from(std::move(requests)), std::move(options));
+}
+
+asio::awaitable<Result<Bytes>> RpcClient::call_client_streaming(std::string_view method,
+                                                                RequestSource requests,
+                                                                CallOptions options) const {
+  auto shared = shared_;
+  auto body = [shared, method = std::string(method), requests = std::move(requests),
+       options = std::move(options)]() mutable -> asio::awaitable<Result<Bytes>> {
+        auto call = std::make_shared<ClientCallState>(shared, CallKind::kClientStreaming,
+                                                      shared->timeout_for(options));
+        auto cs = co_await asio::this_coro::cancellation_state;
+        detail::CancellationForward forward(cs.slot(), call);
+        auto attempt = [&]() -> asio::awaitable<Result<Bytes>> {
+          if (auto started = co_await call->start(method, options.metadata, std::nullopt, false);
+              !started) {
+            co_return std::move(started).error();
+          }
+          for (;;) {
+            std::optional<Bytes> next = co_await requests();
+            if (!next) {
+              if (auto finished = co_await call->finish_writes(); !finished && !call->ended()) {
+                co_return std::move(finished).error();
+              }
+              break;
+            }
+            // A failed write usually means the server already answered: read its status.
+            if (!co_await call->write(std::move(*next))) break;
+          }
+          co_return co_await call->read_single();
+        };
+        co_return co_await cancellation_as_error(attempt());
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<Bytes>>(*shared, std::move(body));
+}
+
+asio::awaitable<Result<ClientCall>> RpcClient::open_call(std::string_view method,
+                                                         CallOptions options) const {
+  auto shared = shared_;
+  auto body = [shared, method = std::string(method),
+       options = std::move(options)]() mutable -> asio::awaitable<Result<ClientCall>> {
+        auto call = std::make_shared<ClientCallState>(shared, CallKind::kBidiStreaming,
+                                                      shared->timeout_for(options));
+        auto started = co_await cancellation_as_error(
+            call->start(method, options.metadata, std::nullopt, false));
+        if (!started) co_return std::move(started).error();
+        co_return ClientCall(std::move(call));
+      };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await detail::run_on_loop<Result<ClientCall>>(*shared, std::move(body));
+}
+
+std::uint64_t RpcClient::next_request_id() const noexcept { return shared_->peek_request_id(); }
+bool RpcClient::is_connected() const noexcept { return shared_->connected(); }
+const SocketAddress& RpcClient::remote_address() const noexcept { return shared_->remote(); }
+void RpcClient::close() { shared_->close(); }
+
+}  // namespace rpcnet

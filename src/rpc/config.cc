@@ -1,0 +1,61 @@
+#include "rpcnet/config.h"
+
+namespace rpcnet {
+
+RpcConfig::RpcConfig(std::string_view cert_path, std::string_view bind_address)
+    : cert_path_(cert_path), bind_address_(bind_address) {}
+
+RpcConfig& RpcConfig::with_key_path(std::string_view path) {
+  key_path_ = path;
+  return *this;
+}
+RpcConfig& RpcConfig::with_ca_path(std::string_view path) {
+  ca_path_ = path;
+  return *this;
+}
+RpcConfig& RpcConfig::with_server_name(std::string_view name) {
+  server_name_ = name;
+  return *this;
+}
+RpcConfig& RpcConfig::with_keep_alive_interval(std::chrono::milliseconds interval) {
+  keep_alive_ = interval;
+  return *this;
+}
+RpcConfig& RpcConfig::with_idle_timeout(std::chrono::milliseconds timeout) {
+  idle_timeout_ = timeout;
+  return *this;
+}
+RpcConfig& RpcConfig::with_connect_timeout(std::chrono::milliseconds timeout) {
+  connect_timeout_ = timeout;
+  return *this;
+}
+RpcConfig& RpcConfig::with_default_timeout(std::chrono::milliseconds timeout) {
+  default_timeout_ = timeout;
+  return *this;
+}
+RpcConfig& RpcConfig::with_max_message_size(std::size_t bytes) {
+  max_message_size_ = bytes;
+  return *this;
+}
+RpcConfig& RpcConfig::with_max_header_size(std::size_t bytes) {
+  max_header_size_ = bytes;
+  return *this;
+}
+RpcConfig& RpcConfig::with_max_concurrent_streams(std::uint64_t streams) {
+  max_concurrent_streams_ = streams;
+  return *this;
+}
+RpcConfig& RpcConfig::with_event_loops(std::size_t loops) {
+  event_loops_ = loops;
+  return *this;
+}
+RpcConfig& RpcConfig::with_worker_threads(std::size_t threads) {
+  worker_threads_ = threads;
+  return *this;
+}
+
+Result<SocketAddress> RpcConfig::parsed_bind_address() const {
+  return parse_socket_address(bind_address_);
+}
+
+}  // namespace rpcnet

@@ -1,0 +1,239 @@
+#include "rpc/core/call_core.h"
+
+#include <string>
+
+namespace rpcnet::rpc {
+
+using wire::CallKind;
+using wire::Frame;
+using wire::FrameError;
+using wire::FrameType;
+using wire::StreamErrorCode;
+
+InboundEvent CallCoreBase::pop_event() {
+  InboundEvent event = std::move(events_.front());
+  events_.pop_front();
+  return event;
+}
+
+void CallCoreBase::push_message(Bytes message) {
+  InboundEvent event;
+  event.kind = InboundEvent::Kind::kMessage;
+  event.message = std::move(message);
+  events_.push_back(std::move(event));
+}
+
+void CallCoreBase::end_ok(Metadata trailer_metadata) {
+  InboundEvent event;
+  event.kind = InboundEvent::Kind::kEnd;
+  event.trailer_metadata = std::move(trailer_metadata);
+  events_.push_back(std::move(event));
+  ended_ = true;
+}
+
+void CallCoreBase::end_with(RpcError error, StreamAction action, StreamErrorCode code) {
+  InboundEvent event;
+  event.kind = InboundEvent::Kind::kEnd;
+  event.error = std::move(error);
+  event.action = action;
+  event.reset_code = code;
+  events_.push_back(std::move(event));
+  ended_ = true;
+}
+
+void CallCoreBase::end_protocol_error(std::string what) {
+  end_with(RpcError::stream("protocol error: " + std::move(what), StatusCode::kInternal),
+           StreamAction::kReset, StreamErrorCode::kProtocolError);
+}
+
+namespace {
+
+std::string too_large(const char* what, std::uint64_t length, std::uint64_t limit) {
+  return std::string(what) + " of " + std::to_string(length) + " bytes exceeds the limit of " +
+         std::to_string(limit) + " bytes";
+}
+
+RpcError reset_error(std::uint64_t code, const char* who) {
+  const StatusCode status = wire::status_for_stream_error(code);
+  std::string message = std::string("stream reset by ") + who + " (code " +
+                        std::to_string(code) + ")";
+  if (status == StatusCode::kDeadlineExceeded) return RpcError::timeout(std::move(message));
+  return RpcError::stream(std::move(message), status);
+}
+
+}  // namespace
+
+// ---- client ---------------------------------------------------------------------------------
+
+void ClientCallCore::on_data(ByteView data) {
+  if (ended_) return;
+  const FrameError error = decoder_.feed(data, frames_);
+  for (Frame& frame : frames_) {
+    if (ended_) break;
+    on_frame(frame);
+  }
+  frames_.clear();
+  if (ended_ || error == FrameError::kNone) return;
+  switch (error) {
+    case FrameError::kMessageTooLarge:
+      end_with(RpcError::stream(too_large("response message", decoder_.rejected_length(),
+                                          decoder_.limits().max_message_size),
+                                StatusCode::kResourceExhausted),
+               StreamAction::kReset, StreamErrorCode::kMessageTooLarge);
+      break;
+    case FrameError::kHeaderTooLarge:
+      end_with(RpcError::stream(too_large("status trailer", decoder_.rejected_length(),
+                                          decoder_.limits().max_header_size),
+                                StatusCode::kResourceExhausted),
+               StreamAction::kReset, StreamErrorCode::kMessageTooLarge);
+      break;
+    default:
+      end_protocol_error("unknown frame type from server");
+  }
+}
+
+void ClientCallCore::on_frame(Frame& frame) {
+  switch (frame.type) {
+    case FrameType::kMessage:
+      if (wire::single_response(kind_) && responses_ == 1) {
+        return end_protocol_error("more than one response to a single-response call");
+      }
+      ++responses_;
+      return push_message(std::move(frame.payload));
+    case FrameType::kTrailer: {
+      auto trailer = wire::decode_trailer(frame.payload);
+      if (!trailer) return end_protocol_error(trailer.error().message());
+      if (trailer->code != StatusCode::kOk) {
+        return end_with(RpcError::remote(trailer->code, std::move(trailer->message),
+                                         std::move(trailer->details)),
+                        StreamAction::kNone, StreamErrorCode::kNoError);
+      }
+      if (wire::single_response(kind_) && responses_ == 0) {
+        return end_protocol_error("OK status without the response message");
+      }
+      return end_ok(std::move(trailer->metadata));
+    }
+    case FrameType::kHeader:
+      return end_protocol_error("header frame from server");
+  }
+}
+
+void ClientCallCore::on_fin() {
+  if (ended_) return;
+  end_with(RpcError::stream("stream ended without a status", StatusCode::kInternal),
+           StreamAction::kNone, StreamErrorCode::kNoError);
+}
+
+void ClientCallCore::on_reset(std::uint64_t code) {
+  if (ended_) return;
+  end_with(reset_error(code, "server"), StreamAction::kNone, StreamErrorCode::kNoError);
+}
+
+// ---- server ---------------------------------------------------------------------------------
+
+void ServerCallCore::on_data(ByteView data) {
+  if (ended_) return;
+  const FrameError error = decoder_.feed(data, frames_);
+  for (Frame& frame : frames_) {
+    if (ended_) break;
+    on_frame(frame);
+  }
+  frames_.clear();
+  if (ended_ || error == FrameError::kNone) return;
+  switch (error) {
+    case FrameError::kMessageTooLarge:
+      end_with(RpcError::status(StatusCode::kResourceExhausted,
+                                too_large("request message", decoder_.rejected_length(),
+                                          decoder_.limits().max_message_size)),
+               StreamAction::kRespondStatus, StreamErrorCode::kMessageTooLarge);
+      break;
+    case FrameError::kHeaderTooLarge:
+      end_with(RpcError::status(StatusCode::kResourceExhausted,
+                                too_large("call header", decoder_.rejected_length(),
+                                          decoder_.limits().max_header_size)),
+               StreamAction::kRespondStatus, StreamErrorCode::kMessageTooLarge);
+      break;
+    default:
+      end_protocol_error("unknown frame type from client");
+  }
+}
+
+void ServerCallCore::on_frame(Frame& frame) {
+  if (!kind_) {
+    if (frame.type != FrameType::kHeader) return end_protocol_error("first frame is not a header");
+    auto header = wire::decode_call_header(frame.payload);
+    if (!header) return end_protocol_error(header.error().message());
+    kind_ = header->kind;
+    InboundEvent event;
+    event.kind = InboundEvent::Kind::kHeader;
+    event.header = std::move(*header);
+    events_.push_back(std::move(event));
+    return;
+  }
+  switch (frame.type) {
+    case FrameType::kMessage:
+      if (wire::single_request(*kind_) && requests_ == 1) {
+        return end_protocol_error("more than one request to a single-request call");
+      }
+      ++requests_;
+      return push_message(std::move(frame.payload));
+    case FrameType::kHeader:
+      return end_protocol_error("second header frame");
+    case FrameType::kTrailer:
+      return end_protocol_error("trailer frame from client");
+  }
+}
+
+void ServerCallCore::on_fin() {
+  if (ended_) return;
+  if (!decoder_.at_frame_boundary()) return end_protocol_error("stream ended inside a frame");
+  if (!kind_) return end_protocol_error("stream ended before the call header");
+  if (wire::single_request(*kind_) && requests_ == 0) {
+    return end_protocol_error("single-request call ended without its request");
+  }
+  end_ok();
+}
+
+void ServerCallCore::on_reset(std::uint64_t code) {
+  if (ended_) return;
+  end_with(code == static_cast<std::uint64_t>(StreamErrorCode::kDeadlineExceeded)
+               ? RpcError::timeout("client gave up: deadline exceeded")
+               : RpcError::cancelled("cancelled by the client"),
+           StreamAction::kReset, StreamErrorCode::kCancelled);
+}
+
+// ---- encoding -------------------------------------------------------------------------------
+
+Bytes encode_message(ByteView message) {
+  Bytes out;
+  wire::append_frame(out, FrameType::kMessage, message);
+  return out;
+}
+
+Bytes encode_call_start(const wire::CallHeader& header, const Bytes* first_message) {
+  const Bytes header_payload = wire::encode_call_header(header);
+  Bytes out;
+  out.reserve(header_payload.size() + 10 + (first_message ? first_message->size() + 9 : 0));
+  wire::append_frame(out, FrameType::kHeader, header_payload);
+  if (first_message) wire::append_frame(out, FrameType::kMessage, *first_message);
+  return out;
+}
+
+Bytes encode_call_end(const Bytes* last_message, const wire::Trailer& trailer) {
+  const Bytes trailer_payload = wire::encode_trailer(trailer);
+  Bytes out;
+  out.reserve(trailer_payload.size() + 10 + (last_message ? last_message->size() + 9 : 0));
+  if (last_message) wire::append_frame(out, FrameType::kMessage, *last_message);
+  wire::append_frame(out, FrameType::kTrailer, trailer_payload);
+  return out;
+}
+
+wire::Trailer trailer_for(const RpcError& error) {
+  wire::Trailer trailer;
+  trailer.code = error.code() == StatusCode::kOk ? StatusCode::kUnknown : error.code();
+  trailer.message = error.message();
+  trailer.details = error.details();
+  return trailer;
+}
+
+}  // namespace rpcnet::rpc

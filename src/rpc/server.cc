@@ -1,0 +1,589 @@
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+#include <thread>
+
+#include "rpc/server_call.h"
+#include "rpc/transport_config.h"
+#include "rpc/wire/codes.h"
+#include "runtime/clock.h"
+
+namespace rpcnet {
+
+using detail::ServerCall;
+using detail::ServerLoop;
+using detail::ServerState;
+using wire::CallKind;
+using wire::StreamErrorCode;
+
+namespace detail {
+
+namespace {
+
+constexpr std::size_t kCopyThreshold = 4096;
+constexpr auto kUnwindLimit = std::chrono::seconds(2);
+
+std::uint64_t code_of(StreamErrorCode code) { return static_cast<std::uint64_t>(code); }
+
+Bytes trailer_frame(const wire::Trailer& trailer) {
+  Bytes out;
+  wire::append_frame(out, wire::FrameType::kTrailer, wire::encode_trailer(trailer));
+  return out;
+}
+
+const Bytes& ok_trailer_frame() {
+  static const Bytes frame = trailer_frame(wire::Trailer{});
+  return frame;
+}
+
+const char* kind_name(CallKind kind) {
+  switch (kind) {
+    case CallKind::kUnary: return "unary";
+    case CallKind::kServerStreaming: return "server-streaming";
+    case CallKind::kClientStreaming: return "client-streaming";
+    case CallKind::kBidiStreaming: return "bidirectional";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+// ---- ServerState ----------------------------------------------------------------------------------
+
+ServerState::~ServerState() {
+  if (workers) workers->join();  // blocking handlers finish before their calls' frames go away
+  runtime.reset();
+}
+
+std::int64_t ServerState::active_calls() const {
+  std::int64_t total = 0;
+  for (const auto& loop : loops) total += loop->active_calls.load(std::memory_order_acquire);
+  return total;
+}
+
+asio::awaitable<void> ServerState::wait_done() {
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  {
+    std::lock_guard lock(done_mutex_);
+    if (done_) co_return;
+    done_waiters_.emplace_back(executor, timer);
+  }
+  (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+void ServerState::mark_done() {
+  std::lock_guard lock(done_mutex_);
+  done_ = true;
+  for (auto& [executor, timer] : done_waiters_) {
+    asio::post(executor, [timer = timer] { timer->cancel(); });
+  }
+  done_waiters_.clear();
+}
+
+asio::awaitable<void> ServerState::on_each_loop(std::function<void(ServerLoop&)> fn) {
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(loops.size());
+  for (auto& loop : loops) {
+    asio::post(loop->executor, [fn, raw = loop.get(), remaining, timer, executor] {
+      fn(*raw);
+      if (remaining->fetch_sub(1) == 1) asio::post(executor, [timer] { timer->cancel(); });
+    });
+  }
+  if (remaining->load() > 0) {
+    (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
+  if (shutting_down.exchange(true)) {
+    co_await wait_done();
+    co_return;
+  }
+  if (!started.load()) {
+    mark_done();
+    co_return;
+  }
+  // 1. Refuse new connections and calls.
+  co_await on_each_loop([](ServerLoop& loop) {
+    loop.refusing = true;
+    loop.endpoint->stop_accepting();
+  });
+  // 2. Let calls in flight finish within the grace period.
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer tick(executor);
+  const auto drain_deadline = std::chrono::steady_clock::now() + grace;
+  while (active_calls() > 0 && std::chrono::steady_clock::now() < drain_deadline) {
+    tick.expires_after(std::chrono::milliseconds(1));
+    (void)co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  // 3. Cancel what is left and close every connection with the shutdown code.
+  co_await on_each_loop([](ServerLoop& loop) {
+    const std::vector<ServerCall*> calls(loop.calls.begin(), loop.calls.end());
+    for (ServerCall* call : calls) {
+      call->cancel(RpcError::cancelled("server shutting down"), StreamErrorCode::kCancelled);
+    }
+    loop.endpoint->close_all(static_cast<std::uint64_t>(wire::ConnectionCloseCode::kShutdown),
+                             "server shutting down");
+  });
+  // 4. Give cancelled handlers a bounded moment to unwind, then stop the sockets.
+  const auto unwind_deadline = std::chrono::steady_clock::now() + kUnwindLimit;
+  while (active_calls() > 0 && std::chrono::steady_clock::now() < unwind_deadline) {
+    tick.expires_after(std::chrono::milliseconds(1));
+    (void)co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  co_await on_each_loop([](ServerLoop& loop) { loop.endpoint->stop(); });
+  mark_done();
+}
+
+void ServerState::accept(ServerLoop& loop, const std::shared_ptr<quic::Connection>& connection) {
+  loop.connections_open.fetch_add(1, std::memory_order_relaxed);
+  connection->set_close_handler([&loop](const RpcError&) {
+    loop.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  });
+  connection->set_stream_acceptor(
+      [this, &loop, weak = std::weak_ptr<quic::Connection>(connection)](
+          std::shared_ptr<quic::Stream> stream) {
+        auto owner = weak.lock();
+        if (!owner || loop.refusing) {
+          // Not started: the client may safely retry elsewhere (UNAVAILABLE).
+          stream->reset(code_of(StreamErrorCode::kRefused));
+          return;
+        }
+        ServerCall::spawn(*this, loop, std::move(owner), std::move(stream));
+      });
+}
+
+// ---- ServerCall -----------------------------------------------------------------------------------
+
+ServerCall::ServerCall(ServerState& server, ServerLoop& loop,
+                       std::shared_ptr<quic::Connection> connection,
+                       std::shared_ptr<quic::Stream> stream)
+    : server_(server),
+      loop_(loop),
+      connection_(std::move(connection)),
+      stream_(std::move(stream)),
+      core_(server.limits),
+      deadline_(loop.executor) {
+  loop_.calls.insert(this);
+  loop_.active_calls.fetch_add(1, std::memory_order_relaxed);
+  loop_.calls_started.fetch_add(1, std::memory_order_relaxed);
+}
+
+ServerCall::~ServerCall() {
+  loop_.calls.erase(this);
+  loop_.active_calls.fetch_sub(1, std::memory_order_release);
+}
+
+void ServerCall::spawn(ServerState& server, ServerLoop& loop,
+                       std::shared_ptr<quic::Connection> connection,
+                       std::shared_ptr<quic::Stream> stream) {
+  auto call = std::make_shared<ServerCall>(server, loop, std::move(connection), std::move(stream));
+  call->stream_->set_abort_handler([weak = std::weak_ptr<ServerCall>(call)](std::uint64_t code) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (code == quic::kAbortConnectionClosed) {
+      self->cancel(RpcError::connection("connection closed"), StreamErrorCode::kCancelled);
+    } else if (code == code_of(StreamErrorCode::kDeadlineExceeded)) {
+      self->cancel(RpcError::timeout("client deadline exceeded"), StreamErrorCode::kCancelled);
+    } else {
+      self->cancel(RpcError::cancelled("cancelled by the client"), StreamErrorCode::kCancelled);
+    }
+  });
+  auto slot = call->signal_.slot();
+  asio::co_spawn(loop.executor, [call = std::move(call)] { return call->serve(); },
+                 asio::bind_cancellation_slot(slot, asio::detached));
+}
+
+void ServerCall::cancel(RpcError reason, StreamErrorCode code) {
+  if (cancel_reason_ || answered_) return;
+  cancel_reason_ = std::move(reason);
+  answered_ = true;
+  if (context_) context_->mark_cancelled();
+  deadline_.cancel();
+  stream_->reset(code_of(code));
+  signal_.emit(asio::cancellation_type::terminal);
+}
+
+void ServerCall::arm_deadline(std::chrono::microseconds timeout) {
+  deadline_.expires_after(timeout);
+  deadline_.async_wait([weak = weak_from_this()](const asio::error_code& error) {
+    if (error) return;
+    if (auto self = weak.lock()) {
+      self->cancel(RpcError::timeout("deadline exceeded"), StreamErrorCode::kDeadlineExceeded);
+    }
+  });
+}
+
+asio::awaitable<std::optional<rpc::InboundEvent>> ServerCall::next_event() {
+  for (;;) {
+    if (core_.has_event()) co_return core_.pop_event();
+    if (cancelled()) co_return std::nullopt;
+    quic::StreamChunk chunk = co_await stream_->read();
+    switch (chunk.status) {
+      case quic::StreamChunk::Status::kData:
+        if (!chunk.data.empty()) core_.on_data(chunk.data);
+        if (chunk.fin) core_.on_fin();
+        break;
+      case quic::StreamChunk::Status::kReset:
+        cancel(chunk.reset_code == code_of(StreamErrorCode::kDeadlineExceeded)
+                   ? RpcError::timeout("client deadline exceeded")
+                   : RpcError::cancelled("cancelled by the client"),
+               StreamErrorCode::kCancelled);
+        co_return std::nullopt;
+      case quic::StreamChunk::Status::kConnectionClosed:
+        cancel(RpcError::connection("connection closed"), StreamErrorCode::kCancelled);
+        co_return std::nullopt;
+      case quic::StreamChunk::Status::kCancelled:
+        co_return std::nullopt;
+    }
+  }
+}
+
+asio::awaitable<RpcError> ServerCall::apply_failure(rpc::InboundEvent& event) {
+  RpcError error = std::move(*event.error);
+  if (event.action == rpc::StreamAction::kReset) {
+    answered_ = true;
+    stream_->reset(code_of(event.reset_code));
+  } else if (event.action == rpc::StreamAction::kRespondStatus) {
+    co_await respond_error(error);
+    stream_->stop_reading(code_of(event.reset_code));
+  }
+  co_return error;
+}
+
+asio::awaitable<Result<std::optional<Bytes>>> ServerCall::read_request() {
+  if (requests_done_) co_return std::optional<Bytes>();
+  if (cancelled()) co_return *cancel_reason_;
+  auto event = co_await next_event();
+  if (!event) co_return cancel_reason_.value_or(RpcError::cancelled());
+  switch (event->kind) {
+    case rpc::InboundEvent::Kind::kMessage:
+      co_return std::optional<Bytes>(std::move(event->message));
+    case rpc::InboundEvent::Kind::kEnd:
+      requests_done_ = true;
+      if (event->error) co_return co_await apply_failure(*event);
+      co_return std::optional<Bytes>();
+    case rpc::InboundEvent::Kind::kHeader:
+      break;
+  }
+  co_return RpcError::stream("unexpected call header", StatusCode::kInternal);
+}
+
+asio::awaitable<Result<Bytes>> ServerCall::read_single_request() {
+  auto first = co_await read_request();
+  if (!first) co_return std::move(first).error();
+  if (!*first) co_return RpcError::stream("no request message", StatusCode::kInternal);
+  // The FIN must follow (the core rejects a second message); wait for it, so a unary handler
+  // runs only on a complete request.
+  auto end = co_await read_request();
+  if (!end) co_return std::move(end).error();
+  co_return std::move(**first);
+}
+
+asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
+  if (cancelled()) co_return *cancel_reason_;
+  if (answered_) co_return RpcError::stream("the call has already ended", StatusCode::kFailedPrecondition);
+  if (wire::single_response(kind_) && responses_ == 1) {
+    co_return RpcError::status(StatusCode::kFailedPrecondition,
+                               std::string("a ") + kind_name(kind_) + " call takes one response");
+  }
+  if (message.size() > server_.limits.max_message_size) {
+    co_return RpcError::status(StatusCode::kResourceExhausted,
+                               "response message of " + std::to_string(message.size()) +
+                                   " bytes exceeds max_message_size of " +
+                                   std::to_string(server_.limits.max_message_size));
+  }
+  Bytes head;
+  Bytes body;
+  if (message.size() <= kCopyThreshold) {
+    wire::append_frame(head, wire::FrameType::kMessage, message);
+  } else {
+    wire::append_frame_prefix(head, wire::FrameType::kMessage, message.size());
+    body = std::move(message);
+  }
+  auto written = co_await stream_->write(std::move(head), std::move(body), false);
+  if (!written) co_return cancel_reason_.value_or(RpcError::cancelled("the client went away"));
+  ++responses_;
+  co_return ok();
+}
+
+asio::awaitable<void> ServerCall::respond_error(const RpcError& error) {
+  if (answered_) co_return;
+  answered_ = true;
+  deadline_.cancel();
+  (void)co_await stream_->write(trailer_frame(rpc::trailer_for(error)), {}, true);
+  if (!requests_done_) stream_->stop_reading(code_of(StreamErrorCode::kNoError));
+}
+
+asio::awaitable<void> ServerCall::respond_unary(Result<Bytes> result) {
+  if (!result) co_return co_await respond_error(result.error());
+  Bytes& response = *result;
+  if (response.size() > server_.limits.max_message_size) {
+    co_return co_await respond_error(RpcError::status(
+        StatusCode::kResourceExhausted,
+        "response message of " + std::to_string(response.size()) +
+            " bytes exceeds max_message_size of " + std::to_string(server_.limits.max_message_size)));
+  }
+  if (answered_) co_return;
+  answered_ = true;
+  deadline_.cancel();
+  const Bytes& trailer = ok_trailer_frame();
+  if (response.size() <= kCopyThreshold) {
+    Bytes out;
+    out.reserve(response.size() + 10 + trailer.size());
+    wire::append_frame(out, wire::FrameType::kMessage, response);
+    out.insert(out.end(), trailer.begin(), trailer.end());
+    (void)co_await stream_->write(std::move(out), {}, true);
+  } else {
+    Bytes head;
+    wire::append_frame_prefix(head, wire::FrameType::kMessage, response.size());
+    if (co_await stream_->write(std::move(head), std::move(response), false)) {
+      (void)co_await stream_->write(Bytes(trailer), {}, true);
+    }
+  }
+}
+
+asio::awaitable<void> ServerCall::respond_streaming(Result<void> result) {
+  if (!result) co_return co_await respond_error(result.error());
+  if (wire::single_response(kind_) && responses_ == 0) {
+    co_return co_await respond_error(
+        RpcError::status(StatusCode::kInternal, "handler finished without a response"));
+  }
+  if (answered_) co_return;
+  answered_ = true;
+  deadline_.cancel();
+  (void)co_await stream_->write(Bytes(ok_trailer_frame()), {}, true);
+  if (!requests_done_) stream_->stop_reading(code_of(StreamErrorCode::kNoError));
+}
+
+asio::awaitable<Result<Bytes>> ServerCall::run_blocking(
+    std::shared_ptr<const rpc::MethodHandler> handler, Bytes request) {
+  CallContext& context = *context_;
+  // The worker runs outside this loop: cancellation must not be emitted across threads, so the
+  // hop carries no cancellation slot; the handler polls context.cancelled() instead.
+  auto result = co_await asio::co_spawn(
+      server_.workers->get_executor(),
+      [handler, request = std::move(request),
+       &context]() mutable -> asio::awaitable<std::optional<Result<Bytes>>> {
+        try {
+          co_return handler->blocking(std::move(request), context);
+        } catch (const std::exception& error) {
+          co_return Result<Bytes>(
+              RpcError::status(StatusCode::kInternal, std::string("handler threw: ") + error.what()));
+        }
+      },
+      asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+  co_return std::move(*result);
+}
+
+asio::awaitable<void> ServerCall::serve() {
+  auto self = shared_from_this();
+  auto header = co_await next_event();
+  if (!header) co_return;
+  if (header->kind == rpc::InboundEvent::Kind::kEnd) {
+    if (header->error) (void)co_await apply_failure(*header);
+    co_return;
+  }
+  wire::CallHeader& h = *header->header;
+  kind_ = h.kind;
+  const auto now = runtime::steady_now();
+  const auto deadline = h.timeout ? now + *h.timeout : std::chrono::steady_clock::time_point::max();
+  context_.emplace(h.method, std::move(h.metadata), h.request_id, deadline,
+                   connection_->remote_address(), connection_->peer_certificate_subject());
+
+  auto handler = loop_.handlers.find(server_.registry, h.method);
+  if (!handler) {
+    co_return co_await respond_error(
+        RpcError::status(StatusCode::kNotFound, "unknown method \"" + h.method + "\""));
+  }
+  const bool streaming_handler = handler->kind == rpc::MethodHandler::Kind::kStreaming;
+  if (streaming_handler != (kind_ != CallKind::kUnary)) {
+    co_return co_await respond_error(RpcError::status(
+        StatusCode::kUnimplemented, "method \"" + h.method + "\" is " +
+                                        (streaming_handler ? "streaming" : "unary") +
+                                        " and cannot be called as " + kind_name(kind_)));
+  }
+  if (h.timeout) arm_deadline(*h.timeout);
+
+  std::optional<RpcError> thrown;
+  try {
+    if (streaming_handler) {
+      Result<void> result = co_await handler->streaming(ServerStream(*this));
+      if (!cancelled()) co_await respond_streaming(std::move(result));
+    } else {
+      auto request = co_await read_single_request();
+      if (!request) {
+        if (!cancelled()) co_await respond_error(request.error());
+        co_return;
+      }
+      // Not a ?: over two co_awaits: GCC 12 destroys the result of such an expression twice.
+      std::optional<Result<Bytes>> result;
+      if (handler->kind == rpc::MethodHandler::Kind::kBlocking) {
+        result.emplace(co_await run_blocking(handler, std::move(*request)));
+      } else {
+        result.emplace(co_await handler->unary(std::move(*request), *context_));
+      }
+      if (!cancelled()) co_await respond_unary(std::move(*result));
+    }
+  } catch (const std::exception& error) {
+    thrown = RpcError::status(StatusCode::kInternal, std::string("handler threw: ") + error.what());
+  } catch (...) {
+    thrown = RpcError::status(StatusCode::kInternal, "handler threw a non-standard exception");
+  }
+  // After a cancellation every co_await would throw; the stream is already reset anyway.
+  if (thrown && !cancelled()) co_await respond_error(*thrown);
+}
+
+}  // namespace detail
+
+// ---- ServerStream ---------------------------------------------------------------------------------
+
+asio::awaitable<Result<std::optional<Bytes>>> ServerStream::read() { return call_->read_request(); }
+asio::awaitable<Result<void>> ServerStream::write(Bytes message) {
+  return call_->write_response(std::move(message));
+}
+CallContext& ServerStream::context() noexcept { return call_->context(); }
+
+// ---- RpcServer ------------------------------------------------------------------------------------
+
+RpcServer::RpcServer(RpcConfig config) : state_(std::make_unique<ServerState>(std::move(config))) {}
+
+RpcServer::~RpcServer() {
+  if (state_->runtime && state_->started.load()) {
+    // Immediate shutdown, run on the server's own loop; never call from one of its loops.
+    asio::co_spawn(state_->runtime->executor(0), state_->shutdown(std::chrono::milliseconds(0)),
+                   asio::use_future)
+        .wait();
+  }
+}
+
+void RpcServer::register_method(std::string name, UnaryHandler handler) {
+  rpc::MethodHandler entry;
+  entry.kind = rpc::MethodHandler::Kind::kUnary;
+  entry.unary = std::move(handler);
+  state_->registry.add(std::move(name), std::move(entry));
+}
+
+void RpcServer::register_blocking(std::string name, BlockingHandler handler) {
+  rpc::MethodHandler entry;
+  entry.kind = rpc::MethodHandler::Kind::kBlocking;
+  entry.blocking = std::move(handler);
+  state_->registry.add(std::move(name), std::move(entry));
+}
+
+void RpcServer::register_streaming(std::string name, StreamingHandler handler) {
+  rpc::MethodHandler entry;
+  entry.kind = rpc::MethodHandler::Kind::kStreaming;
+  entry.streaming = std::move(handler);
+  state_->registry.add(std::move(name), std::move(entry));
+}
+
+Result<SocketAddress> RpcServer::bind() {
+  ServerState& st = *state_;
+  if (st.bound) return *st.bound;
+  auto address = st.config.parsed_bind_address();
+  if (!address) return std::move(address).error();
+  auto tls = rpc::server_credentials(st.config);
+  if (!tls) return std::move(tls).error();
+  st.limits = rpc::frame_limits(st.config);
+  const quic::TransportSettings transport = rpc::transport_settings(st.config);
+
+  std::size_t loops = st.config.event_loops();
+  if (loops == 0) loops = std::max(1u, std::thread::hardware_concurrency());
+  loops = std::min<std::size_t>(loops, 255);  // the loop index travels in a connection ID byte
+  auto runtime = std::make_unique<Runtime>(loops);
+
+  // One socket per loop on one port. With a single loop no SO_REUSEPORT is set, so a port in
+  // use is reported rather than silently shared.
+  runtime::UdpSocketOptions options;
+  options.reuse_port = loops > 1;
+  std::vector<std::unique_ptr<runtime::UdpSocket>> sockets;
+  SocketAddress bound = *address;
+  for (std::size_t i = 0; i < loops; ++i) {
+    auto socket = runtime::UdpSocket::bind(runtime->executor(i), bound, options);
+    if (!socket) return std::move(socket).error();
+    if (i == 0) bound = (*socket)->local_address();
+    sockets.push_back(std::move(*socket));
+  }
+
+  std::vector<std::shared_ptr<quic::ServerEndpoint>> endpoints;
+  for (std::size_t i = 0; i < loops; ++i) {
+    auto loop = std::make_unique<ServerLoop>();
+    loop->executor = runtime->executor(i);
+    ServerLoop* raw = loop.get();
+    quic::ServerEndpoint::Options endpoint_options;
+    endpoint_options.transport = transport;
+    endpoint_options.tls = *tls;
+    endpoint_options.loop_index = static_cast<std::uint8_t>(i);
+    loop->endpoint = std::make_shared<quic::ServerEndpoint>(
+        loop->executor, std::move(sockets[i]), std::move(endpoint_options),
+        [&st, raw](const std::shared_ptr<quic::Connection>& connection) {
+          st.accept(*raw, connection);
+        });
+    endpoints.push_back(loop->endpoint);
+    st.loops.push_back(std::move(loop));
+  }
+  for (auto& endpoint : endpoints) endpoint->set_peers(endpoints);
+  st.workers = std::make_unique<asio::thread_pool>(std::max<std::size_t>(1, st.config.worker_threads()));
+  st.runtime = std::move(runtime);
+  st.bound = bound;
+  return bound;
+}
+
+std::optional<SocketAddress> RpcServer::socket_addr() const { return state_->bound; }
+
+asio::awaitable<Result<void>> RpcServer::start() {
+  ServerState& st = *state_;
+  if (!st.bound) co_return RpcError::config("start() before a successful bind()");
+  if (!st.started.exchange(true)) {
+    for (auto& loop : st.loops) {
+      asio::post(loop->executor, [endpoint = loop->endpoint] { endpoint->start(); });
+    }
+  }
+  co_await st.wait_done();
+  co_return ok();
+}
+
+asio::awaitable<void> RpcServer::shutdown(std::chrono::milliseconds grace) {
+  ServerState& st = *state_;
+  if (!st.runtime) {
+    st.shutting_down = true;
+    st.mark_done();
+    co_return;
+  }
+  // Run on the server's own loop so that awaiting from any executor is safe.
+  co_await asio::co_spawn(st.runtime->executor(0), st.shutdown(grace), asio::use_awaitable);
+}
+
+void RpcServer::stop(std::chrono::milliseconds grace) {
+  ServerState& st = *state_;
+  if (!st.runtime) {
+    st.shutting_down = true;
+    st.mark_done();
+    return;
+  }
+  asio::co_spawn(st.runtime->executor(0), st.shutdown(grace), asio::detached);
+}
+
+ServerStats RpcServer::stats() const {
+  ServerStats stats;
+  for (const auto& loop : state_->loops) {
+    stats.connections_open += loop->connections_open.load(std::memory_order_relaxed);
+    stats.calls_started += loop->calls_started.load(std::memory_order_relaxed);
+    stats.calls_active += static_cast<std::uint64_t>(
+        std::max<std::int64_t>(0, loop->active_calls.load(std::memory_order_relaxed)));
+    const auto& counters = loop->endpoint->counters();
+    stats.connections_accepted += counters.connections_accepted.load(std::memory_order_relaxed);
+    stats.datagrams_dropped += counters.datagrams_dropped.load(std::memory_order_relaxed);
+  }
+  return stats;
+}
+
+}  // namespace rpcnet

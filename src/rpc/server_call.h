@@ -1,0 +1,128 @@
+// Server-side call machinery: the state of a running server (its loops and handler table) and of
+// one call being served (its stream, deadline, cancellation and the sans-I/O ServerCallCore).
+//
+// A call runs as one coroutine on its connection's loop, spawned with the call's own cancellation
+// signal bound: a client reset, the deadline, or shutdown emits it, which aborts whatever the
+// handler is awaiting (the usual Asio cancellation) and sets CallContext::cancelled().
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "quic/connection.h"
+#include "quic/server_endpoint.h"
+#include "rpc/core/call_core.h"
+#include "rpc/handler_registry.h"
+#include "rpcnet/runtime.h"
+#include "rpcnet/server.h"
+
+namespace rpcnet::detail {
+
+class ServerCall;
+
+// Per event loop. Fields marked loop-local are touched only by that loop's thread.
+struct ServerLoop {
+  asio::any_io_executor executor;
+  std::shared_ptr<quic::ServerEndpoint> endpoint;
+  rpc::HandlerCache handlers;              // loop-local
+  bool refusing = false;                   // loop-local: shutting down, new calls are refused
+  std::unordered_set<ServerCall*> calls;   // loop-local: calls in flight
+  alignas(64) std::atomic<std::int64_t> active_calls{0};
+  std::atomic<std::uint64_t> calls_started{0};
+  std::atomic<std::uint64_t> connections_open{0};
+};
+
+class ServerState {
+ public:
+  explicit ServerState(RpcConfig server_config) : config(std::move(server_config)) {}
+  ~ServerState();
+
+  std::int64_t active_calls() const;
+  // Completes once shutdown has finished (immediately if it has).
+  asio::awaitable<void> wait_done();
+  void mark_done();
+  // Runs `fn(ServerLoop&)` on every loop and completes when all have run it.
+  asio::awaitable<void> on_each_loop(std::function<void(ServerLoop&)> fn);
+  asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
+  void accept(ServerLoop& loop, const std::shared_ptr<quic::Connection>& connection);
+
+  RpcConfig config;
+  rpc::HandlerRegistry registry;
+  wire::FrameLimits limits;
+  std::optional<SocketAddress> bound;
+  std::atomic<bool> started{false};
+  std::atomic<bool> shutting_down{false};
+  std::vector<std::unique_ptr<ServerLoop>> loops;
+  std::unique_ptr<asio::thread_pool> workers;
+  // Declared last: destroyed first, so coroutine frames it drops still find the loops above.
+  std::unique_ptr<Runtime> runtime;
+
+ private:
+  std::mutex done_mutex_;
+  bool done_ = false;
+  std::vector<std::pair<asio::any_io_executor, std::shared_ptr<asio::steady_timer>>> done_waiters_;
+};
+
+class ServerCall : public std::enable_shared_from_this<ServerCall> {
+ public:
+  ServerCall(ServerState& server, ServerLoop& loop, std::shared_ptr<quic::Connection> connection,
+             std::shared_ptr<quic::Stream> stream);
+  ~ServerCall();
+  ServerCall(const ServerCall&) = delete;
+  ServerCall& operator=(const ServerCall&) = delete;
+
+  // Starts serving on the loop, with the call's cancellation signal bound to the coroutine.
+  static void spawn(ServerState& server, ServerLoop& loop,
+                    std::shared_ptr<quic::Connection> connection,
+                    std::shared_ptr<quic::Stream> stream);
+
+  // ServerStream's operations.
+  asio::awaitable<Result<std::optional<Bytes>>> read_request();
+  asio::awaitable<Result<void>> write_response(Bytes message);
+  CallContext& context() noexcept { return *context_; }
+
+  // Resets the stream with `code` and cancels the handler. Idempotent.
+  void cancel(RpcError reason, wire::StreamErrorCode code);
+  bool cancelled() const noexcept { return cancel_reason_.has_value(); }
+
+ private:
+  asio::awaitable<void> serve();
+  // The next event from the client; nullopt when the call was cancelled or the connection died.
+  asio::awaitable<std::optional<rpc::InboundEvent>> next_event();
+  // Applies a failed kEnd event (reset, or answer with a status). Returns its error.
+  asio::awaitable<RpcError> apply_failure(rpc::InboundEvent& event);
+  asio::awaitable<Result<Bytes>> read_single_request();
+  asio::awaitable<Result<Bytes>> run_blocking(std::shared_ptr<const rpc::MethodHandler> handler,
+                                              Bytes request);
+  // Ends the call with an error status (once; later calls do nothing).
+  asio::awaitable<void> respond_error(const RpcError& error);
+  asio::awaitable<void> respond_unary(Result<Bytes> result);
+  asio::awaitable<void> respond_streaming(Result<void> result);
+  void arm_deadline(std::chrono::microseconds timeout);
+
+  ServerState& server_;
+  ServerLoop& loop_;
+  std::shared_ptr<quic::Connection> connection_;
+  std::shared_ptr<quic::Stream> stream_;
+  rpc::ServerCallCore core_;
+  wire::CallKind kind_ = wire::CallKind::kUnary;
+  std::optional<CallContext> context_;
+  asio::cancellation_signal signal_;
+  asio::steady_timer deadline_;
+  std::optional<RpcError> cancel_reason_;
+  std::uint64_t responses_ = 0;
+  bool requests_done_ = false;
+  bool answered_ = false;  // the status trailer (or a reset) has gone out
+};
+
+}  // namespace rpcnet::detail

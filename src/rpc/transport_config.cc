@@ -1,0 +1,76 @@
+#include "rpc/transport_config.h"
+
+#include <algorithm>
+
+namespace rpcnet::rpc {
+
+Result<void> validate_limits(const RpcConfig& config) {
+  if (config.max_message_size() == 0) return RpcError::config("max_message_size must be > 0");
+  if (config.max_header_size() < 64) return RpcError::config("max_header_size must be >= 64 bytes");
+  if (config.max_concurrent_streams() == 0) {
+    return RpcError::config("max_concurrent_streams must be > 0");
+  }
+  if (config.idle_timeout().count() <= 0) return RpcError::config("idle_timeout must be > 0");
+  if (config.connect_timeout().count() <= 0) return RpcError::config("connect_timeout must be > 0");
+  if (config.keep_alive_interval() && config.keep_alive_interval()->count() <= 0) {
+    return RpcError::config("keep_alive_interval must be > 0");
+  }
+  if (config.keep_alive_interval() && *config.keep_alive_interval() >= config.idle_timeout()) {
+    return RpcError::config("keep_alive_interval must be shorter than idle_timeout");
+  }
+  return {};
+}
+
+quic::TransportSettings transport_settings(const RpcConfig& config) {
+  quic::TransportSettings settings;
+  settings.max_streams_bidi = config.max_concurrent_streams();
+  settings.idle_timeout = config.idle_timeout();
+  settings.handshake_timeout = config.connect_timeout();
+  settings.keep_alive = config.keep_alive_interval();
+  // A whole message must be able to be in flight on one stream.
+  settings.max_stream_window =
+      std::max<std::uint64_t>(settings.max_stream_window, config.max_message_size() + 1024);
+  settings.max_connection_window =
+      std::max<std::uint64_t>(settings.max_connection_window, 2 * settings.max_stream_window);
+  return settings;
+}
+
+wire::FrameLimits frame_limits(const RpcConfig& config) {
+  return wire::FrameLimits{config.max_message_size(), config.max_header_size()};
+}
+
+Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const RpcConfig& config) {
+  if (auto r = validate_limits(config); !r) return std::move(r).error();
+  if (config.key_path().empty()) {
+    return RpcError::config("server needs a private key: set with_key_path");
+  }
+  quic::ServerTlsOptions options;
+  options.cert_path = config.cert_path();
+  options.key_path = config.key_path();
+  options.client_ca_path = config.ca_path();
+  return quic::TlsCredentials::for_server(options);
+}
+
+Result<std::shared_ptr<const quic::TlsCredentials>> client_credentials(const RpcConfig& config,
+                                                                       const SocketAddress& server) {
+  if (auto r = validate_limits(config); !r) return std::move(r).error();
+  quic::ClientTlsOptions options;
+  const bool has_identity = !config.key_path().empty();
+  if (has_identity) {
+    if (config.ca_path().empty()) {
+      return RpcError::config(
+          "client with a certificate and key (mutual TLS) also needs with_ca_path to verify the "
+          "server");
+    }
+    options.cert_path = config.cert_path();
+    options.key_path = config.key_path();
+    options.trust_path = config.ca_path();
+  } else {
+    options.trust_path = config.ca_path().empty() ? config.cert_path() : config.ca_path();
+  }
+  options.server_name =
+      config.server_name().empty() ? server.address().to_string() : config.server_name();
+  return quic::TlsCredentials::for_client(options);
+}
+
+}  // namespace rpcnet::rpc

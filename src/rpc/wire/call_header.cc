@@ -1,0 +1,239 @@
+#include "rpc/wire/call_header.h"
+
+#include <bitset>
+
+#include "rpc/wire/varint.h"
+
+namespace rpcnet::wire {
+
+namespace {
+
+void append_field(Bytes& out, std::uint64_t tag, ByteView value) {
+  append_varint(out, tag);
+  append_varint(out, value.size());
+  out.insert(out.end(), value.begin(), value.end());
+}
+
+void append_string_field(Bytes& out, std::uint64_t tag, std::string_view value) {
+  append_field(out, tag,
+               ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
+}
+
+void append_varint_field(Bytes& out, std::uint64_t tag, std::uint64_t value) {
+  append_varint(out, tag);
+  append_varint(out, varint_size(value));
+  append_varint(out, value);
+}
+
+void append_metadata_field(Bytes& out, std::uint64_t tag, const std::string& key,
+                           const std::string& value) {
+  append_varint(out, tag);
+  append_varint(out, varint_size(key.size()) + key.size() + value.size());
+  append_varint(out, key.size());
+  out.insert(out.end(), key.begin(), key.end());
+  out.insert(out.end(), value.begin(), value.end());
+}
+
+RpcError malformed(std::string what) {
+  return RpcError::stream("malformed " + std::move(what), StatusCode::kInternal);
+}
+
+struct Field {
+  std::uint64_t tag;
+  ByteView value;
+};
+
+// Walks the tag/length/value fields of a header or trailer payload.
+class FieldReader {
+ public:
+  explicit FieldReader(ByteView in) : in_(in) {}
+
+  // nullopt at the end; sets failed() on truncation.
+  std::optional<Field> next() {
+    if (in_.empty()) return std::nullopt;
+    const auto tag = read_varint(in_);
+    if (!tag) return fail();
+    in_ = in_.subspan(tag->size);
+    const auto length = read_varint(in_);
+    if (!length) return fail();
+    in_ = in_.subspan(length->size);
+    if (length->value > in_.size()) return fail();
+    const ByteView value = in_.first(static_cast<std::size_t>(length->value));
+    in_ = in_.subspan(value.size());
+    return Field{tag->value, value};
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  std::optional<Field> fail() {
+    failed_ = true;
+    return std::nullopt;
+  }
+  ByteView in_;
+  bool failed_ = false;
+};
+
+std::optional<std::uint64_t> varint_value(ByteView value) {
+  const auto v = read_varint(value);
+  if (!v || v->size != value.size()) return std::nullopt;
+  return v->value;
+}
+
+std::string as_string(ByteView value) { return std::string(value.begin(), value.end()); }
+
+std::optional<std::pair<std::string, std::string>> metadata_entry(ByteView value) {
+  const auto key_len = read_varint(value);
+  if (!key_len || key_len->value > value.size() - key_len->size) return std::nullopt;
+  const ByteView rest = value.subspan(key_len->size);
+  const auto key_size = static_cast<std::size_t>(key_len->value);
+  return std::pair{as_string(rest.first(key_size)), as_string(rest.subspan(key_size))};
+}
+
+// Tracks which singular fields were seen, to reject duplicates.
+class SeenFields {
+ public:
+  // False when `tag` was already seen.
+  bool first_time(std::uint64_t tag) {
+    if (tag >= seen_.size()) return true;
+    if (seen_[tag]) return false;
+    seen_[tag] = true;
+    return true;
+  }
+
+ private:
+  std::bitset<16> seen_;
+};
+
+}  // namespace
+
+Bytes encode_call_header(const CallHeader& header) {
+  Bytes out;
+  out.reserve(16 + header.method.size());
+  append_string_field(out, static_cast<std::uint64_t>(HeaderTag::kMethod), header.method);
+  append_varint_field(out, static_cast<std::uint64_t>(HeaderTag::kCallKind),
+                      static_cast<std::uint64_t>(header.kind));
+  if (header.timeout) {
+    const auto micros = header.timeout->count() < 0 ? 0 : header.timeout->count();
+    append_varint_field(out, static_cast<std::uint64_t>(HeaderTag::kTimeoutMicros),
+                        std::min<std::uint64_t>(static_cast<std::uint64_t>(micros), kMaxVarint));
+  }
+  if (header.request_id != 0) {
+    append_varint_field(out, static_cast<std::uint64_t>(HeaderTag::kRequestId),
+                        header.request_id & kMaxVarint);
+  }
+  for (const auto& [key, value] : header.metadata) {
+    append_metadata_field(out, static_cast<std::uint64_t>(HeaderTag::kMetadata), key, value);
+  }
+  return out;
+}
+
+Result<CallHeader> decode_call_header(ByteView payload) {
+  CallHeader header;
+  bool have_method = false;
+  bool have_kind = false;
+  SeenFields seen;
+  FieldReader reader(payload);
+  while (const auto field = reader.next()) {
+    if (field->tag != static_cast<std::uint64_t>(HeaderTag::kMetadata) &&
+        !seen.first_time(field->tag)) {
+      return malformed("call header: duplicate field " + std::to_string(field->tag));
+    }
+    switch (static_cast<HeaderTag>(field->tag)) {
+      case HeaderTag::kMethod:
+        if (field->value.empty()) return malformed("call header: empty method");
+        header.method = as_string(field->value);
+        have_method = true;
+        break;
+      case HeaderTag::kCallKind: {
+        const auto kind = varint_value(field->value);
+        if (!kind || *kind > kMaxCallKind) return malformed("call header: unknown call kind");
+        header.kind = static_cast<CallKind>(*kind);
+        have_kind = true;
+        break;
+      }
+      case HeaderTag::kTimeoutMicros: {
+        const auto micros = varint_value(field->value);
+        if (!micros) return malformed("call header: bad timeout");
+        // Clamp absurd values to ~292 years rather than overflow the duration.
+        header.timeout = std::chrono::microseconds(
+            static_cast<std::int64_t>(std::min<std::uint64_t>(*micros, std::uint64_t{1} << 62)));
+        break;
+      }
+      case HeaderTag::kRequestId: {
+        const auto id = varint_value(field->value);
+        if (!id) return malformed("call header: bad request id");
+        header.request_id = *id;
+        break;
+      }
+      case HeaderTag::kMetadata: {
+        auto entry = metadata_entry(field->value);
+        if (!entry) return malformed("call header: bad metadata entry");
+        header.metadata.push_back(std::move(*entry));
+        break;
+      }
+      default:
+        break;  // unknown field: skipped for forward compatibility
+    }
+  }
+  if (reader.failed()) return malformed("call header: truncated field");
+  if (!have_method) return malformed("call header: missing method");
+  if (!have_kind) return malformed("call header: missing call kind");
+  return header;
+}
+
+Bytes encode_trailer(const Trailer& trailer) {
+  Bytes out;
+  append_varint_field(out, static_cast<std::uint64_t>(TrailerTag::kStatusCode),
+                      static_cast<std::uint64_t>(trailer.code));
+  if (!trailer.message.empty()) {
+    append_string_field(out, static_cast<std::uint64_t>(TrailerTag::kMessage), trailer.message);
+  }
+  if (!trailer.details.empty()) {
+    append_field(out, static_cast<std::uint64_t>(TrailerTag::kDetails), trailer.details);
+  }
+  for (const auto& [key, value] : trailer.metadata) {
+    append_metadata_field(out, static_cast<std::uint64_t>(TrailerTag::kMetadata), key, value);
+  }
+  return out;
+}
+
+Result<Trailer> decode_trailer(ByteView payload) {
+  Trailer trailer;
+  bool have_code = false;
+  SeenFields seen;
+  FieldReader reader(payload);
+  while (const auto field = reader.next()) {
+    if (field->tag != static_cast<std::uint64_t>(TrailerTag::kMetadata) &&
+        !seen.first_time(field->tag)) {
+      return malformed("trailer: duplicate field " + std::to_string(field->tag));
+    }
+    switch (static_cast<TrailerTag>(field->tag)) {
+      case TrailerTag::kStatusCode: {
+        const auto code = varint_value(field->value);
+        if (!code) return malformed("trailer: bad status code");
+        trailer.code = status_code_from_wire(*code);
+        have_code = true;
+        break;
+      }
+      case TrailerTag::kMessage:
+        trailer.message = as_string(field->value);
+        break;
+      case TrailerTag::kDetails:
+        trailer.details.assign(field->value.begin(), field->value.end());
+        break;
+      case TrailerTag::kMetadata: {
+        auto entry = metadata_entry(field->value);
+        if (!entry) return malformed("trailer: bad metadata entry");
+        trailer.metadata.push_back(std::move(*entry));
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (reader.failed()) return malformed("trailer: truncated field");
+  if (!have_code) return malformed("trailer: missing status code");
+  return trailer;
+}
+
+}  // namespace rpcnet::wire

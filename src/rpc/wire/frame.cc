@@ -1,0 +1,104 @@
+#include "rpc/wire/frame.h"
+
+#include <algorithm>
+
+#include "rpc/wire/varint.h"
+
+namespace rpcnet::wire {
+
+namespace {
+// Payload memory is reserved up front only to this size; beyond it, the buffer grows with the
+// bytes that actually arrive, so a peer announcing a huge length cannot make us allocate it.
+constexpr std::uint64_t kMaxUpfrontReserve = 64u << 10;
+
+bool is_known_type(std::uint8_t byte) noexcept {
+  return byte >= static_cast<std::uint8_t>(FrameType::kHeader) &&
+         byte <= static_cast<std::uint8_t>(FrameType::kTrailer);
+}
+}  // namespace
+
+void append_frame_prefix(Bytes& out, FrameType type, std::uint64_t payload_size) {
+  out.push_back(static_cast<std::uint8_t>(type));
+  append_varint(out, payload_size);
+}
+
+void append_frame(Bytes& out, FrameType type, ByteView payload) {
+  out.reserve(out.size() + frame_prefix_size(payload.size()) + payload.size());
+  append_frame_prefix(out, type, payload.size());
+  out.insert(out.end(), payload.begin(), payload.end());
+}
+
+std::size_t frame_prefix_size(std::uint64_t payload_size) noexcept {
+  return 1 + varint_size(payload_size);
+}
+
+FrameError FrameDecoder::start_payload(std::uint64_t length, std::vector<Frame>& out) {
+  const bool is_message = type_ == FrameType::kMessage;
+  const std::uint64_t limit = is_message ? limits_.max_message_size : limits_.max_header_size;
+  if (length > limit) {
+    rejected_length_ = length;
+    return fail(is_message ? FrameError::kMessageTooLarge : FrameError::kHeaderTooLarge);
+  }
+  if (length == 0) {
+    out.push_back(Frame{type_, {}});
+    state_ = State::kType;
+    return FrameError::kNone;
+  }
+  remaining_ = length;
+  payload_.clear();
+  payload_.reserve(static_cast<std::size_t>(std::min(length, kMaxUpfrontReserve)));
+  state_ = State::kPayload;
+  return FrameError::kNone;
+}
+
+FrameError FrameDecoder::feed(ByteView data, std::vector<Frame>& out) {
+  if (error_ != FrameError::kNone) return error_;
+  std::size_t pos = 0;
+  while (pos < data.size()) {
+    switch (state_) {
+      case State::kType: {
+        const std::uint8_t byte = data[pos++];
+        if (!is_known_type(byte)) return fail(FrameError::kUnknownType);
+        type_ = static_cast<FrameType>(byte);
+        length_have_ = 0;
+        state_ = State::kLength;
+        break;
+      }
+      case State::kLength: {
+        if (length_have_ == 0) length_need_ = varint_size_from_first_byte(data[pos]);
+        while (length_have_ < length_need_ && pos < data.size()) {
+          length_bytes_[length_have_++] = data[pos++];
+        }
+        if (length_have_ < length_need_) break;
+        const auto length = read_varint(ByteView(length_bytes_, length_need_));
+        if (const FrameError e = start_payload(length->value, out); e != FrameError::kNone) {
+          return e;
+        }
+        break;
+      }
+      case State::kPayload: {
+        const std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, data.size() - pos));
+        if (payload_.empty() && take == remaining_) {
+          // The whole payload is in this chunk: build it with a single copy.
+          out.push_back(Frame{type_, Bytes(data.begin() + static_cast<std::ptrdiff_t>(pos),
+                                           data.begin() + static_cast<std::ptrdiff_t>(pos + take))});
+        } else {
+          payload_.insert(payload_.end(), data.begin() + static_cast<std::ptrdiff_t>(pos),
+                          data.begin() + static_cast<std::ptrdiff_t>(pos + take));
+          if (take == remaining_) out.push_back(Frame{type_, std::move(payload_)});
+        }
+        pos += take;
+        remaining_ -= take;
+        if (remaining_ == 0) {
+          payload_ = Bytes();
+          state_ = State::kType;
+        }
+        break;
+      }
+    }
+  }
+  return FrameError::kNone;
+}
+
+}  // namespace rpcnet::wire

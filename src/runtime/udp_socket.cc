@@ -1,0 +1,237 @@
+#include "runtime/udp_socket.h"
+
+#include <errno.h>
+#include <netinet/udp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+namespace rpcnet::runtime {
+
+namespace {
+
+constexpr std::size_t kBatchSize = 16;
+constexpr std::size_t kSlotBytes = 65536;  // a full GRO super-packet or one maximal datagram
+constexpr std::size_t kMaxGsoSegments = 64;
+
+RpcError errno_error(const char* call) {
+  return RpcError::io(std::string(call) + ": " + std::strerror(errno));
+}
+
+int open_fd(const SocketAddress& address) {
+  return ::socket(address.protocol().family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+}  // namespace
+
+bool is_loopback(const sockaddr* address) noexcept {
+  if (address->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(address);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+  }
+  return false;
+}
+
+UdpSocket::UdpSocket(const asio::any_io_executor& executor, int fd)
+    : socket_(executor), fd_(fd), slots_(kBatchSize), msgs_(kBatchSize), iovs_(kBatchSize) {
+  for (std::size_t i = 0; i < kBatchSize; ++i) {
+    slots_[i].buffer.resize(kSlotBytes);
+    iovs_[i] = iovec{slots_[i].buffer.data(), kSlotBytes};
+  }
+}
+
+UdpSocket::~UdpSocket() { close(); }
+
+void UdpSocket::close() {
+  if (fd_ < 0) return;
+  asio::error_code ignored;
+  socket_.close(ignored);  // closes fd_ too
+  fd_ = -1;
+}
+
+Result<void> UdpSocket::configure(const UdpSocketOptions& options) {
+  const int one = 1;
+  if (options.reuse_port && ::setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    return errno_error("setsockopt(SO_REUSEPORT)");
+  }
+  // Buffer sizes are requests; the kernel caps them at net.core.{r,w}mem_max.
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &options.buffer_bytes, sizeof options.buffer_bytes);
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &options.buffer_bytes, sizeof options.buffer_bytes);
+  // GRO is an optimisation: without it every datagram arrives on its own.
+  ::setsockopt(fd_, SOL_UDP, UDP_GRO, &one, sizeof one);
+  // Probe GSO support: the option exists on kernels >= 4.18.
+  int segment = 0;
+  socklen_t len = sizeof segment;
+  gso_enabled_ = ::getsockopt(fd_, SOL_UDP, UDP_SEGMENT, &segment, &len) == 0;
+  // Don't fragment: QUIC does its own path MTU handling.
+  const int pmtu = IP_PMTUDISC_DO;
+  if (local_.address().is_v4()) {
+    ::setsockopt(fd_, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+  } else {
+    ::setsockopt(fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof pmtu);
+  }
+  asio::error_code error;
+  socket_.assign(local_.protocol(), fd_, error);
+  if (error) return RpcError::io("assign socket: " + error.message());
+  return {};
+}
+
+Result<void> UdpSocket::read_local_address() {
+  local_len_ = sizeof local_storage_;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&local_storage_), &local_len_) != 0) {
+    return errno_error("getsockname");
+  }
+  local_.resize(local_len_);
+  std::memcpy(local_.data(), &local_storage_, local_len_);
+  return {};
+}
+
+Result<std::unique_ptr<UdpSocket>> UdpSocket::bind(const asio::any_io_executor& executor,
+                                                   const SocketAddress& local,
+                                                   const UdpSocketOptions& options) {
+  const int fd = open_fd(local);
+  if (fd < 0) return errno_error("socket");
+  std::unique_ptr<UdpSocket> socket(new UdpSocket(executor, fd));
+  socket->local_ = local;
+  if (options.reuse_port) {
+    const int one = 1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      ::close(fd);
+      socket->fd_ = -1;
+      return errno_error("setsockopt(SO_REUSEPORT)");
+    }
+  }
+  if (::bind(fd, local.data(), static_cast<socklen_t>(local.size())) != 0) {
+    auto error = RpcError::io("bind " + to_string(local) + ": " + std::strerror(errno));
+    ::close(fd);
+    socket->fd_ = -1;
+    return error;
+  }
+  if (auto r = socket->read_local_address(); !r) return std::move(r).error();
+  UdpSocketOptions rest = options;
+  rest.reuse_port = false;  // already set before bind()
+  if (auto r = socket->configure(rest); !r) return std::move(r).error();
+  return socket;
+}
+
+Result<std::unique_ptr<UdpSocket>> UdpSocket::connect(const asio::any_io_executor& executor,
+                                                      const SocketAddress& remote,
+                                                      const UdpSocketOptions& options,
+                                                      std::optional<SocketAddress> local) {
+  const int fd = open_fd(remote);
+  if (fd < 0) return errno_error("socket");
+  std::unique_ptr<UdpSocket> socket(new UdpSocket(executor, fd));
+  if (local && ::bind(fd, local->data(), static_cast<socklen_t>(local->size())) != 0) {
+    auto error = RpcError::io("bind " + to_string(*local) + ": " + std::strerror(errno));
+    ::close(fd);
+    socket->fd_ = -1;
+    return error;
+  }
+  if (::connect(fd, remote.data(), static_cast<socklen_t>(remote.size())) != 0) {
+    auto error = RpcError::io("connect " + to_string(remote) + ": " + std::strerror(errno));
+    ::close(fd);
+    socket->fd_ = -1;
+    return error;
+  }
+  if (auto r = socket->read_local_address(); !r) return std::move(r).error();
+  if (auto r = socket->configure(options); !r) return std::move(r).error();
+  return socket;
+}
+
+int UdpSocket::receive_batch() {
+  for (std::size_t i = 0; i < kBatchSize; ++i) {
+    auto& hdr = msgs_[i].msg_hdr;
+    hdr = msghdr{};
+    hdr.msg_name = &slots_[i].from;
+    hdr.msg_namelen = sizeof(sockaddr_storage);
+    hdr.msg_iov = &iovs_[i];
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = slots_[i].control;
+    hdr.msg_controllen = sizeof slots_[i].control;
+    msgs_[i].msg_len = 0;
+  }
+  int n;
+  do {
+    n = ::recvmmsg(fd_, msgs_.data(), static_cast<unsigned>(kBatchSize), MSG_DONTWAIT, nullptr);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) last_error_ = errno;
+  return n;  // < 0 on EAGAIN (nothing ready) or an ICMP-reported error; both end the batch
+}
+
+std::size_t UdpSocket::slot_segment_size(std::size_t index, std::size_t total) const {
+  auto& hdr = const_cast<msghdr&>(msgs_[index].msg_hdr);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr; c = CMSG_NXTHDR(&hdr, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int segment = 0;
+      std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+      if (segment > 0) return static_cast<std::size_t>(segment);
+    }
+  }
+  return total == 0 ? 1 : total;
+}
+
+void UdpSocket::send_one(const sockaddr* to, socklen_t to_len, const std::uint8_t* data,
+                         std::size_t len, std::size_t segment_size) {
+  iovec iov{const_cast<std::uint8_t*>(data), len};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr*>(to);
+  msg.msg_namelen = to_len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) std::uint8_t control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+  if (segment_size < len) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+    const auto segment = static_cast<std::uint16_t>(segment_size);
+    std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+  }
+  ssize_t n;
+  do {
+    n = ::sendmsg(fd_, &msg, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) return;
+  if ((errno == EIO || errno == EINVAL) && segment_size < len) {
+    // The device refused segmentation offload: stop using it and send packet by packet.
+    gso_enabled_ = false;
+    for (std::size_t off = 0; off < len; off += segment_size) {
+      send_one(to, to_len, data + off, std::min(segment_size, len - off), segment_size);
+    }
+    return;
+  }
+  ++send_drops_;  // EAGAIN/ENOBUFS, or an ICMP error reported on a connected socket
+}
+
+void UdpSocket::send(const sockaddr* to, socklen_t to_len, const std::uint8_t* data,
+                     std::size_t len, std::size_t segment_size) {
+  if (fd_ < 0 || len == 0) return;
+  if (segment_size >= len) return send_one(to, to_len, data, len, len);
+  if (!gso_enabled_) {
+    for (std::size_t off = 0; off < len; off += segment_size) {
+      send_one(to, to_len, data + off, std::min(segment_size, len - off), segment_size);
+    }
+    return;
+  }
+  const std::size_t max_train = segment_size * kMaxGsoSegments;
+  for (std::size_t off = 0; off < len; off += max_train) {
+    send_one(to, to_len, data + off, std::min(max_train, len - off), segment_size);
+  }
+}
+
+}  // namespace rpcnet::runtime

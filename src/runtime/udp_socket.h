@@ -1,0 +1,136 @@
+// A non-blocking UDP socket with the batching the QUIC driver needs: recvmmsg with UDP GRO on
+// receive, sendmsg with UDP GSO (one syscall for a train of equal-size packets) on send, large
+// kernel buffers, and SO_REUSEPORT so several event loops can share one port.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/ip/udp.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "rpcnet/address.h"
+#include "rpcnet/result.h"
+
+namespace rpcnet::runtime {
+
+struct UdpSocketOptions {
+  bool reuse_port = false;           // SO_REUSEPORT, for one socket per event loop on one port
+  int buffer_bytes = 4 << 20;        // SO_RCVBUF / SO_SNDBUF request (capped by the kernel)
+};
+
+// One received datagram (a GRO batch is split before it reaches you).
+struct ReceivedDatagram {
+  std::span<const std::uint8_t> data;
+  const sockaddr* from;
+  socklen_t from_len;
+};
+
+class UdpSocket {
+ public:
+  // Binds `local` (port 0 lets the OS choose). Errors: kIo with the failing call and errno text.
+  static Result<std::unique_ptr<UdpSocket>> bind(const asio::any_io_executor& executor,
+                                                 const SocketAddress& local,
+                                                 const UdpSocketOptions& options);
+  // Opens a socket connected to `remote`. `local`, when given, is bound first; otherwise the
+  // kernel picks the local address.
+  static Result<std::unique_ptr<UdpSocket>> connect(const asio::any_io_executor& executor,
+                                                    const SocketAddress& remote,
+                                                    const UdpSocketOptions& options,
+                                                    std::optional<SocketAddress> local = std::nullopt);
+  ~UdpSocket();
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  const SocketAddress& local_address() const noexcept { return local_; }
+  const sockaddr* local_sockaddr() const noexcept {
+    return reinterpret_cast<const sockaddr*>(&local_storage_);
+  }
+  socklen_t local_sockaddr_len() const noexcept { return local_len_; }
+
+  // Waits until the socket is readable; completes with void(std::error_code).
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return socket_.async_wait(asio::socket_base::wait_read, std::forward<Token>(token));
+  }
+
+  // Reads every datagram that is ready, up to `max_batches` recvmmsg calls, calling
+  // `on_datagram(const ReceivedDatagram&)` for each. Returns how many were delivered.
+  template <class Fn>
+  std::size_t receive_ready(Fn&& on_datagram, int max_batches = 4) {
+    std::size_t delivered = 0;
+    for (int batch = 0; batch < max_batches; ++batch) {
+      const int n = receive_batch();
+      if (n <= 0) break;
+      for (int i = 0; i < n; ++i) {
+        const auto& slot = slots_[static_cast<std::size_t>(i)];
+        const std::size_t total = msgs_[static_cast<std::size_t>(i)].msg_len;
+        const std::size_t segment = slot_segment_size(static_cast<std::size_t>(i), total);
+        for (std::size_t off = 0; off < total; off += segment) {
+          const std::size_t len = std::min(segment, total - off);
+          on_datagram(ReceivedDatagram{
+              std::span<const std::uint8_t>(slot.buffer.data() + off, len),
+              reinterpret_cast<const sockaddr*>(&slot.from),
+              msgs_[static_cast<std::size_t>(i)].msg_hdr.msg_namelen});
+          ++delivered;
+        }
+      }
+      if (static_cast<std::size_t>(n) < slots_.size()) break;
+    }
+    return delivered;
+  }
+
+  // Sends `len` bytes to `to` as packets of `segment_size` bytes (the last may be shorter),
+  // using one GSO syscall where the kernel supports it. A send the kernel refuses for lack of
+  // buffer space is dropped (QUIC recovers it) and counted.
+  void send(const sockaddr* to, socklen_t to_len, const std::uint8_t* data, std::size_t len,
+            std::size_t segment_size);
+
+  // The last receive error other than "nothing ready" (e.g. ECONNREFUSED from an ICMP port
+  // unreachable on a connected socket), cleared by the call; 0 when none.
+  int take_error() noexcept { return std::exchange(last_error_, 0); }
+
+  bool gso_enabled() const noexcept { return gso_enabled_; }
+  std::uint64_t send_drops() const noexcept { return send_drops_; }
+
+  void close();
+
+ private:
+  struct Slot {
+    std::vector<std::uint8_t> buffer;
+    sockaddr_storage from;
+    alignas(cmsghdr) std::uint8_t control[64];
+  };
+
+  UdpSocket(const asio::any_io_executor& executor, int fd);
+  Result<void> configure(const UdpSocketOptions& options);
+  Result<void> read_local_address();
+  int receive_batch();
+  std::size_t slot_segment_size(std::size_t index, std::size_t total) const;
+  void send_one(const sockaddr* to, socklen_t to_len, const std::uint8_t* data, std::size_t len,
+                std::size_t segment_size);
+
+  asio::ip::udp::socket socket_;
+  int fd_;
+  SocketAddress local_;
+  sockaddr_storage local_storage_{};
+  socklen_t local_len_ = 0;
+  bool gso_enabled_ = false;
+  int last_error_ = 0;
+  std::uint64_t send_drops_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<mmsghdr> msgs_;
+  std::vector<iovec> iovs_;
+};
+
+// True for 127.0.0.0/8 and ::1 — paths on which rpcnet uses large datagrams.
+bool is_loopback(const sockaddr* address) noexcept;
+
+}  // namespace rpcnet::runtime
