@@ -27,6 +27,9 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
+  // An UNKNOWN error. Exists so that containers and Asio's co_spawn (which default-constructs
+  // its result on the exception path) can hold a Result.
+  Result() : state_(std::in_place_index<1>, ErrorKind::kStatus, StatusCode::kUnknown, "empty result") {}
   Result(const T& value) : state_(std::in_place_index<0>, value) {}             // NOLINT
   Result(T&& value) : state_(std::in_place_index<0>, std::move(value)) {}       // NOLINT
   Result(RpcError error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT

@@ -53,6 +53,10 @@ class Runtime {
 
   // Stops all loops (idempotent). Pending handlers are not run.
   void stop();
+  // Stops all loops, joins their threads and destroys every pending handler (coroutine frames
+  // included), on all loops before any loop is destroyed, so objects those frames own may still
+  // use any loop's services while they are destroyed. Idempotent; the destructor calls it.
+  void shutdown();
 
  private:
   struct Loop;

@@ -440,6 +440,9 @@ asio::awaitable<Result<std::shared_ptr<Stream>>> Connection::open_stream(
 
 void Connection::close(std::uint64_t app_code, std::string_view reason) {
   if (state_ == State::kClosing || state_ == State::kDraining || state_ == State::kFinished) return;
+  // Send what is already queued (stream resets, final data) before the CONNECTION_CLOSE.
+  flush();
+  if (state_ != State::kOpen && state_ != State::kHandshaking) return;
   ngtcp2_connection_close_error ccerr;
   ngtcp2_connection_close_error_default(&ccerr);
   ngtcp2_connection_close_error_set_application_error(
@@ -816,7 +819,7 @@ RpcError Connection::error_from_peer_close() const {
   }
   if ((ccerr.error_code & ~std::uint64_t{0xff}) == NGTCP2_CRYPTO_ERROR) {
     const auto alert = static_cast<unsigned>(ccerr.error_code & 0xff);
-    const char* name = gnutls_alert_get_strname(static_cast<gnutls_alert_description_t>(alert));
+    const char* name = gnutls_alert_get_name(static_cast<gnutls_alert_description_t>(alert));
     return RpcError::tls(std::string("peer refused the TLS handshake: ") +
                          (name ? name : "alert " + std::to_string(alert)) + suffix);
   }

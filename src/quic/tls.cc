@@ -90,6 +90,11 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_server(
       return std::move(r).error();
     }
     tls->require_client_cert_ = true;
+    // Require the clientAuth purpose: a server certificate from the same CA is no client ID.
+    tls->verify_data_[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
+                            reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_CLIENT)),
+                            0};
+    tls->verify_elements_ = 1;
   }
   return std::shared_ptr<const TlsCredentials>(std::move(tls));
 }
@@ -100,6 +105,12 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_client(
   tls->server_ = false;
   tls->server_name_ = options.server_name;
   tls->alpn_ = options.alpn;
+  tls->verify_data_[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
+                          reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)),
+                          0};
+  tls->verify_data_[1] = {GNUTLS_DT_DNS_HOSTNAME,
+                          reinterpret_cast<unsigned char*>(tls->server_name_.data()), 0};
+  tls->verify_elements_ = tls->server_name_.empty() ? 1 : 2;
   if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0 ||
       gnutls_priority_init(&tls->priority_, kPriority, nullptr) != 0) {
     return RpcError::tls("cannot initialise GnuTLS");
@@ -142,10 +153,8 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
                                        require_alpn_hook);
     if (require_client_cert_) {
       gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
-      // Require the clientAuth purpose: a server certificate from the same CA is no client ID.
-      gnutls_typed_vdata_st purpose{GNUTLS_DT_KEY_PURPOSE_OID,
-                                    reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_CLIENT)), 0};
-      gnutls_session_set_verify_cert2(session, &purpose, 1, 0);
+      gnutls_session_set_verify_cert2(session, const_cast<gnutls_typed_vdata_st*>(verify_data_),
+                                      verify_elements_, 0);
     }
   } else {
     if (!alpn_.empty()) gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
@@ -156,14 +165,9 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
     if (!server_name_.empty() && !is_ip) {
       gnutls_server_name_set(session, GNUTLS_NAME_DNS, server_name_.data(), server_name_.size());
     }
-    // Verify chain, name and the serverAuth purpose (GnuTLS verifies nothing unless asked).
-    gnutls_typed_vdata_st checks[2] = {
-        {GNUTLS_DT_KEY_PURPOSE_OID,
-         reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)), 0},
-        {GNUTLS_DT_DNS_HOSTNAME,
-         reinterpret_cast<unsigned char*>(const_cast<char*>(server_name_.c_str())), 0},
-    };
-    gnutls_session_set_verify_cert2(session, checks, server_name_.empty() ? 1 : 2, 0);
+    // GnuTLS verifies nothing unless asked: chain, name and the serverAuth purpose.
+    gnutls_session_set_verify_cert2(session, const_cast<gnutls_typed_vdata_st*>(verify_data_),
+                                    verify_elements_, 0);
   }
   return session;
 }
@@ -171,7 +175,7 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
 std::string describe_handshake_failure(gnutls_session_t session, unsigned alert) {
   std::string out = "TLS handshake failed";
   if (alert != 0) {
-    const char* name = gnutls_alert_get_strname(static_cast<gnutls_alert_description_t>(alert));
+    const char* name = gnutls_alert_get_name(static_cast<gnutls_alert_description_t>(alert));
     out += ": alert ";
     out += name ? name : std::to_string(alert);
   }

@@ -59,6 +59,9 @@ class TlsCredentials {
   std::string alpn_;
   gnutls_certificate_credentials_t credentials_ = nullptr;
   gnutls_priority_t priority_ = nullptr;
+  // GnuTLS keeps a pointer to this array (it does not copy it): it must outlive every session.
+  gnutls_typed_vdata_st verify_data_[2] = {};
+  unsigned verify_elements_ = 0;
 };
 
 // A readable reason for a failed handshake on `session`, given the TLS alert ngtcp2 recorded.

@@ -24,6 +24,7 @@
 #include "rpc/wire/frame.h"
 #include "rpcnet/call_options.h"
 #include "rpcnet/client.h"
+#include "runtime/cross_loop.h"
 
 namespace rpcnet::detail {
 
@@ -124,14 +125,7 @@ class CancellationForward {
 template <class T, class Body>
 asio::awaitable<T> run_on_loop(const ClientShared& client, Body body) {
   if (client.on_loop()) co_return co_await body();
-  // co_spawn needs a default-constructible result; carry it in an optional.
-  auto hopped = co_await asio::co_spawn(
-      client.executor(),
-      [body = std::move(body)]() mutable -> asio::awaitable<std::optional<T>> {
-        co_return std::optional<T>(co_await body());
-      },
-      asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-  co_return std::move(*hopped);
+  co_return co_await runtime::run_on<T>(client.executor(), std::move(body));
 }
 
 }  // namespace rpcnet::detail

@@ -34,6 +34,13 @@ class HandlerRegistry {
     version_.fetch_add(1, std::memory_order_release);
   }
 
+  // Drops every handler (and whatever they captured).
+  void clear() {
+    std::lock_guard lock(mutex_);
+    current_ = std::make_shared<HandlerMap>();
+    version_.fetch_add(1, std::memory_order_release);
+  }
+
   std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
 
   std::shared_ptr<const HandlerMap> snapshot() const {

@@ -56,8 +56,12 @@ const char* kind_name(CallKind kind) {
 // ---- ServerState ----------------------------------------------------------------------------------
 
 ServerState::~ServerState() {
-  if (workers) workers->join();  // blocking handlers finish before their calls' frames go away
-  runtime.reset();
+  // Order matters: objects here own I/O objects of the loops, and frames on the loops point here.
+  if (workers) workers->join();        // 1. blocking handlers finish before their frames go
+  if (runtime) runtime->shutdown();    // 2. threads joined, pending frames destroyed, loops alive
+  registry.clear();                    // 3. handlers (and what they captured) while services live
+  loops.clear();                       // 4. endpoints and connections
+  runtime.reset();                     // 5. the loops themselves
 }
 
 std::int64_t ServerState::active_calls() const {
@@ -78,12 +82,18 @@ asio::awaitable<void> ServerState::wait_done() {
 }
 
 void ServerState::mark_done() {
-  std::lock_guard lock(done_mutex_);
-  done_ = true;
-  for (auto& [executor, timer] : done_waiters_) {
-    asio::post(executor, [timer = timer] { timer->cancel(); });
+  std::vector<std::pair<asio::any_io_executor, std::shared_ptr<asio::steady_timer>>> waiters;
+  {
+    std::lock_guard lock(done_mutex_);
+    done_ = true;
+    waiters = std::move(done_waiters_);
+    done_waiters_.clear();
   }
-  done_waiters_.clear();
+  // Each timer moves into the handler posted to its own loop: this thread keeps no reference,
+  // so a waiter's loop may be destroyed as soon as it resumes.
+  for (auto& [executor, timer] : waiters) {
+    asio::post(executor, [timer = std::move(timer)] { timer->cancel(); });
+  }
 }
 
 asio::awaitable<void> ServerState::on_each_loop(std::function<void(ServerLoop&)> fn) {
@@ -127,7 +137,7 @@ asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
   co_await on_each_loop([](ServerLoop& loop) {
     const std::vector<ServerCall*> calls(loop.calls.begin(), loop.calls.end());
     for (ServerCall* call : calls) {
-      call->cancel(RpcError::cancelled("server shutting down"), StreamErrorCode::kCancelled);
+      call->cancel(RpcError::cancelled("server shutting down"), StreamErrorCode::kShutdown);
     }
     loop.endpoint->close_all(static_cast<std::uint64_t>(wire::ConnectionCloseCode::kShutdown),
                              "server shutting down");
@@ -368,17 +378,18 @@ asio::awaitable<Result<Bytes>> ServerCall::run_blocking(
   CallContext& context = *context_;
   // The worker runs outside this loop: cancellation must not be emitted across threads, so the
   // hop carries no cancellation slot; the handler polls context.cancelled() instead.
+  // Named before the co_await: GCC 12 mishandles closure temporaries in co_await expressions.
+  auto on_worker = [handler, request = std::move(request),
+                    &context]() mutable -> asio::awaitable<std::optional<Result<Bytes>>> {
+    try {
+      co_return handler->blocking(std::move(request), context);
+    } catch (const std::exception& error) {
+      co_return Result<Bytes>(
+          RpcError::status(StatusCode::kInternal, std::string("handler threw: ") + error.what()));
+    }
+  };
   auto result = co_await asio::co_spawn(
-      server_.workers->get_executor(),
-      [handler, request = std::move(request),
-       &context]() mutable -> asio::awaitable<std::optional<Result<Bytes>>> {
-        try {
-          co_return handler->blocking(std::move(request), context);
-        } catch (const std::exception& error) {
-          co_return Result<Bytes>(
-              RpcError::status(StatusCode::kInternal, std::string("handler threw: ") + error.what()));
-        }
-      },
+      server_.workers->get_executor(), std::move(on_worker),
       asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
   co_return std::move(*result);
 }
@@ -558,8 +569,9 @@ asio::awaitable<void> RpcServer::shutdown(std::chrono::milliseconds grace) {
     st.mark_done();
     co_return;
   }
-  // Run on the server's own loop so that awaiting from any executor is safe.
-  co_await asio::co_spawn(st.runtime->executor(0), st.shutdown(grace), asio::use_awaitable);
+  // Runs on the server's own loop; the caller only waits for the outcome on its own executor.
+  asio::co_spawn(st.runtime->executor(0), st.shutdown(grace), asio::detached);
+  co_await st.wait_done();
 }
 
 void RpcServer::stop(std::chrono::milliseconds grace) {

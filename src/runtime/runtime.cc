@@ -6,8 +6,12 @@
 namespace rpcnet {
 
 struct Runtime::Loop {
-  // Concurrency hint 1: each io_context is driven by exactly one thread.
-  asio::io_context context{1};
+  // Exposes io_context's protected shutdown(): destroy pending handlers, keep the services.
+  struct Context : asio::io_context {
+    Context() : asio::io_context(1) {}  // concurrency hint 1: driven by exactly one thread
+    using asio::io_context::shutdown;
+  };
+  Context context;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{
       context.get_executor()};
   std::thread thread;
@@ -24,11 +28,14 @@ Runtime::Runtime(std::size_t loops) {
   }
 }
 
-Runtime::~Runtime() {
+Runtime::~Runtime() { shutdown(); }
+
+void Runtime::shutdown() {
   stop();
   for (auto& loop : loops_) {
     if (loop->thread.joinable()) loop->thread.join();
   }
+  for (auto& loop : loops_) loop->context.shutdown();
 }
 
 void Runtime::stop() {

@@ -134,7 +134,10 @@ Result<CallHeader> decode_call_header(ByteView payload) {
   SeenFields seen;
   FieldReader reader(payload);
   while (const auto field = reader.next()) {
-    if (field->tag != static_cast<std::uint64_t>(HeaderTag::kMetadata) &&
+    // Only known singular fields are checked: unknown tags (possibly repeatable in a later
+    // version) are skipped however often they appear.
+    if (field->tag >= static_cast<std::uint64_t>(HeaderTag::kMethod) &&
+        field->tag <= static_cast<std::uint64_t>(HeaderTag::kRequestId) &&
         !seen.first_time(field->tag)) {
       return malformed("call header: duplicate field " + std::to_string(field->tag));
     }
@@ -203,7 +206,8 @@ Result<Trailer> decode_trailer(ByteView payload) {
   SeenFields seen;
   FieldReader reader(payload);
   while (const auto field = reader.next()) {
-    if (field->tag != static_cast<std::uint64_t>(TrailerTag::kMetadata) &&
+    if (field->tag >= static_cast<std::uint64_t>(TrailerTag::kStatusCode) &&
+        field->tag <= static_cast<std::uint64_t>(TrailerTag::kDetails) &&
         !seen.first_time(field->tag)) {
       return malformed("trailer: duplicate field " + std::to_string(field->tag));
     }

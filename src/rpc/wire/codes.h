@@ -1,6 +1,6 @@
 // Application error codes rpcnet puts on QUIC RESET_STREAM / STOP_SENDING frames and on
 // CONNECTION_CLOSE. Specified in doc/protocol.md.
-// WIRE ENUMS — APPEND ONLY: never renumber or reuse a value (pinned by wire_codes_test.cc).
+// WIRE ENUMS — APPEND ONLY: never renumber or reuse a value (pinned by tests/unit/wire/codes_test.cc).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,7 @@ enum class StreamErrorCode : std::uint64_t {
   kMessageTooLarge = 0x4,   // a message exceeded the receiver's max message size
   kRefused = 0x5,           // the server did not start the call (shutting down); safe to retry
   kInternal = 0x6,          // the sender failed internally
+  kShutdown = 0x7,          // the server shut down before the call finished; it may have run
 };
 
 enum class ConnectionCloseCode : std::uint64_t {
@@ -32,7 +33,8 @@ inline StatusCode status_for_stream_error(std::uint64_t code) noexcept {
     case StreamErrorCode::kCancelled: return StatusCode::kCancelled;
     case StreamErrorCode::kDeadlineExceeded: return StatusCode::kDeadlineExceeded;
     case StreamErrorCode::kMessageTooLarge: return StatusCode::kResourceExhausted;
-    case StreamErrorCode::kRefused: return StatusCode::kUnavailable;
+    case StreamErrorCode::kRefused:
+    case StreamErrorCode::kShutdown: return StatusCode::kUnavailable;
     case StreamErrorCode::kNoError:
     case StreamErrorCode::kProtocolError:
     case StreamErrorCode::kInternal: return StatusCode::kInternal;

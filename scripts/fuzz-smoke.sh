@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (the "fuzz" CMake preset: clang + ASan/UBSan) and runs each one
+# for a bounded time, starting from its seed corpus in fuzz/corpus/<target>/.
+# Exits non-zero if the build fails or any target crashes, leaks, times out or trips a sanitizer.
+#
+# Usage: scripts/fuzz-smoke.sh [seconds-per-target] [target...]
+#   FUZZ_SECONDS   seconds per target (default 20; the first argument overrides it)
+#   FUZZ_RUNS      maximum executions per target (default 2000000)
+#   FUZZ_JOBS      parallel build jobs (default 2)
+#   FUZZ_NO_BUILD  set to 1 to skip configure + build (use the existing build/fuzz)
+#   FUZZ_KEEP      set to 1 to keep the scratch directory with new corpus entries and crashes
+#
+# New inputs a run discovers go to a scratch directory, never into the committed seed corpus.
+# A crashing input is saved there as crash-<sha1>; it is printed with a reproduce command.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+seconds="${1:-${FUZZ_SECONDS:-20}}"
+shift $(( $# > 0 ? 1 : 0 ))
+runs="${FUZZ_RUNS:-2000000}"
+jobs="${FUZZ_JOBS:-2}"
+build_dir="$root/build/fuzz"
+
+all_targets=(fuzz_frame_decoder fuzz_call_header fuzz_trailer fuzz_server_call_core
+             fuzz_client_call_core)
+if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
+
+if [ "${FUZZ_NO_BUILD:-0}" != "1" ]; then
+  (cd "$root" && cmake --preset fuzz >/dev/null)
+  cmake --build "$build_dir" -j"$jobs" --target "${targets[@]}"
+fi
+
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/rpcnet-fuzz.XXXXXX")"
+if [ "${FUZZ_KEEP:-0}" != "1" ]; then trap 'rm -rf "$scratch"' EXIT; fi
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+failed=()
+for target in "${targets[@]}"; do
+  binary="$build_dir/fuzz/$target"
+  seeds="$root/fuzz/corpus/$target"
+  work="$scratch/$target"
+  mkdir -p "$work/corpus" "$work/artifacts"
+  if [ ! -x "$binary" ]; then
+    echo "fuzz-smoke: $binary is missing" >&2
+    failed+=("$target")
+    continue
+  fi
+  if [ ! -d "$seeds" ]; then
+    echo "fuzz-smoke: no seed corpus at $seeds" >&2
+    failed+=("$target")
+    continue
+  fi
+  echo "fuzz-smoke: $target for ${seconds}s (at most $runs runs)"
+  # First directory: where new inputs are written (scratch); second: the committed seeds.
+  if "$binary" "$work/corpus" "$seeds" \
+      -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=2048 \
+      -max_len=4096 -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
+      >"$work/log" 2>&1; then
+    stats="$(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{print $2}' || true)"
+    cov="$(grep -E '^#[0-9]+' "$work/log" | tail -1 | grep -oE 'cov: [0-9]+' || true)"
+    echo "fuzz-smoke: $target ok: ${stats:-?} execs, ${cov:-cov: ?}"
+  else
+    echo "fuzz-smoke: $target FAILED; last lines of its log:" >&2
+    tail -n 40 "$work/log" >&2
+    for artifact in "$work"/artifacts/*; do
+      [ -e "$artifact" ] || continue
+      echo "fuzz-smoke: reproduce with: $binary $artifact" >&2
+      echo "fuzz-smoke: input (hex): $(od -An -tx1 -v "$artifact" | tr -d '\n' | head -c 600)" >&2
+    done
+    failed+=("$target")
+    FUZZ_KEEP=1
+    trap - EXIT
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz-smoke: FAILED: ${failed[*]} (scratch kept in $scratch)" >&2
+  exit 1
+fi
+echo "fuzz-smoke: all ${#targets[@]} targets passed"
