@@ -8,6 +8,7 @@ packages=(
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
   libasio-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  clang libclang-rt-14-dev
   iproute2 nftables procps
 )
 

@@ -135,7 +135,10 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
   auto written =
       co_await stream_->write(std::move(head), std::move(body), finish, write_signal_.slot());
   if (local_failure_) co_return *local_failure_;
-  if (!written) co_return failure();
+  if (!written && stream_->detached()) co_return failure();
+  // A refused write means the server stopped reading: it has already answered (e.g. an oversized
+  // request gets RESOURCE_EXHAUSTED), and reading gives the caller that status.
+  if (!written) writes_finished_ = true;
   co_return ok();
 }
 

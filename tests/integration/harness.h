@@ -7,6 +7,9 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 #include <chrono>
 #include <filesystem>
@@ -83,6 +86,25 @@ T run_bounded(Runtime& runtime, asio::awaitable<T> task,
   }
   return future.get();
 }
+
+// Lets a coroutine wait until other coroutines on the same loop report completion; waiting
+// after the completion returns at once (a bare timer.cancel() before the wait would be lost).
+class Completion {
+ public:
+  explicit Completion(const asio::any_io_executor& executor)
+      : timer_(executor, asio::steady_timer::time_point::max()) {}
+  void done() {
+    done_ = true;
+    timer_.cancel();
+  }
+  asio::awaitable<void> wait() {
+    if (!done_) (void)co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+
+ private:
+  asio::steady_timer timer_;
+  bool done_ = false;
+};
 
 // A server started on port 0 plus a client runtime.
 class LoopbackServer {

@@ -236,11 +236,11 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
     auto client = co_await server.connect();
     auto executor = co_await asio::this_coro::executor;
     Outcome out;
-    asio::steady_timer slow_done(executor, asio::steady_timer::time_point::max());
+    Completion slow_done(executor);
     auto slow = [&]() -> asio::awaitable<void> {
       auto r = co_await client.call("slow", {});
       out.slow = r ? to_string(*r) : r.error().to_string();
-      slow_done.cancel();
+      slow_done.done();
     };
     asio::co_spawn(executor, std::move(slow), asio::detached);
     for (int i = 0; i < 1000 && !parking->parked.load(); ++i) (void)co_await client.call("echo", {});
@@ -250,7 +250,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
       if (!r) out.refused = r.error();
     }
     asio::post(parking->executor, [parking] { parking->timer->cancel(); });
-    (void)co_await slow_done.async_wait(as_tuple(asio::use_awaitable));
+    co_await slow_done.wait();
     co_return out;
   }());
   EXPECT_EQ(outcome.slow, "finished");
@@ -269,18 +269,18 @@ TEST(ShutdownTest, StoppingTheServerFailsCallsInFlightPromptly) {
     auto client = co_await server.connect();
     auto executor = co_await asio::this_coro::executor;
     std::optional<RpcError> seen;
-    asio::steady_timer done(executor, asio::steady_timer::time_point::max());
+    Completion done(executor);
     auto parked_call = [&]() -> asio::awaitable<void> {
       CallOptions options;
       options.timeout = kNoDeadline;  // only the shutdown can end it
       auto r = co_await client.call("park", {}, options);
       if (!r) seen = r.error();
-      done.cancel();
+      done.done();
     };
     asio::co_spawn(executor, std::move(parked_call), asio::detached);
     (void)co_await client.call("echo", {});  // the park request is in before this returns
     server.server().stop(0ms);
-    (void)co_await done.async_wait(as_tuple(asio::use_awaitable));
+    co_await done.wait();
     co_return seen;
   }());
   ASSERT_TRUE(error.has_value());

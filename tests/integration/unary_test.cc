@@ -162,7 +162,7 @@ TEST_F(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
     auto executor = co_await asio::this_coro::executor;
     Outcome out;
     int finished = 0;
-    asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+    Completion all_done(executor);
     for (int i = 0; i < kCalls; ++i) {
       auto one = [&, i]() -> asio::awaitable<void> {
         const std::string text = "call-" + std::to_string(i);
@@ -172,11 +172,11 @@ TEST_F(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
         } else {
           ++out.wrong;
         }
-        if (++finished == kCalls) all_done.cancel();
+        if (++finished == kCalls) all_done.done();
       };
       asio::co_spawn(executor, std::move(one), asio::detached);
     }
-    co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_await all_done.wait();
     out.ids_used = client.next_request_id() - first_id;
     out.connections = server_.server().stats().connections_accepted;
     co_return out;
@@ -242,6 +242,21 @@ TEST(UnaryLimitsTest, OversizedRequestIsResourceExhaustedForThatCallOnly) {
   EXPECT_EQ(results.second->size(), 64u * 1024);
 }
 
+TEST(UnaryLimitsTest, RequestLargerThanTheFlowControlWindowStillGetsResourceExhausted) {
+  // 4 MiB is far over the 1 MiB stream window: the server answers before the client could send
+  // it all, and the client must still report the server's status, not its own failed write.
+  LoopbackServer server(server_config().with_max_message_size(1u << 20));
+  server.server().register_method("echo", echo);
+  server.start();
+  auto result = run_bounded(server.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+    auto client = co_await server.connect();
+    co_return co_await client.call("echo", Bytes(4u << 20));
+  }());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(result.error().is_remote());
+}
+
 TEST(UnaryLimitsTest, OversizedResponseIsResourceExhausted) {
   LoopbackServer server(server_config().with_max_message_size(1024));
   server.server().register_method("big", [](Bytes) -> asio::awaitable<Result<Bytes>> {
@@ -302,11 +317,11 @@ TEST(UnaryConcurrencyTest, ASlowAsyncHandlerDoesNotBlockOtherCalls) {
     auto client = co_await server.connect();
     auto executor = co_await asio::this_coro::executor;
     std::string log;
-    asio::steady_timer slow_done(executor, asio::steady_timer::time_point::max());
+    Completion slow_done(executor);
     auto slow = [&]() -> asio::awaitable<void> {
       auto r = co_await client.call("slow", {});
       log += r ? to_string(*r) + ";" : r.error().to_string();
-      slow_done.cancel();
+      slow_done.done();
     };
     asio::co_spawn(executor, std::move(slow), asio::detached);
     // Retry until the slow handler has parked (it sets `release`), without sleeping.
@@ -315,7 +330,7 @@ TEST(UnaryConcurrencyTest, ASlowAsyncHandlerDoesNotBlockOtherCalls) {
     }
     auto fast = co_await client.call("fast", {});
     log += fast ? to_string(*fast) + ";" : fast.error().to_string();
-    (void)co_await slow_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_await slow_done.wait();
     co_return log;
   }());
   EXPECT_EQ(order, "fast done;slow done;");
