@@ -141,9 +141,11 @@ struct Connection::Callbacks {
     return 0;
   }
 
-  static int stream_close(ngtcp2_conn*, std::uint32_t, std::int64_t id, std::uint64_t,
-                          void* user_data, void* stream_user_data) {
-    self(user_data)->on_stream_closed(id, static_cast<Stream*>(stream_user_data));
+  static int stream_close(ngtcp2_conn*, std::uint32_t flags, std::int64_t id,
+                          std::uint64_t app_error_code, void* user_data, void* stream_user_data) {
+    std::optional<std::uint64_t> code;
+    if (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) code = app_error_code;
+    self(user_data)->on_stream_closed(id, static_cast<Stream*>(stream_user_data), code);
     return 0;
   }
 
@@ -427,11 +429,7 @@ asio::awaitable<Result<std::shared_ptr<Stream>>> Connection::open_stream(
       co_return RpcError::connection(std::string("cannot open a stream: ") + ngtcp2_strerror(rv));
     }
     // The server's concurrent-stream limit is reached: wait for it to grant more.
-    const auto reason =
-        cancel.is_connected()
-            ? co_await stream_credit_waiters_.async_wait(
-                  asio::bind_cancellation_slot(cancel, asio::use_awaitable))
-            : co_await stream_credit_waiters_.async_wait(asio::use_awaitable);
+    const auto reason = co_await runtime::wait_with(stream_credit_waiters_, cancel);
     if (reason == runtime::WakeReason::kCancelled && state_ == State::kOpen) {
       co_return RpcError::cancelled("cancelled while waiting for a stream");
     }
@@ -583,7 +581,8 @@ void Connection::shutdown_stream(std::int64_t id, std::uint64_t code, bool read,
   schedule_flush();
 }
 
-void Connection::on_stream_closed(std::int64_t id, Stream* stream) {
+void Connection::on_stream_closed(std::int64_t id, Stream* stream,
+                                  std::optional<std::uint64_t> app_error_code) {
   if (role_ == Role::kServer && ngtcp2_is_bidi_stream(id) && !ngtcp2_conn_is_local_stream(conn_, id)) {
     // Stream credit is ours to return: the peer may open one more call.
     ngtcp2_conn_extend_max_streams_bidi(conn_, 1);
@@ -597,7 +596,7 @@ void Connection::on_stream_closed(std::int64_t id, Stream* stream) {
     }
     stream->in_send_queue_ = false;
   }
-  stream->on_closed();  // unread data stays readable; its credit returns as it is read
+  stream->on_closed(app_error_code);  // unread data stays readable; credit returns as it is read
   auto it = streams_.find(id);
   if (it != streams_.end()) {
     // Keep the object alive until this callback returns; the user may still hold it.

@@ -155,7 +155,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void enqueue_send(Stream* stream);
   void extend_credit(std::int64_t id, std::uint64_t len);
   void shutdown_stream(std::int64_t id, std::uint64_t code, bool read, bool write);
-  void on_stream_closed(std::int64_t id, Stream* stream);
+  void on_stream_closed(std::int64_t id, Stream* stream, std::optional<std::uint64_t> app_error_code);
   void return_connection_credit(std::uint64_t len);
 
   // Closing.

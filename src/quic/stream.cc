@@ -55,10 +55,7 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
       chunk.status = StreamChunk::Status::kCancelled;
       co_return chunk;
     }
-    const auto reason =
-        cancel.is_connected()
-            ? co_await reader_.async_wait(asio::bind_cancellation_slot(cancel, asio::use_awaitable))
-            : co_await reader_.async_wait(asio::use_awaitable);
+    const auto reason = co_await runtime::wait_with(reader_, cancel);
     if (reason == runtime::WakeReason::kCancelled) {
       StreamChunk chunk;
       chunk.status = StreamChunk::Status::kCancelled;
@@ -81,10 +78,7 @@ asio::awaitable<Result<void>> Stream::write(Bytes head, Bytes body, bool fin,
   connection_->enqueue_send(this);
   while (connection_ != nullptr && !tx_shut_ &&
          tx_unsent_bytes_ > connection_->settings_.stream_send_buffer) {
-    const auto reason =
-        cancel.is_connected()
-            ? co_await writer_.async_wait(asio::bind_cancellation_slot(cancel, asio::use_awaitable))
-            : co_await writer_.async_wait(asio::use_awaitable);
+    const auto reason = co_await runtime::wait_with(writer_, cancel);
     if (reason == runtime::WakeReason::kCancelled) co_return RpcError::cancelled();
   }
   if (connection_ == nullptr) co_return RpcError::connection("connection closed");
@@ -167,7 +161,11 @@ void Stream::on_write_shut() {
   notify_abort(0);
 }
 
-void Stream::on_closed() {
+void Stream::on_closed(std::optional<std::uint64_t> app_error_code) {
+  // ngtcp2 0.12 has no callback for a received STOP_SENDING: the stream closing with an error
+  // code (once our answering RESET_STREAM is acknowledged) is where a peer that stopped reading
+  // shows up, e.g. a client cancelling a unary call whose request was already complete.
+  if (app_error_code) notify_abort(*app_error_code);
   closed_ = true;
   tx_shut_ = true;
   tx_buffers_.clear();

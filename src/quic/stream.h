@@ -80,7 +80,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void on_peer_reset(std::uint64_t code);
   void on_acked(std::uint64_t len);
   void on_write_shut();  // the peer sent STOP_SENDING (found by the write loop)
-  void on_closed();      // QUIC closed the stream
+  // QUIC closed the stream; `app_error_code` is set when it ended by a reset or STOP_SENDING.
+  void on_closed(std::optional<std::uint64_t> app_error_code);
   void detach();         // the connection is gone
   void notify_abort(std::uint64_t code);
   void drop_received();  // discards unread data, returning its connection credit

@@ -13,9 +13,13 @@
 
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/async_result.hpp>
 #include <asio/cancellation_type.hpp>
 #include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 #include <list>
 #include <memory>
 #include <utility>
@@ -143,5 +147,15 @@ class WaitQueue {
  private:
   std::list<std::unique_ptr<detail::PendingWait>> waiters_;
 };
+
+// Waits on a Notifier or WaitQueue. `cancel`, when connected, is the slot that cancels the
+// wait; otherwise the awaiting coroutine's own cancellation applies.
+template <class Waitable>
+asio::awaitable<WakeReason> wait_with(Waitable& waitable, asio::cancellation_slot cancel) {
+  if (cancel.is_connected()) {
+    co_return co_await waitable.async_wait(asio::bind_cancellation_slot(cancel, asio::use_awaitable));
+  }
+  co_return co_await waitable.async_wait(asio::use_awaitable);
+}
 
 }  // namespace rpcnet::runtime

@@ -116,7 +116,10 @@ TEST(CancellationTest, CancellingACallWithAsioCancelsTheHandler) {
   auto outcome = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
     auto client = co_await server.connect();
     asio::steady_timer timer(co_await asio::this_coro::executor, 100ms);
-    auto raced = co_await (client.call("park", {}) || timer.async_wait(as_tuple(asio::use_awaitable)));
+    CallOptions no_deadline;  // only the cancellation can end this call
+    no_deadline.timeout = kNoDeadline;
+    auto raced = co_await (client.call("park", {}, no_deadline) ||
+                           timer.async_wait(as_tuple(asio::use_awaitable)));
     std::string out = raced.index() == 1 ? "timer won" : "call finished first";
     auto after = co_await client.call("echo", to_bytes("alive"));
     co_return out + "," + (after ? to_string(*after) : after.error().to_string());
