@@ -1,0 +1,155 @@
+// A quick loopback benchmark in two processes: the server runs in a forked child, the client in
+// the parent, both on loopback with a fresh development certificate.
+//   sequential: 64-byte unary round trips one after another -> p50 / p99 in µs, calls/s
+//   concurrent: 64 calls in flight on one connection for a few seconds -> calls/s
+// Usage: quick_bench [--seconds N] [--sequential N]
+// The full side-by-side comparison with gRPC is `make bench` (its own issue); this is the
+// number quoted for the core RPC work.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "rpcnet/rpcnet.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int run_server(const rpcnet::DevCertificatePaths& certs, int ready_fd) {
+  rpcnet::RpcServer server(rpcnet::RpcConfig(certs.server_cert, "127.0.0.1:0")
+                               .with_key_path(certs.server_key)
+                               .with_event_loops(1));
+  server.register_method("echo", [](rpcnet::Bytes request) -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
+    co_return request;
+  });
+  auto bound = server.bind();
+  if (!bound) {
+    std::fprintf(stderr, "bind: %s\n", bound.error().to_string().c_str());
+    return 1;
+  }
+  const unsigned short port = bound->port();
+  if (::write(ready_fd, &port, sizeof port) != sizeof port) return 1;
+  ::close(ready_fd);
+  rpcnet::Runtime runtime(1);
+  auto result = runtime.block_on(server.start());  // until SIGTERM ends the process
+  return result ? 0 : 1;
+}
+
+struct Numbers {
+  double p50_us = 0;
+  double p99_us = 0;
+  double sequential_per_s = 0;
+  double concurrent_per_s = 0;
+  int failures = 0;
+};
+
+asio::awaitable<Numbers> run_client(rpcnet::SocketAddress server, rpcnet::RpcConfig config,
+                                    int sequential, double seconds) {
+  Numbers numbers;
+  auto client = co_await rpcnet::RpcClient::connect(server, std::move(config));
+  if (!client) {
+    std::fprintf(stderr, "connect: %s\n", client.error().to_string().c_str());
+    numbers.failures = 1;
+    co_return numbers;
+  }
+  const rpcnet::Bytes payload(64, 0x5a);
+  for (int i = 0; i < 1000; ++i) (void)co_await client->call("echo", payload);  // warm up
+
+  std::vector<double> latencies;
+  latencies.reserve(static_cast<std::size_t>(sequential));
+  const auto sequential_start = Clock::now();
+  for (int i = 0; i < sequential; ++i) {
+    const auto start = Clock::now();
+    auto reply = co_await client->call("echo", payload);
+    latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+    if (!reply || reply->size() != payload.size()) ++numbers.failures;
+  }
+  const double sequential_s = std::chrono::duration<double>(Clock::now() - sequential_start).count();
+  std::sort(latencies.begin(), latencies.end());
+  numbers.p50_us = latencies[latencies.size() / 2];
+  numbers.p99_us = latencies[latencies.size() * 99 / 100];
+  numbers.sequential_per_s = sequential / sequential_s;
+
+  auto executor = co_await asio::this_coro::executor;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  long completed = 0;
+  int running = 64;
+  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+  const auto concurrent_start = Clock::now();
+  for (int worker = 0; worker < 64; ++worker) {
+    auto loop = [&]() -> asio::awaitable<void> {
+      while (Clock::now() < deadline) {
+        auto reply = co_await client->call("echo", payload);
+        if (!reply) ++numbers.failures;
+        ++completed;
+      }
+      if (--running == 0) all_done.cancel();
+    };
+    asio::co_spawn(executor, std::move(loop), asio::detached);
+  }
+  (void)co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  const double concurrent_s = std::chrono::duration<double>(Clock::now() - concurrent_start).count();
+  numbers.concurrent_per_s = static_cast<double>(completed) / concurrent_s;
+  co_return numbers;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 3;
+  int sequential = 20000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
+    if (std::strcmp(argv[i], "--sequential") == 0) sequential = std::atoi(argv[i + 1]);
+  }
+  char dir_template[] = "/tmp/rpcnet-bench-XXXXXX";
+  const char* dir = ::mkdtemp(dir_template);
+  if (dir == nullptr) return 1;
+  rpcnet::DevCertificateOptions options;
+  options.directory = dir;
+  auto certs = rpcnet::make_dev_certificates(options);
+  if (!certs) return 1;
+
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return 1;
+  const pid_t child = ::fork();  // before any thread exists in this process
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    std::_Exit(run_server(*certs, pipe_fds[1]));
+  }
+  ::close(pipe_fds[1]);
+  unsigned short port = 0;
+  if (::read(pipe_fds[0], &port, sizeof port) != sizeof port) return 1;
+  ::close(pipe_fds[0]);
+
+  auto server = rpcnet::parse_socket_address("127.0.0.1:" + std::to_string(port));
+  rpcnet::Runtime runtime(1);
+  const Numbers numbers = runtime.block_on(run_client(
+      *server, rpcnet::RpcConfig(certs->ca_cert, "127.0.0.1:0").with_server_name("localhost"),
+      sequential, seconds));
+  ::kill(child, SIGTERM);
+  ::waitpid(child, nullptr, 0);
+  std::filesystem::remove_all(dir);
+
+  std::printf("sequential 64 B unary: p50 %.1f us, p99 %.1f us, %.0f calls/s (%d calls)\n",
+              numbers.p50_us, numbers.p99_us, numbers.sequential_per_s, sequential);
+  std::printf("64 in flight, one connection: %.0f calls/s over %.1f s\n", numbers.concurrent_per_s,
+              seconds);
+  std::printf("failed calls: %d\n", numbers.failures);
+  return numbers.failures == 0 ? 0 : 1;
+}
