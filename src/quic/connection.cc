@@ -446,15 +446,7 @@ void Connection::close(std::uint64_t app_code, std::string_view reason) {
   ngtcp2_connection_close_error_set_application_error(
       &ccerr, app_code,
       reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size());
-  ngtcp2_path_storage ps;
-  ngtcp2_path_storage_zero(&ps);
-  ngtcp2_pkt_info pi;
-  close_packet_.resize(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
-  const auto n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, close_packet_.data(),
-                                                    close_packet_.size(), &ccerr,
-                                                    runtime::monotonic_ns());
-  close_packet_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  send_close_packet();
+  send_close_packet(&ccerr);
   enter_closed(State::kClosing,
                RpcError::connection("connection closed locally" +
                                     (reason.empty() ? std::string() : ": " + std::string(reason))));
@@ -841,19 +833,23 @@ void Connection::fail_handshake_or_close(int liberr) {
   } else {
     ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, liberr, nullptr, 0);
   }
-  ngtcp2_path_storage ps;
-  ngtcp2_path_storage_zero(&ps);
-  ngtcp2_pkt_info pi;
-  close_packet_.resize(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
-  const auto n = ngtcp2_conn_write_connection_close(conn_, &ps.path, &pi, close_packet_.data(),
-                                                    close_packet_.size(), &ccerr,
-                                                    runtime::monotonic_ns());
-  close_packet_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-  send_close_packet();
+  send_close_packet(&ccerr);
   enter_closed(State::kClosing, std::move(error));
 }
 
-void Connection::send_close_packet() {
+void Connection::send_close_packet(const void* close_error) {
+  if (close_error != nullptr) {
+    // Written once, kept, and re-sent to every packet that arrives while we linger (RFC 9000
+    // §10.2.1).
+    ngtcp2_path_storage ps;
+    ngtcp2_path_storage_zero(&ps);
+    ngtcp2_pkt_info pi;
+    close_packet_.resize(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
+    const auto n = ngtcp2_conn_write_connection_close(
+        conn_, &ps.path, &pi, close_packet_.data(), close_packet_.size(),
+        static_cast<const ngtcp2_connection_close_error*>(close_error), runtime::monotonic_ns());
+    close_packet_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  }
   if (close_packet_.empty() || socket_ == nullptr) return;
   const sockaddr* to = owned_socket_ ? nullptr : reinterpret_cast<const sockaddr*>(&remote_storage_);
   socket_->send(to, owned_socket_ ? 0 : remote_len_, close_packet_.data(), close_packet_.size(),

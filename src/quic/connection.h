@@ -163,7 +163,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void enter_closed(State state, RpcError error);
   void finish();
   RpcError error_from_peer_close() const;
-  void send_close_packet();
+  // Writes the CONNECTION_CLOSE for `close_error` (an ngtcp2_connection_close_error) when given,
+  // then (re-)sends the saved close packet.
+  void send_close_packet(const void* close_error = nullptr);
 
   asio::any_io_executor executor_;
   Role role_;

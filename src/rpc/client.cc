@@ -19,19 +19,6 @@ namespace detail {
 
 namespace {
 
-// Payloads above this size are queued as their own buffer instead of being copied behind
-// their frame prefix.
-constexpr std::size_t kCopyThreshold = 4096;
-
-void split_message(Bytes& head, Bytes& body, Bytes message) {
-  if (message.size() <= kCopyThreshold) {
-    wire::append_frame(head, wire::FrameType::kMessage, message);
-  } else {
-    wire::append_frame_prefix(head, wire::FrameType::kMessage, message.size());
-    body = std::move(message);
-  }
-}
-
 RpcError too_large(std::size_t size, std::uint64_t limit) {
   return RpcError::status(StatusCode::kResourceExhausted,
                           "request message of " + std::to_string(size) +
@@ -130,7 +117,11 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
   Bytes head;
   wire::append_frame(head, wire::FrameType::kHeader, wire::encode_call_header(header));
   Bytes body;
-  if (first) split_message(head, body, std::move(*first));
+  if (first) {
+    auto parts = rpc::encode_message_parts(std::move(*first));
+    head.insert(head.end(), parts.head.begin(), parts.head.end());
+    body = std::move(parts.body);
+  }
   writes_finished_ = finish;
   auto written =
       co_await stream_->write(std::move(head), std::move(body), finish, write_signal_.slot());
@@ -158,11 +149,9 @@ asio::awaitable<Result<void>> ClientCallState::write(Bytes message) {
     cancel(error, StreamErrorCode::kCancelled);
     co_return error;
   }
-  Bytes head;
-  Bytes body;
-  split_message(head, body, std::move(message));
-  auto written =
-      co_await stream_->write(std::move(head), std::move(body), false, write_signal_.slot());
+  auto parts = rpc::encode_message_parts(std::move(message));
+  auto written = co_await stream_->write(std::move(parts.head), std::move(parts.body), false,
+                                         write_signal_.slot());
   if (!written || local_failure_) co_return failure();
   co_return ok();
 }
@@ -401,26 +390,40 @@ asio::awaitable<Result<RpcClient>> RpcClient::connect(SocketAddress server, RpcC
   co_return RpcClient(std::make_shared<ClientShared>(executor, std::move(*connection), config));
 }
 
+namespace detail {
+namespace {
+
+// Runs `fn(call)` for a new call of `kind` on the client's loop, with the awaiting coroutine's
+// cancellation forwarded to the call while `fn` runs. `fn` must be a named object (GCC 12).
+template <class T, class Fn>
+asio::awaitable<Result<T>> with_new_call(std::shared_ptr<ClientShared> shared, CallKind kind,
+                                         const CallOptions& options, Fn fn) {
+  auto body = [shared, kind, timeout = shared->timeout_for(options),
+               fn = std::move(fn)]() mutable -> asio::awaitable<Result<T>> {
+    auto call = std::make_shared<ClientCallState>(shared, kind, timeout);
+    auto cs = co_await asio::this_coro::cancellation_state;
+    CancellationForward forward(cs.slot(), call);
+    co_return co_await cancellation_as_error(fn(call));
+  };
+  co_return co_await run_on_loop<Result<T>>(*shared, std::move(body));
+}
+
+}  // namespace
+}  // namespace detail
+
+using CallPtr = std::shared_ptr<ClientCallState>;
+
 asio::awaitable<Result<Bytes>> RpcClient::call(std::string_view method, Bytes request,
                                                CallOptions options) const {
-  auto shared = shared_;
-  auto body = [shared, method = std::string(method), request = std::move(request),
-       options = std::move(options)]() mutable -> asio::awaitable<Result<Bytes>> {
-        auto call = std::make_shared<ClientCallState>(shared, CallKind::kUnary,
-                                                      shared->timeout_for(options));
-        auto cs = co_await asio::this_coro::cancellation_state;
-        detail::CancellationForward forward(cs.slot(), call);
-        auto attempt = [&]() -> asio::awaitable<Result<Bytes>> {
-          if (auto started = co_await call->start(method, options.metadata, std::move(request), true);
-              !started) {
-            co_return std::move(started).error();
-          }
-          co_return co_await call->read_single();
-        };
-        co_return co_await cancellation_as_error(attempt());
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<Bytes>>(*shared, std::move(body));
+  auto unary = [method = std::string(method), request = std::move(request),
+                metadata = options.metadata](CallPtr call) mutable -> asio::awaitable<Result<Bytes>> {
+    if (auto started = co_await call->start(method, metadata, std::move(request), true); !started) {
+      co_return std::move(started).error();
+    }
+    co_return co_await call->read_single();
+  };
+  co_return co_await detail::with_new_call<Bytes>(shared_, CallKind::kUnary, options,
+                                                  std::move(unary));
 }
 
 asio::awaitable<Result<ResponseStream>> RpcClient::call_streaming(std::string_view method,
@@ -432,37 +435,33 @@ asio::awaitable<Result<ResponseStream>> RpcClient::call_streaming(std::string_vi
 asio::awaitable<Result<ResponseStream>> RpcClient::call_streaming(std::string_view method,
                                                                   RequestSource requests,
                                                                   CallOptions options) const {
-  auto shared = shared_;
-  auto body = [shared, method = std::string(method), requests = std::move(requests),
-       options = std::move(options)]() mutable -> asio::awaitable<Result<ResponseStream>> {
-        auto call = std::make_shared<ClientCallState>(shared, CallKind::kBidiStreaming,
-                                                      shared->timeout_for(options));
-        auto started = co_await cancellation_as_error(
-            call->start(method, options.metadata, std::nullopt, false));
-        if (!started) co_return std::move(started).error();
-        asio::co_spawn(shared->executor(), detail::pump_requests(call, std::move(requests)),
-                       asio::detached);
-        co_return ResponseStream(std::move(call));
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<ResponseStream>>(*shared, std::move(body));
+  auto bidi = [method = std::string(method), requests = std::move(requests),
+               metadata = options.metadata](CallPtr call) mutable -> asio::awaitable<Result<ResponseStream>> {
+    if (auto started = co_await call->start(method, metadata, std::nullopt, false); !started) {
+      co_return std::move(started).error();
+    }
+    // Requests flow from their own coroutine, so responses can be read while they are sent.
+    asio::co_spawn(call->client().executor(), detail::pump_requests(call, std::move(requests)),
+                   asio::detached);
+    co_return ResponseStream(std::move(call));
+  };
+  co_return co_await detail::with_new_call<ResponseStream>(shared_, CallKind::kBidiStreaming,
+                                                           options, std::move(bidi));
 }
 
 asio::awaitable<Result<ResponseStream>> RpcClient::call_server_streaming(std::string_view method,
                                                                          Bytes request,
                                                                          CallOptions options) const {
-  auto shared = shared_;
-  auto body = [shared, method = std::string(method), request = std::move(request),
-       options = std::move(options)]() mutable -> asio::awaitable<Result<ResponseStream>> {
-        auto call = std::make_shared<ClientCallState>(shared, CallKind::kServerStreaming,
-                                                      shared->timeout_for(options));
-        auto started = co_await cancellation_as_error(
-            call->start(method, options.metadata, std::move(request), true));
-        if (!started) co_return std::move(started).error();
-        co_return ResponseStream(std::move(call));
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<ResponseStream>>(*shared, std::move(body));
+  auto server_streaming = [method = std::string(method), request = std::move(request),
+                           metadata = options.metadata](CallPtr call) mutable
+      -> asio::awaitable<Result<ResponseStream>> {
+    if (auto started = co_await call->start(method, metadata, std::move(request), true); !started) {
+      co_return std::move(started).error();
+    }
+    co_return ResponseStream(std::move(call));
+  };
+  co_return co_await detail::with_new_call<ResponseStream>(shared_, CallKind::kServerStreaming,
+                                                           options, std::move(server_streaming));
 }
 
 asio::awaitable<Result<Bytes>> RpcClient::call_client_streaming(std::string_view method,
@@ -474,51 +473,40 @@ asio::awaitable<Result<Bytes>> RpcClient::call_client_streaming(std::string_view
 asio::awaitable<Result<Bytes>> RpcClient::call_client_streaming(std::string_view method,
                                                                 RequestSource requests,
                                                                 CallOptions options) const {
-  auto shared = shared_;
-  auto body = [shared, method = std::string(method), requests = std::move(requests),
-       options = std::move(options)]() mutable -> asio::awaitable<Result<Bytes>> {
-        auto call = std::make_shared<ClientCallState>(shared, CallKind::kClientStreaming,
-                                                      shared->timeout_for(options));
-        auto cs = co_await asio::this_coro::cancellation_state;
-        detail::CancellationForward forward(cs.slot(), call);
-        auto attempt = [&]() -> asio::awaitable<Result<Bytes>> {
-          if (auto started = co_await call->start(method, options.metadata, std::nullopt, false);
-              !started) {
-            co_return std::move(started).error();
-          }
-          for (;;) {
-            std::optional<Bytes> next = co_await requests();
-            if (!next) {
-              if (auto finished = co_await call->finish_writes(); !finished && !call->ended()) {
-                co_return std::move(finished).error();
-              }
-              break;
-            }
-            // A failed write usually means the server already answered: read its status.
-            if (!co_await call->write(std::move(*next))) break;
-          }
-          co_return co_await call->read_single();
-        };
-        co_return co_await cancellation_as_error(attempt());
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<Bytes>>(*shared, std::move(body));
+  auto client_streaming = [method = std::string(method), requests = std::move(requests),
+                           metadata = options.metadata](CallPtr call) mutable
+      -> asio::awaitable<Result<Bytes>> {
+    if (auto started = co_await call->start(method, metadata, std::nullopt, false); !started) {
+      co_return std::move(started).error();
+    }
+    for (;;) {
+      std::optional<Bytes> next = co_await requests();
+      if (!next) {
+        if (auto finished = co_await call->finish_writes(); !finished && !call->ended()) {
+          co_return std::move(finished).error();
+        }
+        break;
+      }
+      // A failed write usually means the server already answered: read its status.
+      if (!co_await call->write(std::move(*next))) break;
+    }
+    co_return co_await call->read_single();
+  };
+  co_return co_await detail::with_new_call<Bytes>(shared_, CallKind::kClientStreaming, options,
+                                                  std::move(client_streaming));
 }
 
 asio::awaitable<Result<ClientCall>> RpcClient::open_call(std::string_view method,
                                                          CallOptions options) const {
-  auto shared = shared_;
-  auto body = [shared, method = std::string(method),
-       options = std::move(options)]() mutable -> asio::awaitable<Result<ClientCall>> {
-        auto call = std::make_shared<ClientCallState>(shared, CallKind::kBidiStreaming,
-                                                      shared->timeout_for(options));
-        auto started = co_await cancellation_as_error(
-            call->start(method, options.metadata, std::nullopt, false));
-        if (!started) co_return std::move(started).error();
-        co_return ClientCall(std::move(call));
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<ClientCall>>(*shared, std::move(body));
+  auto open = [method = std::string(method),
+               metadata = options.metadata](CallPtr call) mutable -> asio::awaitable<Result<ClientCall>> {
+    if (auto started = co_await call->start(method, metadata, std::nullopt, false); !started) {
+      co_return std::move(started).error();
+    }
+    co_return ClientCall(std::move(call));
+  };
+  co_return co_await detail::with_new_call<ClientCall>(shared_, CallKind::kBidiStreaming, options,
+                                                       std::move(open));
 }
 
 std::uint64_t RpcClient::next_request_id() const noexcept { return shared_->peek_request_id(); }

@@ -25,7 +25,6 @@ namespace detail {
 
 namespace {
 
-constexpr std::size_t kCopyThreshold = 4096;
 constexpr auto kUnwindLimit = std::chrono::seconds(2);
 
 std::uint64_t code_of(StreamErrorCode code) { return static_cast<std::uint64_t>(code); }
@@ -310,15 +309,8 @@ asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
                                    " bytes exceeds max_message_size of " +
                                    std::to_string(server_.limits.max_message_size));
   }
-  Bytes head;
-  Bytes body;
-  if (message.size() <= kCopyThreshold) {
-    wire::append_frame(head, wire::FrameType::kMessage, message);
-  } else {
-    wire::append_frame_prefix(head, wire::FrameType::kMessage, message.size());
-    body = std::move(message);
-  }
-  auto written = co_await stream_->write(std::move(head), std::move(body), false);
+  auto parts = rpc::encode_message_parts(std::move(message));
+  auto written = co_await stream_->write(std::move(parts.head), std::move(parts.body), false);
   if (!written) co_return cancel_reason_.value_or(RpcError::cancelled("the client went away"));
   ++responses_;
   co_return ok();
@@ -345,18 +337,13 @@ asio::awaitable<void> ServerCall::respond_unary(Result<Bytes> result) {
   answered_ = true;
   deadline_.cancel();
   const Bytes& trailer = ok_trailer_frame();
-  if (response.size() <= kCopyThreshold) {
-    Bytes out;
-    out.reserve(response.size() + 10 + trailer.size());
-    wire::append_frame(out, wire::FrameType::kMessage, response);
-    out.insert(out.end(), trailer.begin(), trailer.end());
-    (void)co_await stream_->write(std::move(out), {}, true);
-  } else {
-    Bytes head;
-    wire::append_frame_prefix(head, wire::FrameType::kMessage, response.size());
-    if (co_await stream_->write(std::move(head), std::move(response), false)) {
-      (void)co_await stream_->write(Bytes(trailer), {}, true);
-    }
+  auto parts = rpc::encode_message_parts(std::move(response));
+  if (parts.body.empty()) {
+    // The common small response: message and status in one buffer, one STREAM frame with FIN.
+    parts.head.insert(parts.head.end(), trailer.begin(), trailer.end());
+    (void)co_await stream_->write(std::move(parts.head), {}, true);
+  } else if (co_await stream_->write(std::move(parts.head), std::move(parts.body), false)) {
+    (void)co_await stream_->write(Bytes(trailer), {}, true);
   }
 }
 

@@ -65,7 +65,7 @@ RpcError reset_error(std::uint64_t code, const char* who) {
 
 // ---- client ---------------------------------------------------------------------------------
 
-void ClientCallCore::on_data(ByteView data) {
+void CallCoreBase::on_data(ByteView data) {
   if (ended_) return;
   const FrameError error = decoder_.feed(data, frames_);
   for (Frame& frame : frames_) {
@@ -73,7 +73,11 @@ void ClientCallCore::on_data(ByteView data) {
     on_frame(frame);
   }
   frames_.clear();
-  if (ended_ || error == FrameError::kNone) return;
+  if (!ended_ && error != FrameError::kNone) on_decode_error(error);
+}
+
+
+void ClientCallCore::on_decode_error(FrameError error) {
   switch (error) {
     case FrameError::kMessageTooLarge:
       end_with(RpcError::stream(too_large("response message", decoder_.rejected_length(),
@@ -131,15 +135,7 @@ void ClientCallCore::on_reset(std::uint64_t code) {
 
 // ---- server ---------------------------------------------------------------------------------
 
-void ServerCallCore::on_data(ByteView data) {
-  if (ended_) return;
-  const FrameError error = decoder_.feed(data, frames_);
-  for (Frame& frame : frames_) {
-    if (ended_) break;
-    on_frame(frame);
-  }
-  frames_.clear();
-  if (ended_ || error == FrameError::kNone) return;
+void ServerCallCore::on_decode_error(FrameError error) {
   switch (error) {
     case FrameError::kMessageTooLarge:
       end_with(RpcError::status(StatusCode::kResourceExhausted,
@@ -208,6 +204,19 @@ Bytes encode_message(ByteView message) {
   Bytes out;
   wire::append_frame(out, FrameType::kMessage, message);
   return out;
+}
+
+MessageParts encode_message_parts(Bytes message) {
+  // Below this size a copy is cheaper than an extra buffer to track until it is acknowledged.
+  constexpr std::size_t kCopyThreshold = 4096;
+  MessageParts parts;
+  if (message.size() <= kCopyThreshold) {
+    wire::append_frame(parts.head, FrameType::kMessage, message);
+  } else {
+    wire::append_frame_prefix(parts.head, FrameType::kMessage, message.size());
+    parts.body = std::move(message);
+  }
+  return parts;
 }
 
 Bytes encode_call_start(const wire::CallHeader& header, const Bytes* first_message) {

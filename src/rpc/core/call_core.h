@@ -46,6 +46,11 @@ struct InboundEvent {
 // Base of both sides: event queue and the end-of-call latch.
 class CallCoreBase {
  public:
+  virtual ~CallCoreBase() = default;
+
+  // Feeds bytes of the peer's direction, in order.
+  void on_data(ByteView data);
+
   bool has_event() const noexcept { return !events_.empty(); }
   InboundEvent pop_event();
   // True once the kEnd event has been queued: later input is ignored.
@@ -53,6 +58,10 @@ class CallCoreBase {
 
  protected:
   explicit CallCoreBase(wire::FrameLimits limits) : decoder_(limits) {}
+  CallCoreBase(const CallCoreBase&) = default;
+  CallCoreBase& operator=(const CallCoreBase&) = default;
+  virtual void on_frame(wire::Frame& frame) = 0;
+  virtual void on_decode_error(wire::FrameError error) = 0;
   void push_message(Bytes message);
   void end_ok(Metadata trailer_metadata = {});
   void end_with(RpcError error, StreamAction action, wire::StreamErrorCode code);
@@ -70,13 +79,13 @@ class ClientCallCore : public CallCoreBase {
   ClientCallCore(wire::CallKind kind, wire::FrameLimits limits)
       : CallCoreBase(limits), kind_(kind) {}
 
-  void on_data(ByteView data);
   void on_fin();
   // The server reset its sending side with application error `code`.
   void on_reset(std::uint64_t code);
 
  private:
-  void on_frame(wire::Frame& frame);
+  void on_frame(wire::Frame& frame) override;
+  void on_decode_error(wire::FrameError error) override;
 
   wire::CallKind kind_;
   std::uint64_t responses_ = 0;
@@ -87,7 +96,6 @@ class ServerCallCore : public CallCoreBase {
  public:
   explicit ServerCallCore(wire::FrameLimits limits) : CallCoreBase(limits) {}
 
-  void on_data(ByteView data);
   void on_fin();
   // The client reset its sending side (it cancelled) with application error `code`.
   void on_reset(std::uint64_t code);
@@ -95,7 +103,8 @@ class ServerCallCore : public CallCoreBase {
   bool header_received() const noexcept { return kind_.has_value(); }
 
  private:
-  void on_frame(wire::Frame& frame);
+  void on_frame(wire::Frame& frame) override;
+  void on_decode_error(wire::FrameError error) override;
 
   std::optional<wire::CallKind> kind_;
   std::uint64_t requests_ = 0;
@@ -103,6 +112,13 @@ class ServerCallCore : public CallCoreBase {
 
 // Outbound encoding. All return complete frames ready to write to the stream.
 Bytes encode_message(ByteView message);
+// A MESSAGE frame as two buffers for Stream::write: small payloads are copied behind their
+// prefix (one buffer), large ones travel as their own buffer (no copy).
+struct MessageParts {
+  Bytes head;
+  Bytes body;
+};
+MessageParts encode_message_parts(Bytes message);
 // The client's opening bytes: header frame, then the first message if given.
 Bytes encode_call_start(const wire::CallHeader& header, const Bytes* first_message);
 // The server's closing bytes: an optional last message, then the status trailer.
