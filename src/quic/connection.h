@@ -173,7 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   runtime::UdpSocket* socket_;                        // the endpoint's, or owned_socket_
   std::unique_ptr<runtime::UdpSocket> owned_socket_;  // client only
   ConnectionIdRouter* router_ = nullptr;              // server only
-  std::shared_ptr<const TlsCredentials> tls_;         // shared with every connection of the endpoint
+  std::shared_ptr<const TlsCredentials> tls_;         // co-owned by every connection of the endpoint
   TransportSettings settings_;
   std::unique_ptr<ConnRef> conn_ref_;
   ngtcp2_conn* conn_ = nullptr;
@@ -183,6 +183,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   sockaddr_storage remote_storage_{};
   socklen_t remote_len_ = 0;
 
+  // Co-owned with the call using each stream; ours is dropped when QUIC closes the stream.
   std::unordered_map<std::int64_t, std::shared_ptr<Stream>> streams_;
   std::vector<Stream*> send_queue_;  // round robin over streams with data to send
   std::size_t send_cursor_ = 0;

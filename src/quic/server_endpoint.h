@@ -97,9 +97,10 @@ class ServerEndpoint final : public ConnectionIdRouter,
   bool accepting_ = true;
   bool stopped_ = false;
   std::unordered_map<CidKey, Connection*, CidHash> cids_;
+  // Co-owned with calls in flight and pending timer handlers; released when a connection finishes.
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
   std::unordered_map<Connection*, std::vector<CidKey>> cids_by_connection_;
-  std::vector<std::shared_ptr<Connection>> touched_;
+  std::vector<std::shared_ptr<Connection>> touched_;  // connections to flush after a read batch
   EndpointCounters counters_;
 };
 

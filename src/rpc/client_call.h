@@ -51,6 +51,7 @@ class ClientShared {
  private:
   asio::any_io_executor executor_;
   std::thread::id loop_thread_;
+  // Co-owned by the connection's receive-loop coroutine until the connection finishes.
   std::shared_ptr<quic::Connection> connection_;
   wire::FrameLimits limits_;
   std::chrono::milliseconds default_timeout_;
@@ -60,6 +61,8 @@ class ClientShared {
   std::shared_ptr<std::atomic<bool>> connected_;
 };
 
+// Shared by the handle the caller holds (the unary coroutine, a ResponseStream or a ClientCall)
+// and, for streaming requests, the request pump; the deadline timer holds a weak reference.
 class ClientCallState : public std::enable_shared_from_this<ClientCallState> {
  public:
   ClientCallState(std::shared_ptr<ClientShared> client, wire::CallKind kind,
@@ -93,10 +96,10 @@ class ClientCallState : public std::enable_shared_from_this<ClientCallState> {
   RpcError failure() const;
   RpcError connection_error() const;
 
-  std::shared_ptr<ClientShared> client_;
+  std::shared_ptr<ClientShared> client_;  // co-owned by every RpcClient copy and call
   wire::CallKind kind_;
   std::chrono::milliseconds timeout_;
-  std::shared_ptr<quic::Stream> stream_;
+  std::shared_ptr<quic::Stream> stream_;  // co-owned by the connection until QUIC closes it
   rpc::ClientCallCore core_;
   asio::steady_timer deadline_;
   asio::cancellation_signal read_signal_;

@@ -33,7 +33,7 @@ class ServerCall;
 // Per event loop. Fields marked loop-local are touched only by that loop's thread.
 struct ServerLoop {
   asio::any_io_executor executor;
-  std::shared_ptr<quic::ServerEndpoint> endpoint;
+  std::shared_ptr<quic::ServerEndpoint> endpoint;  // co-owned by its receive-loop coroutine and peers' forwarders
   rpc::HandlerCache handlers;              // loop-local
   bool refusing = false;                   // loop-local: shutting down, new calls are refused
   std::unordered_set<ServerCall*> calls;   // loop-local: calls in flight
@@ -73,6 +73,8 @@ class ServerState {
   std::vector<std::pair<asio::any_io_executor, std::shared_ptr<asio::steady_timer>>> done_waiters_;
 };
 
+// Owned by its serve() coroutine; the stream's abort hook and the deadline timer hold weak
+// references, so a call ends when its coroutine does.
 class ServerCall : public std::enable_shared_from_this<ServerCall> {
  public:
   ServerCall(ServerState& server, ServerLoop& loop, std::shared_ptr<quic::Connection> connection,
@@ -112,6 +114,7 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
 
   ServerState& server_;
   ServerLoop& loop_;
+  // Both co-owned with the endpoint / connection; holding them keeps the call's I/O valid.
   std::shared_ptr<quic::Connection> connection_;
   std::shared_ptr<quic::Stream> stream_;
   rpc::ServerCallCore core_;
