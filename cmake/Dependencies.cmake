@@ -22,3 +22,6 @@ find_package(CLI11 REQUIRED)
 if(RPCNET_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+
+# protobuf: message code for rpcnet-gen's typed layer, and libprotoc embedded in rpcnet-gen.
+find_package(Protobuf REQUIRED)

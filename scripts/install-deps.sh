@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config make
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
   libasio-dev libcli11-dev
+  libprotobuf-dev libprotoc-dev protobuf-compiler
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev
   iproute2 nftables procps

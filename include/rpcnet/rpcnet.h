@@ -22,6 +22,12 @@
 //   runtime.block_on(server.shutdown());
 #pragma once
 
+// The Asio pieces almost every rpcnet program uses alongside it.
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+
 #include "rpcnet/address.h"
 #include "rpcnet/bytes.h"
 #include "rpcnet/call_context.h"

@@ -1,0 +1,304 @@
+// rpcnet-gen: typed clients and servers from .proto service definitions.
+//
+//   rpcnet-gen --input greeting.proto --output src/generated
+//   rpcnet-gen --input protos/ -I protos -I third_party --output gen --server-only
+//
+// It embeds libprotoc: the message code (protobuf's C++ generator) and the service code
+// (service_generator.h) come out of one run, with no protoc needed. Invoked as
+// `protoc-gen-rpcnet` (a symlink), it is a protoc plugin instead:
+//   protoc --plugin=protoc-gen-rpcnet=$(which protoc-gen-rpcnet) --rpcnet_out=gen --cpp_out=gen x.proto
+//
+// Errors (a missing file, a syntax error, an unknown type, an output directory that cannot be
+// written) print `file:line:column: error: reason` and exit 1; nothing is written unless every
+// input compiled. Output is deterministic, and files whose content did not change keep their
+// timestamps, so builds depending on them do not redo work.
+#include <google/protobuf/compiler/cpp/generator.h>
+#include <google/protobuf/compiler/importer.h>
+#include <google/protobuf/compiler/plugin.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "service_generator.h"
+
+namespace fs = std::filesystem;
+namespace pb = google::protobuf;
+
+namespace {
+
+struct Options {
+  std::vector<std::string> inputs;
+  std::vector<std::string> proto_paths;
+  std::string output = "src/generated";
+  bool server_only = false;
+  bool client_only = false;
+  bool types_only = false;
+  std::string aggregate_source;  // build integration: one .cc including every generated .pb.cc
+};
+
+int fail(const std::string& message) {
+  std::cerr << "rpcnet-gen: error: " << message << "\n";
+  return 1;
+}
+
+class ErrorPrinter : public pb::compiler::MultiFileErrorCollector {
+ public:
+  void AddError(const std::string& file, int line, int column, const std::string& message) override {
+    print(file, line, column, "error", message);
+    ++errors_;
+  }
+  void AddWarning(const std::string& file, int line, int column,
+                  const std::string& message) override {
+    print(file, line, column, "warning", message);
+  }
+  int errors() const { return errors_; }
+
+ private:
+  static void print(const std::string& file, int line, int column, const char* what,
+                    const std::string& message) {
+    std::cerr << file;
+    if (line >= 0) std::cerr << ":" << line + 1 << ":" << column + 1;
+    std::cerr << ": " << what << ": " << message << "\n";
+  }
+  int errors_ = 0;
+};
+
+// Collects generated files in memory (so nothing is written before everything succeeded),
+// under `prefix`.
+class MemoryContext : public pb::compiler::GeneratorContext {
+ public:
+  MemoryContext(std::string prefix, std::map<std::string, std::string>& files,
+                std::vector<const pb::FileDescriptor*> parsed)
+      : prefix_(std::move(prefix)), files_(files), parsed_(std::move(parsed)) {}
+
+  pb::io::ZeroCopyOutputStream* Open(const std::string& filename) override {
+    std::string& content = files_[prefix_ + filename];  // std::map: stable across insertions
+    content.clear();
+    return new pb::io::StringOutputStream(&content);
+  }
+  void ListParsedFiles(std::vector<const pb::FileDescriptor*>* output) override {
+    *output = parsed_;
+  }
+
+ private:
+  std::string prefix_;
+  std::map<std::string, std::string>& files_;
+  std::vector<const pb::FileDescriptor*> parsed_;
+};
+
+// Every .proto file named by --input: files as given, directories searched recursively.
+bool collect_inputs(const Options& options, std::vector<fs::path>& out) {
+  std::set<fs::path> found;
+  for (const std::string& input : options.inputs) {
+    std::error_code error;
+    const fs::path path = fs::absolute(input);
+    if (fs::is_directory(path, error)) {
+      for (const auto& entry : fs::recursive_directory_iterator(path)) {
+        if (entry.is_regular_file() && entry.path().extension() == ".proto") {
+          found.insert(entry.path().lexically_normal());
+        }
+      }
+    } else if (fs::is_regular_file(path, error)) {
+      found.insert(path.lexically_normal());
+    } else {
+      std::cerr << input << ": error: no such file or directory\n";
+      return false;
+    }
+  }
+  if (found.empty()) {
+    std::cerr << "rpcnet-gen: error: no .proto files in the inputs\n";
+    return false;
+  }
+  out.assign(found.begin(), found.end());  // sorted: deterministic order
+  return true;
+}
+
+// Makes `dir` exist and proves it writable by creating and removing a file in it.
+bool check_writable(const fs::path& dir, std::string& reason) {
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) {
+    reason = error.message();
+    return false;
+  }
+  const fs::path probe = dir / (".rpcnet-gen-probe-" + std::to_string(::getpid()));
+  {
+    std::ofstream out(probe);
+    if (!out) {
+      reason = "permission denied";
+      return false;
+    }
+  }
+  fs::remove(probe, error);
+  return true;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// Writes every file to a temporary name first, then renames them all into place, skipping files
+// whose content is unchanged.
+bool write_all(const fs::path& root, const std::map<std::string, std::string>& files) {
+  std::vector<std::pair<fs::path, fs::path>> renames;
+  bool ok = true;
+  for (const auto& [name, content] : files) {
+    const fs::path target = root / name;
+    std::error_code error;
+    if (fs::exists(target, error) && read_file(target) == content) continue;
+    fs::create_directories(target.parent_path(), error);
+    const fs::path temporary = target.string() + ".tmp-" + std::to_string(::getpid());
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    if (!out) {
+      std::cerr << target.string() << ": error: cannot write\n";
+      ok = false;
+      fs::remove(temporary, error);
+      break;
+    }
+    renames.emplace_back(temporary, target);
+  }
+  for (const auto& [temporary, target] : renames) {
+    std::error_code error;
+    if (ok) fs::rename(temporary, target, error);
+    if (!ok || error) fs::remove(temporary, error);
+  }
+  return ok;
+}
+
+int generate(const Options& options) {
+  std::vector<fs::path> inputs;
+  if (!collect_inputs(options, inputs)) return 1;
+
+  // Proto paths: as given, else the input's directory (a file) or the input itself (a directory).
+  std::vector<fs::path> roots;
+  for (const std::string& path : options.proto_paths) roots.push_back(fs::absolute(path).lexically_normal());
+  if (roots.empty()) {
+    for (const std::string& input : options.inputs) {
+      const fs::path path = fs::absolute(input).lexically_normal();
+      roots.push_back(fs::is_directory(path) ? path : path.parent_path());
+    }
+  }
+  pb::compiler::DiskSourceTree source_tree;
+  for (const fs::path& root : roots) source_tree.MapPath("", root.string());
+
+  ErrorPrinter errors;
+  pb::compiler::Importer importer(&source_tree, &errors);
+  std::vector<const pb::FileDescriptor*> files;
+  for (const fs::path& input : inputs) {
+    std::string virtual_file;
+    std::string shadowing;
+    if (source_tree.DiskFileToVirtualFile(input.string(), &virtual_file, &shadowing) !=
+        pb::compiler::DiskSourceTree::CANNOT_OPEN &&
+        !virtual_file.empty()) {
+      if (const pb::FileDescriptor* file = importer.Import(virtual_file)) files.push_back(file);
+    } else {
+      std::cerr << input.string() << ": error: not under any proto path (-I)\n";
+      return 1;
+    }
+  }
+  if (errors.errors() > 0 || files.size() != inputs.size()) return 1;
+
+  std::string reason;
+  const fs::path output = fs::absolute(options.output);
+  if (!check_writable(output, reason)) {
+    return fail("cannot write output directory " + options.output + ": " + reason);
+  }
+
+  std::string parameter;
+  if (options.types_only) {
+    parameter = "types_only";
+  } else if (options.server_only) {
+    parameter = "server_only";
+  } else if (options.client_only) {
+    parameter = "client_only";
+  }
+
+  std::map<std::string, std::string> generated;
+  pb::compiler::cpp::CppGenerator messages;
+  rpcnet::gen::ServiceGenerator services;
+  for (const pb::FileDescriptor* file : files) {
+    // The message code of a top-level .proto with services goes into its (first) service's
+    // directory, next to the service headers. Files in subdirectories, or without services,
+    // keep protoc's layout, so the includes protobuf writes resolve from the output root alone.
+    const bool top_level = file->name().find('/') == std::string::npos;
+    const std::string prefix = top_level && file->service_count() > 0
+                                   ? rpcnet::gen::service_directory(*file->service(0)) + "/"
+                                   : "";
+    MemoryContext message_context(prefix, generated, files);
+    std::string error;
+    if (!messages.Generate(file, "", &message_context, &error)) {
+      return fail(file->name() + ": " + error);
+    }
+    MemoryContext service_context("", generated, files);
+    if (!services.Generate(file, parameter, &service_context, &error)) {
+      return fail(file->name() + ": " + error);
+    }
+  }
+  if (!write_all(output, generated)) return 1;
+  if (!options.aggregate_source.empty()) {
+    // Always rewritten (so its timestamp tells build systems generation happened).
+    std::ofstream aggregate(options.aggregate_source, std::ios::trunc);
+    aggregate << "// Generated by rpcnet-gen " << rpcnet::gen::kVersion
+              << ": compiles every generated message source. Do not edit.\n";
+    for (const auto& [name, content] : generated) {
+      if (name.size() > 6 && name.compare(name.size() - 6, 6, ".pb.cc") == 0) {
+        aggregate << "#include \"" << name << "\"\n";
+      }
+    }
+    aggregate.close();
+    if (!aggregate) return fail("cannot write " + options.aggregate_source);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = fs::path(argv[0]).filename().string();
+  if (program.rfind("protoc-gen-rpcnet", 0) == 0) {
+    rpcnet::gen::ServiceGenerator generator;
+    return pb::compiler::PluginMain(argc, argv, &generator);
+  }
+
+  Options options;
+  CLI::App app{"rpcnet-gen: typed rpcnet clients and servers from .proto service definitions"};
+  app.set_version_flag("--version", std::string("rpcnet-gen ") + rpcnet::gen::kVersion +
+                                        " (libprotoc " +
+                                        pb::internal::VersionString(GOOGLE_PROTOBUF_VERSION) + ")");
+  app.add_option("--input,-i", options.inputs, "a .proto file, or a directory searched for them")
+      ->required();
+  app.add_option("--output,-o", options.output, "where to write the generated code")
+      ->capture_default_str();
+  app.add_option("-I,--proto-path", options.proto_paths,
+                 "directory to resolve imports from (repeatable; default: the input's directory)");
+  auto* server_only = app.add_flag("--server-only", options.server_only,
+                                   "messages and the handler/server side only");
+  auto* client_only = app.add_flag("--client-only", options.client_only,
+                                   "messages and the client side only");
+  auto* types_only = app.add_flag("--types-only", options.types_only, "message code only");
+  app.add_option("--aggregate-source", options.aggregate_source,
+                 "also write one .cc that includes every generated .pb.cc (build integration)");
+  server_only->excludes(client_only)->excludes(types_only);
+  client_only->excludes(types_only);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  return generate(options);
+}
