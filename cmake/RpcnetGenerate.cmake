@@ -42,6 +42,7 @@ function(rpcnet_generate)
       list(APPEND arguments -I ${proto_dir})
     endif()
   endforeach()
+  list(REMOVE_DUPLICATES protos)  # rpcnet-gen compiles each file once
   foreach(path ${ARG_PROTO_PATHS})
     get_filename_component(path ${path} ABSOLUTE)
     list(APPEND arguments -I ${path})
@@ -54,16 +55,23 @@ function(rpcnet_generate)
     list(APPEND arguments --types-only)
   endif()
 
-  set(aggregate ${ARG_OUTPUT_DIR}/rpcnet_generated_${ARG_TARGET}.cc)
+  # One wrapper source per .proto (rpcnet-gen --build-sources), so the outputs are known here.
+  set(build_dir ${ARG_OUTPUT_DIR}/.rpcnet-build)
+  set(sources)
+  list(LENGTH protos count)
+  math(EXPR last "${count} - 1")
+  foreach(k RANGE ${last})
+    list(APPEND sources ${build_dir}/build_${k}.cc)
+  endforeach()
   add_custom_command(
-    OUTPUT ${aggregate}
-    COMMAND ${generator} ${arguments} --output ${ARG_OUTPUT_DIR} --aggregate-source ${aggregate}
+    OUTPUT ${sources}
+    COMMAND ${generator} ${arguments} --output ${ARG_OUTPUT_DIR} --build-sources ${build_dir}
     DEPENDS ${protos} ${generator_dependency}
     COMMENT "rpcnet-gen: generating code for ${ARG_TARGET}"
     VERBATIM)
-  target_sources(${ARG_TARGET} PRIVATE ${aggregate})
+  target_sources(${ARG_TARGET} PRIVATE ${sources})
   # protobuf's generated message code is not written for the target's warning flags.
-  set_source_files_properties(${aggregate} PROPERTIES COMPILE_OPTIONS "-w")
+  set_source_files_properties(${sources} PROPERTIES COMPILE_OPTIONS "-w")
   target_include_directories(${ARG_TARGET} PUBLIC ${ARG_OUTPUT_DIR})
   target_link_libraries(${ARG_TARGET} PUBLIC rpcnet::generated)
 endfunction()

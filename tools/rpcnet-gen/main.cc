@@ -20,6 +20,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -43,7 +45,10 @@ struct Options {
   bool server_only = false;
   bool client_only = false;
   bool types_only = false;
-  std::string aggregate_source;  // build integration: one .cc including every generated .pb.cc
+  // Build integration: a directory that receives build_<k>.cc for each input file k (in sorted
+  // order), each compiling that file's generated .pb.cc. A build system knows these names from
+  // the number of inputs alone, before any generation has run.
+  std::string build_sources;
 };
 
 int fail(const std::string& message) {
@@ -78,11 +83,14 @@ class ErrorPrinter : public pb::compiler::MultiFileErrorCollector {
 class MemoryContext : public pb::compiler::GeneratorContext {
  public:
   MemoryContext(std::string prefix, std::map<std::string, std::string>& files,
-                std::vector<const pb::FileDescriptor*> parsed)
-      : prefix_(std::move(prefix)), files_(files), parsed_(std::move(parsed)) {}
+                std::vector<const pb::FileDescriptor*> parsed, std::set<std::string>& clashes)
+      : prefix_(std::move(prefix)), files_(files), parsed_(std::move(parsed)), clashes_(clashes) {}
 
   pb::io::ZeroCopyOutputStream* Open(const std::string& filename) override {
-    std::string& content = files_[prefix_ + filename];  // std::map: stable across insertions
+    const std::string name = prefix_ + filename;
+    // Two services with one name (in different packages or files) would share a directory.
+    if (files_.count(name) > 0) clashes_.insert(name);
+    std::string& content = files_[name];  // std::map: stable across insertions
     content.clear();
     return new pb::io::StringOutputStream(&content);
   }
@@ -94,6 +102,7 @@ class MemoryContext : public pb::compiler::GeneratorContext {
   std::string prefix_;
   std::map<std::string, std::string>& files_;
   std::vector<const pb::FileDescriptor*> parsed_;
+  std::set<std::string>& clashes_;
 };
 
 // Every .proto file named by --input: files as given, directories searched recursively.
@@ -154,18 +163,28 @@ std::string read_file(const fs::path& path) {
 // whose content is unchanged.
 bool write_all(const fs::path& root, const std::map<std::string, std::string>& files) {
   std::vector<std::pair<fs::path, fs::path>> renames;
+  std::vector<fs::path> created;  // directories this run made, removed again on failure
   bool ok = true;
   for (const auto& [name, content] : files) {
     const fs::path target = root / name;
     std::error_code error;
     if (fs::exists(target, error) && read_file(target) == content) continue;
+    for (fs::path dir = target.parent_path(); !dir.empty() && dir != root && !fs::exists(dir, error);
+         dir = dir.parent_path()) {
+      created.push_back(dir);
+    }
     fs::create_directories(target.parent_path(), error);
+    if (error) {
+      std::cerr << target.parent_path().string() << ": error: cannot create: " << error.message() << "\n";
+      ok = false;
+      break;
+    }
     const fs::path temporary = target.string() + ".tmp-" + std::to_string(::getpid());
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out << content;
     out.close();
     if (!out) {
-      std::cerr << target.string() << ": error: cannot write\n";
+      std::cerr << target.string() << ": error: cannot write: " << std::strerror(errno) << "\n";
       ok = false;
       fs::remove(temporary, error);
       break;
@@ -176,6 +195,15 @@ bool write_all(const fs::path& root, const std::map<std::string, std::string>& f
     std::error_code error;
     if (ok) fs::rename(temporary, target, error);
     if (!ok || error) fs::remove(temporary, error);
+  }
+  if (!ok) {
+    // Deepest first; only directories this run created, and only while empty.
+    std::sort(created.begin(), created.end(),
+              [](const fs::path& a, const fs::path& b) { return a.string().size() > b.string().size(); });
+    for (const fs::path& dir : created) {
+      std::error_code error;
+      fs::remove(dir, error);
+    }
   }
   return ok;
 }
@@ -213,12 +241,6 @@ int generate(const Options& options) {
   }
   if (errors.errors() > 0 || files.size() != inputs.size()) return 1;
 
-  std::string reason;
-  const fs::path output = fs::absolute(options.output);
-  if (!check_writable(output, reason)) {
-    return fail("cannot write output directory " + options.output + ": " + reason);
-  }
-
   std::string parameter;
   if (options.types_only) {
     parameter = "types_only";
@@ -228,40 +250,70 @@ int generate(const Options& options) {
     parameter = "client_only";
   }
 
+  // Files other inputs import keep their message code at the root (see message_directory()).
+  std::set<std::string> imported;
+  std::set<std::string> input_names;
+  for (const pb::FileDescriptor* file : files) input_names.insert(file->name());
+  for (const pb::FileDescriptor* file : files) {
+    for (int i = 0; i < file->dependency_count(); ++i) {
+      if (input_names.count(file->dependency(i)->name()) > 0) imported.insert(file->dependency(i)->name());
+    }
+  }
+
   std::map<std::string, std::string> generated;
+  std::set<std::string> clashes;
   pb::compiler::cpp::CppGenerator messages;
-  rpcnet::gen::ServiceGenerator services;
+  rpcnet::gen::ServiceGenerator services(/*rpcnet_layout=*/true, imported);
   for (const pb::FileDescriptor* file : files) {
     // The message code of a top-level .proto with services goes into its (first) service's
     // directory, next to the service headers. Files in subdirectories, or without services,
     // keep protoc's layout, so the includes protobuf writes resolve from the output root alone.
-    const bool top_level = file->name().find('/') == std::string::npos;
-    const std::string prefix = top_level && file->service_count() > 0
-                                   ? rpcnet::gen::service_directory(*file->service(0)) + "/"
-                                   : "";
-    MemoryContext message_context(prefix, generated, files);
+    const std::string directory = rpcnet::gen::message_directory(*file, imported);
+    const std::string prefix = directory.empty() ? "" : directory + "/";
+    MemoryContext message_context(prefix, generated, files, clashes);
     std::string error;
     if (!messages.Generate(file, "", &message_context, &error)) {
       return fail(file->name() + ": " + error);
     }
-    MemoryContext service_context("", generated, files);
+    MemoryContext service_context("", generated, files, clashes);
     if (!services.Generate(file, parameter, &service_context, &error)) {
       return fail(file->name() + ": " + error);
     }
   }
-  if (!write_all(output, generated)) return 1;
-  if (!options.aggregate_source.empty()) {
-    // Always rewritten (so its timestamp tells build systems generation happened).
-    std::ofstream aggregate(options.aggregate_source, std::ios::trunc);
-    aggregate << "// Generated by rpcnet-gen " << rpcnet::gen::kVersion
-              << ": compiles every generated message source. Do not edit.\n";
-    for (const auto& [name, content] : generated) {
-      if (name.size() > 6 && name.compare(name.size() - 6, 6, ".pb.cc") == 0) {
-        aggregate << "#include \"" << name << "\"\n";
-      }
+  if (!clashes.empty()) {
+    return fail("two services generate " + *clashes.begin() +
+                ": give services distinct names (directories are named after them)");
+  }
+
+  // Everything compiled: only now touch the file system.
+  std::string reason;
+  const fs::path output = fs::absolute(options.output);
+  std::error_code exists_error;
+  const bool output_existed = fs::exists(output, exists_error);
+  if (!check_writable(output, reason)) {
+    return fail("cannot write output directory " + options.output + ": " + reason);
+  }
+  if (!write_all(output, generated)) {
+    if (!output_existed) fs::remove(output, exists_error);  // only if still empty
+    return 1;
+  }
+  if (!options.build_sources.empty()) {
+    // One translation unit per .pb.cc: protobuf's generated sources cannot share one.
+    const fs::path dir = fs::absolute(options.build_sources);
+    std::error_code error;
+    fs::create_directories(dir, error);
+    for (std::size_t k = 0; k < files.size(); ++k) {
+      const std::string directory = rpcnet::gen::message_directory(*files[k], imported);
+      std::string source = files[k]->name();
+      source.resize(source.size() - std::string_view(".proto").size());
+      source = (directory.empty() ? "" : directory + "/") + source + ".pb.cc";
+      // Always rewritten: its timestamp tells the build system generation has happened.
+      std::ofstream out(dir / ("build_" + std::to_string(k) + ".cc"), std::ios::trunc);
+      out << "// Generated by rpcnet-gen " << rpcnet::gen::kVersion << " for " << files[k]->name()
+          << ". Do not edit.\n#include \"" << source << "\"\n";
+      out.close();
+      if (!out) return fail("cannot write build sources in " + options.build_sources);
     }
-    aggregate.close();
-    if (!aggregate) return fail("cannot write " + options.aggregate_source);
   }
   return 0;
 }
@@ -291,8 +343,9 @@ int main(int argc, char** argv) {
   auto* client_only = app.add_flag("--client-only", options.client_only,
                                    "messages and the client side only");
   auto* types_only = app.add_flag("--types-only", options.types_only, "message code only");
-  app.add_option("--aggregate-source", options.aggregate_source,
-                 "also write one .cc that includes every generated .pb.cc (build integration)");
+  app.add_option("--build-sources", options.build_sources,
+                 "also write build_<k>.cc (k = 0.. per input file) compiling the generated message "
+                 "code, for build systems");
   server_only->excludes(client_only)->excludes(types_only);
   client_only->excludes(types_only);
   try {

@@ -141,7 +141,7 @@ constexpr std::string_view kBidiClient = R"(
   }
 )";
 
-std::string client_header(const pb::ServiceDescriptor& service) {
+std::string client_header(const pb::ServiceDescriptor& service, const std::string& messages) {
   const pb::FileDescriptor& file = *service.file();
   std::string methods;
   for (int i = 0; i < service.method_count(); ++i) {
@@ -160,7 +160,7 @@ std::string client_header(const pb::ServiceDescriptor& service) {
          "#include <utility>\n"
          "#include <vector>\n\n"
          "#include \"rpcnet/generated_support.h\"\n"
-         "#include \"" + message_header(file) + "\"\n\n" +
+         "#include \"" + messages + "\"\n\n" +
          open_namespace(file) +
          render(R"(// Calls $full_name$ through an RpcClient. Cheap to copy and safe to share between
 // coroutines: every call opens its own stream on the client's one connection. Each method
@@ -231,7 +231,7 @@ constexpr std::string_view kBidiRegistration = R"(
     server.register_streaming("$wire$",
                               rpcnet::generated::bidi_handler(handler, &$handler$::$method$));)";
 
-std::string server_header(const pb::ServiceDescriptor& service) {
+std::string server_header(const pb::ServiceDescriptor& service, const std::string& messages) {
   const pb::FileDescriptor& file = *service.file();
   std::string virtuals;
   std::string registrations;
@@ -263,7 +263,7 @@ std::string server_header(const pb::ServiceDescriptor& service) {
          "#include <string_view>\n"
          "#include <utility>\n\n"
          "#include \"rpcnet/generated_support.h\"\n"
-         "#include \"" + message_header(file) + "\"\n\n" +
+         "#include \"" + messages + "\"\n\n" +
          open_namespace(file) +
          render(R"(// Implement one coroutine per RPC of $full_name$. A method returns its response (or OK)
 // or an RpcError, whose status the caller receives; rpcnet::status_with_details attaches a
@@ -306,10 +306,11 @@ class $service$Server {
          close_namespace(file);
 }
 
-std::string umbrella_header(const pb::ServiceDescriptor& service, const GeneratorOptions& options) {
+std::string umbrella_header(const pb::ServiceDescriptor& service, const GeneratorOptions& options,
+                            const std::string& messages) {
   std::string out = header_comment(*service.file(), "Everything generated for " +
                                                         service.full_name() + ".") +
-                    "#pragma once\n\n#include \"" + message_header(*service.file()) + "\"\n";
+                    "#pragma once\n\n#include \"" + messages + "\"\n";
   if (options.client) out += "#include \"client.hpp\"\n";
   if (options.server) out += "#include \"server.hpp\"\n";
   return out;
@@ -379,6 +380,12 @@ std::string message_header(const pb::FileDescriptor& file) {
   return name + ".pb.h";
 }
 
+std::string message_directory(const pb::FileDescriptor& file, const std::set<std::string>& imported) {
+  const bool top_level = file.name().find('/') == std::string::npos;
+  const bool keep_at_root = !top_level || file.service_count() == 0 || imported.count(file.name()) > 0;
+  return keep_at_root ? "" : service_directory(*file.service(0));
+}
+
 bool ServiceGenerator::Generate(const pb::FileDescriptor* file, const std::string& parameter,
                                 pb::compiler::GeneratorContext* context, std::string* error) const {
   GeneratorOptions options;
@@ -387,9 +394,16 @@ bool ServiceGenerator::Generate(const pb::FileDescriptor* file, const std::strin
   for (int i = 0; i < file->service_count(); ++i) {
     const pb::ServiceDescriptor& service = *file->service(i);
     const std::string dir = service_directory(service);
-    if (options.client) write_file(context, dir + "/client.hpp", client_header(service));
-    if (options.server) write_file(context, dir + "/server.hpp", server_header(service));
-    write_file(context, dir + "/" + dir + ".hpp", umbrella_header(service, options));
+    // By name from the service's own directory or the output root; by its path from the root
+    // when rpcnet-gen put it into another service's directory.
+    std::string messages = message_header(*file);
+    const std::string message_dir = message_directory(*file, imported_);
+    if (rpcnet_layout_ && !message_dir.empty() && message_dir != dir) {
+      messages = message_dir + "/" + messages;
+    }
+    if (options.client) write_file(context, dir + "/client.hpp", client_header(service, messages));
+    if (options.server) write_file(context, dir + "/server.hpp", server_header(service, messages));
+    write_file(context, dir + "/" + dir + ".hpp", umbrella_header(service, options, messages));
   }
   return true;
 }

@@ -9,6 +9,7 @@
 
 #include <google/protobuf/compiler/code_generator.h>
 
+#include <set>
 #include <string>
 
 namespace google::protobuf {
@@ -38,12 +39,29 @@ std::string service_directory(const google::protobuf::ServiceDescriptor& service
 // The .pb.h include for a proto file, e.g. "greeting.pb.h" for greeting.proto.
 std::string message_header(const google::protobuf::FileDescriptor& file);
 
+// rpcnet-gen's layout: where a file's message code goes, relative to the output root ("" for the
+// root itself). A top-level .proto with services: its first service's directory; any other file,
+// and any file that another input imports (its message header must be found from the root by
+// protobuf's own #include): protoc's layout (the root).
+std::string message_directory(const google::protobuf::FileDescriptor& file,
+                              const std::set<std::string>& imported = {});
+
 class ServiceGenerator : public google::protobuf::compiler::CodeGenerator {
  public:
+  // `rpcnet_layout`: the message code is laid out by message_directory() (rpcnet-gen), not by
+  // protoc (plugin mode); it decides how service headers include the message header.
+  // `imported`: names of input files other inputs import (see message_directory()).
+  explicit ServiceGenerator(bool rpcnet_layout = false, std::set<std::string> imported = {})
+      : rpcnet_layout_(rpcnet_layout), imported_(std::move(imported)) {}
+
   bool Generate(const google::protobuf::FileDescriptor* file, const std::string& parameter,
                 google::protobuf::compiler::GeneratorContext* context,
                 std::string* error) const override;
   std::uint64_t GetSupportedFeatures() const override { return FEATURE_PROTO3_OPTIONAL; }
+
+ private:
+  bool rpcnet_layout_;
+  std::set<std::string> imported_;
 };
 
 }  // namespace rpcnet::gen
