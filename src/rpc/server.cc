@@ -6,6 +6,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
+#include <algorithm>
 #include <thread>
 
 #include "rpc/server_call.h"
@@ -88,10 +89,19 @@ void ServerState::mark_done() {
     waiters = std::move(done_waiters_);
     done_waiters_.clear();
   }
-  // Each timer moves into the handler posted to its own loop: this thread keeps no reference,
-  // so a waiter's loop may be destroyed as soon as it resumes.
-  for (auto& [executor, timer] : waiters) {
-    asio::post(executor, [timer = std::move(timer)] { timer->cancel(); });
+  // One handler per loop wakes all of that loop's waiters, and the timers move into it: once a
+  // waiter resumes, its program may destroy that loop (and its timers), so this thread must not
+  // post there again or hold a reference to anything of that loop.
+  while (!waiters.empty()) {
+    const asio::any_io_executor executor = waiters.front().first;
+    std::vector<std::shared_ptr<asio::steady_timer>> timers;
+    auto same_loop = std::partition(waiters.begin(), waiters.end(),
+                                    [&](const auto& waiter) { return waiter.first != executor; });
+    for (auto it = same_loop; it != waiters.end(); ++it) timers.push_back(std::move(it->second));
+    waiters.erase(same_loop, waiters.end());
+    asio::post(executor, [timers = std::move(timers)] {
+      for (const auto& timer : timers) timer->cancel();
+    });
   }
 }
 

@@ -43,6 +43,7 @@ done
 [[ -L $prefix/bin/protoc-gen-rpcnet && $(readlink "$prefix/bin/protoc-gen-rpcnet") == rpcnet-gen ]] ||
   die "bin/protoc-gen-rpcnet is not a symlink to rpcnet-gen"
 "$prefix/bin/rpcnet-gen" --version | grep -q '^rpcnet-gen ' || die "the installed rpcnet-gen does not run"
+"$prefix/bin/rpcnet" --version >/dev/null || die "the installed rpcnet command does not run"
 # The package must not point back into the source or build tree.
 if grep -rlF -e "$source" -e "$build" "$prefix/lib/cmake/rpcnet"; then
   die "the installed CMake package refers to the source or build tree (files above)"

@@ -41,9 +41,9 @@ asio::awaitable<rpcnet::Result<void>> serve_until_signal(greeting::v1::GreetingS
                                                          rpcnet::SocketAddress address) {
   auto executor = co_await asio::this_coro::executor;
   asio::signal_set signals(executor, SIGINT, SIGTERM);
-  signals.async_wait([&server, executor](const asio::error_code& error, int) {
+  signals.async_wait([&server](const asio::error_code& error, int) {
     if (error) return;  // cancelled: we are exiting anyway
-    asio::co_spawn(executor, server.shutdown(std::chrono::seconds(5)), asio::detached);
+    server.server().stop(std::chrono::seconds(5));  // shutdown() in the background
   });
   std::cout << "listening on " << rpcnet::to_string(address) << std::endl;  // flushes
   auto served = co_await server.serve();  // returns once shutdown is complete

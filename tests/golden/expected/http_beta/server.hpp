@@ -48,6 +48,8 @@ class HTTPBetaServer {
   asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
     return server_.shutdown(grace);
   }
+  // Starts shutdown(grace) in the background, from any thread (e.g. a signal handler's).
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10)) { server_.stop(grace); }
   rpcnet::RpcServer& server() noexcept { return server_; }
 
  private:
