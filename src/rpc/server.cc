@@ -321,7 +321,12 @@ asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
   }
   auto parts = rpc::encode_message_parts(std::move(message));
   auto written = co_await stream_->write(std::move(parts.head), std::move(parts.body), false);
-  if (!written) co_return cancel_reason_.value_or(RpcError::cancelled("the client went away"));
+  if (!written) {
+    // The client reset the stream or stopped reading: the call is over. Cancel it now, so the
+    // handler sees context().cancelled() at once rather than when the abort notice arrives.
+    cancel(RpcError::cancelled("the client went away"), StreamErrorCode::kCancelled);
+    co_return cancel_reason_.value_or(RpcError::cancelled("the client went away"));
+  }
   ++responses_;
   co_return ok();
 }
