@@ -102,17 +102,17 @@ std::string close_namespace(const pb::FileDescriptor& file) {
 
 constexpr std::string_view kUnaryClient = R"(
   // $comment$
-  asio::awaitable<rpcnet::Result<$response$>> $method$(
-      const $request$& request, rpcnet::CallOptions options = {}) const {
-    return rpcnet::generated::unary<$response$>(client_, "$wire$", rpcnet::serialize(request),
-                                             std::move(options));
+  asio::awaitable<rpcnet::Result<$response$>>
+  $method$(const $request$& request, rpcnet::CallOptions options = {}) const {
+    return rpcnet::generated::unary<$response$>(
+        client_, "$wire$", rpcnet::serialize(request), std::move(options));
   }
 )";
 
 constexpr std::string_view kServerStreamingClient = R"(
   // $comment$
-  asio::awaitable<rpcnet::Result<rpcnet::TypedResponseStream<$response$>>> $method$(
-      const $request$& request, rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<rpcnet::TypedResponseStream<$response$>>>
+  $method$(const $request$& request, rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::server_streaming<$response$>(
         client_, "$wire$", rpcnet::serialize(request), std::move(options));
   }
@@ -120,13 +120,13 @@ constexpr std::string_view kServerStreamingClient = R"(
 
 constexpr std::string_view kClientStreamingClient = R"(
   // $comment$
-  asio::awaitable<rpcnet::Result<$response$>> $method$(
-      const std::vector<$request$>& requests, rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<$response$>>
+  $method$(const std::vector<$request$>& requests, rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::client_streaming<$response$>(
         client_, "$wire$", rpcnet::generated::serialize_all(requests), std::move(options));
   }
-  asio::awaitable<rpcnet::Result<$response$>> $method$(
-      rpcnet::TypedRequestSource<$request$> requests, rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<$response$>>
+  $method$(rpcnet::TypedRequestSource<$request$> requests, rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::client_streaming<$response$>(
         client_, "$wire$", rpcnet::generated::erase_source<$request$>(std::move(requests)),
         std::move(options));
@@ -135,8 +135,8 @@ constexpr std::string_view kClientStreamingClient = R"(
 
 constexpr std::string_view kBidiClient = R"(
   // $comment$
-  asio::awaitable<rpcnet::Result<rpcnet::TypedClientCall<$request$, $response$>>> $method$(
-      rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<rpcnet::TypedClientCall<$request$, $response$>>>
+  $method$(rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::bidi<$request$, $response$>(client_, "$wire$", std::move(options));
   }
 )";
@@ -192,30 +192,30 @@ $methods$
 
 constexpr std::string_view kUnaryVirtual = R"(
   // $comment$
-  virtual asio::awaitable<rpcnet::Result<$response$>> $method$(const $request$& request,
-                                                            rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<$response$>>
+  $method$(const $request$& request, rpcnet::CallContext& context) = 0;
 )";
 
 constexpr std::string_view kServerStreamingVirtual = R"(
   // $comment$
   // Write any number of responses; returning ends the call with OK or the error's status.
-  virtual asio::awaitable<rpcnet::Result<void>> $method$(
-      const $request$& request, rpcnet::TypedServerWriter<$response$>& writer,
-      rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<void>>
+  $method$(const $request$& request, rpcnet::TypedServerWriter<$response$>& writer,
+           rpcnet::CallContext& context) = 0;
 )";
 
 constexpr std::string_view kClientStreamingVirtual = R"(
   // $comment$
   // Read requests until nullopt (the client finished), then return the one response.
-  virtual asio::awaitable<rpcnet::Result<$response$>> $method$(
-      rpcnet::TypedServerReader<$request$>& reader, rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<$response$>>
+  $method$(rpcnet::TypedServerReader<$request$>& reader, rpcnet::CallContext& context) = 0;
 )";
 
 constexpr std::string_view kBidiVirtual = R"(
   // $comment$
   // Read and write in any order; returning ends the call with OK or the error's status.
-  virtual asio::awaitable<rpcnet::Result<void>> $method$(
-      rpcnet::TypedServerStream<$request$, $response$>& stream, rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<void>>
+  $method$(rpcnet::TypedServerStream<$request$, $response$>& stream, rpcnet::CallContext& context) = 0;
 )";
 
 constexpr std::string_view kUnaryRegistration = R"(
@@ -274,7 +274,7 @@ class $service$Handler {
   virtual ~$service$Handler() = default;
 $virtuals$};
 
-// Serves a $service$Handler: either register it on an RpcServer you own (several services may
+// Serves $service$Handler: either register it on an RpcServer you own (several services may
 // share one), or let $service$Server own a server for it.
 class $service$Server {
  public:

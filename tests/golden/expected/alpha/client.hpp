@@ -26,10 +26,10 @@ class AlphaClient {
   const rpcnet::RpcClient& raw() const noexcept { return client_; }
 
   // rpc Ping(Ping) returns (Pong)
-  asio::awaitable<rpcnet::Result<::Pong>> Ping(
-      const ::Ping& request, rpcnet::CallOptions options = {}) const {
-    return rpcnet::generated::unary<::Pong>(client_, "Alpha/Ping", rpcnet::serialize(request),
-                                             std::move(options));
+  asio::awaitable<rpcnet::Result<::Pong>>
+  Ping(const ::Ping& request, rpcnet::CallOptions options = {}) const {
+    return rpcnet::generated::unary<::Pong>(
+        client_, "Alpha/Ping", rpcnet::serialize(request), std::move(options));
   }
 
  private:

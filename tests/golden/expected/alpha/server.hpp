@@ -19,11 +19,11 @@ class AlphaHandler {
   virtual ~AlphaHandler() = default;
 
   // rpc Ping(Ping) returns (Pong)
-  virtual asio::awaitable<rpcnet::Result<::Pong>> Ping(const ::Ping& request,
-                                                            rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<::Pong>>
+  Ping(const ::Ping& request, rpcnet::CallContext& context) = 0;
 };
 
-// Serves a AlphaHandler: either register it on an RpcServer you own (several services may
+// Serves AlphaHandler: either register it on an RpcServer you own (several services may
 // share one), or let AlphaServer own a server for it.
 class AlphaServer {
  public:

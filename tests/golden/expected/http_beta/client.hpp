@@ -26,8 +26,8 @@ class HTTPBetaClient {
   const rpcnet::RpcClient& raw() const noexcept { return client_; }
 
   // rpc Watch(Ping) returns (stream Pong)
-  asio::awaitable<rpcnet::Result<rpcnet::TypedResponseStream<::Pong>>> Watch(
-      const ::Ping& request, rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<rpcnet::TypedResponseStream<::Pong>>>
+  Watch(const ::Ping& request, rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::server_streaming<::Pong>(
         client_, "HTTPBeta/Watch", rpcnet::serialize(request), std::move(options));
   }

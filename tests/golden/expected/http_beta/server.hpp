@@ -20,12 +20,12 @@ class HTTPBetaHandler {
 
   // rpc Watch(Ping) returns (stream Pong)
   // Write any number of responses; returning ends the call with OK or the error's status.
-  virtual asio::awaitable<rpcnet::Result<void>> Watch(
-      const ::Ping& request, rpcnet::TypedServerWriter<::Pong>& writer,
-      rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<void>>
+  Watch(const ::Ping& request, rpcnet::TypedServerWriter<::Pong>& writer,
+           rpcnet::CallContext& context) = 0;
 };
 
-// Serves a HTTPBetaHandler: either register it on an RpcServer you own (several services may
+// Serves HTTPBetaHandler: either register it on an RpcServer you own (several services may
 // share one), or let HTTPBetaServer own a server for it.
 class HTTPBetaServer {
  public:

@@ -28,10 +28,10 @@ class InventoryClient {
   const rpcnet::RpcClient& raw() const noexcept { return client_; }
 
   // rpc Fetch(inventory.v2.Item) returns (inventory.v2.Item)
-  asio::awaitable<rpcnet::Result<::inventory::v2::Item>> Fetch(
-      const ::inventory::v2::Item& request, rpcnet::CallOptions options = {}) const {
-    return rpcnet::generated::unary<::inventory::v2::Item>(client_, "inventory.v2.Inventory/Fetch", rpcnet::serialize(request),
-                                             std::move(options));
+  asio::awaitable<rpcnet::Result<::inventory::v2::Item>>
+  Fetch(const ::inventory::v2::Item& request, rpcnet::CallOptions options = {}) const {
+    return rpcnet::generated::unary<::inventory::v2::Item>(
+        client_, "inventory.v2.Inventory/Fetch", rpcnet::serialize(request), std::move(options));
   }
 
  private:

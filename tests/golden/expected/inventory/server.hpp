@@ -21,11 +21,11 @@ class InventoryHandler {
   virtual ~InventoryHandler() = default;
 
   // rpc Fetch(inventory.v2.Item) returns (inventory.v2.Item)
-  virtual asio::awaitable<rpcnet::Result<::inventory::v2::Item>> Fetch(const ::inventory::v2::Item& request,
-                                                            rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<::inventory::v2::Item>>
+  Fetch(const ::inventory::v2::Item& request, rpcnet::CallContext& context) = 0;
 };
 
-// Serves a InventoryHandler: either register it on an RpcServer you own (several services may
+// Serves InventoryHandler: either register it on an RpcServer you own (several services may
 // share one), or let InventoryServer own a server for it.
 class InventoryServer {
  public:

@@ -28,35 +28,35 @@ class ShowcaseServiceClient {
   const rpcnet::RpcClient& raw() const noexcept { return client_; }
 
   // rpc Get(a.b.v1.Query) returns (a.b.v1.Answer)
-  asio::awaitable<rpcnet::Result<::a::b::v1::Answer>> Get(
-      const ::a::b::v1::Query& request, rpcnet::CallOptions options = {}) const {
-    return rpcnet::generated::unary<::a::b::v1::Answer>(client_, "a.b.v1.ShowcaseService/Get", rpcnet::serialize(request),
-                                             std::move(options));
+  asio::awaitable<rpcnet::Result<::a::b::v1::Answer>>
+  Get(const ::a::b::v1::Query& request, rpcnet::CallOptions options = {}) const {
+    return rpcnet::generated::unary<::a::b::v1::Answer>(
+        client_, "a.b.v1.ShowcaseService/Get", rpcnet::serialize(request), std::move(options));
   }
 
   // rpc List(a.b.v1.Query.Page) returns (stream a.b.v1.Answer)
-  asio::awaitable<rpcnet::Result<rpcnet::TypedResponseStream<::a::b::v1::Answer>>> List(
-      const ::a::b::v1::Query_Page& request, rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<rpcnet::TypedResponseStream<::a::b::v1::Answer>>>
+  List(const ::a::b::v1::Query_Page& request, rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::server_streaming<::a::b::v1::Answer>(
         client_, "a.b.v1.ShowcaseService/List", rpcnet::serialize(request), std::move(options));
   }
 
   // rpc Upload(stream a.b.v1.Query.Key) returns (a.b.v1.Tag)
-  asio::awaitable<rpcnet::Result<::a::b::v1::Tag>> Upload(
-      const std::vector<::a::b::v1::Query_Key>& requests, rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<::a::b::v1::Tag>>
+  Upload(const std::vector<::a::b::v1::Query_Key>& requests, rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::client_streaming<::a::b::v1::Tag>(
         client_, "a.b.v1.ShowcaseService/Upload", rpcnet::generated::serialize_all(requests), std::move(options));
   }
-  asio::awaitable<rpcnet::Result<::a::b::v1::Tag>> Upload(
-      rpcnet::TypedRequestSource<::a::b::v1::Query_Key> requests, rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<::a::b::v1::Tag>>
+  Upload(rpcnet::TypedRequestSource<::a::b::v1::Query_Key> requests, rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::client_streaming<::a::b::v1::Tag>(
         client_, "a.b.v1.ShowcaseService/Upload", rpcnet::generated::erase_source<::a::b::v1::Query_Key>(std::move(requests)),
         std::move(options));
   }
 
   // rpc Chat(stream a.b.v1.Query) returns (stream a.b.v1.Query.Page.Cursor)
-  asio::awaitable<rpcnet::Result<rpcnet::TypedClientCall<::a::b::v1::Query, ::a::b::v1::Query_Page_Cursor>>> Chat(
-      rpcnet::CallOptions options = {}) const {
+  asio::awaitable<rpcnet::Result<rpcnet::TypedClientCall<::a::b::v1::Query, ::a::b::v1::Query_Page_Cursor>>>
+  Chat(rpcnet::CallOptions options = {}) const {
     return rpcnet::generated::bidi<::a::b::v1::Query, ::a::b::v1::Query_Page_Cursor>(client_, "a.b.v1.ShowcaseService/Chat", std::move(options));
   }
 

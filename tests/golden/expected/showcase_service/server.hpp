@@ -21,27 +21,27 @@ class ShowcaseServiceHandler {
   virtual ~ShowcaseServiceHandler() = default;
 
   // rpc Get(a.b.v1.Query) returns (a.b.v1.Answer)
-  virtual asio::awaitable<rpcnet::Result<::a::b::v1::Answer>> Get(const ::a::b::v1::Query& request,
-                                                            rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<::a::b::v1::Answer>>
+  Get(const ::a::b::v1::Query& request, rpcnet::CallContext& context) = 0;
 
   // rpc List(a.b.v1.Query.Page) returns (stream a.b.v1.Answer)
   // Write any number of responses; returning ends the call with OK or the error's status.
-  virtual asio::awaitable<rpcnet::Result<void>> List(
-      const ::a::b::v1::Query_Page& request, rpcnet::TypedServerWriter<::a::b::v1::Answer>& writer,
-      rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<void>>
+  List(const ::a::b::v1::Query_Page& request, rpcnet::TypedServerWriter<::a::b::v1::Answer>& writer,
+           rpcnet::CallContext& context) = 0;
 
   // rpc Upload(stream a.b.v1.Query.Key) returns (a.b.v1.Tag)
   // Read requests until nullopt (the client finished), then return the one response.
-  virtual asio::awaitable<rpcnet::Result<::a::b::v1::Tag>> Upload(
-      rpcnet::TypedServerReader<::a::b::v1::Query_Key>& reader, rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<::a::b::v1::Tag>>
+  Upload(rpcnet::TypedServerReader<::a::b::v1::Query_Key>& reader, rpcnet::CallContext& context) = 0;
 
   // rpc Chat(stream a.b.v1.Query) returns (stream a.b.v1.Query.Page.Cursor)
   // Read and write in any order; returning ends the call with OK or the error's status.
-  virtual asio::awaitable<rpcnet::Result<void>> Chat(
-      rpcnet::TypedServerStream<::a::b::v1::Query, ::a::b::v1::Query_Page_Cursor>& stream, rpcnet::CallContext& context) = 0;
+  virtual asio::awaitable<rpcnet::Result<void>>
+  Chat(rpcnet::TypedServerStream<::a::b::v1::Query, ::a::b::v1::Query_Page_Cursor>& stream, rpcnet::CallContext& context) = 0;
 };
 
-// Serves a ShowcaseServiceHandler: either register it on an RpcServer you own (several services may
+// Serves ShowcaseServiceHandler: either register it on an RpcServer you own (several services may
 // share one), or let ShowcaseServiceServer own a server for it.
 class ShowcaseServiceServer {
  public:
