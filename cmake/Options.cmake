@@ -4,3 +4,4 @@ set(RPCNET_SANITIZE "" CACHE STRING "Comma-separated -fsanitize= list for the wh
 option(RPCNET_FUZZ "Build the libFuzzer targets in fuzz/ (needs clang)" OFF)
 option(RPCNET_BUILD_TESTS "Build the test suite" ON)
 option(RPCNET_BUILD_EXAMPLES "Build the programs in examples/" ON)
+option(RPCNET_BENCH_GRPC "Build the rpcnet-vs-gRPC benchmark suite and microbenchmarks in bench/ (needs gRPC C++, Google Benchmark)" OFF)

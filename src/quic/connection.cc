@@ -589,13 +589,9 @@ void Connection::on_stream_closed(std::int64_t id, Stream* stream,
     stream->in_send_queue_ = false;
   }
   stream->on_closed(app_error_code);  // unread data stays readable; credit returns as it is read
-  auto it = streams_.find(id);
-  if (it != streams_.end()) {
-    // Keep the object alive until this callback returns; the user may still hold it.
-    auto keep = std::move(it->second);
-    streams_.erase(it);
-    asio::post(executor_, [keep = std::move(keep)] {});
-  }
+  // Nothing up this callback's stack touches the stream again, so dropping our reference here
+  // is safe even when it is the last one.
+  streams_.erase(id);
 }
 
 // ---- writing --------------------------------------------------------------------------------------
@@ -622,7 +618,7 @@ void Connection::send_train() {
   if (train_len_ == 0) return;
   const sockaddr* to = owned_socket_ ? nullptr : reinterpret_cast<const sockaddr*>(&remote_storage_);
   const socklen_t to_len = owned_socket_ ? 0 : remote_len_;
-  socket_->send(to, to_len, send_buffer_.data(), train_len_, train_segment_);
+  socket_->send(to, to_len, send_buffer_, train_len_, train_segment_);
   train_len_ = 0;
   train_segment_ = 0;
 }
@@ -632,7 +628,13 @@ bool Connection::write_packets(std::uint64_t now) {
   const std::size_t quantum = ngtcp2_conn_get_send_quantum(conn_);
   const std::size_t burst =
       std::clamp<std::size_t>(quantum / std::max<std::size_t>(max_udp, 1), 1, kMaxBurstPackets);
-  if (send_buffer_.size() < kMaxTrainBytes + max_udp) send_buffer_.resize(kMaxTrainBytes + max_udp);
+  // One packet-train buffer per thread, shared by all of its connections: a flush never
+  // suspends, so they cannot overlap, and idle connections then cost no send buffer at all.
+  thread_local std::vector<std::uint8_t> thread_send_buffer;
+  if (thread_send_buffer.size() < kMaxTrainBytes + max_udp) {
+    thread_send_buffer.resize(kMaxTrainBytes + max_udp);
+  }
+  send_buffer_ = thread_send_buffer.data();
   train_len_ = 0;
   train_segment_ = 0;
 
@@ -671,7 +673,7 @@ bool Connection::write_packets(std::uint64_t now) {
     }
     if (stream == nullptr && stalls > 0) flags = NGTCP2_WRITE_STREAM_FLAG_NONE;
 
-    std::uint8_t* dest = send_buffer_.data() + train_len_;
+    std::uint8_t* dest = send_buffer_ + train_len_;
     ngtcp2_ssize datalen = -1;
     const ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, dest, max_udp, &datalen,
                                                      flags, stream_id, vecs, nvecs, now);
@@ -712,7 +714,7 @@ bool Connection::write_packets(std::uint64_t now) {
       // Larger than the train's segment size: send the train, start a new one with this packet.
       const std::size_t start = train_len_;
       send_train();
-      std::memmove(send_buffer_.data(), send_buffer_.data() + start, size);
+      std::memmove(send_buffer_, send_buffer_ + start, size);
       segments = 0;
     }
     if (train_segment_ == 0) train_segment_ = size;

@@ -204,7 +204,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool in_flush_ = false;
 
   // Packet train being assembled for one GSO send.
-  std::vector<std::uint8_t> send_buffer_;
+  std::uint8_t* send_buffer_ = nullptr;  // this thread's train buffer, during write_packets only
   std::size_t train_len_ = 0;
   std::size_t train_segment_ = 0;
   bool train_closed_ = false;

@@ -47,12 +47,17 @@ ClientShared::ClientShared(asio::any_io_executor executor,
       limits_(rpc::frame_limits(config)),
       default_timeout_(config.default_timeout()),
       remote_(connection_->remote_address()),
-      connected_(std::make_shared<std::atomic<bool>>(connection_->is_open())) {
+      connected_(std::make_shared<std::atomic<bool>>(connection_->is_open())),
+      deadlines_(std::make_unique<runtime::DeadlineQueue>(executor_)) {
   connection_->set_close_handler(
       [flag = connected_](const RpcError&) { flag->store(false, std::memory_order_release); });
 }
 
-ClientShared::~ClientShared() { close(); }
+ClientShared::~ClientShared() {
+  close();
+  // The queue's timer belongs to the loop: destroy it there.
+  asio::dispatch(executor_, [deadlines = std::move(deadlines_)] {});
+}
 
 void ClientShared::close() {
   connected_->store(false, std::memory_order_release);
@@ -67,11 +72,16 @@ ClientCallState::ClientCallState(std::shared_ptr<ClientShared> client, CallKind 
     : client_(std::move(client)),
       kind_(kind),
       timeout_(timeout),
-      core_(kind, client_->limits()),
-      deadline_(client_->executor()) {}
+      core_(kind, client_->limits()) {}
 
 ClientCallState::~ClientCallState() {
+  client_->deadlines().remove(*this);
   if (!ended_ && stream_) stream_->reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
+}
+
+void ClientCallState::on_deadline() {
+  cancel(RpcError::timeout("deadline of " + std::to_string(timeout_.count()) + " ms exceeded"),
+         StreamErrorCode::kDeadlineExceeded);
 }
 
 RpcError ClientCallState::connection_error() const {
@@ -85,17 +95,7 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
     ended_ = true;
     co_return too_large(first->size(), client_->limits().max_message_size);
   }
-  if (timeout_ != kNoDeadline) {
-    deadline_.expires_after(timeout_);
-    deadline_.async_wait([weak = weak_from_this(), timeout = timeout_](const asio::error_code& e) {
-      if (e) return;
-      if (auto self = weak.lock()) {
-        self->cancel(RpcError::timeout("deadline of " + std::to_string(timeout.count()) +
-                                       " ms exceeded"),
-                     StreamErrorCode::kDeadlineExceeded);
-      }
-    });
-  }
+  if (timeout_ != kNoDeadline) client_->deadlines().add(*this, runtime::steady_now() + timeout_);
   auto opened = co_await client_->connection().open_stream(write_signal_.slot());
   if (local_failure_) {
     if (opened) (*opened)->reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
@@ -115,7 +115,7 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
   header.request_id = client_->take_request_id();
   header.metadata = metadata;
   Bytes head;
-  wire::append_frame(head, wire::FrameType::kHeader, wire::encode_call_header(header));
+  wire::append_call_header_frame(head, header);
   Bytes body;
   if (first) {
     auto parts = rpc::encode_message_parts(std::move(*first));
@@ -168,7 +168,7 @@ asio::awaitable<Result<void>> ClientCallState::finish_writes() {
 
 Result<std::optional<Bytes>> ClientCallState::end_call(rpc::InboundEvent& event) {
   ended_ = true;
-  deadline_.cancel();
+  client_->deadlines().remove(*this);
   if (event.error) {
     if (event.action == rpc::StreamAction::kReset) {
       stream_->reset(static_cast<std::uint64_t>(event.reset_code));
@@ -237,7 +237,7 @@ asio::awaitable<Result<Bytes>> ClientCallState::read_single() {
 void ClientCallState::cancel(RpcError reason, StreamErrorCode code) {
   if (ended_ || local_failure_) return;
   local_failure_ = std::move(reason);
-  deadline_.cancel();
+  client_->deadlines().remove(*this);
   if (stream_) stream_->reset(static_cast<std::uint64_t>(code));
   read_signal_.emit(asio::cancellation_type::terminal);
   write_signal_.emit(asio::cancellation_type::terminal);

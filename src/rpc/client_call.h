@@ -25,6 +25,7 @@
 #include "rpcnet/call_options.h"
 #include "rpcnet/client.h"
 #include "runtime/cross_loop.h"
+#include "runtime/deadline_queue.h"
 
 namespace rpcnet::detail {
 
@@ -45,6 +46,7 @@ class ClientShared {
   std::uint64_t take_request_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
   std::uint64_t peek_request_id() const noexcept { return next_id_.load(std::memory_order_relaxed); }
   bool connected() const noexcept { return connected_->load(std::memory_order_acquire); }
+  runtime::DeadlineQueue& deadlines() noexcept { return *deadlines_; }
   const SocketAddress& remote() const noexcept { return remote_; }
   void close();
 
@@ -59,11 +61,14 @@ class ClientShared {
   std::atomic<std::uint64_t> next_id_{1};
   // Shared with the connection's close handler, which clears it on the loop.
   std::shared_ptr<std::atomic<bool>> connected_;
+  // Deadlines of this client's calls; destroyed on the loop (see ~ClientShared).
+  std::unique_ptr<runtime::DeadlineQueue> deadlines_;
 };
 
 // Shared by the handle the caller holds (the unary coroutine, a ResponseStream or a ClientCall)
 // and, for streaming requests, the request pump; the deadline timer holds a weak reference.
-class ClientCallState : public std::enable_shared_from_this<ClientCallState> {
+class ClientCallState : public std::enable_shared_from_this<ClientCallState>,
+                        private runtime::DeadlineEntry {
  public:
   ClientCallState(std::shared_ptr<ClientShared> client, wire::CallKind kind,
                   std::chrono::milliseconds timeout);
@@ -101,7 +106,8 @@ class ClientCallState : public std::enable_shared_from_this<ClientCallState> {
   std::chrono::milliseconds timeout_;
   std::shared_ptr<quic::Stream> stream_;  // co-owned by the connection until QUIC closes it
   rpc::ClientCallCore core_;
-  asio::steady_timer deadline_;
+  void on_deadline() override;
+
   asio::cancellation_signal read_signal_;
   asio::cancellation_signal write_signal_;
   std::optional<RpcError> local_failure_;

@@ -188,14 +188,14 @@ ServerCall::ServerCall(ServerState& server, ServerLoop& loop,
       loop_(loop),
       connection_(std::move(connection)),
       stream_(std::move(stream)),
-      core_(server.limits),
-      deadline_(loop.executor) {
+      core_(server.limits) {
   loop_.calls.insert(this);
   loop_.active_calls.fetch_add(1, std::memory_order_relaxed);
   loop_.calls_started.fetch_add(1, std::memory_order_relaxed);
 }
 
 ServerCall::~ServerCall() {
+  loop_.deadlines->remove(*this);
   loop_.calls.erase(this);
   loop_.active_calls.fetch_sub(1, std::memory_order_release);
 }
@@ -225,19 +225,17 @@ void ServerCall::cancel(RpcError reason, StreamErrorCode code) {
   cancel_reason_ = std::move(reason);
   answered_ = true;
   if (context_) context_->mark_cancelled();
-  deadline_.cancel();
+  loop_.deadlines->remove(*this);
   stream_->reset(code_of(code));
   signal_.emit(asio::cancellation_type::terminal);
 }
 
 void ServerCall::arm_deadline(std::chrono::microseconds timeout) {
-  deadline_.expires_after(timeout);
-  deadline_.async_wait([weak = weak_from_this()](const asio::error_code& error) {
-    if (error) return;
-    if (auto self = weak.lock()) {
-      self->cancel(RpcError::timeout("deadline exceeded"), StreamErrorCode::kDeadlineExceeded);
-    }
-  });
+  loop_.deadlines->add(*this, runtime::steady_now() + timeout);
+}
+
+void ServerCall::on_deadline() {
+  cancel(RpcError::timeout("deadline exceeded"), StreamErrorCode::kDeadlineExceeded);
 }
 
 asio::awaitable<std::optional<rpc::InboundEvent>> ServerCall::next_event() {
@@ -334,7 +332,7 @@ asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
 asio::awaitable<void> ServerCall::respond_error(const RpcError& error) {
   if (answered_) co_return;
   answered_ = true;
-  deadline_.cancel();
+  loop_.deadlines->remove(*this);
   (void)co_await stream_->write(trailer_frame(rpc::trailer_for(error)), {}, true);
   if (!requests_done_) stream_->stop_reading(code_of(StreamErrorCode::kNoError));
 }
@@ -350,7 +348,7 @@ asio::awaitable<void> ServerCall::respond_unary(Result<Bytes> result) {
   }
   if (answered_) co_return;
   answered_ = true;
-  deadline_.cancel();
+  loop_.deadlines->remove(*this);
   const Bytes& trailer = ok_trailer_frame();
   auto parts = rpc::encode_message_parts(std::move(response));
   if (parts.body.empty()) {
@@ -370,7 +368,7 @@ asio::awaitable<void> ServerCall::respond_streaming(Result<void> result) {
   }
   if (answered_) co_return;
   answered_ = true;
-  deadline_.cancel();
+  loop_.deadlines->remove(*this);
   (void)co_await stream_->write(Bytes(ok_trailer_frame()), {}, true);
   if (!requests_done_) stream_->stop_reading(code_of(StreamErrorCode::kNoError));
 }
@@ -530,6 +528,7 @@ Result<SocketAddress> RpcServer::bind() {
   for (std::size_t i = 0; i < loops; ++i) {
     auto loop = std::make_unique<ServerLoop>();
     loop->executor = runtime->executor(i);
+    loop->deadlines = std::make_unique<runtime::DeadlineQueue>(loop->executor);
     ServerLoop* raw = loop.get();
     quic::ServerEndpoint::Options endpoint_options;
     endpoint_options.transport = transport;

@@ -25,6 +25,7 @@
 #include "rpc/handler_registry.h"
 #include "rpcnet/runtime.h"
 #include "rpcnet/server.h"
+#include "runtime/deadline_queue.h"
 
 namespace rpcnet::detail {
 
@@ -37,6 +38,7 @@ struct ServerLoop {
   rpc::HandlerCache handlers;              // loop-local
   bool refusing = false;                   // loop-local: shutting down, new calls are refused
   std::unordered_set<ServerCall*> calls;   // loop-local: calls in flight
+  std::unique_ptr<runtime::DeadlineQueue> deadlines;  // loop-local: the calls' deadlines
   alignas(64) std::atomic<std::int64_t> active_calls{0};
   std::atomic<std::uint64_t> calls_started{0};
   std::atomic<std::uint64_t> connections_open{0};
@@ -75,7 +77,7 @@ class ServerState {
 
 // Owned by its serve() coroutine; the stream's abort hook and the deadline timer hold weak
 // references, so a call ends when its coroutine does.
-class ServerCall : public std::enable_shared_from_this<ServerCall> {
+class ServerCall : public std::enable_shared_from_this<ServerCall>, private runtime::DeadlineEntry {
  public:
   ServerCall(ServerState& server, ServerLoop& loop, std::shared_ptr<quic::Connection> connection,
              std::shared_ptr<quic::Stream> stream);
@@ -121,7 +123,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall> {
   wire::CallKind kind_ = wire::CallKind::kUnary;
   std::optional<CallContext> context_;
   asio::cancellation_signal signal_;
-  asio::steady_timer deadline_;
+  void on_deadline() override;
+
   std::optional<RpcError> cancel_reason_;
   std::uint64_t responses_ = 0;
   bool requests_done_ = false;

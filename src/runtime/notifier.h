@@ -20,7 +20,9 @@
 #include <asio/cancellation_type.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
+#include <cstddef>
 #include <list>
+#include <new>
 #include <memory>
 #include <utility>
 
@@ -68,21 +70,29 @@ class Notifier {
   // A waiter still suspended here is woken with kCancelled, so no coroutine is leaked.
   ~Notifier() { wake(WakeReason::kCancelled); }
 
-  // Completes with void(WakeReason). At most one waiter at a time.
+  // Completes with void(WakeReason). At most one waiter at a time: a second one replaces (and
+  // cancels) the first.
   template <class Token>
   auto async_wait(Token&& token) {
     return asio::async_initiate<Token, void(WakeReason)>(
         [this](auto handler) {
-          using H = decltype(handler);
-          auto pending = std::make_unique<detail::PendingWaitImpl<H>>(std::move(handler));
-          auto slot = pending->slot();
+          using Impl = detail::PendingWaitImpl<decltype(handler)>;
+          wake(WakeReason::kCancelled);
+          // Waiting is on every call's hot path: keep the handler inline when it fits.
+          if constexpr (sizeof(Impl) <= sizeof(storage_) &&
+                        alignof(Impl) <= alignof(std::max_align_t)) {
+            waiter_ = new (storage_) Impl(std::move(handler));
+            inline_ = true;
+          } else {
+            waiter_ = new Impl(std::move(handler));
+            inline_ = false;
+          }
+          auto slot = static_cast<Impl*>(waiter_)->slot();
           if (slot.is_connected()) {
             slot.assign([this](asio::cancellation_type type) {
               if (type != asio::cancellation_type::none) wake(WakeReason::kCancelled);
             });
           }
-          wake(WakeReason::kCancelled);  // a second waiter replaces the first
-          waiter_ = std::move(pending);
         },
         token);
   }
@@ -92,12 +102,19 @@ class Notifier {
 
  private:
   void wake(WakeReason reason) {
-    if (!waiter_) return;
-    auto waiter = std::move(waiter_);
-    waiter->complete(reason);
+    if (waiter_ == nullptr) return;
+    detail::PendingWait* waiter = std::exchange(waiter_, nullptr);
+    waiter->complete(reason);  // moves the handler out and posts it
+    if (inline_) {
+      waiter->~PendingWait();
+    } else {
+      delete waiter;
+    }
   }
 
-  std::unique_ptr<detail::PendingWait> waiter_;
+  alignas(std::max_align_t) unsigned char storage_[64];
+  detail::PendingWait* waiter_ = nullptr;
+  bool inline_ = false;
 };
 
 class WaitQueue {

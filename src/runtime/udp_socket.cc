@@ -45,12 +45,21 @@ bool is_loopback(const sockaddr* address) noexcept {
   return false;
 }
 
-UdpSocket::UdpSocket(const asio::any_io_executor& executor, int fd)
-    : socket_(executor), fd_(fd), slots_(kBatchSize), msgs_(kBatchSize), iovs_(kBatchSize) {
-  for (std::size_t i = 0; i < kBatchSize; ++i) {
-    slots_[i].buffer.resize(kSlotBytes);
-    iovs_[i] = iovec{slots_[i].buffer.data(), kSlotBytes};
-  }
+UdpSocket::UdpSocket(const asio::any_io_executor& executor, int fd) : socket_(executor), fd_(fd) {}
+
+UdpSocket::ReceiveBatch& UdpSocket::ReceiveBatch::for_this_thread() {
+  thread_local ReceiveBatch batch = [] {
+    ReceiveBatch b;
+    b.slots.resize(kBatchSize);
+    b.msgs.resize(kBatchSize);
+    b.iovs.resize(kBatchSize);
+    for (std::size_t i = 0; i < kBatchSize; ++i) {
+      b.slots[i].buffer.resize(kSlotBytes);
+      b.iovs[i] = iovec{b.slots[i].buffer.data(), kSlotBytes};
+    }
+    return b;
+  }();
+  return batch;
 }
 
 UdpSocket::~UdpSocket() { close(); }
@@ -151,28 +160,28 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::connect(const asio::any_io_executo
   return socket;
 }
 
-int UdpSocket::receive_batch() {
+int UdpSocket::receive_batch(ReceiveBatch& batch) {
   for (std::size_t i = 0; i < kBatchSize; ++i) {
-    auto& hdr = msgs_[i].msg_hdr;
+    auto& hdr = batch.msgs[i].msg_hdr;
     hdr = msghdr{};
-    hdr.msg_name = &slots_[i].from;
+    hdr.msg_name = &batch.slots[i].from;
     hdr.msg_namelen = sizeof(sockaddr_storage);
-    hdr.msg_iov = &iovs_[i];
+    hdr.msg_iov = &batch.iovs[i];
     hdr.msg_iovlen = 1;
-    hdr.msg_control = slots_[i].control;
-    hdr.msg_controllen = sizeof slots_[i].control;
-    msgs_[i].msg_len = 0;
+    hdr.msg_control = batch.slots[i].control;
+    hdr.msg_controllen = sizeof batch.slots[i].control;
+    batch.msgs[i].msg_len = 0;
   }
   int n;
   do {
-    n = ::recvmmsg(fd_, msgs_.data(), static_cast<unsigned>(kBatchSize), MSG_DONTWAIT, nullptr);
+    n = ::recvmmsg(fd_, batch.msgs.data(), static_cast<unsigned>(kBatchSize), MSG_DONTWAIT, nullptr);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) last_error_ = errno;
   return n;  // < 0 on EAGAIN (nothing ready) or an ICMP-reported error; both end the batch
 }
 
-std::size_t UdpSocket::slot_segment_size(std::size_t index, std::size_t total) const {
-  auto& hdr = const_cast<msghdr&>(msgs_[index].msg_hdr);
+std::size_t UdpSocket::segment_size(ReceiveBatch& batch, std::size_t index, std::size_t total) {
+  auto& hdr = batch.msgs[index].msg_hdr;
   for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr; c = CMSG_NXTHDR(&hdr, c)) {
     if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
       int segment = 0;

@@ -65,24 +65,25 @@ class UdpSocket {
   // `on_datagram(const ReceivedDatagram&)` for each. Returns how many were delivered.
   template <class Fn>
   std::size_t receive_ready(Fn&& on_datagram, int max_batches = 4) {
+    ReceiveBatch& batch = ReceiveBatch::for_this_thread();
     std::size_t delivered = 0;
-    for (int batch = 0; batch < max_batches; ++batch) {
-      const int n = receive_batch();
+    for (int round = 0; round < max_batches; ++round) {
+      const int n = receive_batch(batch);
       if (n <= 0) break;
       for (int i = 0; i < n; ++i) {
-        const auto& slot = slots_[static_cast<std::size_t>(i)];
-        const std::size_t total = msgs_[static_cast<std::size_t>(i)].msg_len;
-        const std::size_t segment = slot_segment_size(static_cast<std::size_t>(i), total);
+        const auto index = static_cast<std::size_t>(i);
+        const auto& slot = batch.slots[index];
+        const std::size_t total = batch.msgs[index].msg_len;
+        const std::size_t segment = segment_size(batch, index, total);
         for (std::size_t off = 0; off < total; off += segment) {
           const std::size_t len = std::min(segment, total - off);
-          on_datagram(ReceivedDatagram{
-              std::span<const std::uint8_t>(slot.buffer.data() + off, len),
-              reinterpret_cast<const sockaddr*>(&slot.from),
-              msgs_[static_cast<std::size_t>(i)].msg_hdr.msg_namelen});
+          on_datagram(ReceivedDatagram{std::span<const std::uint8_t>(slot.buffer.data() + off, len),
+                                       reinterpret_cast<const sockaddr*>(&slot.from),
+                                       batch.msgs[index].msg_hdr.msg_namelen});
           ++delivered;
         }
       }
-      if (static_cast<std::size_t>(n) < slots_.size()) break;
+      if (static_cast<std::size_t>(n) < batch.slots.size()) break;
     }
     return delivered;
   }
@@ -103,17 +104,25 @@ class UdpSocket {
   void close();
 
  private:
-  struct Slot {
-    std::vector<std::uint8_t> buffer;
-    sockaddr_storage from;
-    alignas(cmsghdr) std::uint8_t control[64];
+  // recvmmsg buffers, one set per thread and shared by all of its sockets (a receive never
+  // suspends): a connection-per-socket client would otherwise pin 1 MiB per connection.
+  struct ReceiveBatch {
+    struct Slot {
+      std::vector<std::uint8_t> buffer;
+      sockaddr_storage from;
+      alignas(cmsghdr) std::uint8_t control[64];
+    };
+    std::vector<Slot> slots;
+    std::vector<mmsghdr> msgs;
+    std::vector<iovec> iovs;
+    static ReceiveBatch& for_this_thread();
   };
 
   UdpSocket(const asio::any_io_executor& executor, int fd);
   Result<void> configure(const UdpSocketOptions& options);
   Result<void> read_local_address();
-  int receive_batch();
-  std::size_t slot_segment_size(std::size_t index, std::size_t total) const;
+  int receive_batch(ReceiveBatch& batch);
+  static std::size_t segment_size(ReceiveBatch& batch, std::size_t index, std::size_t total);
   void send_one(const sockaddr* to, socklen_t to_len, const std::uint8_t* data, std::size_t len,
                 std::size_t segment_size);
 
@@ -125,9 +134,6 @@ class UdpSocket {
   bool gso_enabled_ = false;
   int last_error_ = 0;
   std::uint64_t send_drops_ = 0;
-  std::vector<Slot> slots_;
-  std::vector<mmsghdr> msgs_;
-  std::vector<iovec> iovs_;
 };
 
 // True for 127.0.0.0/8 and ::1 — paths on which rpcnet uses large datagrams.

@@ -10,24 +10,41 @@ using wire::FrameError;
 using wire::FrameType;
 using wire::StreamErrorCode;
 
-InboundEvent CallCoreBase::pop_event() {
-  InboundEvent event = std::move(events_.front());
-  events_.pop_front();
+void EventQueue::push(InboundEvent&& event) {
+  if (size_ < kInline && overflow_.empty()) {
+    ring_[(head_ + size_) % kInline] = std::move(event);
+    ++size_;
+  } else {
+    overflow_.push_back(std::move(event));
+  }
+}
+
+InboundEvent EventQueue::pop() {
+  InboundEvent event = std::move(ring_[head_]);
+  head_ = (head_ + 1) % kInline;
+  --size_;
+  if (!overflow_.empty()) {
+    ring_[(head_ + size_) % kInline] = std::move(overflow_.front());
+    overflow_.pop_front();
+    ++size_;
+  }
   return event;
 }
+
+InboundEvent CallCoreBase::pop_event() { return events_.pop(); }
 
 void CallCoreBase::push_message(Bytes message) {
   InboundEvent event;
   event.kind = InboundEvent::Kind::kMessage;
   event.message = std::move(message);
-  events_.push_back(std::move(event));
+  events_.push(std::move(event));
 }
 
 void CallCoreBase::end_ok(Metadata trailer_metadata) {
   InboundEvent event;
   event.kind = InboundEvent::Kind::kEnd;
   event.trailer_metadata = std::move(trailer_metadata);
-  events_.push_back(std::move(event));
+  events_.push(std::move(event));
   ended_ = true;
 }
 
@@ -37,7 +54,7 @@ void CallCoreBase::end_with(RpcError error, StreamAction action, StreamErrorCode
   event.error = std::move(error);
   event.action = action;
   event.reset_code = code;
-  events_.push_back(std::move(event));
+  events_.push(std::move(event));
   ended_ = true;
 }
 
@@ -67,13 +84,12 @@ RpcError reset_error(std::uint64_t code, const char* who) {
 
 void CallCoreBase::on_data(ByteView data) {
   if (ended_) return;
-  const FrameError error = decoder_.feed(data, frames_);
-  for (Frame& frame : frames_) {
-    if (ended_) break;
-    on_frame(frame);
-  }
-  frames_.clear();
+  const FrameError error = decoder_.feed(data, *this);
   if (!ended_ && error != FrameError::kNone) on_decode_error(error);
+}
+
+void CallCoreBase::on_frame(const wire::FrameView& frame) {
+  if (!ended_) handle_frame(frame);  // after the end, the rest of the input is ignored
 }
 
 
@@ -96,14 +112,14 @@ void ClientCallCore::on_decode_error(FrameError error) {
   }
 }
 
-void ClientCallCore::on_frame(Frame& frame) {
+void ClientCallCore::handle_frame(const wire::FrameView& frame) {
   switch (frame.type) {
     case FrameType::kMessage:
       if (wire::single_response(kind_) && responses_ == 1) {
         return end_protocol_error("more than one response to a single-response call");
       }
       ++responses_;
-      return push_message(std::move(frame.payload));
+      return push_message(frame.take());
     case FrameType::kTrailer: {
       auto trailer = wire::decode_trailer(frame.payload);
       if (!trailer) return end_protocol_error(trailer.error().message());
@@ -154,7 +170,7 @@ void ServerCallCore::on_decode_error(FrameError error) {
   }
 }
 
-void ServerCallCore::on_frame(Frame& frame) {
+void ServerCallCore::handle_frame(const wire::FrameView& frame) {
   if (!kind_) {
     if (frame.type != FrameType::kHeader) return end_protocol_error("first frame is not a header");
     auto header = wire::decode_call_header(frame.payload);
@@ -163,7 +179,7 @@ void ServerCallCore::on_frame(Frame& frame) {
     InboundEvent event;
     event.kind = InboundEvent::Kind::kHeader;
     event.header = std::move(*header);
-    events_.push_back(std::move(event));
+    events_.push(std::move(event));
     return;
   }
   switch (frame.type) {
@@ -172,7 +188,7 @@ void ServerCallCore::on_frame(Frame& frame) {
         return end_protocol_error("more than one request to a single-request call");
       }
       ++requests_;
-      return push_message(std::move(frame.payload));
+      return push_message(frame.take());
     case FrameType::kHeader:
       return end_protocol_error("second header frame");
     case FrameType::kTrailer:

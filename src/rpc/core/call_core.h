@@ -7,6 +7,7 @@
 // must do to the stream (reset it, or answer with a status) — the connection is never affected.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -43,8 +44,23 @@ struct InboundEvent {
   Metadata trailer_metadata;  // client kEnd: metadata from the server's trailer
 };
 
+// FIFO of events that needs no allocation for the few events a typical call produces.
+class EventQueue {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  void push(InboundEvent&& event);
+  InboundEvent pop();
+
+ private:
+  static constexpr std::size_t kInline = 4;
+  std::array<InboundEvent, kInline> ring_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;            // events in the ring
+  std::deque<InboundEvent> overflow_;  // newer than every event in the ring
+};
+
 // Base of both sides: event queue and the end-of-call latch.
-class CallCoreBase {
+class CallCoreBase : public wire::FrameSink {
  public:
   virtual ~CallCoreBase() = default;
 
@@ -60,7 +76,8 @@ class CallCoreBase {
   explicit CallCoreBase(wire::FrameLimits limits) : decoder_(limits) {}
   CallCoreBase(const CallCoreBase&) = default;
   CallCoreBase& operator=(const CallCoreBase&) = default;
-  virtual void on_frame(wire::Frame& frame) = 0;
+  void on_frame(const wire::FrameView& frame) final;
+  virtual void handle_frame(const wire::FrameView& frame) = 0;
   virtual void on_decode_error(wire::FrameError error) = 0;
   void push_message(Bytes message);
   void end_ok(Metadata trailer_metadata = {});
@@ -68,8 +85,7 @@ class CallCoreBase {
   void end_protocol_error(std::string what);
 
   wire::FrameDecoder decoder_;
-  std::vector<wire::Frame> frames_;
-  std::deque<InboundEvent> events_;
+  EventQueue events_;
   bool ended_ = false;
 };
 
@@ -84,7 +100,7 @@ class ClientCallCore : public CallCoreBase {
   void on_reset(std::uint64_t code);
 
  private:
-  void on_frame(wire::Frame& frame) override;
+  void handle_frame(const wire::FrameView& frame) override;
   void on_decode_error(wire::FrameError error) override;
 
   wire::CallKind kind_;
@@ -103,7 +119,7 @@ class ServerCallCore : public CallCoreBase {
   bool header_received() const noexcept { return kind_.has_value(); }
 
  private:
-  void on_frame(wire::Frame& frame) override;
+  void handle_frame(const wire::FrameView& frame) override;
   void on_decode_error(wire::FrameError error) override;
 
   std::optional<wire::CallKind> kind_;

@@ -2,6 +2,7 @@
 
 #include <bitset>
 
+#include "rpc/wire/frame.h"
 #include "rpc/wire/varint.h"
 
 namespace rpcnet::wire {
@@ -106,9 +107,24 @@ class SeenFields {
 
 }  // namespace
 
+static void encode_call_header_into(Bytes& out, const CallHeader& header);
+
+void append_call_header_frame(Bytes& out, const CallHeader& header) {
+  // Encoded once per call: reuse one scratch buffer per thread instead of allocating.
+  thread_local Bytes payload;
+  payload.clear();
+  encode_call_header_into(payload, header);
+  append_frame(out, FrameType::kHeader, payload);
+}
+
 Bytes encode_call_header(const CallHeader& header) {
   Bytes out;
-  out.reserve(16 + header.method.size());
+  encode_call_header_into(out, header);
+  return out;
+}
+
+static void encode_call_header_into(Bytes& out, const CallHeader& header) {
+  out.reserve(out.size() + 16 + header.method.size());
   append_string_field(out, static_cast<std::uint64_t>(HeaderTag::kMethod), header.method);
   append_varint_field(out, static_cast<std::uint64_t>(HeaderTag::kCallKind),
                       static_cast<std::uint64_t>(header.kind));
@@ -124,7 +140,6 @@ Bytes encode_call_header(const CallHeader& header) {
   for (const auto& [key, value] : header.metadata) {
     append_metadata_field(out, static_cast<std::uint64_t>(HeaderTag::kMetadata), key, value);
   }
-  return out;
 }
 
 Result<CallHeader> decode_call_header(ByteView payload) {

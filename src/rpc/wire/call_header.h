@@ -70,6 +70,8 @@ struct Trailer {
 };
 
 Bytes encode_call_header(const CallHeader& header);
+// Appends a complete HEADER frame for `header` to `out`.
+void append_call_header_frame(Bytes& out, const CallHeader& header);
 // Errors: kStream/kInternal with a description, for any malformed or incomplete header.
 Result<CallHeader> decode_call_header(ByteView payload);
 

@@ -32,7 +32,7 @@ std::size_t frame_prefix_size(std::uint64_t payload_size) noexcept {
   return 1 + varint_size(payload_size);
 }
 
-FrameError FrameDecoder::start_payload(std::uint64_t length, std::vector<Frame>& out) {
+FrameError FrameDecoder::start_payload(std::uint64_t length, FrameSink& sink) {
   const bool is_message = type_ == FrameType::kMessage;
   const std::uint64_t limit = is_message ? limits_.max_message_size : limits_.max_header_size;
   if (length > limit) {
@@ -40,7 +40,7 @@ FrameError FrameDecoder::start_payload(std::uint64_t length, std::vector<Frame>&
     return fail(is_message ? FrameError::kMessageTooLarge : FrameError::kHeaderTooLarge);
   }
   if (length == 0) {
-    out.push_back(Frame{type_, {}});
+    sink.on_frame(FrameView{type_, ByteView(), nullptr});
     state_ = State::kType;
     return FrameError::kNone;
   }
@@ -52,6 +52,15 @@ FrameError FrameDecoder::start_payload(std::uint64_t length, std::vector<Frame>&
 }
 
 FrameError FrameDecoder::feed(ByteView data, std::vector<Frame>& out) {
+  struct Collect final : FrameSink {
+    explicit Collect(std::vector<Frame>& frames) : frames_(frames) {}
+    void on_frame(const FrameView& frame) override { frames_.push_back(Frame{frame.type, frame.take()}); }
+    std::vector<Frame>& frames_;
+  } collect(out);
+  return feed(data, collect);
+}
+
+FrameError FrameDecoder::feed(ByteView data, FrameSink& sink) {
   if (error_ != FrameError::kNone) return error_;
   std::size_t pos = 0;
   while (pos < data.size()) {
@@ -71,7 +80,7 @@ FrameError FrameDecoder::feed(ByteView data, std::vector<Frame>& out) {
         }
         if (length_have_ < length_need_) break;
         const auto length = read_varint(ByteView(length_bytes_, length_need_));
-        if (const FrameError e = start_payload(length->value, out); e != FrameError::kNone) {
+        if (const FrameError e = start_payload(length->value, sink); e != FrameError::kNone) {
           return e;
         }
         break;
@@ -80,13 +89,12 @@ FrameError FrameDecoder::feed(ByteView data, std::vector<Frame>& out) {
         const std::size_t take =
             static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, data.size() - pos));
         if (payload_.empty() && take == remaining_) {
-          // The whole payload is in this chunk: build it with a single copy.
-          out.push_back(Frame{type_, Bytes(data.begin() + static_cast<std::ptrdiff_t>(pos),
-                                           data.begin() + static_cast<std::ptrdiff_t>(pos + take))});
+          // The whole payload is in this chunk: the sink sees it in place, no copy.
+          sink.on_frame(FrameView{type_, data.subspan(pos, take), nullptr});
         } else {
           payload_.insert(payload_.end(), data.begin() + static_cast<std::ptrdiff_t>(pos),
                           data.begin() + static_cast<std::ptrdiff_t>(pos + take));
-          if (take == remaining_) out.push_back(Frame{type_, std::move(payload_)});
+          if (take == remaining_) sink.on_frame(FrameView{type_, ByteView(payload_), &payload_});
         }
         pos += take;
         remaining_ -= take;

@@ -44,12 +44,33 @@ void append_frame_prefix(Bytes& out, FrameType type, std::uint64_t payload_size)
 // Bytes of framing added in front of a payload of `payload_size` bytes.
 std::size_t frame_prefix_size(std::uint64_t payload_size) noexcept;
 
+// A decoded frame as the sink sees it, without a copy when the frame sat whole in the input.
+struct FrameView {
+  FrameType type;
+  ByteView payload;          // valid only during FrameSink::on_frame
+  Bytes* assembled = nullptr;  // set when the frame spanned chunks: its buffer, free to take
+
+  // The payload as owned bytes: the assembled buffer when there is one, else a copy.
+  Bytes take() const { return assembled ? std::move(*assembled) : Bytes(payload.begin(), payload.end()); }
+};
+
+// Receives decoded frames, in order.
+class FrameSink {
+ public:
+  virtual void on_frame(const FrameView& frame) = 0;
+
+ protected:
+  ~FrameSink() = default;
+};
+
 class FrameDecoder {
  public:
   explicit FrameDecoder(FrameLimits limits = {}) : limits_(limits) {}
 
-  // Consumes all of `data`, appending each completed frame to `out`. On malformed input it
+  // Consumes all of `data`, handing each completed frame to `sink`. On malformed input it
   // returns the error, and every later call returns it too (the stream is unusable).
+  FrameError feed(ByteView data, FrameSink& sink);
+  // The same, appending the frames to `out`.
   FrameError feed(ByteView data, std::vector<Frame>& out);
 
   // True when no partial frame is buffered: a FIN here ends the stream cleanly.
@@ -66,7 +87,7 @@ class FrameDecoder {
     error_ = error;
     return error;
   }
-  FrameError start_payload(std::uint64_t length, std::vector<Frame>& out);
+  FrameError start_payload(std::uint64_t length, FrameSink& sink);
 
   FrameLimits limits_;
   State state_ = State::kType;

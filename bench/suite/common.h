@@ -1,0 +1,170 @@
+// Shared pieces of the rpcnet-vs-gRPC suite (`make bench`): scenario arguments, the result
+// record a client run prints, time and statistics helpers, /proc readers.
+//
+// Process model: `rpcnet_bench run` (the orchestrator) spawns, for every scenario run, a server
+// process (`rpcnet_bench server <impl> ...`, which prints "PORT <n>" on stdout) and a client
+// process (`rpcnet_bench client <impl> <scenario> ...`, which prints "key value" lines on stdout),
+// both exec'd from the same binary. A client that hangs or crashes costs that one run, not the
+// suite.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+inline double micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+inline double secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// What a client run is asked to do. Every scenario runs `warm` seconds of traffic that is not
+// counted, then `measure` seconds that are (connect and idle scenarios count connections).
+struct ClientArgs {
+  std::string impl;      // "rpcnet" | "grpc"
+  std::string scenario;  // unary_seq | unary_conc | stream | bidi | connect | mixed | idle
+  std::string ca_path;
+  std::uint16_t port = 0;
+  pid_t server_pid = 0;
+  double warm = 0.25;
+  double measure = 1.0;
+  int concurrency = 64;        // unary_conc: calls in flight
+  std::size_t size = 1024;     // stream: message size; mixed: bulk message size
+  std::size_t payload = 64;    // unary / bidi / small-call payload
+  int window = 64;             // bidi: messages in flight
+  int count = 100;             // connect: connections
+  bool resumed = false;        // connect: with TLS session resumption
+  int conns = 5000;            // idle: connections
+};
+
+// What a client run reports; printed as "key value" lines and parsed back by the orchestrator.
+// A value the run could not produce is absent.
+struct Sample {
+  std::map<std::string, double> values;
+  long errors = 0;
+  void set(const std::string& key, double value) { values[key] = value; }
+  void print() const {
+    for (const auto& [key, value] : values) std::printf("%s %.6g\n", key.c_str(), value);
+    std::printf("errors %ld\n", errors);
+    std::fflush(stdout);
+  }
+};
+
+// Sorts `v` in place; p in [0, 1].
+inline double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  std::size_t index = static_cast<std::size_t>(p * static_cast<double>(v.size()));
+  if (index >= v.size()) index = v.size() - 1;
+  return v[index];
+}
+
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Latency samples and completions inside the measurement window.
+struct Window {
+  Clock::time_point begin;
+  Clock::time_point end;
+  bool contains(Clock::time_point t) const { return t >= begin && t < end; }
+  static Window after(double warm, double measure) {
+    const auto now = Clock::now();
+    return Window{now + seconds(warm), now + seconds(warm + measure)};
+  }
+};
+
+// VmRSS of a process in kB, or -1.
+inline long vm_rss_kb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// utime + stime of a process in seconds, or -1.
+inline double cpu_seconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::vector<std::string> fields;
+  std::size_t pos = close + 2;
+  while (pos < text.size()) {
+    const auto space = text.find(' ', pos);
+    fields.push_back(text.substr(pos, space - pos));
+    if (space == std::string::npos) break;
+    pos = space + 1;
+  }
+  // fields[0] is field 3 (state); utime is field 14, stime field 15.
+  if (fields.size() < 13) return -1;
+  const double ticks = static_cast<double>(std::stoll(fields[11]) + std::stoll(fields[12]));
+  return ticks / 100.0;  // USER_HZ is 100 on Linux
+}
+
+// Busy CPU seconds of the whole machine so far (all cores: user+nice+system+irq+softirq+steal),
+// from /proc/stat; -1 if unreadable. The difference over a run, minus the client's and the
+// server's own CPU, is what other processes took meanwhile (the machine is shared).
+inline double machine_busy_seconds() {
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") {
+    return -1;
+  }
+  return static_cast<double>(user + nice + system + irq + softirq + steal) / 100.0;
+}
+
+// Both server and client raise their descriptor limit to the hard limit (5,000 idle
+// connections need as many sockets on each side).
+inline void raise_nofile_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// The server-streaming request: count and size, 16 bytes little-endian (rpcnet side).
+inline std::vector<std::uint8_t> encode_stream_request(std::uint64_t count, std::uint64_t size) {
+  std::vector<std::uint8_t> out(16);
+  for (int i = 0; i < 8; ++i) {
+    out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(count >> (8 * i));
+    out[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(size >> (8 * i));
+  }
+  return out;
+}
+inline bool decode_stream_request(const std::vector<std::uint8_t>& in, std::uint64_t& count,
+                                  std::uint64_t& size) {
+  if (in.size() != 16) return false;
+  count = 0;
+  size = 0;
+  for (int i = 0; i < 8; ++i) {
+    count |= static_cast<std::uint64_t>(in[static_cast<std::size_t>(i)]) << (8 * i);
+    size |= static_cast<std::uint64_t>(in[static_cast<std::size_t>(8 + i)]) << (8 * i);
+  }
+  return true;
+}
+
+// A stream "long enough": the client cancels it when its window ends.
+inline constexpr std::uint64_t kEndlessCount = std::uint64_t{1} << 40;
+
+}  // namespace bench

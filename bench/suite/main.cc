@@ -1,0 +1,805 @@
+// rpcnet_bench — rpcnet against gRPC C++ on loopback, same machine, same run (`make bench`).
+//
+//   rpcnet_bench [run] [options]     the orchestrator: every scenario, alternating rpcnet / gRPC,
+//                                    medians -> results JSON + markdown (stdout: the table)
+//   rpcnet_bench server <rpcnet|grpc> <cert> <key>
+//   rpcnet_bench client <rpcnet|grpc> <scenario> [--key value ...]
+//
+// For every run of every scenario the orchestrator starts a fresh server process and a fresh
+// client process (both this binary, exec'd), so no state carries over between runs and a client
+// that hangs or crashes costs only its own run (reported; null if no run succeeded).
+// Each scenario is repeated --reps times (default 3); which implementation goes first alternates
+// between repetitions and between scenarios; the median of the runs is reported.
+//
+// Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N
+//                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 stream_1k
+//                stream_64k stream_1m bidi connect resumed_connect mixed idle)
+//                --micro <rpcnet_micro binary>  --micro-min-time S  --json PATH  --md PATH
+//                --quick (short windows and few connections, for trying it out)
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common.h"
+#include "rpcnet/certs.h"
+#include "sides.h"
+
+extern char** environ;
+
+namespace bench {
+namespace {
+
+// ---- processes ------------------------------------------------------------------------------
+
+std::string self_exe() {
+  std::error_code error;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? std::string("rpcnet_bench") : path.string();
+}
+
+// Spawns `args` with its stdout on a new pipe (returned in *stdout_fd), or on our stderr.
+pid_t spawn(const std::vector<std::string>& args, int* stdout_fd) {
+  int fds[2] = {-1, -1};
+  if (stdout_fd != nullptr && ::pipe2(fds, O_CLOEXEC) != 0) return -1;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, stdout_fd != nullptr ? fds[1] : 2, 1);
+  std::vector<char*> argv;
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (stdout_fd != nullptr) ::close(fds[1]);
+  if (rc != 0) {
+    if (stdout_fd != nullptr) ::close(fds[0]);
+    return -1;
+  }
+  if (stdout_fd != nullptr) *stdout_fd = fds[0];
+  return pid;
+}
+
+// Reads `fd` until EOF (or, with `first_line`, a newline), or until the deadline.
+bool read_until(int fd, std::string& out, Clock::time_point deadline, bool first_line) {
+  char buffer[4096];
+  for (;;) {
+    if (first_line && out.find('\n') != std::string::npos) return true;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return false;
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return !first_line;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+void kill_and_reap(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+struct Server {
+  pid_t pid = -1;
+  std::uint16_t port = 0;
+};
+
+std::optional<Server> start_server(const std::string& impl, const rpcnet::DevCertificatePaths& certs) {
+  int out = -1;
+  Server server;
+  server.pid = spawn({self_exe(), "server", impl, certs.server_cert, certs.server_key}, &out);
+  if (server.pid < 0) return std::nullopt;
+  std::string line;
+  const bool got = read_until(out, line, Clock::now() + std::chrono::seconds(20), true);
+  ::close(out);
+  unsigned port = 0;
+  if (!got || std::sscanf(line.c_str(), "PORT %u", &port) != 1 || port == 0 || port > 65535) {
+    std::fprintf(stderr, "bench: %s server did not report a port\n", impl.c_str());
+    kill_and_reap(server.pid);
+    return std::nullopt;
+  }
+  server.port = static_cast<std::uint16_t>(port);
+  return server;
+}
+
+// ---- scenarios ------------------------------------------------------------------------------
+
+struct Metric {
+  const char* name;
+  const char* unit;
+  const char* better;  // "higher" | "lower"
+  const char* goal_op;  // ">=" | "<=" | nullptr
+  double goal = 0;
+};
+
+// In output order; names, units and directions as issue 5 fixes them.
+const std::vector<Metric>& metrics() {
+  static const std::vector<Metric> list = {
+      {"unary_seq_p50_us", "us", "lower", "<=", 0.7},
+      {"unary_seq_p99_us", "us", "lower", nullptr},
+      {"unary_c1_calls_per_s", "calls/s", "higher", nullptr},
+      {"unary_c16_calls_per_s", "calls/s", "higher", nullptr},
+      {"unary_c64_calls_per_s", "calls/s", "higher", ">=", 3.0},
+      {"unary_c256_calls_per_s", "calls/s", "higher", nullptr},
+      {"unary_c64_p99_us", "us", "lower", nullptr},
+      {"server_stream_1k_msgs_per_s", "msgs/s", "higher", nullptr},
+      {"server_stream_64k_mb_per_s", "MB/s", "higher", nullptr},
+      {"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0},
+      {"bidi_echo_64b_msgs_per_s", "msgs/s", "higher", nullptr},
+      {"connect_first_call_p50_us", "us", "lower", "<=", 0.5},
+      {"resumed_connect_first_call_p50_us", "us", "lower", nullptr},
+      {"mixed_small_p99_us", "us", "lower", "<=", 0.5},
+      {"idle_conn_rss_kb", "kB", "lower", nullptr},
+  };
+  return list;
+}
+
+struct Job {
+  std::string id;
+  ClientArgs args;                                          // impl, port, pid filled per run
+  std::vector<std::pair<std::string, std::string>> outputs;  // metric name <- sample key
+  double timeout_s = 30;
+};
+
+struct Options {
+  int reps = 3;
+  double warm = 0.25;
+  double measure = 1.0;
+  int connects = 100;
+  int idle_conns = 5000;
+  std::vector<std::string> only;
+  std::string micro;
+  double micro_min_time = 0.05;
+  std::string json = "bench/results/latest.json";
+  std::string md = "bench/results/latest.md";
+};
+
+std::vector<Job> make_jobs(const Options& o) {
+  std::vector<Job> jobs;
+  auto base = [&](const char* scenario) {
+    ClientArgs args;
+    args.scenario = scenario;
+    args.warm = o.warm;
+    args.measure = o.measure;
+    return args;
+  };
+  const double window = o.warm + o.measure;
+  {
+    Job job{"unary_seq", base("unary_seq"), {{"unary_seq_p50_us", "p50_us"}, {"unary_seq_p99_us", "p99_us"}}, window + 30};
+    jobs.push_back(job);
+  }
+  for (int n : {1, 16, 64, 256}) {
+    Job job{"unary_c" + std::to_string(n), base("unary_conc"),
+            {{"unary_c" + std::to_string(n) + "_calls_per_s", "calls_per_s"}}, window + 30};
+    job.args.concurrency = n;
+    if (n == 64) job.outputs.emplace_back("unary_c64_p99_us", "p99_us");
+    jobs.push_back(job);
+  }
+  const std::pair<const char*, std::size_t> sizes[] = {{"1k", 1024}, {"64k", 64 * 1024}, {"1m", 1024 * 1024}};
+  for (const auto& [label, size] : sizes) {
+    Job job{std::string("stream_") + label, base("stream"), {}, window + 30};
+    job.args.size = size;
+    job.outputs.emplace_back(std::string("server_stream_") + label + (size == 1024 ? "_msgs_per_s" : "_mb_per_s"),
+                             size == 1024 ? "msgs_per_s" : "mb_per_s");
+    jobs.push_back(job);
+  }
+  {
+    Job job{"bidi", base("bidi"), {{"bidi_echo_64b_msgs_per_s", "msgs_per_s"}}, window + 30};
+    job.args.window = 64;
+    jobs.push_back(job);
+  }
+  for (bool resumed : {false, true}) {
+    Job job{resumed ? "resumed_connect" : "connect", base("connect"),
+            {{resumed ? "resumed_connect_first_call_p50_us" : "connect_first_call_p50_us", "p50_us"}}, 60};
+    job.args.count = o.connects;
+    job.args.resumed = resumed;
+    jobs.push_back(job);
+  }
+  {
+    Job job{"mixed", base("mixed"), {{"mixed_small_p99_us", "p99_us"}}, window + 60};
+    job.args.warm = std::max(0.5, o.warm);
+    job.args.measure = 1.5 * o.measure;
+    job.args.size = 1024 * 1024;
+    jobs.push_back(job);
+  }
+  {
+    Job job{"idle", base("idle"), {{"idle_conn_rss_kb", "rss_kb_per_conn"}}, 180};
+    job.args.conns = o.idle_conns;
+    jobs.push_back(job);
+  }
+  if (!o.only.empty()) {
+    std::vector<Job> selected;
+    for (auto& job : jobs) {
+      for (const auto& name : o.only) {
+        if (job.id == name) selected.push_back(job);
+      }
+    }
+    jobs = selected;
+  }
+  return jobs;
+}
+
+struct RunResult {
+  bool ok = false;
+  Sample sample;
+  double wall_s = 0;
+  double client_cpu_s = 0;
+  double server_cpu_s = 0;
+  double background_cpu_s = 0;  // other processes on the machine during the run
+};
+
+RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCertificatePaths& certs) {
+  RunResult result;
+  auto server = start_server(impl, certs);
+  if (!server) return result;
+  const ClientArgs& a = job.args;
+  std::vector<std::string> args = {self_exe(), "client", impl, a.scenario,
+                                   "--port", std::to_string(server->port),
+                                   "--server-pid", std::to_string(server->pid),
+                                   "--ca", certs.ca_cert,
+                                   "--warm", std::to_string(a.warm),
+                                   "--measure", std::to_string(a.measure),
+                                   "--concurrency", std::to_string(a.concurrency),
+                                   "--size", std::to_string(a.size),
+                                   "--payload", std::to_string(a.payload),
+                                   "--window", std::to_string(a.window),
+                                   "--count", std::to_string(a.count),
+                                   "--resumed", a.resumed ? "1" : "0",
+                                   "--conns", std::to_string(a.conns)};
+  const double server_cpu_before = cpu_seconds(server->pid);
+  const double busy_before = machine_busy_seconds();
+  const auto start = Clock::now();
+  int out = -1;
+  const pid_t client = spawn(args, &out);
+  if (client < 0) {
+    kill_and_reap(server->pid);
+    return result;
+  }
+  std::string text;
+  const bool finished = read_until(out, text, start + seconds(job.timeout_s), false);
+  ::close(out);
+  int status = 0;
+  rusage usage{};
+  if (!finished) {
+    std::fprintf(stderr, "bench: %s %s client did not finish within %.0f s: killed\n", job.id.c_str(),
+                 impl.c_str(), job.timeout_s);
+    ::kill(client, SIGKILL);
+  }
+  ::wait4(client, &status, 0, &usage);
+  result.wall_s = secs(Clock::now() - start);
+  result.server_cpu_s = cpu_seconds(server->pid) - server_cpu_before;
+  result.client_cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                        static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  result.background_cpu_s =
+      std::max(0.0, machine_busy_seconds() - busy_before - result.client_cpu_s - result.server_cpu_s);
+  kill_and_reap(server->pid);
+  std::istringstream lines(text);
+  std::string key;
+  double value = 0;
+  while (lines >> key >> value) {
+    if (key == "errors") {
+      result.sample.errors = static_cast<long>(value);
+    } else {
+      result.sample.set(key, value);
+    }
+  }
+  result.ok = finished && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (!result.ok) {
+    std::fprintf(stderr, "bench: %s %s client failed (%s)\n", job.id.c_str(), impl.c_str(),
+                 !finished ? "timeout"
+                 : WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
+                                       : ("exit " + std::to_string(WEXITSTATUS(status))).c_str());
+  }
+  return result;
+}
+
+// ---- output ---------------------------------------------------------------------------------
+
+std::string number(std::optional<double> value) {
+  if (!value) return "null";
+  char text[64];
+  std::snprintf(text, sizeof text, "%.6g", *value);
+  return text;
+}
+
+std::string pretty(double value) {
+  char text[64];
+  const double magnitude = std::fabs(value);
+  if (magnitude >= 1e5) {
+    std::snprintf(text, sizeof text, "%.0f", value);
+    std::string digits = text;  // thousands separators
+    std::string grouped;
+    int count = 0;
+    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+      if (count > 0 && count % 3 == 0 && *it != '-') grouped.insert(grouped.begin(), ',');
+      grouped.insert(grouped.begin(), *it);
+      ++count;
+    }
+    return grouped;
+  }
+  if (magnitude >= 100) {
+    std::snprintf(text, sizeof text, "%.0f", value);
+  } else if (magnitude >= 10) {
+    std::snprintf(text, sizeof text, "%.1f", value);
+  } else {
+    std::snprintf(text, sizeof text, "%.2f", value);
+  }
+  return text;
+}
+
+std::string json_escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+struct MicroRow {
+  std::string name;
+  double real_ns = 0;
+  double cpu_ns = 0;
+  double items_per_s = 0;
+  double bytes_per_s = 0;
+  long iterations = 0;
+};
+
+std::vector<MicroRow> run_micro(const Options& o) {
+  std::vector<MicroRow> rows;
+  if (o.micro.empty()) return rows;
+  char path_template[] = "/tmp/rpcnet-micro-XXXXXX";
+  const int fd = ::mkstemp(path_template);
+  if (fd < 0) return rows;
+  ::close(fd);
+  std::fprintf(stderr, "bench: microbenchmarks (%s)\n", o.micro.c_str());
+  const pid_t pid = spawn({o.micro, "--benchmark_min_time=" + std::to_string(o.micro_min_time),
+                           std::string("--tsv=") + path_template},
+                          nullptr);
+  int status = 0;
+  if (pid > 0) ::waitpid(pid, &status, 0);
+  std::ifstream in(path_template);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    MicroRow row;
+    std::string name;
+    if (std::getline(fields, row.name, '\t') && fields >> row.real_ns >> row.cpu_ns >> row.items_per_s >>
+                                                    row.bytes_per_s >> row.iterations) {
+      rows.push_back(row);
+    }
+  }
+  std::filesystem::remove(path_template);
+  if (rows.empty()) std::fprintf(stderr, "bench: the microbenchmarks produced no results\n");
+  return rows;
+}
+
+std::string machine_description() {
+  std::string model = "unknown CPU";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return model;
+}
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+struct Collected {
+  // metric -> impl -> values of the runs
+  std::map<std::string, std::map<std::string, std::vector<double>>> runs;
+  // job -> impl -> aux key -> values (everything else the clients reported, plus CPU)
+  std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> aux;
+  std::map<std::string, std::map<std::string, int>> failures;  // job -> impl -> failed runs
+  std::vector<double> background_share;  // per run: other processes' CPU / wall (in cores)
+};
+
+std::optional<double> median_of(const Collected& c, const std::string& metric, const std::string& impl) {
+  auto m = c.runs.find(metric);
+  if (m == c.runs.end()) return std::nullopt;
+  auto i = m->second.find(impl);
+  if (i == m->second.end() || i->second.empty()) return std::nullopt;
+  return median(i->second);
+}
+
+std::optional<double> aux_median(const Collected& c, const std::string& job, const std::string& impl,
+                                 const std::string& key) {
+  auto j = c.aux.find(job);
+  if (j == c.aux.end()) return std::nullopt;
+  auto i = j->second.find(impl);
+  if (i == j->second.end()) return std::nullopt;
+  auto k = i->second.find(key);
+  if (k == i->second.end() || k->second.empty()) return std::nullopt;
+  return median(k->second);
+}
+
+void write_outputs(const Options& o, const Collected& c, const std::vector<MicroRow>& micro,
+                   double total_s, const std::vector<Job>& jobs) {
+  const std::string date = utc_now();
+  const std::string cpu = machine_description();
+  const unsigned cores = std::thread::hardware_concurrency();
+  utsname uts{};
+  ::uname(&uts);
+  const std::string grpc = grpc_version();
+  std::optional<double> background_median;
+  std::optional<double> background_max;
+  if (!c.background_share.empty()) {
+    background_median = median(c.background_share);
+    background_max = *std::max_element(c.background_share.begin(), c.background_share.end());
+  }
+
+  // JSON
+  std::ostringstream json;
+  json << "{\n  \"scenarios\": [\n";
+  bool first = true;
+  for (const auto& metric : metrics()) {
+    const auto r = median_of(c, metric.name, "rpcnet");
+    const auto g = median_of(c, metric.name, "grpc");
+    std::optional<double> ratio;
+    if (r && g && *g != 0) ratio = *r / *g;
+    if (!first) json << ",\n";
+    first = false;
+    json << "    {\"name\": \"" << metric.name << "\", \"unit\": \"" << metric.unit << "\", \"better\": \""
+         << metric.better << "\", \"rpcnet\": " << number(r) << ", \"grpc\": " << number(g)
+         << ", \"ratio\": " << number(ratio) << ", \"runs\": {";
+    bool first_impl = true;
+    for (const char* impl : {"rpcnet", "grpc"}) {
+      if (!first_impl) json << ", ";
+      first_impl = false;
+      json << "\"" << impl << "\": [";
+      auto m = c.runs.find(metric.name);
+      if (m != c.runs.end()) {
+        auto i = m->second.find(impl);
+        if (i != m->second.end()) {
+          for (std::size_t k = 0; k < i->second.size(); ++k) json << (k ? ", " : "") << number(i->second[k]);
+        }
+      }
+      json << "]";
+    }
+    json << "}}";
+  }
+  json << "\n  ],\n";
+  json << "  \"machine\": {\"cpu\": \"" << json_escape(cpu) << "\", \"cores\": " << cores
+       << ", \"kernel\": \"" << json_escape(uts.release) << "\", \"grpc_version\": \"" << json_escape(grpc)
+       << "\", \"other_load_cores_median\": " << number(background_median)
+       << ", \"other_load_cores_max\": " << number(background_max) << "},\n";
+  json << "  \"date\": {\"utc\": \"" << date << "\", \"total_seconds\": " << number(total_s)
+       << ", \"repetitions\": " << o.reps << ", \"window_seconds\": " << number(o.measure) << "},\n";
+  json << "  \"micro\": [";
+  for (std::size_t k = 0; k < micro.size(); ++k) {
+    const auto& row = micro[k];
+    json << (k ? ",\n" : "\n") << "    {\"name\": \"" << json_escape(row.name) << "\", \"ns_per_iter\": "
+         << number(row.real_ns) << ", \"cpu_ns_per_iter\": " << number(row.cpu_ns)
+         << ", \"items_per_s\": " << number(row.items_per_s) << ", \"bytes_per_s\": " << number(row.bytes_per_s)
+         << "}";
+  }
+  json << (micro.empty() ? "]\n}\n" : "\n  ]\n}\n");
+
+  // Markdown
+  std::ostringstream md;
+  md << "# rpcnet vs gRPC C++ (`make bench`)\n\n";
+  md << date << " · " << cores << " × " << cpu << " · Linux " << uts.release << " · gRPC "
+     << (grpc.empty() ? "not built" : grpc) << " · loopback, server and client in separate processes · "
+     << o.reps << " runs per scenario, alternating which goes first, median shown · " << o.measure
+     << " s measurement windows · suite " << pretty(total_s) << " s\n\n";
+  if (background_max) {
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "Other processes on the machine during the runs: median %.2f, max %.2f cores%s\n\n",
+                  *background_median, *background_max,
+                  *background_max > 0.25 ? " — **the machine was not idle; treat the numbers as noisy**" : "");
+    md << text;
+  }
+  md << "| scenario | unit | rpcnet | gRPC | rpcnet ÷ gRPC | better | goal | met? |\n";
+  md << "|---|---|---:|---:|---:|---|---|---|\n";
+  for (const auto& metric : metrics()) {
+    const auto r = median_of(c, metric.name, "rpcnet");
+    const auto g = median_of(c, metric.name, "grpc");
+    std::string ratio = "–";
+    std::string goal = "–";
+    std::string met = "–";
+    if (r && g && *g != 0) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.2f×", *r / *g);
+      ratio = text;
+    }
+    if (metric.goal_op != nullptr) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%s %.1f×", std::strcmp(metric.goal_op, ">=") == 0 ? "≥" : "≤", metric.goal);
+      goal = text;
+      if (r && g && *g != 0) {
+        const double x = *r / *g;
+        const bool ok = std::strcmp(metric.goal_op, ">=") == 0 ? x >= metric.goal : x <= metric.goal;
+        met = ok ? "yes" : "**no**";
+      } else {
+        met = "n/a";
+      }
+    }
+    std::string rpcnet_text = r ? pretty(*r) : "null";
+    if (!r && std::string(metric.name) == "resumed_connect_first_call_p50_us") rpcnet_text = "not implemented";
+    md << "| " << metric.name << " | " << metric.unit << " | " << rpcnet_text << " | "
+       << (g ? pretty(*g) : "null") << " | " << ratio << " | " << metric.better << " | " << goal << " | "
+       << met << " |\n";
+  }
+  md << "\nNotes (medians of the runs):\n\n";
+  md << "- `resumed_connect_first_call_p50_us`: rpcnet has no TLS session resumption API yet "
+        "(bench/suite/rpcnet_side.cc `enable_client_resumption` is the one line to turn it on); gRPC uses "
+        "its SSL session cache channel argument";
+  if (auto resumed = aux_median(c, "resumed_connect", "grpc", "resumed")) {
+    if (auto n = aux_median(c, "resumed_connect", "grpc", "connections")) {
+      md << " (" << pretty(*resumed) << " of " << pretty(*n) << " connections reported a reused session)";
+    }
+  }
+  md << ".\n";
+  {
+    auto r = aux_median(c, "mixed", "rpcnet", "bulk_mb_per_s");
+    auto g = aux_median(c, "mixed", "grpc", "bulk_mb_per_s");
+    auto rn = aux_median(c, "mixed", "rpcnet", "small_calls");
+    auto gn = aux_median(c, "mixed", "grpc", "small_calls");
+    md << "- `mixed_small_p99_us`: bulk stream of 1 MiB messages during the small calls: rpcnet "
+       << (r ? pretty(*r) : "?") << " MB/s, gRPC " << (g ? pretty(*g) : "?") << " MB/s; small calls completed: rpcnet "
+       << (rn ? pretty(*rn) : "?") << ", gRPC " << (gn ? pretty(*gn) : "?") << ".\n";
+  }
+  {
+    auto rn = aux_median(c, "idle", "rpcnet", "connections");
+    auto gn = aux_median(c, "idle", "grpc", "connections");
+    auto rr = aux_median(c, "idle", "rpcnet", "connects_per_s");
+    auto gr = aux_median(c, "idle", "grpc", "connects_per_s");
+    md << "- `idle_conn_rss_kb`: (server VmRSS after − before) ÷ connections; connections opened: rpcnet "
+       << (rn ? pretty(*rn) : "?") << " (" << (rr ? pretty(*rr) : "?") << "/s, 16 at a time), gRPC "
+       << (gn ? pretty(*gn) : "?") << " (" << (gr ? pretty(*gr) : "?") << "/s).\n";
+  }
+  md << "- CPU seconds per run (client / server), median:";
+  for (const auto& job : jobs) {
+    auto rc = aux_median(c, job.id, "rpcnet", "client_cpu_s");
+    auto rs = aux_median(c, job.id, "rpcnet", "server_cpu_s");
+    auto gc = aux_median(c, job.id, "grpc", "client_cpu_s");
+    auto gs = aux_median(c, job.id, "grpc", "server_cpu_s");
+    auto w = aux_median(c, job.id, "rpcnet", "wall_s");
+    if (!rc && !gc) continue;
+    char text[256];
+    std::snprintf(text, sizeof text, " %s rpcnet %.2f/%.2f, gRPC %.2f/%.2f (wall ~%.1f s);", job.id.c_str(),
+                  rc.value_or(NAN), rs.value_or(NAN), gc.value_or(NAN), gs.value_or(NAN), w.value_or(NAN));
+    md << text;
+  }
+  md << "\n";
+  for (const auto& [job, impls] : c.failures) {
+    for (const auto& [impl, count] : impls) {
+      if (count > 0) md << "- **" << job << " / " << impl << ": " << count << " failed run(s)** (see the log).\n";
+    }
+  }
+  for (const auto& [job, impls] : c.aux) {
+    for (const auto& [impl, keys] : impls) {
+      auto e = keys.find("errors");
+      if (e != keys.end()) {
+        double total = 0;
+        for (double v : e->second) total += v;
+        if (total > 0) md << "- " << job << " / " << impl << ": " << pretty(total) << " failed calls over the runs.\n";
+      }
+    }
+  }
+  if (!micro.empty()) {
+    md << "\n## Microbenchmarks (Google Benchmark, rpcnet internals, single thread)\n\n";
+    md << "| benchmark | time/iter | CPU/iter | throughput |\n|---|---:|---:|---:|\n";
+    for (const auto& row : micro) {
+      char time_text[32];
+      char cpu_text[32];
+      std::snprintf(time_text, sizeof time_text, "%.1f ns", row.real_ns);
+      std::snprintf(cpu_text, sizeof cpu_text, "%.1f ns", row.cpu_ns);
+      std::string throughput = "–";
+      if (row.bytes_per_s > 0) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.2f GB/s", row.bytes_per_s / 1e9);
+        throughput = text;
+      } else if (row.items_per_s > 0) {
+        throughput = pretty(row.items_per_s) + " /s";
+      }
+      md << "| " << row.name << " | " << time_text << " | " << cpu_text << " | " << throughput << " |\n";
+    }
+  }
+
+  for (const auto& path : {o.json, o.md}) {
+    std::error_code ignored;
+    const auto dir = std::filesystem::path(path).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir, ignored);
+  }
+  std::ofstream(o.json) << json.str();
+  std::ofstream(o.md) << md.str();
+  std::fputs(md.str().c_str(), stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr, "bench: wrote %s and %s\n", o.json.c_str(), o.md.c_str());
+}
+
+int run(const Options& o) {
+  raise_nofile_limit();
+  const auto suite_start = Clock::now();
+  const std::vector<Job> jobs = make_jobs(o);
+  std::vector<MicroRow> micro = run_micro(o);
+
+  char dir_template[] = "/tmp/rpcnet-bench-XXXXXX";
+  const char* dir = ::mkdtemp(dir_template);
+  if (dir == nullptr) return 1;
+  rpcnet::DevCertificateOptions cert_options;
+  cert_options.directory = dir;
+  auto certs = rpcnet::make_dev_certificates(cert_options);
+  if (!certs) {
+    std::fprintf(stderr, "bench: certificates: %s\n", certs.error().to_string().c_str());
+    return 1;
+  }
+  std::vector<std::string> impls = {"rpcnet"};
+  if (grpc_available()) {
+    impls.push_back("grpc");
+  } else {
+    std::fprintf(stderr, "bench: gRPC side not built (RPCNET_BENCH_GRPC=OFF): gRPC values are null\n");
+  }
+
+  Collected collected;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      const Job& job = jobs[j];
+      std::vector<std::string> order = impls;
+      if (order.size() == 2 && (static_cast<std::size_t>(rep) + j) % 2 == 1) std::swap(order[0], order[1]);
+      for (const auto& impl : order) {
+        RunResult result = run_once(job, impl, *certs);
+        std::string line;
+        for (const auto& [metric, key] : job.outputs) {
+          auto it = result.sample.values.find(key);
+          if (it == result.sample.values.end()) continue;
+          collected.runs[metric][impl].push_back(it->second);
+          line += " " + metric + "=" + pretty(it->second);
+        }
+        auto& aux = collected.aux[job.id][impl];
+        for (const auto& [key, value] : result.sample.values) aux[key].push_back(value);
+        aux["errors"].push_back(static_cast<double>(result.sample.errors));
+        aux["client_cpu_s"].push_back(result.client_cpu_s);
+        aux["server_cpu_s"].push_back(result.server_cpu_s);
+        aux["wall_s"].push_back(result.wall_s);
+        aux["background_cpu_s"].push_back(result.background_cpu_s);
+        if (result.wall_s > 0) collected.background_share.push_back(result.background_cpu_s / result.wall_s);
+        if (!result.ok) ++collected.failures[job.id][impl];
+        std::fprintf(stderr,
+                     "[%d/%d %5.0f s] %-16s %-6s%s%s (cpu s: client %.2f, server %.2f, others %.2f; %.1f s)\n",
+                     rep + 1, o.reps, secs(Clock::now() - suite_start), job.id.c_str(), impl.c_str(),
+                     line.empty() ? " (no value)" : line.c_str(),
+                     result.sample.errors ? (" errors=" + std::to_string(result.sample.errors)).c_str() : "",
+                     result.client_cpu_s, result.server_cpu_s, result.background_cpu_s, result.wall_s);
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
+  const double total_s = secs(Clock::now() - suite_start);
+  write_outputs(o, collected, micro, total_s, jobs);
+  std::fprintf(stderr, "bench: total %.0f s\n", total_s);
+  return 0;
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(text);
+  while (std::getline(in, part, separator)) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: rpcnet_bench [run] [--reps N] [--warm S] [--measure S] [--connects N] [--idle-conns N]\n"
+               "                    [--only job,...] [--micro PATH] [--micro-min-time S] [--json PATH] [--md PATH]\n"
+               "                    [--quick]\n"
+               "       rpcnet_bench server <rpcnet|grpc> <cert> <key>\n"
+               "       rpcnet_bench client <rpcnet|grpc> <scenario> [--key value ...]\n");
+  return 2;
+}
+
+}  // namespace
+}  // namespace bench
+
+int main(int argc, char** argv) {
+  using namespace bench;
+  ::signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "server") {
+    if (args.size() != 4) return usage();
+    if (args[1] == "rpcnet") return rpcnet_server_main(args[2], args[3]);
+    if (args[1] == "grpc") return grpc_server_main(args[2], args[3]);
+    return usage();
+  }
+  if (!args.empty() && args[0] == "client") {
+    if (args.size() < 3) return usage();
+    ClientArgs c;
+    c.impl = args[1];
+    c.scenario = args[2];
+    for (std::size_t i = 3; i + 1 < args.size(); i += 2) {
+      const std::string& key = args[i];
+      const std::string& value = args[i + 1];
+      if (key == "--port") c.port = static_cast<std::uint16_t>(std::stoi(value));
+      else if (key == "--server-pid") c.server_pid = static_cast<pid_t>(std::stol(value));
+      else if (key == "--ca") c.ca_path = value;
+      else if (key == "--warm") c.warm = std::stod(value);
+      else if (key == "--measure") c.measure = std::stod(value);
+      else if (key == "--concurrency") c.concurrency = std::stoi(value);
+      else if (key == "--size") c.size = std::stoul(value);
+      else if (key == "--payload") c.payload = std::stoul(value);
+      else if (key == "--window") c.window = std::stoi(value);
+      else if (key == "--count") c.count = std::stoi(value);
+      else if (key == "--resumed") c.resumed = value == "1";
+      else if (key == "--conns") c.conns = std::stoi(value);
+      else return usage();
+    }
+    if (c.impl == "rpcnet") return rpcnet_client_main(c);
+    if (c.impl == "grpc") return grpc_client_main(c);
+    return usage();
+  }
+  Options o;
+  std::size_t i = (!args.empty() && args[0] == "run") ? 1 : 0;
+  for (; i < args.size(); ++i) {
+    const std::string& key = args[i];
+    if (key == "--quick") {
+      o.reps = 1;
+      o.warm = 0.1;
+      o.measure = 0.3;
+      o.connects = 20;
+      o.idle_conns = 300;
+      continue;
+    }
+    if (i + 1 >= args.size()) return usage();
+    const std::string& value = args[++i];
+    if (key == "--reps") o.reps = std::stoi(value);
+    else if (key == "--warm") o.warm = std::stod(value);
+    else if (key == "--measure") o.measure = std::stod(value);
+    else if (key == "--connects") o.connects = std::stoi(value);
+    else if (key == "--idle-conns") o.idle_conns = std::stoi(value);
+    else if (key == "--only") o.only = split(value, ',');
+    else if (key == "--micro") o.micro = value;
+    else if (key == "--micro-min-time") o.micro_min_time = std::stod(value);
+    else if (key == "--json") o.json = value;
+    else if (key == "--md") o.md = value;
+    else return usage();
+  }
+  return run(o);
+}

@@ -1,0 +1,428 @@
+// The rpcnet side of the suite: a server with rpcnet's default configuration (default event
+// loops, limits and transport settings) and the client side of every scenario, on one client
+// event loop (rpcnet::Runtime(1)).
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rpcnet/rpcnet.h"
+#include "sides.h"
+
+namespace bench {
+
+namespace {
+
+using rpcnet::Bytes;
+
+// TLS session resumption for the client. rpcnet has no resumption API yet (RpcConfig offers no
+// session cache / ticket store), so resumed_connect_first_call_p50_us reports null for rpcnet.
+// When it lands, enable it here -- one line -- and return true, e.g.
+//   config.with_session_cache(cache); return true;
+bool enable_client_resumption(rpcnet::RpcConfig& /*config*/) { return false; }
+
+// Lets one coroutine wait for others on the same loop (waiting after done() returns at once).
+class Completion {
+ public:
+  explicit Completion(const asio::any_io_executor& executor)
+      : timer_(executor, asio::steady_timer::time_point::max()) {}
+  void done() {
+    done_ = true;
+    timer_.cancel();
+  }
+  asio::awaitable<void> wait() {
+    if (!done_) (void)co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+
+ private:
+  asio::steady_timer timer_;
+  bool done_ = false;
+};
+
+asio::awaitable<void> sleep_for(double s) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, seconds(s));
+  (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
+struct Target {
+  rpcnet::SocketAddress address;
+  std::string ca_path;
+};
+
+rpcnet::RpcConfig client_config(const Target& target) {
+  return rpcnet::RpcConfig(target.ca_path, "127.0.0.1:0").with_server_name("localhost");
+}
+
+asio::awaitable<std::optional<rpcnet::RpcClient>> connect(const Target& target) {
+  auto client = co_await rpcnet::RpcClient::connect(target.address, client_config(target));
+  if (!client) {
+    std::fprintf(stderr, "rpcnet client: connect: %s\n", client.error().to_string().c_str());
+    co_return std::nullopt;
+  }
+  co_return std::move(*client);
+}
+
+// Sequential unary round trips: p50 / p99 and calls/s.
+asio::awaitable<Sample> unary_seq(Target target, ClientArgs args) {
+  Sample sample;
+  auto client = co_await connect(target);
+  if (!client) co_return sample;
+  const Bytes payload(args.payload, 0x5a);
+  std::vector<double> latencies;
+  latencies.reserve(1 << 18);
+  const Window window = Window::after(args.warm, args.measure);
+  for (;;) {
+    const auto start = Clock::now();
+    if (start >= window.end) break;
+    auto reply = co_await client->call("echo", payload);
+    const auto stop = Clock::now();
+    if (!reply || reply->size() != payload.size()) ++sample.errors;
+    if (window.contains(start)) latencies.push_back(micros(stop - start));
+  }
+  sample.set("calls_per_s", static_cast<double>(latencies.size()) / args.measure);
+  sample.set("p50_us", percentile(latencies, 0.50));
+  sample.set("p99_us", percentile(latencies, 0.99));
+  client->close();
+  co_return sample;
+}
+
+// `concurrency` coroutines calling back to back on one connection.
+asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
+  Sample sample;
+  auto client = co_await connect(target);
+  if (!client) co_return sample;
+  auto executor = co_await asio::this_coro::executor;
+  const Bytes payload(args.payload, 0x5a);
+  const Window window = Window::after(args.warm, args.measure);
+  std::vector<double> latencies;
+  latencies.reserve(1 << 20);
+  int running = args.concurrency;
+  Completion all_done(executor);
+  for (int worker = 0; worker < args.concurrency; ++worker) {
+    auto loop = [&]() -> asio::awaitable<void> {
+      for (;;) {
+        const auto start = Clock::now();
+        if (start >= window.end) break;
+        auto reply = co_await client->call("echo", payload);
+        const auto stop = Clock::now();
+        if (!reply || reply->size() != payload.size()) ++sample.errors;
+        if (window.contains(stop)) latencies.push_back(micros(stop - start));
+      }
+      if (--running == 0) all_done.done();
+    };
+    asio::co_spawn(executor, std::move(loop), asio::detached);
+  }
+  co_await all_done.wait();
+  sample.set("calls_per_s", static_cast<double>(latencies.size()) / args.measure);
+  sample.set("p50_us", percentile(latencies, 0.50));
+  sample.set("p99_us", percentile(latencies, 0.99));
+  client->close();
+  co_return sample;
+}
+
+// One server stream of `size`-byte messages, read as fast as they come; cancelled at the end.
+asio::awaitable<Sample> server_stream(Target target, ClientArgs args) {
+  Sample sample;
+  auto client = co_await connect(target);
+  if (!client) co_return sample;
+  const Window window = Window::after(args.warm, args.measure);
+  Bytes request = encode_stream_request(kEndlessCount, args.size);
+  auto stream = co_await client->call_server_streaming("stream", std::move(request));
+  if (!stream) {
+    std::fprintf(stderr, "rpcnet client: stream: %s\n", stream.error().to_string().c_str());
+    ++sample.errors;
+    co_return sample;
+  }
+  long messages = 0;
+  double bytes = 0;
+  for (;;) {
+    auto next = co_await stream->next();
+    const auto now = Clock::now();
+    if (!next || !*next) {
+      std::fprintf(stderr, "rpcnet client: stream ended early: %s\n",
+                   next ? "clean end" : next.error().to_string().c_str());
+      ++sample.errors;
+      break;
+    }
+    if (now >= window.end) break;
+    if (window.contains(now)) {
+      ++messages;
+      bytes += static_cast<double>((*next)->size());
+    }
+  }
+  stream->cancel();
+  sample.set("msgs_per_s", static_cast<double>(messages) / args.measure);
+  sample.set("mb_per_s", bytes / 1e6 / args.measure);
+  client->close();
+  co_return sample;
+}
+
+// One bidi stream with `window` messages in flight: every echo received lets one more go out.
+asio::awaitable<Sample> bidi(Target target, ClientArgs args) {
+  Sample sample;
+  auto client = co_await connect(target);
+  if (!client) co_return sample;
+  const Window window = Window::after(args.warm, args.measure);
+  auto call = co_await client->open_call("echo_stream");
+  if (!call) {
+    std::fprintf(stderr, "rpcnet client: open_call: %s\n", call.error().to_string().c_str());
+    ++sample.errors;
+    co_return sample;
+  }
+  const Bytes payload(args.payload, 0x5a);
+  for (int i = 0; i < args.window; ++i) {
+    if (!co_await call->write(payload)) ++sample.errors;
+  }
+  long messages = 0;
+  for (;;) {
+    auto echo = co_await call->read();
+    const auto now = Clock::now();
+    if (!echo || !*echo) {
+      ++sample.errors;
+      break;
+    }
+    if (now >= window.end) break;
+    if (window.contains(now)) ++messages;
+    if (!co_await call->write(payload)) {
+      ++sample.errors;
+      break;
+    }
+  }
+  call->cancel();
+  sample.set("msgs_per_s", static_cast<double>(messages) / args.measure);
+  client->close();
+  co_return sample;
+}
+
+// New connection (full handshake) + first unary call, `count` times, one after another.
+asio::awaitable<Sample> connect_first_call(Target target, ClientArgs args) {
+  Sample sample;
+  auto config = client_config(target);
+  if (args.resumed && !enable_client_resumption(config)) {
+    std::fprintf(stderr, "rpcnet client: TLS session resumption is not implemented\n");
+    sample.set("unsupported", 1);  // no latency: reported as null
+    co_return sample;
+  }
+  const Bytes payload(args.payload, 0x5a);
+  std::vector<double> latencies;
+  const auto give_up = Clock::now() + seconds(args.warm + args.measure + 10.0);
+  // One connection first (not counted): primes the session cache when resuming, and lazy
+  // initialisation on both sides.
+  for (int i = -1; i < args.count && Clock::now() < give_up; ++i) {
+    const auto start = Clock::now();
+    auto client = co_await rpcnet::RpcClient::connect(target.address, config);
+    if (!client) {
+      std::fprintf(stderr, "rpcnet client: connect: %s\n", client.error().to_string().c_str());
+      ++sample.errors;
+      continue;
+    }
+    auto reply = co_await client->call("echo", payload);
+    const auto stop = Clock::now();
+    if (!reply) {
+      ++sample.errors;
+    } else if (i >= 0) {
+      latencies.push_back(micros(stop - start));
+    }
+    client->close();
+  }
+  if (!latencies.empty()) {
+    sample.set("p50_us", percentile(latencies, 0.50));
+    sample.set("p99_us", percentile(latencies, 0.99));
+    sample.set("connections", static_cast<double>(latencies.size()));
+  }
+  co_return sample;
+}
+
+// Small sequential calls on a connection that also carries a bulk server stream of
+// `size`-byte messages (the stream starts `warm` seconds before the small calls are counted).
+asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
+  Sample sample;
+  auto client = co_await connect(target);
+  if (!client) co_return sample;
+  auto executor = co_await asio::this_coro::executor;
+  bool stop = false;
+  double bulk_bytes = 0;
+  Completion bulk_done(executor);
+  Clock::time_point bulk_begin{};
+  Clock::time_point bulk_end{};
+  auto bulk = [&]() -> asio::awaitable<void> {
+    Bytes request = encode_stream_request(kEndlessCount, args.size);
+    auto stream = co_await client->call_server_streaming("stream", std::move(request));
+    if (stream) {
+      while (!stop) {
+        auto next = co_await stream->next();
+        if (!next || !*next) {
+          ++sample.errors;
+          break;
+        }
+        if (bulk_begin != Clock::time_point{}) bulk_bytes += static_cast<double>((*next)->size());
+      }
+      stream->cancel();
+    } else {
+      ++sample.errors;
+    }
+    bulk_done.done();
+  };
+  asio::co_spawn(executor, std::move(bulk), asio::detached);
+  co_await sleep_for(args.warm);
+
+  const Bytes payload(args.payload, 0x5a);
+  std::vector<double> latencies;
+  bulk_begin = Clock::now();
+  const auto end = bulk_begin + seconds(args.measure);
+  for (;;) {
+    const auto start = Clock::now();
+    if (start >= end) break;
+    auto reply = co_await client->call("echo", payload);
+    const auto now = Clock::now();
+    if (!reply || reply->size() != payload.size()) ++sample.errors;
+    latencies.push_back(micros(now - start));
+  }
+  bulk_end = Clock::now();
+  stop = true;
+  co_await bulk_done.wait();
+  sample.set("p50_us", percentile(latencies, 0.50));
+  sample.set("p99_us", percentile(latencies, 0.99));
+  sample.set("small_calls", static_cast<double>(latencies.size()));
+  sample.set("bulk_mb_per_s", bulk_bytes / 1e6 / secs(bulk_end - bulk_begin));
+  client->close();
+  co_return sample;
+}
+
+// `conns` connections, each with one completed call, left idle: the server's RSS growth per
+// connection.
+asio::awaitable<Sample> idle(Target target, ClientArgs args, pid_t server_pid) {
+  Sample sample;
+  auto executor = co_await asio::this_coro::executor;
+  const Bytes payload(args.payload, 0x5a);
+  std::vector<rpcnet::RpcClient> clients;
+  clients.reserve(static_cast<std::size_t>(args.conns) + 1);
+  // One connection first, so lazily allocated server state is in the baseline.
+  auto first = co_await connect(target);
+  if (!first) co_return sample;
+  if (!co_await first->call("echo", payload)) ++sample.errors;
+  clients.push_back(std::move(*first));
+  co_await sleep_for(0.2);
+  const long before = vm_rss_kb(server_pid);
+
+  const auto start = Clock::now();
+  int next = 0;
+  int opened = 0;
+  constexpr int kParallel = 16;
+  int running = kParallel;
+  Completion all_done(executor);
+  for (int worker = 0; worker < kParallel; ++worker) {
+    auto opener = [&]() -> asio::awaitable<void> {
+      while (next < args.conns && sample.errors < 50) {
+        ++next;
+        auto client = co_await rpcnet::RpcClient::connect(target.address, client_config(target));
+        if (!client) {
+          std::fprintf(stderr, "rpcnet client: connect: %s\n", client.error().to_string().c_str());
+          ++sample.errors;
+          continue;
+        }
+        if (!co_await client->call("echo", payload)) ++sample.errors;
+        clients.push_back(std::move(*client));
+        ++opened;
+      }
+      if (--running == 0) all_done.done();
+    };
+    asio::co_spawn(executor, std::move(opener), asio::detached);
+  }
+  co_await all_done.wait();
+  const double open_s = secs(Clock::now() - start);
+  co_await sleep_for(0.5);
+  const long after = vm_rss_kb(server_pid);
+  std::fprintf(stderr, "rpcnet client: %d idle connections in %.1f s; server RSS %ld -> %ld kB\n",
+               opened, open_s, before, after);
+  if (opened > 0 && before > 0 && after > 0) {
+    sample.set("rss_kb_per_conn", static_cast<double>(after - before) / opened);
+    sample.set("connections", opened);
+    sample.set("rss_before_kb", static_cast<double>(before));
+    sample.set("rss_after_kb", static_cast<double>(after));
+    sample.set("connects_per_s", opened / open_s);
+  }
+  for (auto& client : clients) client.close();
+  clients.clear();
+  co_await sleep_for(0.1);
+  co_return sample;
+}
+
+asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
+  if (args.scenario == "unary_seq") co_return co_await unary_seq(target, args);
+  if (args.scenario == "unary_conc") co_return co_await unary_conc(target, args);
+  if (args.scenario == "stream") co_return co_await server_stream(target, args);
+  if (args.scenario == "bidi") co_return co_await bidi(target, args);
+  if (args.scenario == "connect") co_return co_await connect_first_call(target, args);
+  if (args.scenario == "mixed") co_return co_await mixed(target, args);
+  if (args.scenario == "idle") co_return co_await idle(target, args, args.server_pid);
+  std::fprintf(stderr, "rpcnet client: unknown scenario %s\n", args.scenario.c_str());
+  co_return Sample{};
+}
+
+}  // namespace
+
+int rpcnet_server_main(const std::string& cert_path, const std::string& key_path) {
+  raise_nofile_limit();
+  // rpcnet's defaults: one event loop per core, default limits and transport settings.
+  rpcnet::RpcServer server(rpcnet::RpcConfig(cert_path, "127.0.0.1:0").with_key_path(key_path));
+  server.register_method("echo", [](Bytes request) -> asio::awaitable<rpcnet::Result<Bytes>> {
+    co_return request;
+  });
+  server.register_streaming("stream", [](rpcnet::ServerStream stream) -> asio::awaitable<rpcnet::Result<void>> {
+    auto request = co_await stream.read();
+    if (!request) co_return request.error();
+    std::uint64_t count = 0;
+    std::uint64_t size = 0;
+    if (!*request || !decode_stream_request(**request, count, size) || size > (64u << 20)) {
+      co_return rpcnet::RpcError::status(rpcnet::StatusCode::kInvalidArgument, "bad stream request");
+    }
+    const Bytes message(size, 0x5a);
+    for (std::uint64_t i = 0; i < count; ++i) {
+      auto written = co_await stream.write(message);
+      if (!written) co_return written;
+    }
+    co_return rpcnet::ok();
+  });
+  server.register_streaming("echo_stream", [](rpcnet::ServerStream stream) -> asio::awaitable<rpcnet::Result<void>> {
+    for (;;) {
+      auto next = co_await stream.read();
+      if (!next) co_return next.error();
+      if (!*next) co_return rpcnet::ok();
+      if (auto written = co_await stream.write(std::move(**next)); !written) co_return written;
+    }
+  });
+  auto bound = server.bind();
+  if (!bound) {
+    std::fprintf(stderr, "rpcnet server: bind: %s\n", bound.error().to_string().c_str());
+    return 1;
+  }
+  std::printf("PORT %u\n", static_cast<unsigned>(bound->port()));
+  std::fflush(stdout);
+  rpcnet::Runtime runtime(1);
+  auto served = runtime.block_on(server.start());  // until the orchestrator kills the process
+  return served ? 0 : 1;
+}
+
+int rpcnet_client_main(const ClientArgs& args) {
+  raise_nofile_limit();
+  auto address = rpcnet::parse_socket_address("127.0.0.1:" + std::to_string(args.port));
+  if (!address) return 1;
+  Target target{*address, args.ca_path};
+  Sample sample;
+  {
+    rpcnet::Runtime runtime(1);
+    sample = runtime.block_on(run_scenario(target, args));
+  }
+  sample.print();
+  return sample.values.empty() ? 1 : 0;
+}
+
+}  // namespace bench
