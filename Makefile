@@ -2,7 +2,7 @@
 # and run; nothing else is needed on a fresh Debian 12 machine.
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test test-release test-sanitize fuzz-smoke clean
+.PHONY: all deps build demo test test-release test-sanitize fuzz-smoke bench clean
 
 all: build
 
@@ -32,6 +32,16 @@ test-sanitize: deps
 # Builds the libFuzzer targets (clang) and runs each briefly on its corpus.
 fuzz-smoke: deps
 	./scripts/fuzz-smoke.sh 10
+
+# rpcnet against gRPC C++ on loopback, same machine, same run (bench/suite), plus the Google
+# Benchmark microbenchmarks (bench/micro): its own build (preset `bench`, release flags, gRPC on),
+# then every scenario 3 times alternating; writes bench/results/latest.json and latest.md and
+# prints the table.
+bench: deps
+	cmake --preset bench
+	cmake --build --preset bench -j $(JOBS)
+	./build/bench/bench/rpcnet_bench run --micro ./build/bench/bench/rpcnet_micro \
+	    --json bench/results/latest.json --md bench/results/latest.md
 
 clean:
 	rm -rf build

@@ -9,6 +9,7 @@ packages=(
   libasio-dev libcli11-dev
   libprotobuf-dev libprotoc-dev protobuf-compiler
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libgrpc++-dev protobuf-compiler-grpc
   clang libclang-rt-14-dev
   iproute2 nftables procps
 )

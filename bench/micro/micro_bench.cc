@@ -79,13 +79,13 @@ void BM_FrameDecode(benchmark::State& state) {
 }
 BENCHMARK(BM_FrameDecode)->Apply(payload_sizes);
 
-// The same frame fed in 1200-byte pieces, as QUIC STREAM frames of minimum-size packets deliver
-// it.
+// The same frame fed in pieces: 1200 bytes (QUIC STREAM frames in minimum-size packets) or
+// 64 KiB (large loopback datagrams).
 void BM_FrameDecodeChunked(benchmark::State& state) {
   const Bytes payload(static_cast<std::size_t>(state.range(0)), 0x5a);
   Bytes encoded;
   rpcnet::wire::append_frame(encoded, FrameType::kMessage, payload);
-  constexpr std::size_t kChunk = 1200;
+  const std::size_t kChunk = static_cast<std::size_t>(state.range(1));
   FrameDecoder decoder;
   std::vector<Frame> frames;
   for (auto _ : state) {
@@ -103,7 +103,13 @@ void BM_FrameDecodeChunked(benchmark::State& state) {
   state.SetBytesProcessed(processed(state, payload.size()));
   state.SetItemsProcessed(processed(state, 1));
 }
-BENCHMARK(BM_FrameDecodeChunked)->Apply(payload_sizes);
+BENCHMARK(BM_FrameDecodeChunked)
+    ->ArgNames({"size", "chunk"})
+    ->Args({64, 1200})
+    ->Args({1024, 1200})
+    ->Args({64 * 1024, 1200})
+    ->Args({1024 * 1024, 1200})
+    ->Args({1024 * 1024, 64 * 1024});
 
 // ---- call header / trailer --------------------------------------------------------------------
 

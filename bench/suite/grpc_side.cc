@@ -5,6 +5,8 @@
 //           posted ahead for every method;
 //   client: async completion-queue API, one channel, one completion queue driven by the
 //           client's single thread (as rpcnet's client runs on one event loop).
+#include <unistd.h>
+
 #include <grpc/grpc_security.h>
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/grpcpp.h>
@@ -595,6 +597,7 @@ class GrpcClient {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const long before = vm_rss_kb(args_.server_pid);
+  const long client_before = vm_rss_kb(::getpid());
 
     const auto start = Clock::now();
     constexpr int kParallel = 16;
@@ -624,7 +627,9 @@ class GrpcClient {
           if (sample.errors++ == 0) std::fprintf(stderr, "grpc client: %s\n", done.status.error_message().c_str());
         } else {
           channels.push_back(raw->channel);
-          ++opened;
+          if (++opened % 1000 == 0) {
+            std::fprintf(stderr, "grpc client: %d connections after %.1f s\n", opened, secs(Clock::now() - start));
+          }
         }
         raw->stub.reset();
         raw->channel.reset();
@@ -637,6 +642,7 @@ class GrpcClient {
     const double open_s = secs(Clock::now() - start);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const long after = vm_rss_kb(args_.server_pid);
+  const long client_after = vm_rss_kb(::getpid());
     std::fprintf(stderr, "grpc client: %d idle connections in %.1f s; server RSS %ld -> %ld kB\n",
                  opened, open_s, before, after);
     if (opened > 0 && before > 0 && after > 0) {
@@ -645,6 +651,7 @@ class GrpcClient {
       sample.set("rss_before_kb", static_cast<double>(before));
       sample.set("rss_after_kb", static_cast<double>(after));
       sample.set("connects_per_s", opened / open_s);
+    sample.set("client_rss_kb_per_conn", static_cast<double>(client_after - client_before) / opened);
     }
     slots.clear();
     drain(cq);

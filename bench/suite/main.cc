@@ -331,7 +331,7 @@ std::string number(std::optional<double> value) {
 std::string pretty(double value) {
   char text[64];
   const double magnitude = std::fabs(value);
-  if (magnitude >= 1e5) {
+  if (magnitude >= 1e4) {
     std::snprintf(text, sizeof text, "%.0f", value);
     std::string digits = text;  // thousands separators
     std::string grouped;
@@ -588,9 +588,13 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     auto gn = aux_median(c, "idle", "grpc", "connections");
     auto rr = aux_median(c, "idle", "rpcnet", "connects_per_s");
     auto gr = aux_median(c, "idle", "grpc", "connects_per_s");
+    auto rc = aux_median(c, "idle", "rpcnet", "client_rss_kb_per_conn");
+    auto gc = aux_median(c, "idle", "grpc", "client_rss_kb_per_conn");
     md << "- `idle_conn_rss_kb`: (server VmRSS after − before) ÷ connections; connections opened: rpcnet "
        << (rn ? pretty(*rn) : "?") << " (" << (rr ? pretty(*rr) : "?") << "/s, 16 at a time), gRPC "
-       << (gn ? pretty(*gn) : "?") << " (" << (gr ? pretty(*gr) : "?") << "/s).\n";
+       << (gn ? pretty(*gn) : "?") << " (" << (gr ? pretty(*gr) : "?")
+       << "/s). The same on the client side: rpcnet " << (rc ? pretty(*rc) : "?") << " kB, gRPC "
+       << (gc ? pretty(*gc) : "?") << " kB per connection.\n";
   }
   md << "- CPU seconds per run (client / server), median:";
   for (const auto& job : jobs) {
@@ -625,10 +629,19 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     md << "\n## Microbenchmarks (Google Benchmark, rpcnet internals, single thread)\n\n";
     md << "| benchmark | time/iter | CPU/iter | throughput |\n|---|---:|---:|---:|\n";
     for (const auto& row : micro) {
-      char time_text[32];
-      char cpu_text[32];
-      std::snprintf(time_text, sizeof time_text, "%.1f ns", row.real_ns);
-      std::snprintf(cpu_text, sizeof cpu_text, "%.1f ns", row.cpu_ns);
+      const auto duration = [](double ns) {
+        char text[32];
+        if (ns >= 1e6) {
+          std::snprintf(text, sizeof text, "%.2f ms", ns / 1e6);
+        } else if (ns >= 1e4) {
+          std::snprintf(text, sizeof text, "%.1f µs", ns / 1e3);
+        } else {
+          std::snprintf(text, sizeof text, "%.1f ns", ns);
+        }
+        return std::string(text);
+      };
+      const std::string time_text = duration(row.real_ns);
+      const std::string cpu_text = duration(row.cpu_ns);
       std::string throughput = "–";
       if (row.bytes_per_s > 0) {
         char text[32];

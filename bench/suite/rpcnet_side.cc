@@ -1,6 +1,8 @@
 // The rpcnet side of the suite: a server with rpcnet's default configuration (default event
 // loops, limits and transport settings) and the client side of every scenario, on one client
 // event loop (rpcnet::Runtime(1)).
+#include <unistd.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -311,6 +313,7 @@ asio::awaitable<Sample> idle(Target target, ClientArgs args, pid_t server_pid) {
   clients.push_back(std::move(*first));
   co_await sleep_for(0.2);
   const long before = vm_rss_kb(server_pid);
+  const long client_before = vm_rss_kb(::getpid());
 
   const auto start = Clock::now();
   int next = 0;
@@ -330,7 +333,9 @@ asio::awaitable<Sample> idle(Target target, ClientArgs args, pid_t server_pid) {
         }
         if (!co_await client->call("echo", payload)) ++sample.errors;
         clients.push_back(std::move(*client));
-        ++opened;
+        if (++opened % 1000 == 0) {
+          std::fprintf(stderr, "rpcnet client: %d connections after %.1f s\n", opened, secs(Clock::now() - start));
+        }
       }
       if (--running == 0) all_done.done();
     };
@@ -340,6 +345,7 @@ asio::awaitable<Sample> idle(Target target, ClientArgs args, pid_t server_pid) {
   const double open_s = secs(Clock::now() - start);
   co_await sleep_for(0.5);
   const long after = vm_rss_kb(server_pid);
+  const long client_after = vm_rss_kb(::getpid());
   std::fprintf(stderr, "rpcnet client: %d idle connections in %.1f s; server RSS %ld -> %ld kB\n",
                opened, open_s, before, after);
   if (opened > 0 && before > 0 && after > 0) {
@@ -348,6 +354,7 @@ asio::awaitable<Sample> idle(Target target, ClientArgs args, pid_t server_pid) {
     sample.set("rss_before_kb", static_cast<double>(before));
     sample.set("rss_after_kb", static_cast<double>(after));
     sample.set("connects_per_s", opened / open_s);
+    sample.set("client_rss_kb_per_conn", static_cast<double>(client_after - client_before) / opened);
   }
   for (auto& client : clients) client.close();
   clients.clear();

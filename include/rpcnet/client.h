@@ -131,6 +131,8 @@ class RpcClient {
   std::uint64_t next_request_id() const noexcept;
   // False once the connection closed (idle timeout, server shutdown, close()).
   bool is_connected() const noexcept;
+  // True when the connection's TLS handshake resumed an earlier session.
+  bool resumed_session() const noexcept;
   const SocketAddress& remote_address() const noexcept;
   // Closes the shared connection for every copy; calls in flight fail with kConnection.
   void close();

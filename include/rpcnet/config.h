@@ -62,6 +62,9 @@ class RpcConfig {
   RpcConfig& with_max_header_size(std::size_t bytes);
   // Server: calls one client connection may have in flight at once. Default: 1024.
   RpcConfig& with_max_concurrent_streams(std::uint64_t streams);
+  // Client: resume TLS sessions with tickets from earlier connections to the same server (same
+  // name, address and certificates), which skips the certificate exchange. Default: on.
+  RpcConfig& with_session_resumption(bool enabled);
   // Server: event loops (threads) serving connections. Default: 0 = one per core.
   RpcConfig& with_event_loops(std::size_t loops);
   // Server: threads running handlers registered with register_blocking. Default: 2.
@@ -81,6 +84,7 @@ class RpcConfig {
   std::uint64_t max_concurrent_streams() const noexcept { return max_concurrent_streams_; }
   std::size_t event_loops() const noexcept { return event_loops_; }
   std::size_t worker_threads() const noexcept { return worker_threads_; }
+  bool session_resumption() const noexcept { return session_resumption_; }
 
   // The bind address, parsed. Errors: kConfig naming the address.
   Result<SocketAddress> parsed_bind_address() const;
@@ -100,6 +104,7 @@ class RpcConfig {
   std::uint64_t max_concurrent_streams_ = 1024;
   std::size_t event_loops_ = 0;
   std::size_t worker_threads_ = 2;
+  bool session_resumption_ = true;
 };
 
 }  // namespace rpcnet

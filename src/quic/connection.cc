@@ -93,6 +93,7 @@ struct Connection::Callbacks {
     c->handshake_completed_ = true;
     if (c->role_ == Role::kServer) {
       c->state_ = State::kOpen;
+      TlsCredentials::send_session_ticket(c->session_);  // lets the client resume next time
       return 0;
     }
     // A server that asked for our certificate may still refuse it after our Finished: then wait
@@ -364,6 +365,10 @@ asio::awaitable<Result<std::shared_ptr<Connection>>> Connection::connect(
 }
 
 // ---- public API -----------------------------------------------------------------------------------
+
+bool Connection::resumed() const {
+  return session_ != nullptr && TlsCredentials::resumed(session_);
+}
 
 std::string Connection::peer_certificate_subject() const {
   if (session_ == nullptr) return {};

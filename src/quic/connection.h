@@ -74,6 +74,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Distinguished name of the peer's verified certificate, or "" without one (no mTLS).
   std::string peer_certificate_subject() const;
   ConnectionStats stats() const;
+  // True when the TLS handshake resumed an earlier session (a ticket from SessionCache).
+  bool resumed() const;
 
   // Opens a bidirectional stream, waiting while the peer's stream limit is reached.
   // Errors: kConnection when the connection is not open; kCancelled when cancelled.

@@ -1,11 +1,14 @@
 #include "quic/tls.h"
 
+#include "quic/session_cache.h"
+
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <sys/stat.h>
 
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 namespace rpcnet::quic {
 
@@ -66,9 +69,33 @@ Result<void> load_trust(gnutls_certificate_credentials_t credentials, const std:
   return {};
 }
 
+// Client: a NewSessionTicket arrived; keep the session data so the next connection resumes.
+int store_ticket_hook(gnutls_session_t session, unsigned, unsigned when, unsigned,
+                      const gnutls_datum_t*) {
+  if (when != GNUTLS_HOOK_POST) return 0;
+  const auto* key = static_cast<const std::string*>(gnutls_db_get_ptr(session));
+  gnutls_datum_t data{};
+  if (key == nullptr || gnutls_session_get_data2(session, &data) != 0) return 0;
+  SessionCache::instance().store(*key, std::vector<std::uint8_t>(data.data, data.data + data.size));
+  gnutls_free(data.data);
+  return 0;
+}
+
 }  // namespace
 
+void TlsCredentials::send_session_ticket(gnutls_session_t session) {
+  gnutls_session_ticket_send(session, 1, 0);
+}
+
+bool TlsCredentials::resumed(gnutls_session_t session) {
+  return gnutls_session_is_resumed(session) != 0;
+}
+
 TlsCredentials::~TlsCredentials() {
+  if (ticket_key_.data != nullptr) {
+    gnutls_memset(ticket_key_.data, 0, ticket_key_.size);
+    gnutls_free(ticket_key_.data);
+  }
   if (credentials_) gnutls_certificate_free_credentials(credentials_);
   if (priority_) gnutls_priority_deinit(priority_);
 }
@@ -84,6 +111,9 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_server(
   }
   if (auto r = load_key_pair(tls->credentials_, options.cert_path, options.key_path); !r) {
     return std::move(r).error();
+  }
+  if (gnutls_session_ticket_key_generate(&tls->ticket_key_) != 0) {
+    return RpcError::tls("cannot generate a session ticket key");
   }
   if (!options.client_ca_path.empty()) {
     if (auto r = load_trust(tls->credentials_, "client CA", options.client_ca_path); !r) {
@@ -105,6 +135,7 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_client(
   tls->server_ = false;
   tls->server_name_ = options.server_name;
   tls->alpn_ = options.alpn;
+  tls->resumption_key_ = options.resumption_key;
   tls->verify_data_[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
                           reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)),
                           0};
@@ -147,6 +178,7 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
   gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(alpn_.data())),
                       static_cast<unsigned>(alpn_.size())};
   if (server_) {
+    gnutls_session_ticket_enable_server(session, &ticket_key_);
     gnutls_alpn_set_protocols(session, &alpn, 1,
                               GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE);
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_POST,
@@ -168,6 +200,14 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
     // GnuTLS verifies nothing unless asked: chain, name and the serverAuth purpose.
     gnutls_session_set_verify_cert2(session, const_cast<gnutls_typed_vdata_st*>(verify_data_),
                                     verify_elements_, 0);
+    if (!resumption_key_.empty()) {
+      if (auto ticket = SessionCache::instance().find(resumption_key_)) {
+        gnutls_session_set_data(session, ticket->data(), ticket->size());
+      }
+      gnutls_db_set_ptr(session, const_cast<std::string*>(&resumption_key_));
+      gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                         GNUTLS_HOOK_POST, store_ticket_hook);
+    }
   }
   return session;
 }

@@ -32,6 +32,8 @@ struct ClientTlsOptions {
   std::string key_path;     // its key
   std::string server_name;  // name to verify in the server certificate (DNS name or IP literal)
   std::string alpn = kAlpn; // tests may offer another protocol to check refusal
+  // Non-empty: resume TLS sessions through SessionCache under this key (see session_cache.h).
+  std::string resumption_key;
 };
 
 class TlsCredentials {
@@ -49,6 +51,9 @@ class TlsCredentials {
   Result<gnutls_session_t> new_session(void* conn_ref) const;
 
   bool is_server() const noexcept { return server_; }
+  // Server: sends the session ticket a client needs to resume (after the handshake completed).
+  static void send_session_ticket(gnutls_session_t session);
+  static bool resumed(gnutls_session_t session);
 
  private:
   TlsCredentials() = default;
@@ -57,6 +62,8 @@ class TlsCredentials {
   bool require_client_cert_ = false;
   std::string server_name_;
   std::string alpn_;
+  std::string resumption_key_;         // client: where tickets are cached; empty: no resumption
+  gnutls_datum_t ticket_key_{};        // server: encrypts the tickets it issues
   gnutls_certificate_credentials_t credentials_ = nullptr;
   gnutls_priority_t priority_ = nullptr;
   // GnuTLS keeps a pointer to this array (it does not copy it): it must outlive every session.

@@ -48,7 +48,8 @@ ClientShared::ClientShared(asio::any_io_executor executor,
       default_timeout_(config.default_timeout()),
       remote_(connection_->remote_address()),
       connected_(std::make_shared<std::atomic<bool>>(connection_->is_open())),
-      deadlines_(std::make_unique<runtime::DeadlineQueue>(executor_)) {
+      deadlines_(std::make_unique<runtime::DeadlineQueue>(executor_)),
+      resumed_(connection_->resumed()) {
   connection_->set_close_handler(
       [flag = connected_](const RpcError&) { flag->store(false, std::memory_order_release); });
 }
@@ -511,6 +512,7 @@ asio::awaitable<Result<ClientCall>> RpcClient::open_call(std::string_view method
 
 std::uint64_t RpcClient::next_request_id() const noexcept { return shared_->peek_request_id(); }
 bool RpcClient::is_connected() const noexcept { return shared_->connected(); }
+bool RpcClient::resumed_session() const noexcept { return shared_->resumed(); }
 const SocketAddress& RpcClient::remote_address() const noexcept { return shared_->remote(); }
 void RpcClient::close() { shared_->close(); }
 

@@ -47,6 +47,7 @@ class ClientShared {
   std::uint64_t peek_request_id() const noexcept { return next_id_.load(std::memory_order_relaxed); }
   bool connected() const noexcept { return connected_->load(std::memory_order_acquire); }
   runtime::DeadlineQueue& deadlines() noexcept { return *deadlines_; }
+  bool resumed() const noexcept { return resumed_; }
   const SocketAddress& remote() const noexcept { return remote_; }
   void close();
 
@@ -63,6 +64,7 @@ class ClientShared {
   std::shared_ptr<std::atomic<bool>> connected_;
   // Deadlines of this client's calls; destroyed on the loop (see ~ClientShared).
   std::unique_ptr<runtime::DeadlineQueue> deadlines_;
+  bool resumed_ = false;  // fixed once the handshake is done, before this object exists
 };
 
 // Shared by the handle the caller holds (the unary coroutine, a ResponseStream or a ClientCall)

@@ -54,6 +54,11 @@ RpcConfig& RpcConfig::with_worker_threads(std::size_t threads) {
   return *this;
 }
 
+RpcConfig& RpcConfig::with_session_resumption(bool enabled) {
+  session_resumption_ = enabled;
+  return *this;
+}
+
 Result<SocketAddress> RpcConfig::parsed_bind_address() const {
   return parse_socket_address(bind_address_);
 }

@@ -70,6 +70,13 @@ Result<std::shared_ptr<const quic::TlsCredentials>> client_credentials(const Rpc
   }
   options.server_name =
       config.server_name().empty() ? server.address().to_string() : config.server_name();
+  if (config.session_resumption()) {
+    // Everything that decides whom we talk to and how we verify them: a ticket is offered only
+    // under the same identity and trust it was obtained with.
+    options.resumption_key = options.server_name + '\n' + to_string(server) + '\n' +
+                             options.trust_path + '\n' + options.cert_path + '\n' +
+                             options.key_path;
+  }
   return quic::TlsCredentials::for_client(options);
 }
 

@@ -64,6 +64,50 @@ TEST_F(TlsTest, ServerKeepsServingAfterRefusedHandshakes) {
   EXPECT_EQ(to_string(*result), "fine");
 }
 
+// ---- session resumption ---------------------------------------------------------------------
+
+// Connects twice (a call on the first connection makes sure its session ticket arrived) and
+// reports "<first resumed>,<second resumed>,<second call>".
+std::string connect_twice(LoopbackServer& server, const RpcConfig& config) {
+  return run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
+    auto first = co_await RpcClient::connect(server.address(), config);
+    if (!first) co_return first.error().to_string();
+    (void)co_await first->call("echo", {});
+    auto second = co_await RpcClient::connect(server.address(), config);
+    if (!second) co_return second.error().to_string();
+    auto reply = co_await second->call("echo", to_bytes("ok"));
+    co_return std::string(first->resumed_session() ? "resumed" : "full") + "," +
+              (second->resumed_session() ? "resumed" : "full") + "," +
+              (reply ? to_string(*reply) : reply.error().to_string());
+  }());
+}
+
+TEST_F(TlsTest, ASecondConnectionResumesTheTlsSession) {
+  EXPECT_EQ(connect_twice(server_, client_config()), "full,resumed,ok");
+}
+
+TEST_F(TlsTest, ResumptionCanBeTurnedOff) {
+  EXPECT_EQ(connect_twice(server_, client_config().with_session_resumption(false)), "full,full,ok");
+}
+
+TEST(TlsResumptionTest, ATicketIsNotOfferedToAnotherServer) {
+  LoopbackServer first;
+  first.server().register_method("echo", echo);
+  first.start();
+  LoopbackServer second;
+  second.server().register_method("echo", echo);
+  second.start();
+  const std::string outcome = run_bounded(first.runtime(), [&]() -> asio::awaitable<std::string> {
+    auto a = co_await RpcClient::connect(first.address(), client_config());
+    if (!a) co_return a.error().to_string();
+    (void)co_await a->call("echo", {});
+    auto b = co_await RpcClient::connect(second.address(), client_config());
+    if (!b) co_return b.error().to_string();
+    co_return b->resumed_session() ? "resumed" : "full";
+  }());
+  EXPECT_EQ(outcome, "full");
+}
+
 // ---- ALPN, with a raw QUIC client that offers another protocol or none ----------------------
 
 Result<void> raw_connect(LoopbackServer& server, std::string alpn) {
