@@ -559,18 +559,19 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
       }
     }
     std::string rpcnet_text = r ? pretty(*r) : "null";
-    if (!r && std::string(metric.name) == "resumed_connect_first_call_p50_us") rpcnet_text = "not implemented";
     md << "| " << metric.name << " | " << metric.unit << " | " << rpcnet_text << " | "
        << (g ? pretty(*g) : "null") << " | " << ratio << " | " << metric.better << " | " << goal << " | "
        << met << " |\n";
   }
   md << "\nNotes (medians of the runs):\n\n";
-  md << "- `resumed_connect_first_call_p50_us`: rpcnet has no TLS session resumption API yet "
-        "(bench/suite/rpcnet_side.cc `enable_client_resumption` is the one line to turn it on); gRPC uses "
-        "its SSL session cache channel argument";
-  if (auto resumed = aux_median(c, "resumed_connect", "grpc", "resumed")) {
-    if (auto n = aux_median(c, "resumed_connect", "grpc", "connections")) {
-      md << " (" << pretty(*resumed) << " of " << pretty(*n) << " connections reported a reused session)";
+  md << "- `resumed_connect_first_call_p50_us`: TLS 1.3 session resumption from a ticket (rpcnet: "
+        "on by default, `RpcConfig::with_session_resumption`; gRPC: its SSL session cache channel "
+        "argument)";
+  for (const char* impl : {"rpcnet", "grpc"}) {
+    auto resumed = aux_median(c, "resumed_connect", impl, "resumed");
+    auto n = aux_median(c, "resumed_connect", impl, "connections");
+    if (resumed && n) {
+      md << "; " << impl << ": " << pretty(*resumed) << " of " << pretty(*n) << " connections resumed";
     }
   }
   md << ".\n";
@@ -579,7 +580,7 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     auto g = aux_median(c, "mixed", "grpc", "bulk_mb_per_s");
     auto rn = aux_median(c, "mixed", "rpcnet", "small_calls");
     auto gn = aux_median(c, "mixed", "grpc", "small_calls");
-    md << "- `mixed_small_p99_us`: bulk stream of 1 MiB messages during the small calls: rpcnet "
+    if (r || g) md << "- `mixed_small_p99_us`: bulk stream of 1 MiB messages during the small calls: rpcnet "
        << (r ? pretty(*r) : "?") << " MB/s, gRPC " << (g ? pretty(*g) : "?") << " MB/s; small calls completed: rpcnet "
        << (rn ? pretty(*rn) : "?") << ", gRPC " << (gn ? pretty(*gn) : "?") << ".\n";
   }
@@ -590,7 +591,7 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     auto gr = aux_median(c, "idle", "grpc", "connects_per_s");
     auto rc = aux_median(c, "idle", "rpcnet", "client_rss_kb_per_conn");
     auto gc = aux_median(c, "idle", "grpc", "client_rss_kb_per_conn");
-    md << "- `idle_conn_rss_kb`: (server VmRSS after − before) ÷ connections; connections opened: rpcnet "
+    if (rn || gn) md << "- `idle_conn_rss_kb`: (server VmRSS after − before) ÷ connections; connections opened: rpcnet "
        << (rn ? pretty(*rn) : "?") << " (" << (rr ? pretty(*rr) : "?") << "/s, 16 at a time), gRPC "
        << (gn ? pretty(*gn) : "?") << " (" << (gr ? pretty(*gr) : "?")
        << "/s). The same on the client side: rpcnet " << (rc ? pretty(*rc) : "?") << " kB, gRPC "
@@ -604,10 +605,20 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     auto gs = aux_median(c, job.id, "grpc", "server_cpu_s");
     auto w = aux_median(c, job.id, "rpcnet", "wall_s");
     if (!rc && !gc) continue;
-    char text[256];
-    std::snprintf(text, sizeof text, " %s rpcnet %.2f/%.2f, gRPC %.2f/%.2f (wall ~%.1f s);", job.id.c_str(),
-                  rc.value_or(NAN), rs.value_or(NAN), gc.value_or(NAN), gs.value_or(NAN), w.value_or(NAN));
-    md << text;
+    const auto cpu_pair = [](std::optional<double> a, std::optional<double> b) {
+      if (!a || !b) return std::string("–");
+      char text[64];
+      std::snprintf(text, sizeof text, "%.2f/%.2f", *a, *b);
+      return std::string(text);
+    };
+    md << " " << job.id << " rpcnet " << cpu_pair(rc, rs) << ", gRPC " << cpu_pair(gc, gs);
+    if (w) {
+      char text[32];
+      std::snprintf(text, sizeof text, " (wall %.1f s);", *w);
+      md << text;
+    } else {
+      md << ";";
+    }
   }
   md << "\n";
   for (const auto& [job, impls] : c.failures) {
