@@ -13,9 +13,11 @@ build: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
 
-# Walks through a unary call and each streaming pattern on loopback, printing what happens.
+# The complete cluster example: a director and three workers as separate processes, a load
+# client, one worker killed with SIGKILL and a new one joining (doc/cluster.md). The guided tour
+# of a single server and client is `./build/release/tools/rpcnet/rpcnet demo`.
 demo: build
-	./build/release/tools/rpcnet/rpcnet demo
+	./build/release/tools/rpcnet/rpcnet cluster-demo
 
 # The whole suite: release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # then every fuzz target briefly on its corpus.
@@ -45,3 +47,13 @@ bench: deps
 
 clean:
 	rm -rf build
+
+# Membership benchmark (issue 4): SWIM/Lifeguard cores in the deterministic simulator, LAN
+# preset, N = 3, 32, 256, 1000; writes bench/results/membership.json and prints the table.
+# MEMBENCH_FLAGS=--quick runs the small CI plan.
+.PHONY: membench
+membench: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS) --target rpcnet_membench
+	./build/release/bench/membership/rpcnet_membench --jobs $(JOBS) \
+	    --json bench/results/membership.json $(MEMBENCH_FLAGS)

@@ -17,7 +17,8 @@
 //                   the peer with DEADLINE_EXCEEDED)                     -> kDeadlineExceeded
 //   kCancelled      the call was cancelled on this side                 -> kCancelled
 //   kStatus         the peer finished the call with a non-OK status     -> that status
-// is_remote() is true when the code and message came from the peer's status trailer.
+// is_remote() is true when the code and message came from the peer's status trailer;
+// not_started() when the call provably never reached a handler (safe to retry anywhere).
 //
 // Example:
 //   auto reply = co_await client.call("ping", {});
@@ -76,6 +77,14 @@ class RpcError {
   const std::string& message() const noexcept { return message_; }
   const Bytes& details() const noexcept { return details_; }
   bool is_remote() const noexcept { return remote_; }
+  // True when the call certainly never reached a handler (the connection could not be set up or
+  // was already closed when the call was made, or the server refused it unstarted): retrying it
+  // elsewhere is safe even when it is not idempotent.
+  bool not_started() const noexcept { return not_started_; }
+  RpcError& mark_not_started() noexcept {
+    not_started_ = true;
+    return *this;
+  }
 
   // "kind: message (CODE)", for logs.
   std::string to_string() const;
@@ -86,6 +95,7 @@ class RpcError {
   ErrorKind kind_;
   StatusCode code_;
   bool remote_ = false;
+  bool not_started_ = false;
   std::string message_;
   Bytes details_;
 };

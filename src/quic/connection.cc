@@ -512,10 +512,17 @@ asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connec
     auto [error] = co_await socket->async_wait_readable(asio::experimental::as_tuple(asio::use_awaitable));
     if (error || self->state_ == State::kFinished) break;
     const std::uint64_t now = runtime::monotonic_ns();
-    socket->receive_ready(
+    const std::size_t received = socket->receive_ready(
         [&](const runtime::ReceivedDatagram& datagram) { self->on_datagram(datagram, now); });
+    if (received > 0) self->unanswered_refusals_ = 0;
     const int socket_error = socket->take_error();
-    if (socket_error == ECONNREFUSED && self->state_ == State::kHandshaking) {
+    if (socket_error == ECONNREFUSED) ++self->unanswered_refusals_;
+    // During the handshake the first refusal ends it; afterwards a process that died (its port
+    // closed) answers each of our retransmissions with a refusal, so a few in a row close the
+    // connection at once instead of after the idle timeout: its calls fail over promptly.
+    constexpr int kRefusalsWhenOpen = 3;
+    if (socket_error == ECONNREFUSED &&
+        (self->state_ == State::kHandshaking || self->unanswered_refusals_ >= kRefusalsWhenOpen)) {
       self->enter_closed(State::kDraining,
                          RpcError::connection("connection refused by " + to_string(self->remote_)));
       self->finish();

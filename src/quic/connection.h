@@ -195,6 +195,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   runtime::WaitQueue stream_credit_waiters_;
   runtime::Notifier established_waiter_;
   bool handshake_completed_ = false;
+  // Client: ICMP port-unreachable reports since the last datagram from the peer. One report can
+  // be stale or forged; several in a row with nothing heard in between mean the peer is gone.
+  int unanswered_refusals_ = 0;
   bool handshake_confirmed_ = false;
   std::optional<RpcError> close_error_;
   std::vector<std::uint8_t> close_packet_;

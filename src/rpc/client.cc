@@ -105,7 +105,9 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
   }
   if (!opened) {
     ended_ = true;
-    co_return std::move(opened).error();
+    // No stream was opened, so nothing of this call reached the server.
+    RpcError error = std::move(opened).error();
+    co_return std::move(error.mark_not_started());
   }
   stream_ = std::move(*opened);
 

@@ -260,6 +260,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
   ASSERT_TRUE(outcome.refused.has_value());
   EXPECT_EQ(outcome.refused->code(), StatusCode::kUnavailable);
   EXPECT_EQ(outcome.refused->kind(), ErrorKind::kStream);
+  EXPECT_TRUE(outcome.refused->not_started()) << "a refused call never ran: safe to retry elsewhere";
 }
 
 TEST(ShutdownTest, StoppingTheServerFailsCallsInFlightPromptly) {
@@ -336,6 +337,7 @@ TEST(ConnectionLifetimeTest, ClosingTheClientFailsLaterCallsWithConnectionError)
   }());
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().kind(), ErrorKind::kConnection);
+  EXPECT_TRUE(result.error().not_started());
 }
 
 }  // namespace

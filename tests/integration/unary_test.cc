@@ -127,6 +127,7 @@ TEST_F(UnaryTest, HandlerThatThrowsIsInternalWithTheExceptionMessage) {
                              }());
   ASSERT_FALSE(results.first.ok());
   EXPECT_EQ(results.first.error().code(), StatusCode::kInternal);
+  EXPECT_FALSE(results.first.error().not_started()) << "the handler ran";
   EXPECT_EQ(results.first.error().message(), "handler threw: kaboom");
   EXPECT_TRUE(results.second) << results.second.error();
 }

@@ -22,4 +22,76 @@ struct DemoOptions {
 };
 int run_demo(const DemoOptions& options);
 
+// `rpcnet gossip`: runs one cluster member (membership only). Prints one line per event on
+// stdout and takes commands on stdin (see gossip_command.cc); used by the namespace tests.
+struct GossipOptions {
+  std::string id;
+  std::string bind = "0.0.0.0:7946";
+  std::string advertise;
+  std::vector<std::string> seeds;
+  std::string key;       // 64 hex digits or base64; else RPCNET_CLUSTER_KEY
+  std::string preset = "lan";
+  std::vector<std::string> tags;  // key=value
+};
+int run_gossip(const GossipOptions& options);
+
+// `rpcnet cluster-key`: prints a fresh random cluster key (64 hex digits).
+int run_cluster_key();
+
+// What every cluster program needs to be a member.
+struct ClusterNodeOptions {
+  std::string id;
+  std::string gossip = "127.0.0.1:0";   // gossip UDP bind address
+  std::vector<std::string> seeds;
+  std::string key;                      // else RPCNET_CLUSTER_KEY
+  std::string preset = "local";
+  std::vector<std::string> tags;        // key=value
+};
+
+// `rpcnet worker`: an RpcServer with a `compute` method that joins the cluster as role=worker.
+struct WorkerOptions {
+  ClusterNodeOptions node;
+  std::string rpc = "127.0.0.1:0";
+  std::string certs = "certs";          // from `rpcnet certs`
+};
+int run_worker(const WorkerOptions& options);
+
+// `rpcnet director`: a cluster member with a WorkerRegistry and a ClusterClient, serving
+// `compute` (routed to a worker) and `stats` (per-worker routing counters).
+struct DirectorOptions {
+  ClusterNodeOptions node;
+  std::string rpc = "127.0.0.1:0";
+  std::string certs = "certs";
+  std::string strategy = "p2c";
+  std::string filter = "role=worker";
+  int report_ms = 0;  // > 0: print per-worker routing counters this often
+};
+int run_director(const DirectorOptions& options);
+
+// `rpcnet members --seed host:port`: joins briefly as an observer and lists the members.
+struct MembersOptions {
+  ClusterNodeOptions node;
+  int wait_ms = 5000;
+};
+int run_members(const MembersOptions& options);
+
+// `rpcnet load`: concurrent `compute` calls to a director until `stop` on stdin (or `seconds`);
+// prints `tick ...` lines each second and `done calls=<n> failed=<n>` at the end.
+struct LoadOptions {
+  std::string director;
+  std::string certs = "certs";
+  int concurrency = 8;
+  int seconds = 60;
+};
+int run_load(const LoadOptions& options);
+
+// `rpcnet cluster-demo`: the complete example (`make demo`): a director and three workers as
+// separate processes, a load client, a worker killed and another one joining.
+struct ClusterDemoOptions {
+  bool quick = false;
+  int seconds = 14;
+  int concurrency = 16;
+};
+int run_cluster_demo(const ClusterDemoOptions& options);
+
 }  // namespace rpcnet::tool

@@ -75,7 +75,9 @@ RpcError reset_error(std::uint64_t code, const char* who) {
   std::string message = std::string("stream reset by ") + who + " (code " +
                         std::to_string(code) + ")";
   if (status == StatusCode::kDeadlineExceeded) return RpcError::timeout(std::move(message));
-  return RpcError::stream(std::move(message), status);
+  RpcError error = RpcError::stream(std::move(message), status);
+  if (code == static_cast<std::uint64_t>(StreamErrorCode::kRefused)) error.mark_not_started();
+  return error;
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+// rpcnet/cluster/cluster_server.h — an RpcServer that is also a cluster member.
+//
+// Contract: enable_cluster() starts a ClusterMembership next to a bound RpcServer and publishes
+// the server's RPC address in the tag `rpc_addr` ("ip:port"), which is how WorkerRegistry and
+// ClusterClient find the server: members without it are not callable workers. The IP is the
+// server's bound IP, or the membership's advertised IP when the server is bound to a wildcard.
+// The returned membership is the seed's `server.update_tag(k, v)` / `server.cluster_events()`:
+// call update_tag() and subscribe() on it. It runs on an event loop of its own and lives as long
+// as you hold it; leave() it before shutting the server down so workers depart gracefully.
+//
+// Example:
+//   rpcnet::RpcServer server(rpcnet::RpcConfig(cert, "0.0.0.0:0").with_key_path(key));
+//   server.register_method("compute", compute);
+//   (void)server.bind();
+//   auto config = rpcnet::cluster::ClusterConfig::Lan();
+//   config.node_id = "worker-1";
+//   auto cluster = rpcnet::cluster::enable_cluster(server, config, std::move(keys));
+//   (*cluster)->update_tag("role", "worker");
+//   (*cluster)->join({director_gossip_address});
+//   auto events = (*cluster)->subscribe();
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "rpcnet/cluster/cluster_config.h"
+#include "rpcnet/cluster/key_ring.h"
+#include "rpcnet/cluster/membership.h"
+#include "rpcnet/result.h"
+#include "rpcnet/server.h"
+
+namespace rpcnet::cluster {
+
+// The tag carrying a member's RPC address.
+inline constexpr std::string_view kRpcAddressTag = "rpc_addr";
+
+// Errors: kConfig when the server is not bound yet, or from ClusterMembership::start.
+Result<std::shared_ptr<ClusterMembership>> enable_cluster(RpcServer& server, ClusterConfig config,
+                                                          KeyRing keys);
+
+}  // namespace rpcnet::cluster

@@ -1,0 +1,52 @@
+// rpcnet/cluster/member.h — what one node knows about another cluster member.
+//
+// Contract: a Member is a snapshot (a value), never a live view. The membership core hands out
+// copies sorted by id; `incarnation` only ever grows, and only the member itself raises it (to
+// refute a suspicion or to publish new tags). `state` is the SWIM view shared by the cluster;
+// `phi` and `healthy` are this node's local phi-accrual opinion, which other nodes never see.
+//
+// Example:
+//   for (const rpcnet::cluster::Member& m : core.members()) {
+//     if (m.state == MemberState::kAlive && m.healthy) route_to(m.address);
+//   }
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "rpcnet/address.h"
+#include "rpcnet/result.h"
+
+namespace rpcnet::cluster {
+
+// Injected time: the cores never read a clock, the caller passes "now".
+using Time = std::chrono::steady_clock::time_point;
+using Duration = std::chrono::nanoseconds;
+
+// The cluster API's fallible-without-value return type.
+using Status = Result<void>;
+
+// WIRE ENUM (push-pull state) — APPEND ONLY.
+enum class MemberState : std::uint8_t { kAlive = 0, kSuspect = 1, kDead = 2, kLeft = 3 };
+
+inline constexpr std::size_t kMaxMemberIdBytes = 128;
+
+struct Member {
+  std::string id;  // unique node id, 1..kMaxMemberIdBytes bytes
+  SocketAddress address;  // advertised gossip address
+  std::map<std::string, std::string> tags;
+  std::uint64_t incarnation = 0;
+  MemberState state = MemberState::kAlive;
+  double phi = 0.0;      // local phi-accrual suspicion level (0 if no samples)
+  bool healthy = true;   // HealthChecker view (phi below threshold, not dead/left)
+
+  friend bool operator==(const Member&, const Member&) = default;
+};
+
+// "alive", "suspect", "dead", "left".
+std::string_view member_state_name(MemberState state) noexcept;
+
+}  // namespace rpcnet::cluster

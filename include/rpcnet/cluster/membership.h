@@ -1,0 +1,118 @@
+// rpcnet/cluster/membership.h — a running cluster member: SWIM gossip on a UDP socket.
+//
+// Contract: ClusterMembership binds ClusterConfig::bind_address, runs the sans-I/O SWIM core on
+// one event loop (yours, or a one-thread Runtime it owns) and is otherwise hands-off: probing,
+// dissemination, anti-entropy, seed retries and partition healing happen by themselves. Every
+// method is thread-safe. Gossip is sealed with the KeyRing's primary key (AES-256-GCM); packets
+// that do not open with an installed key are dropped and counted, so a process without the key
+// can neither join, inject or change members, nor read tags.
+//
+// The advertised address (what other members dial) is advertise_address when set; otherwise the
+// bound address, where a wildcard IP (0.0.0.0 / ::) is replaced by the host's first non-loopback
+// address of the same family (kConfig if there is none) and port 0 by the port the OS chose.
+//
+// Example:
+//   auto config = rpcnet::cluster::ClusterConfig::Lan();
+//   config.node_id = "worker-1";
+//   config.bind_address = *rpcnet::parse_socket_address("10.0.0.5:7946");
+//   auto keys = rpcnet::cluster::KeyRing::from_text(std::getenv("RPCNET_CLUSTER_KEY"));
+//   auto member = rpcnet::cluster::ClusterMembership::start(config, std::move(*keys));
+//   if (!member) return member.error();
+//   (*member)->join({*rpcnet::parse_socket_address("10.0.0.1:7946")});
+//   (void)(*member)->update_tag("role", "worker");
+//   auto events = (*member)->subscribe();
+//   while (auto e = events->wait_next(std::chrono::seconds(1))) log(*e);
+//   (*member)->leave(std::chrono::seconds(1));
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rpcnet/address.h"
+#include "rpcnet/cluster/cluster_config.h"
+#include "rpcnet/cluster/event_hub.h"
+#include "rpcnet/cluster/events.h"
+#include "rpcnet/cluster/key_ring.h"
+#include "rpcnet/cluster/member.h"
+#include "rpcnet/result.h"
+
+namespace rpcnet::cluster {
+
+// Counters of one running member (a copy of the core's, see swim_core's MembershipCounters).
+struct MembershipStats {
+  std::uint64_t packets_in = 0;
+  std::uint64_t packets_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t dropped_malformed = 0;
+  std::uint64_t dropped_auth = 0;    // did not open with any installed key
+  std::uint64_t dropped_replay = 0;  // an exact replay of a packet already accepted
+  std::uint64_t dropped_oversize = 0;
+  std::uint64_t dropped_member_cap = 0;
+};
+
+class ClusterMembership {
+ public:
+  // Binds and starts serving on `executor` (one event loop, driven by one thread). Errors:
+  // kConfig (invalid config, no address to advertise), kIo (bind failed).
+  static Result<std::shared_ptr<ClusterMembership>> start(ClusterConfig config, KeyRing keys,
+                                                          asio::any_io_executor executor);
+  // The same on an event loop of its own (one thread), stopped with the member.
+  static Result<std::shared_ptr<ClusterMembership>> start(ClusterConfig config, KeyRing keys);
+
+  // Stops at once (no leave announcement): the others will detect a failure.
+  ~ClusterMembership();
+  ClusterMembership(const ClusterMembership&) = delete;
+  ClusterMembership& operator=(const ClusterMembership&) = delete;
+
+  // Contacts the seeds (retrying with backoff until one answers); the rest of the cluster is
+  // learned from them. Seeds are re-contacted periodically, which also heals partitions.
+  void join(std::vector<SocketAddress> seeds);
+
+  // Publishes a tag (spreads like any membership change). kResourceExhausted when the encoded
+  // tags would exceed ClusterConfig::max_tags_bytes; kInvalidArgument for an empty key.
+  Result<void> update_tag(std::string key, std::string value);
+  Result<void> remove_tag(std::string_view key);
+
+  // Announces a graceful departure, keeps gossiping until the announcement has been sent its
+  // retransmit count or `grace` has passed, then stops. Returns at once; wait_stopped() waits.
+  void leave(std::chrono::milliseconds grace = std::chrono::seconds(1));
+  // Stops at once, without announcing. Idempotent.
+  void stop();
+  // Blocks until the member has stopped or `timeout` passed; true if it has stopped. Must not be
+  // called on the member's own event loop.
+  bool wait_stopped(std::chrono::milliseconds timeout);
+
+  // Snapshot of the membership, self included, sorted by id.
+  std::vector<Member> members() const;
+  Member self() const;
+  // The bound socket address, and the address other members use.
+  SocketAddress local_address() const;
+  SocketAddress advertised_address() const;
+  const std::string& id() const noexcept;
+
+  // Events from now on, in a bounded queue (ClusterConfig::event_queue_capacity; the oldest are
+  // dropped when full and counted by missed()).
+  std::shared_ptr<EventHub::Subscription> subscribe();
+
+  // Key rotation, applied to the running member (see key_ring.h for the three steps).
+  Result<void> add_key(std::span<const std::byte> key);
+  Result<void> use_key(std::span<const std::byte> key);
+  Result<void> remove_key(std::span<const std::byte> key);
+
+  MembershipStats stats() const;
+
+  struct State;  // implementation, shared with the event loop's handlers
+
+ private:
+  explicit ClusterMembership(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace rpcnet::cluster

@@ -1,0 +1,42 @@
+// rpcnet/cluster/node_registry.h — the cluster's nodes, filtered by tags.
+//
+// Contract: a read-only view over a running ClusterMembership. nodes() lists the members that
+// are alive or suspect (not dead, not left), self included, sorted by id; nodes_with_tag()
+// narrows them with a TagFilter ("gpu", "role=worker", "role=worker,zone=a" — terms AND).
+// Every call reads the membership's current state; there is nothing to start or stop.
+// Thread-safe.
+//
+// Example:
+//   rpcnet::cluster::NodeRegistry registry(cluster);
+//   auto gpu_workers = registry.nodes_with_tag("gpu");
+//   if (!gpu_workers) std::cerr << gpu_workers.error() << "\n";   // a malformed filter
+//   auto events = registry.subscribe();                            // joins, failures, tags ...
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "rpcnet/cluster/event_hub.h"
+#include "rpcnet/cluster/member.h"
+#include "rpcnet/cluster/membership.h"
+#include "rpcnet/cluster/tag_filter.h"
+#include "rpcnet/result.h"
+
+namespace rpcnet::cluster {
+
+class NodeRegistry {
+ public:
+  explicit NodeRegistry(std::shared_ptr<ClusterMembership> cluster) : cluster_(std::move(cluster)) {}
+
+  std::vector<Member> nodes() const;
+  // Errors: kConfig when `filter` does not parse (see tag_filter.h).
+  Result<std::vector<Member>> nodes_with_tag(std::string_view filter) const;
+  std::vector<Member> nodes_with_tag(const TagFilter& filter) const;
+  std::shared_ptr<EventHub::Subscription> subscribe() { return cluster_->subscribe(); }
+
+ private:
+  std::shared_ptr<ClusterMembership> cluster_;
+};
+
+}  // namespace rpcnet::cluster

@@ -1,0 +1,95 @@
+// rpcnet/testing/seeded_rng.h — a small, fast, deterministic PRNG for tests and simulations.
+//
+// Contract: SeededRng(seed) is xoshiro256** whose 256-bit state is filled from `seed` by
+// splitmix64 (the seeding its authors recommend), so every 64-bit seed — including 0 — gives a
+// valid, distinct stream, and the same seed gives the same sequence on every platform and
+// compiler (unlike std::uniform_*_distribution, whose algorithms are implementation-defined; the
+// helpers below are specified exactly). fork(stream) derives an independent generator from this
+// one's seed and a stream number without consuming from this one, so adding a consumer of
+// randomness does not shift everyone else's draws. Meets UniformRandomBitGenerator.
+//
+// Example:
+//   rpcnet::testing::SeededRng rng(42);
+//   bool lost = rng.bernoulli(0.1);             // true with probability 0.1
+//   std::uint64_t die = rng.uniform(6) + 1;     // 1..6, unbiased
+//   auto node_rng = rng.fork(7);                // same for every run seeded with 42
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+namespace rpcnet::testing {
+
+class SeededRng {
+  __extension__ typedef unsigned __int128 Wide;  // GCC/Clang; __extension__ keeps -Wpedantic quiet
+
+
+ public:
+  using result_type = std::uint64_t;
+
+  explicit SeededRng(std::uint64_t seed) : seed_(seed) {
+    std::uint64_t x = seed;
+    for (auto& word : state_) word = splitmix64(x);
+  }
+
+  std::uint64_t seed() const { return seed_; }
+
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return std::numeric_limits<result_type>::max(); }
+
+  result_type operator()() { return next(); }
+
+  std::uint64_t next() {
+    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
+    const std::uint64_t t = state_[1] << 17;
+    state_[2] ^= state_[0];
+    state_[3] ^= state_[1];
+    state_[1] ^= state_[2];
+    state_[0] ^= state_[3];
+    state_[2] ^= t;
+    state_[3] = rotl(state_[3], 45);
+    return result;
+  }
+
+  // Uniform in [0, bound); 0 when bound is 0. Lemire's multiply-and-reject: exact, unbiased.
+  std::uint64_t uniform(std::uint64_t bound) {
+    if (bound == 0) return 0;
+    Wide m = static_cast<Wide>(next()) * bound;
+    auto low = static_cast<std::uint64_t>(m);
+    if (low < bound) {
+      const std::uint64_t threshold = (0 - bound) % bound;
+      while (low < threshold) {
+        m = static_cast<Wide>(next()) * bound;
+        low = static_cast<std::uint64_t>(m);
+      }
+    }
+    return static_cast<std::uint64_t>(m >> 64);
+  }
+
+  // Uniform in [0, 1) with 53 random bits.
+  double uniform_double() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+  // True with probability p (p <= 0: never; p >= 1: always). Always consumes one draw, so the
+  // stream stays aligned whatever p is.
+  bool bernoulli(double p) { return uniform_double() < p; }
+
+  // An independent generator determined by (seed(), stream) alone.
+  SeededRng fork(std::uint64_t stream) const {
+    std::uint64_t x = seed_ ^ (stream * 0xD1B54A32D192ED03ULL);
+    return SeededRng(splitmix64(x));
+  }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  static std::uint64_t splitmix64(std::uint64_t& x) {
+    std::uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+
+  std::uint64_t seed_;
+  std::uint64_t state_[4];
+};
+
+}  // namespace rpcnet::testing

@@ -1,0 +1,354 @@
+// ClusterClient: selection (WorkerRegistry), a connection pool, and the retry loop
+// (retry_policy.h). Everything but worker_stats runs on the client's own event loop, so the pool
+// needs no lock.
+#include "rpcnet/cluster/cluster_client.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "runtime/cross_loop.h"
+
+namespace rpcnet::cluster {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds ceil_ms(Clock::duration d) {
+  return std::max(std::chrono::milliseconds(1), std::chrono::ceil<std::chrono::milliseconds>(d));
+}
+
+// One pooled connection per worker; a connect in progress is shared by the calls that need it.
+struct Pooled {
+  std::optional<RpcClient> client;
+  SocketAddress address;
+  bool connecting = false;
+  std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+  std::optional<RpcError> connect_error;
+};
+
+}  // namespace
+
+struct ClusterClient::State {
+  State(std::shared_ptr<WorkerRegistry> registry_in, ClusterClientConfig config_in, asio::any_io_executor executor_in)
+      : registry(std::move(registry_in)),
+        config(std::move(config_in)),
+        executor(std::move(executor_in)),
+        budget(config.retry, Clock::now()),
+        rng(std::random_device{}()) {}
+
+  std::shared_ptr<WorkerRegistry> registry;
+  ClusterClientConfig config;
+  asio::any_io_executor executor;
+  RetryBudget budget;                                      // loop only
+  std::mt19937_64 rng;                                     // loop only
+  std::map<std::string, std::shared_ptr<Pooled>> pool;     // loop only
+  std::vector<Clock::duration> recent;                     // loop only: latencies, for hedging
+  std::size_t recent_next = 0;                             // loop only
+
+  mutable std::mutex stats_mutex;
+  std::map<std::string, WorkerStats> stats;
+
+  static constexpr std::size_t kRecentLatencies = 256;
+
+  void record_attempt(const std::string& id) {
+    std::lock_guard lock(stats_mutex);
+    WorkerStats& s = stats[id];
+    s.id = id;
+    ++s.attempts;
+    s.last_routed = Clock::now();
+  }
+  void record_failure(const std::string& id) {
+    std::lock_guard lock(stats_mutex);
+    ++stats[id].failures;
+  }
+  void record_latency(Clock::duration latency) {
+    if (recent.size() < kRecentLatencies) {
+      recent.push_back(latency);
+    } else {
+      recent[recent_next] = latency;
+      recent_next = (recent_next + 1) % kRecentLatencies;
+    }
+  }
+  // The hedge delay: the configured percentile of recent latencies (nullopt with too few).
+  std::optional<Clock::duration> hedge_delay() const {
+    if (!config.hedge_percentile || recent.size() < 16) return std::nullopt;
+    std::vector<Clock::duration> sorted = recent;
+    const auto index = static_cast<std::size_t>(*config.hedge_percentile * static_cast<double>(sorted.size() - 1));
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(index), sorted.end());
+    return std::max<Clock::duration>(sorted[index], config.hedge_min_delay);
+  }
+
+  void connection_failed(const std::string& id) {
+    if (auto it = pool.find(id); it != pool.end() && !it->second->connecting) it->second->client.reset();
+    registry->eject(id, config.ejection);
+  }
+};
+
+namespace {
+
+using State = ClusterClient::State;
+
+asio::awaitable<Result<RpcClient>> pooled_connection(std::shared_ptr<State> s, WorkerInfo worker, Clock::time_point deadline) {
+  auto& slot = s->pool[worker.id];
+  if (!slot) slot = std::make_shared<Pooled>();
+  const std::shared_ptr<Pooled> entry = slot;
+  while (entry->connecting) {
+    auto timer = std::make_shared<asio::steady_timer>(s->executor, deadline);
+    entry->waiters.push_back(timer);
+    (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (Clock::now() >= deadline && entry->connecting) co_return RpcError::timeout("connect to " + worker.id + " timed out");
+  }
+  if (entry->client && entry->client->is_connected() && entry->address == worker.address) co_return *entry->client;
+  if (entry->client) entry->client->close();
+  entry->client.reset();
+  entry->connecting = true;
+  entry->address = worker.address;
+  RpcConfig config = s->config.rpc;
+  config.with_connect_timeout(std::min(config.connect_timeout(), ceil_ms(deadline - Clock::now())));
+  auto connected = co_await RpcClient::connect(worker.address, config);
+  entry->connecting = false;
+  for (const auto& waiter : entry->waiters) waiter->cancel();
+  entry->waiters.clear();
+  if (!connected) {
+    entry->connect_error = connected.error();
+    co_return connected.error();
+  }
+  entry->client = *connected;
+  co_return std::move(*connected);
+}
+
+// The result of one attempt, with what the retry logic needs to know about it.
+asio::awaitable<Result<Bytes>> unary_attempt(std::shared_ptr<State> s, WorkerInfo worker, std::string method,
+                                             Bytes data, Metadata metadata, Clock::time_point deadline) {
+  s->record_attempt(worker.id);
+  auto client = co_await pooled_connection(s, worker, deadline);
+  if (!client) {
+    s->record_failure(worker.id);
+    s->connection_failed(worker.id);
+    RpcError error = client.error();
+    co_return std::move(error.mark_not_started());
+  }
+  CallOptions options;
+  options.timeout = ceil_ms(deadline - Clock::now());
+  options.metadata = std::move(metadata);
+  s->registry->call_started(worker.id);
+  const auto started = Clock::now();
+  auto reply = co_await client->call(method, std::move(data), options);
+  const auto latency = Clock::now() - started;
+  s->registry->call_finished(worker.id, latency, !reply.ok());
+  if (reply) {
+    s->record_latency(latency);
+  } else {
+    s->record_failure(worker.id);
+    if (reply.error().kind() == ErrorKind::kConnection) s->connection_failed(worker.id);
+  }
+  co_return reply;
+}
+
+// A second attempt on another worker after `delay`; with no other worker it never answers
+// before the deadline (the first attempt then decides).
+asio::awaitable<Result<Bytes>> hedge_attempt(std::shared_ptr<State> s, TagFilter filter, std::string first_id,
+                                             std::string method, Bytes data, Metadata metadata,
+                                             Clock::time_point deadline, Clock::duration delay) {
+  asio::steady_timer timer(s->executor, Clock::now() + delay);
+  (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  auto worker = s->registry->select_worker(filter, {first_id});
+  if (!worker || worker->id == first_id) {
+    timer.expires_at(deadline);
+    (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_return RpcError::timeout("no second worker to hedge on");
+  }
+  co_return co_await unary_attempt(s, std::move(*worker), std::move(method), std::move(data), std::move(metadata),
+                                   deadline);
+}
+
+asio::awaitable<Result<Bytes>> hedged_attempt(std::shared_ptr<State> s, WorkerInfo first, TagFilter filter,
+                                              std::string method, Bytes data, Metadata metadata,
+                                              Clock::time_point deadline, Clock::duration delay) {
+  using namespace asio::experimental::awaitable_operators;
+  const std::string first_id = first.id;
+  auto primary = unary_attempt(s, std::move(first), method, data, metadata, deadline);
+  auto backup = hedge_attempt(s, std::move(filter), first_id, method, std::move(data), std::move(metadata), deadline,
+                              delay);
+  auto winner = co_await (std::move(primary) || std::move(backup));
+  if (winner.index() == 0) co_return std::get<0>(std::move(winner));
+  co_return std::get<1>(std::move(winner));
+}
+
+asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::string method, Bytes data,
+                                                 TagFilter filter, WorkerCallOptions options) {
+  const auto start = Clock::now();
+  const auto overall = start + options.timeout.value_or(s->config.rpc.default_timeout());
+  const RetryPolicy& policy = s->config.retry;
+  s->budget.deposit(start);
+  std::set<std::string> tried;
+  std::optional<RpcError> last;
+  for (int attempt = 1;; ++attempt) {
+    auto worker = s->registry->select_worker(filter, tried);
+    if (!worker && !tried.empty()) worker = s->registry->select_worker(filter);  // all tried once
+    if (!worker) co_return last ? *last : worker.error();
+    const auto now = Clock::now();
+    auto deadline = attempt_deadline(overall, now, policy.min_attempt_time);
+    if (!deadline) co_return last ? *last : RpcError::timeout("deadline exceeded before a worker was tried");
+    if (options.idempotent && options.attempt_timeout) deadline = std::min(*deadline, now + *options.attempt_timeout);
+    const std::string id = worker->id;
+    std::optional<Clock::duration> hedge;
+    if (attempt == 1 && options.hedge && options.idempotent) hedge = s->hedge_delay();
+    Result<Bytes> reply = RpcError::cancelled();
+    if (hedge) {
+      reply = co_await hedged_attempt(s, std::move(*worker), filter, method, data, options.metadata, *deadline, *hedge);
+    } else {
+      reply = co_await unary_attempt(s, std::move(*worker), method, data, options.metadata, *deadline);
+    }
+    if (reply) co_return reply;
+    RpcError error = std::move(reply).error();
+    tried.insert(id);
+    const RetryPlan plan = plan_retry(policy, s->budget, error, options.idempotent, error.not_started(), attempt,
+                                      overall, Clock::now(), s->rng());
+    if (plan.verdict != RetryVerdict::kRetry) co_return error;
+    last = std::move(error);
+    if (plan.start > Clock::now()) {
+      asio::steady_timer pause(s->executor, plan.start);
+      (void)co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+  }
+}
+
+// Opens a streaming call on some worker, retrying only failures to connect or open.
+template <class T, class Open>
+asio::awaitable<Result<T>> open_with_retries(std::shared_ptr<State> s, TagFilter filter, WorkerCallOptions options,
+                                             Open open) {
+  const auto overall = Clock::now() + options.timeout.value_or(s->config.rpc.default_timeout());
+  s->budget.deposit(Clock::now());
+  std::set<std::string> tried;
+  std::optional<RpcError> last;
+  for (int attempt = 1;; ++attempt) {
+    auto worker = s->registry->select_worker(filter, tried);
+    if (!worker) co_return last ? *last : worker.error();
+    const auto deadline = attempt_deadline(overall, Clock::now(), s->config.retry.min_attempt_time);
+    if (!deadline) co_return last ? *last : RpcError::timeout("deadline exceeded before a worker was tried");
+    s->record_attempt(worker->id);
+    tried.insert(worker->id);
+    auto client = co_await pooled_connection(s, *worker, *deadline);
+    RpcError error = RpcError::cancelled();
+    if (client) {
+      CallOptions call_options;
+      call_options.timeout = options.timeout ? std::optional(ceil_ms(*deadline - Clock::now())) : std::nullopt;
+      call_options.metadata = options.metadata;
+      auto opened = co_await open(*client, call_options);
+      if (opened) co_return opened;
+      error = std::move(opened).error();
+    } else {
+      s->connection_failed(worker->id);
+      error = std::move(client).error();
+      error.mark_not_started();
+    }
+    s->record_failure(worker->id);
+    const RetryPlan plan = plan_retry(s->config.retry, s->budget, error, false, error.not_started(), attempt, overall,
+                                      Clock::now(), s->rng());
+    if (plan.verdict != RetryVerdict::kRetry) co_return error;
+    last = std::move(error);
+  }
+}
+
+// Runs `body` on the client's loop, hopping there (and back) when called from elsewhere.
+template <class T, class Body>
+asio::awaitable<T> on_loop(const std::shared_ptr<State>& s, Body body) {
+  const auto here = co_await asio::this_coro::executor;
+  if (here == s->executor) co_return co_await body();
+  co_return co_await runtime::run_on<T>(s->executor, std::move(body));
+}
+
+}  // namespace
+
+ClusterClient::ClusterClient(std::shared_ptr<WorkerRegistry> registry, ClusterClientConfig config,
+                             asio::any_io_executor executor)
+    : registry_(registry), state_(std::make_shared<State>(std::move(registry), std::move(config), std::move(executor))) {
+  registry_->start();
+}
+
+ClusterClient::~ClusterClient() {
+  // Pooled clients close when their last copy goes; closing on the loop keeps Asio objects on
+  // their own thread.
+  asio::post(state_->executor, [state = state_] {
+    for (auto& [id, entry] : state->pool) {
+      if (entry->client) entry->client->close();
+    }
+    state->pool.clear();
+  });
+}
+
+asio::awaitable<Result<Bytes>> ClusterClient::call_worker(std::string_view method, Bytes data, std::string_view filter,
+                                                          WorkerCallOptions options) {
+  auto parsed = TagFilter::parse(filter);
+  if (!parsed) co_return parsed.error();
+  auto body = [s = state_, method = std::string(method), data = std::move(data), filter = std::move(*parsed),
+               options = std::move(options)]() mutable {
+    return call_with_retries(s, std::move(method), std::move(data), std::move(filter), std::move(options));
+  };
+  co_return co_await on_loop<Result<Bytes>>(state_, std::move(body));
+}
+
+asio::awaitable<Result<ResponseStream>> ClusterClient::call_worker_server_streaming(std::string_view method, Bytes data,
+                                                                                    std::string_view filter,
+                                                                                    WorkerCallOptions options) {
+  auto parsed = TagFilter::parse(filter);
+  if (!parsed) co_return parsed.error();
+  auto open = [method = std::string(method), data = std::move(data)](RpcClient& client, CallOptions call_options) {
+    return client.call_server_streaming(method, data, call_options);
+  };
+  auto body = [s = state_, filter = std::move(*parsed), options = std::move(options), open = std::move(open)]() mutable {
+    return open_with_retries<ResponseStream>(s, std::move(filter), std::move(options), std::move(open));
+  };
+  co_return co_await on_loop<Result<ResponseStream>>(state_, std::move(body));
+}
+
+asio::awaitable<Result<ResponseStream>> ClusterClient::call_worker_streaming(std::string_view method,
+                                                                             RequestSource requests,
+                                                                             std::string_view filter,
+                                                                             WorkerCallOptions options) {
+  auto parsed = TagFilter::parse(filter);
+  if (!parsed) co_return parsed.error();
+  auto open = [method = std::string(method), requests = std::move(requests)](RpcClient& client,
+                                                                             CallOptions call_options) {
+    return client.call_streaming(method, requests, call_options);
+  };
+  auto body = [s = state_, filter = std::move(*parsed), options = std::move(options), open = std::move(open)]() mutable {
+    return open_with_retries<ResponseStream>(s, std::move(filter), std::move(options), std::move(open));
+  };
+  co_return co_await on_loop<Result<ResponseStream>>(state_, std::move(body));
+}
+
+asio::awaitable<Result<Bytes>> ClusterClient::call_worker_client_streaming(std::string_view method,
+                                                                           RequestSource requests,
+                                                                           std::string_view filter,
+                                                                           WorkerCallOptions options) {
+  auto parsed = TagFilter::parse(filter);
+  if (!parsed) co_return parsed.error();
+  auto open = [method = std::string(method), requests = std::move(requests)](RpcClient& client,
+                                                                             CallOptions call_options) {
+    return client.call_client_streaming(method, requests, call_options);
+  };
+  auto body = [s = state_, filter = std::move(*parsed), options = std::move(options), open = std::move(open)]() mutable {
+    return open_with_retries<Bytes>(s, std::move(filter), std::move(options), std::move(open));
+  };
+  co_return co_await on_loop<Result<Bytes>>(state_, std::move(body));
+}
+
+std::vector<WorkerStats> ClusterClient::worker_stats() const {
+  std::lock_guard lock(state_->stats_mutex);
+  std::vector<WorkerStats> out;
+  for (const auto& [id, stats] : state_->stats) out.push_back(stats);
+  return out;
+}
+
+}  // namespace rpcnet::cluster

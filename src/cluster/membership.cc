@@ -1,0 +1,336 @@
+// The I/O driver of the SWIM core: one UDP socket and one timer on one event loop. The core is
+// guarded by a mutex so public methods may run on any thread; the socket and the timer are only
+// touched on the loop (Asio objects are not thread-safe), so public methods post a flush there.
+#include "rpcnet/cluster/membership.h"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <random>
+
+#include "cluster/swim_core.h"
+#include "rpcnet/runtime.h"
+#include "runtime/clock.h"
+#include "runtime/udp_socket.h"
+
+namespace rpcnet::cluster {
+
+namespace {
+
+SocketAddress from_sockaddr(const sockaddr* address, socklen_t length) {
+  SocketAddress endpoint;
+  if (length > endpoint.capacity()) return endpoint;
+  std::memcpy(endpoint.data(), address, length);
+  endpoint.resize(length);
+  return endpoint;
+}
+
+// The host's first non-loopback, up interface address of `v6 ? IPv6 : IPv4`.
+std::optional<asio::ip::address> first_interface_address(bool v6) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<asio::ip::address> found;
+  for (const ifaddrs* it = list; it != nullptr && !found; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || (it->ifa_flags & IFF_UP) == 0 || (it->ifa_flags & IFF_LOOPBACK) != 0) {
+      continue;
+    }
+    if (!v6 && it->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(it->ifa_addr);
+      found = asio::ip::address_v4(ntohl(in->sin_addr.s_addr));
+    } else if (v6 && it->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(it->ifa_addr);
+      asio::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
+      const asio::ip::address_v6 address(bytes, in6->sin6_scope_id);
+      if (!address.is_link_local()) found = address;
+    }
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+Result<SocketAddress> advertised(const ClusterConfig& config, const SocketAddress& bound) {
+  if (config.advertise_address) {
+    SocketAddress address = *config.advertise_address;
+    if (address.port() == 0) address.port(bound.port());
+    if (address.address().is_unspecified()) {
+      return RpcError::config("advertise_address must name an IP other members can reach, not " +
+                              to_string(address));
+    }
+    return address;
+  }
+  SocketAddress address = bound;
+  if (address.address().is_unspecified()) {
+    auto ip = first_interface_address(address.address().is_v6());
+    if (!ip) {
+      return RpcError::config("bind_address " + to_string(bound) +
+                              " is a wildcard and the host has no other interface address; set "
+                              "advertise_address");
+    }
+    address.address(*ip);
+  }
+  return address;
+}
+
+std::uint64_t entropy_seed() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
+}  // namespace
+
+struct ClusterMembership::State : std::enable_shared_from_this<State> {
+  State(asio::any_io_executor executor_in, SwimCore core_in, std::size_t queue_capacity)
+      : executor(std::move(executor_in)),
+        timer(executor),
+        core(std::move(core_in)),
+        hub(queue_capacity) {}
+
+  asio::any_io_executor executor;
+  std::unique_ptr<Runtime> owned_runtime;  // set when the member runs on a loop of its own
+  std::unique_ptr<runtime::UdpSocket> socket;  // loop only
+  asio::steady_timer timer;                    // loop only
+  Time armed = Time::max();                    // loop only
+  bool flush_posted = false;                   // guarded by mutex
+
+  mutable std::mutex mutex;
+  std::condition_variable stopped_changed;
+  SwimCore core;
+  EventHub hub;
+  std::string id;
+  SocketAddress local;
+  SocketAddress advertise;
+  bool stopped = false;
+  bool leaving = false;
+  Time leave_deadline{};
+
+  static Time now() { return runtime::steady_now(); }
+
+  // Loop only, mutex held: sends what the core produced, publishes events, re-arms the timer.
+  void flush_locked() {
+    if (stopped) return;
+    while (auto datagram = core.poll_datagram()) {
+      const auto* bytes = reinterpret_cast<const std::uint8_t*>(datagram->bytes.data());
+      socket->send(datagram->to.data(), static_cast<socklen_t>(datagram->to.size()), bytes,
+                   datagram->bytes.size(), datagram->bytes.size());
+    }
+    while (auto event = core.poll_event()) hub.publish(*event);
+    if (leaving && (core.pending_broadcasts() == 0 || now() >= leave_deadline)) {
+      stop_locked();
+      return;
+    }
+    Time next = core.next_deadline();
+    if (leaving && leave_deadline < next) next = leave_deadline;
+    if (next != armed) {
+      armed = next;
+      timer.expires_at(next);
+      timer.async_wait([weak = weak_from_this()](const std::error_code& error) {
+        if (error) return;  // re-armed or stopped
+        if (auto self = weak.lock()) self->on_timer();
+      });
+    }
+  }
+
+  // Loop only, mutex held.
+  void stop_locked() {
+    if (stopped) return;
+    stopped = true;
+    timer.cancel();
+    if (socket) socket->close();
+    stopped_changed.notify_all();
+  }
+
+  void on_timer() {
+    std::lock_guard lock(mutex);
+    armed = Time::max();
+    const Time t = now();
+    if (t >= core.next_deadline()) core.on_timer(t);
+    flush_locked();
+  }
+
+  void wait_readable() {
+    socket->async_wait_readable([weak = weak_from_this()](const std::error_code& error) {
+      auto self = weak.lock();
+      if (!self || error) return;
+      self->on_readable();
+    });
+  }
+
+  void on_readable() {
+    {
+      std::lock_guard lock(mutex);
+      if (stopped) return;
+      const Time t = now();
+      socket->receive_ready(
+          [&](const runtime::ReceivedDatagram& datagram) {
+            core.on_datagram(from_sockaddr(datagram.from, datagram.from_len),
+                             std::as_bytes(datagram.data), t);
+          },
+          8);
+      (void)socket->take_error();  // ICMP errors from dead peers: the core's timeouts handle them
+      flush_locked();
+    }
+    wait_readable();
+  }
+
+  // Any thread, mutex held: has the loop flush soon (once, however many calls come in).
+  void request_flush_locked() {
+    if (flush_posted || stopped) return;
+    flush_posted = true;
+    asio::post(executor, [self = shared_from_this()] {
+      std::lock_guard lock(self->mutex);
+      self->flush_posted = false;
+      self->flush_locked();
+    });
+  }
+};
+
+ClusterMembership::ClusterMembership(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+Result<std::shared_ptr<ClusterMembership>> ClusterMembership::start(ClusterConfig config, KeyRing keys) {
+  auto runtime = std::make_unique<Runtime>(1);
+  auto member = start(std::move(config), std::move(keys), runtime->executor(0));
+  if (!member) return member.error();
+  (*member)->state_->owned_runtime = std::move(runtime);
+  return member;
+}
+
+Result<std::shared_ptr<ClusterMembership>> ClusterMembership::start(ClusterConfig config, KeyRing keys,
+                                                                    asio::any_io_executor executor) {
+  if (config.node_id.empty() || config.node_id.size() > kMaxMemberIdBytes) {
+    return RpcError::config("node_id must be 1.." + std::to_string(kMaxMemberIdBytes) + " bytes");
+  }
+  runtime::UdpSocketOptions options;
+  options.buffer_bytes = 1 << 20;
+  auto socket = runtime::UdpSocket::bind(executor, config.bind_address, options);
+  if (!socket) return socket.error();
+  const SocketAddress local = (*socket)->local_address();
+  auto advertise = advertised(config, local);
+  if (!advertise) return advertise.error();
+  config.advertise_address = *advertise;
+  const std::size_t capacity = config.event_queue_capacity;
+  std::string id = config.node_id;
+
+  auto state = std::make_shared<State>(executor, SwimCore(std::move(config), std::move(keys), entropy_seed(), State::now()),
+                                       capacity);
+  state->socket = std::move(*socket);
+  state->id = std::move(id);
+  state->local = local;
+  state->advertise = *advertise;
+  asio::post(executor, [state] {
+    {
+      std::lock_guard lock(state->mutex);
+      if (state->stopped) return;
+      state->flush_locked();
+    }
+    state->wait_readable();
+  });
+  return std::shared_ptr<ClusterMembership>(new ClusterMembership(std::move(state)));
+}
+
+ClusterMembership::~ClusterMembership() {
+  stop();
+  if (state_->owned_runtime) {
+    // Joins the loop thread: no handler of this member runs after this point.
+    state_->owned_runtime->shutdown();
+  }
+}
+
+void ClusterMembership::join(std::vector<SocketAddress> seeds) {
+  std::lock_guard lock(state_->mutex);
+  if (state_->stopped) return;
+  state_->core.join(seeds, State::now());
+  state_->request_flush_locked();
+}
+
+Result<void> ClusterMembership::update_tag(std::string key, std::string value) {
+  std::lock_guard lock(state_->mutex);
+  auto status = state_->core.update_tag(std::move(key), std::move(value), State::now());
+  if (status) state_->request_flush_locked();
+  return status;
+}
+
+Result<void> ClusterMembership::remove_tag(std::string_view key) {
+  std::lock_guard lock(state_->mutex);
+  auto status = state_->core.remove_tag(key, State::now());
+  if (status) state_->request_flush_locked();
+  return status;
+}
+
+void ClusterMembership::leave(std::chrono::milliseconds grace) {
+  std::lock_guard lock(state_->mutex);
+  if (state_->stopped || state_->leaving) return;
+  state_->core.leave(State::now());
+  state_->leaving = true;
+  state_->leave_deadline = State::now() + grace;
+  state_->request_flush_locked();
+}
+
+void ClusterMembership::stop() {
+  std::lock_guard lock(state_->mutex);
+  if (state_->stopped) return;
+  // The socket and timer belong to the loop; it closes them.
+  asio::post(state_->executor, [state = state_] {
+    std::lock_guard inner(state->mutex);
+    state->stop_locked();
+  });
+}
+
+bool ClusterMembership::wait_stopped(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mutex);
+  return state_->stopped_changed.wait_for(lock, timeout, [&] { return state_->stopped; });
+}
+
+std::vector<Member> ClusterMembership::members() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->core.members();
+}
+
+Member ClusterMembership::self() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->core.self();
+}
+
+SocketAddress ClusterMembership::local_address() const { return state_->local; }
+SocketAddress ClusterMembership::advertised_address() const { return state_->advertise; }
+const std::string& ClusterMembership::id() const noexcept { return state_->id; }
+
+std::shared_ptr<EventHub::Subscription> ClusterMembership::subscribe() { return state_->hub.subscribe(); }
+
+Result<void> ClusterMembership::add_key(std::span<const std::byte> key) {
+  std::lock_guard lock(state_->mutex);
+  return state_->core.key_ring().add(key);
+}
+
+Result<void> ClusterMembership::use_key(std::span<const std::byte> key) {
+  std::lock_guard lock(state_->mutex);
+  return state_->core.key_ring().use(key);
+}
+
+Result<void> ClusterMembership::remove_key(std::span<const std::byte> key) {
+  std::lock_guard lock(state_->mutex);
+  return state_->core.key_ring().remove(key);
+}
+
+MembershipStats ClusterMembership::stats() const {
+  std::lock_guard lock(state_->mutex);
+  const MembershipCounters& c = state_->core.counters();
+  MembershipStats s;
+  s.packets_in = c.packets_in;
+  s.packets_out = c.packets_out;
+  s.bytes_in = c.bytes_in;
+  s.bytes_out = c.bytes_out;
+  s.dropped_malformed = c.dropped_malformed;
+  s.dropped_auth = c.dropped_auth;
+  s.dropped_replay = c.dropped_replay;
+  s.dropped_oversize = c.dropped_oversize;
+  s.dropped_member_cap = c.dropped_member_cap;
+  return s;
+}
+
+}  // namespace rpcnet::cluster

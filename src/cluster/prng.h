@@ -1,0 +1,74 @@
+// prng.h — the cores' only source of randomness: xoshiro256** seeded through splitmix64.
+//
+// Deterministic by design (tests replay a seed). The driver seeds it from real entropy; the node
+// id is mixed in so that two nodes given the same seed still draw different nonces and boot ids.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rpcnet::cluster {
+
+class Prng {
+ public:
+  explicit Prng(std::uint64_t seed, std::string_view salt = {}) {
+    std::uint64_t x = seed;
+    for (const char c : salt) x = (x ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;  // FNV-1a step
+    for (auto& word : s_) word = splitmix(x);
+  }
+
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+  // Uniform in [0, bound); bound > 0. Rejection sampling keeps it unbiased.
+  std::uint64_t below(std::uint64_t bound) noexcept {
+    if (bound <= 1) return 0;
+    const std::uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+    std::uint64_t v = next();
+    while (v >= limit) v = next();
+    return v % bound;
+  }
+
+  void fill(std::span<std::byte> out) noexcept {
+    std::size_t i = 0;
+    while (i < out.size()) {
+      std::uint64_t v = next();
+      for (int b = 0; b < 8 && i < out.size(); ++b, ++i) {
+        out[i] = static_cast<std::byte>(v & 0xff);
+        v >>= 8;
+      }
+    }
+  }
+
+  template <class T>
+  void shuffle(std::vector<T>& items) noexcept {
+    for (std::size_t i = items.size(); i > 1; --i) {
+      std::swap(items[i - 1], items[below(i)]);
+    }
+  }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  static std::uint64_t splitmix(std::uint64_t& x) noexcept {
+    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t s_[4];
+};
+
+}  // namespace rpcnet::cluster

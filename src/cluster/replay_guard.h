@@ -1,0 +1,48 @@
+// replay_guard.h — drops authenticated packets that were already received (replays).
+//
+// Every sealed plaintext carries (sender id, boot id, sequence number). Per sender we keep the
+// current boot id with a 64-packet sliding window over sequence numbers (the IPsec scheme), plus
+// the last kRetiredBoots boot ids the sender used before, so packets captured before a restart
+// cannot be replayed after it. Packets older than the window are dropped too (a reordering of
+// more than 64 packets from one sender is not worth accepting for gossip).
+// Bounds: at most `max_senders` senders are tracked; the least recently heard one is forgotten
+// first, and a forgotten sender's old packets could be replayed once each — an authenticated
+// attacker can already send fresh packets, so this buys them nothing new.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "rpcnet/cluster/member.h"
+
+namespace rpcnet::cluster {
+
+class ReplayGuard {
+ public:
+  static constexpr std::size_t kWindow = 64;
+  static constexpr std::size_t kRetiredBoots = 4;
+
+  explicit ReplayGuard(std::size_t max_senders) : max_senders_(max_senders == 0 ? 1 : max_senders) {}
+
+  // True if the packet is new (and records it); false for a replay or a too-old packet.
+  bool accept(std::string_view sender, std::uint64_t boot_id, std::uint64_t seq, Time now);
+  std::size_t senders() const { return senders_.size(); }
+
+ private:
+  struct Window {
+    std::uint64_t boot_id = 0;
+    std::uint64_t highest = 0;
+    std::uint64_t seen = 0;  // bit i: highest - i was received
+    std::array<std::uint64_t, kRetiredBoots> retired{};
+    std::size_t retired_count = 0;
+    Time last_heard{};
+  };
+  std::size_t max_senders_;
+  std::map<std::string, Window, std::less<>> senders_;
+};
+
+}  // namespace rpcnet::cluster

@@ -1,0 +1,152 @@
+// swim_core_impl.h — SwimCore's private state, shared by the files that implement one concern
+// each: swim_core.cc (API, packet in/out, timers), swim_state.cc (merging alive / suspect /
+// dead / left, health and events), swim_probe.cc (probing, ping-req relays, Lifeguard
+// awareness), swim_sync.cc (gossip, push-pull, join, reconnect).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/broadcast_queue.h"
+#include "cluster/gossip_codec.h"
+#include "cluster/partition_detector.h"
+#include "cluster/phi_accrual.h"
+#include "cluster/prng.h"
+#include "cluster/replay_guard.h"
+#include "cluster/suspicion.h"
+#include "cluster/swim_core.h"
+
+namespace rpcnet::cluster {
+
+struct MemberRecord {
+  Member m;
+  Time state_change{};
+  PhiAccrual phi;
+  bool reported_failed = false;  // kNodeFailed emitted, kNodeRecovered not yet
+  bool reported_left = false;    // kNodeLeft emitted
+};
+
+struct ProbeState {
+  std::string target;
+  std::uint32_t seq = 0;
+  Time direct_deadline{};
+  Time end{};
+  bool indirect_sent = false;
+  bool acked = false;
+  int expected_nacks = 0;
+  int nacks = 0;
+};
+
+struct Relay {
+  SocketAddress origin;
+  std::uint32_t origin_seq = 0;
+  bool want_nack = false;
+  Time nack_at{};
+  Time expire{};
+};
+
+struct SwimCore::Impl {
+  using Buffer = gossip::Buffer;
+  static constexpr std::size_t kMaxRelays = 1024;
+  static constexpr std::size_t kMaxQueuedEvents = 65536;
+  static constexpr std::size_t kMaxQueuedDatagrams = 65536;
+
+  Impl(ClusterConfig config, KeyRing keys, std::uint64_t rng_seed, Time now);
+
+  // ---- swim_core.cc: packets and timers
+  void on_datagram(const SocketAddress& from, std::span<const std::byte> bytes, Time now);
+  void on_timer(Time now);
+  Time next_deadline() const;
+  // Sends `messages` (framed) plus as many queued broadcasts as fit (when piggyback).
+  void send(const SocketAddress& to, std::vector<Buffer> messages, bool piggyback);
+  std::size_t message_budget() const;  // bytes available for messages in one packet
+  void dispatch(const SocketAddress& from, const std::string& sender, gossip::Message& message, Time now);
+  void emit(ClusterEvent event);
+  Duration scaled(Duration d) const;
+
+  // ---- swim_state.cc: merging and health
+  void handle_alive(const gossip::Alive& msg, Time now);
+  void handle_suspect(const gossip::Suspect& msg, Time now);
+  void handle_dead(std::uint64_t incarnation, const std::string& id, const std::string& from, bool left, Time now);
+  void refute(std::uint64_t observed_incarnation, Time now);
+  void accused(std::uint64_t incarnation, Time now);
+  void broadcast_self_alive();
+  void update_health(MemberRecord& rec, Time now);
+  void health_tick(Time now);
+  bool make_room();
+  std::size_t live_count() const;    // alive + suspect, self included
+  std::size_t others_not_left() const;
+  MemberRecord* find(const std::string& id);
+  gossip::Alive alive_of(const Member& m) const;
+  Duration phi_expected_interval() const;
+  void apply_awareness(int delta);
+
+  // ---- swim_probe.cc
+  void probe_tick(Time now);
+  void finish_probe(Time now);
+  void send_indirect(Time now);
+  void handle_ping(const SocketAddress& from, const gossip::Ping& msg);
+  void handle_ping_req(const SocketAddress& from, const gossip::PingReq& msg, Time now);
+  void handle_ack(std::uint32_t seq, Time now);
+  void handle_nack(std::uint32_t seq);
+  void relay_tick(Time now);
+  void rebuild_probe_order();
+  void insert_probe_order(const std::string& id);
+
+  // ---- swim_sync.cc
+  void gossip_tick(Time now);
+  void push_pull_tick(Time now);
+  void reconnect_tick(Time now);
+  void join_tick(Time now);
+  void send_join();
+  void send_state(const SocketAddress& to, std::uint8_t flags);
+  void handle_push_pull(const SocketAddress& from, const gossip::PushPull& msg, Time now);
+  std::vector<const MemberRecord*> pick_random(std::size_t count, bool include_recent_dead, Time now,
+                                               const std::string& exclude);
+
+  ClusterConfig cfg;
+  PhiAccrual::Params phi_params;
+  KeyRing keys;
+  Prng rng;
+  MembershipCounters counters;
+  std::string self_id;
+  std::map<std::string, MemberRecord> members;  // self included
+  MemberRecord* self_rec = nullptr;
+
+  std::vector<std::string> probe_order;
+  std::size_t probe_index = 0;
+  std::optional<ProbeState> probe;
+  std::map<std::uint32_t, Relay> relays;
+  std::map<std::string, Suspicion> suspicions;
+  BroadcastQueue broadcasts;
+  ReplayGuard replay;
+  PartitionDetector partition;
+  int awareness = 0;
+  std::uint32_t next_probe_seq = 1;
+  std::uint64_t boot_id = 0;
+  std::uint64_t packet_seq = 0;
+  std::uint32_t exchange_seq = 0;
+
+  Time next_probe{};
+  Time next_gossip{};
+  Time next_push_pull{};
+  Time next_reconnect{};
+  Time next_health{};
+
+  std::vector<SocketAddress> seeds;
+  bool joining = false;
+  bool joined = false;
+  Time next_join{};
+  Duration join_backoff{};
+
+  bool leaving = false;
+  Time last_unknown_sync{};  // rate limit of push-pulls toward unknown senders
+
+  std::deque<OutgoingDatagram> out;
+  std::deque<ClusterEvent> events;
+};
+
+}  // namespace rpcnet::cluster

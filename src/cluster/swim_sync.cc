@@ -1,0 +1,137 @@
+// SwimCore: dissemination and convergence — piggyback gossip, push-pull anti-entropy in
+// datagram-sized chunks, join through seeds with exponential backoff, and the reconnect loop
+// that re-contacts seeds and dead members so a healed partition merges by itself.
+#include <algorithm>
+
+#include "cluster/swim_core_impl.h"
+
+namespace rpcnet::cluster {
+
+std::vector<const MemberRecord*> SwimCore::Impl::pick_random(std::size_t count, bool include_recent_dead,
+                                                             Time now, const std::string& exclude) {
+  std::vector<const MemberRecord*> pool;
+  for (const auto& [id, rec] : members) {
+    if (&rec == self_rec || id == exclude) continue;
+    const MemberState st = rec.m.state;
+    const bool live = st == MemberState::kAlive || st == MemberState::kSuspect;
+    const bool recent_dead =
+        include_recent_dead && st == MemberState::kDead && now - rec.state_change < cfg.gossip_to_the_dead;
+    if (live || recent_dead) pool.push_back(&rec);
+  }
+  // Partial Fisher-Yates: exhaustive for tiny clusters, O(count) swaps for large ones.
+  const std::size_t k = std::min(count, pool.size());
+  for (std::size_t i = 0; i < k; ++i) {
+    std::swap(pool[i], pool[i + rng.below(pool.size() - i)]);
+  }
+  pool.resize(k);
+  return pool;
+}
+
+void SwimCore::Impl::gossip_tick(Time now) {
+  next_gossip = now + cfg.gossip_interval;
+  if (broadcasts.empty()) return;  // idle gossip costs nothing
+  for (const MemberRecord* rec : pick_random(static_cast<std::size_t>(cfg.gossip_nodes), true, now, {})) {
+    if (broadcasts.empty()) break;
+    send(rec->m.address, {}, true);
+  }
+}
+
+void SwimCore::Impl::send_state(const SocketAddress& to, std::uint8_t flags) {
+  // Split the full state into entries that each fit a packet, then pack them greedily.
+  const std::size_t budget = message_budget() - gossip::kPushPullOverhead;
+  std::vector<std::vector<gossip::StateEntry>> chunks(1);
+  std::size_t used = 0;
+  for (const auto& [id, rec] : members) {
+    gossip::StateEntry e{rec.m.id, rec.m.address, rec.m.incarnation, rec.m.state, rec.m.tags};
+    const std::size_t size = gossip::encode_state_entry(e).size();
+    if (size > budget) continue;  // impossible with a validated config; never build an oversize packet
+    if (used + size > budget || chunks.back().size() >= gossip::kMaxPushPullEntries) {
+      chunks.emplace_back();
+      used = 0;
+    }
+    used += size;
+    chunks.back().push_back(std::move(e));
+  }
+  const std::uint32_t exchange = ++exchange_seq;
+  const auto count = static_cast<std::uint32_t>(chunks.size());
+  for (std::uint32_t i = 0; i < count; ++i) {
+    gossip::PushPull pp{flags, exchange, i, count, std::move(chunks[i])};
+    send(to, {gossip::encode_message(pp)}, true);
+  }
+}
+
+void SwimCore::Impl::handle_push_pull(const SocketAddress& from, const gossip::PushPull& msg, Time now) {
+  if ((msg.flags & gossip::PushPull::kJoinReply) != 0 && joining) {
+    joining = false;
+    joined = true;
+  }
+  // Each chunk merges on its own; a lost chunk is repaired by the next exchange.
+  for (const auto& e : msg.entries) {
+    switch (e.state) {
+      case MemberState::kAlive:
+        handle_alive(gossip::Alive{e.incarnation, e.id, e.address, e.tags}, now);
+        break;
+      case MemberState::kLeft:
+        handle_dead(e.incarnation, e.id, e.id, true, now);
+        break;
+      case MemberState::kDead:  // someone else's verdict: we only suspect, and probe ourselves
+      case MemberState::kSuspect:
+        handle_suspect(gossip::Suspect{e.incarnation, e.id, e.id == self_id ? std::string() : self_id}, now);
+        break;
+    }
+  }
+  if ((msg.flags & gossip::PushPull::kWantReply) != 0 && msg.chunk == 0) {
+    send_state(from, (msg.flags & gossip::PushPull::kJoinReply) != 0 ? gossip::PushPull::kJoinReply : 0);
+  }
+}
+
+void SwimCore::Impl::push_pull_tick(Time now) {
+  next_push_pull = now + push_pull_scale(cfg.push_pull_interval, live_count());
+  std::vector<const MemberRecord*> alive;
+  for (const auto& [id, rec] : members) {
+    if (&rec != self_rec && rec.m.state == MemberState::kAlive) alive.push_back(&rec);
+  }
+  if (alive.empty()) return;
+  ++counters.push_pulls_sent;
+  send_state(alive[rng.below(alive.size())]->m.address, gossip::PushPull::kWantReply);
+}
+
+void SwimCore::Impl::send_join() {
+  ++counters.join_attempts;
+  for (const auto& seed : seeds) {
+    send(seed, {gossip::encode_message(alive_of(self_rec->m)), gossip::encode_message(gossip::Join{})}, false);
+  }
+}
+
+void SwimCore::Impl::join_tick(Time now) {
+  send_join();
+  join_backoff = std::min<Duration>(join_backoff * 2, cfg.seed_retry_max);
+  next_join = now + join_backoff;
+}
+
+void SwimCore::Impl::reconnect_tick(Time now) {
+  next_reconnect = now + cfg.reconnect_interval;
+  // A seed we do not see alive may be on the other side of a partition.
+  std::vector<SocketAddress> lost_seeds;
+  for (const auto& seed : seeds) {
+    const bool live = std::any_of(members.begin(), members.end(), [&](const auto& entry) {
+      const auto& m = entry.second.m;
+      return m.address == seed && (m.state == MemberState::kAlive || m.state == MemberState::kSuspect);
+    });
+    if (!live) lost_seeds.push_back(seed);
+  }
+  if (!lost_seeds.empty()) {
+    ++counters.push_pulls_sent;
+    send_state(lost_seeds[rng.below(lost_seeds.size())], gossip::PushPull::kWantReply);
+  }
+  std::vector<const MemberRecord*> dead;
+  for (const auto& [id, rec] : members) {
+    if (rec.m.state == MemberState::kDead) dead.push_back(&rec);
+  }
+  if (!dead.empty()) {
+    ++counters.push_pulls_sent;
+    send_state(dead[rng.below(dead.size())]->m.address, gossip::PushPull::kWantReply);
+  }
+}
+
+}  // namespace rpcnet::cluster

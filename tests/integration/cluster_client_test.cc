@@ -1,0 +1,310 @@
+// ClusterClient, WorkerRegistry, NodeRegistry and enable_cluster over real sockets on loopback:
+// workers are RpcServers that joined a gossip cluster; the caller is a separate member.
+#include <gtest/gtest.h>
+
+#include <asio/steady_timer.hpp>
+#include <atomic>
+#include <future>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "integration/harness.h"
+#include "rpcnet/cluster/cluster_client.h"
+#include "rpcnet/cluster/cluster_server.h"
+#include "rpcnet/cluster/node_registry.h"
+
+namespace rpcnet::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using cluster::ClusterClient;
+using cluster::ClusterMembership;
+using cluster::LoadBalancingStrategy;
+using cluster::WorkerRegistry;
+
+constexpr const char* kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+cluster::ClusterConfig member_config(const std::string& id) {
+  auto config = cluster::ClusterConfig::Local();
+  config.node_id = id;
+  config.bind_address = *parse_socket_address("127.0.0.1:0");
+  return config;
+}
+
+cluster::KeyRing keys() { return *cluster::KeyRing::from_text(kKey); }
+
+std::string text(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+
+// A worker: an RpcServer whose `work` method answers with the worker's id (or runs `handler`),
+// plus its cluster membership.
+struct Worker {
+  Worker(const std::string& name, const SocketAddress& seed, std::map<std::string, std::string> tags,
+         UnaryHandler handler = {})
+      : id(name) {
+    if (!handler) {
+      handler = [name](Bytes, CallContext&) -> asio::awaitable<Result<Bytes>> {
+        co_return Bytes(name.begin(), name.end());
+      };
+    }
+    server.server().register_method("work", std::move(handler));
+    server.start();
+    auto joined = cluster::enable_cluster(server.server(), member_config(name), keys());
+    EXPECT_TRUE(joined) << joined.error();
+    membership = std::move(*joined);
+    for (const auto& [k, v] : tags) EXPECT_TRUE(membership->update_tag(k, v));
+    membership->join({seed});
+  }
+  std::string id;
+  LoopbackServer server;
+  std::shared_ptr<ClusterMembership> membership;
+};
+
+class ClusterClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto started = ClusterMembership::start(member_config("caller"), keys());
+    ASSERT_TRUE(started) << started.error();
+    caller_ = std::move(*started);
+  }
+
+  Worker& add_worker(const std::string& id, std::map<std::string, std::string> tags = {{"role", "worker"}},
+                     UnaryHandler handler = {}) {
+    workers_.push_back(std::make_unique<Worker>(id, caller_->advertised_address(), std::move(tags), std::move(handler)));
+    return *workers_.back();
+  }
+
+  // Waits (bounded) until the registry can see exactly `ids` as workers.
+  static void wait_for_workers(WorkerRegistry& registry, std::set<std::string> ids) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    std::set<std::string> seen;
+    auto events = registry.cluster()->subscribe();
+    while (std::chrono::steady_clock::now() < deadline) {
+      seen.clear();
+      for (const auto& w : registry.workers()) seen.insert(w.id);
+      if (seen == ids) return;
+      (void)events->wait_next(50ms);  // wakes on membership changes
+    }
+    FAIL() << "registry saw " << seen.size() << " workers, expected " << ids.size();
+  }
+
+  ClusterClient make_client(const std::shared_ptr<WorkerRegistry>& registry, cluster::ClusterClientConfig config = {}) {
+    config.rpc = client_config();
+    return ClusterClient(registry, std::move(config), runtime_.executor(0));
+  }
+
+  std::shared_ptr<ClusterMembership> caller_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  Runtime runtime_{1};
+};
+
+TEST_F(ClusterClientTest, EnableClusterPublishesTheRpcAddress) {
+  Worker& w = add_worker("w1");
+  const auto tags = w.membership->self().tags;
+  ASSERT_TRUE(tags.contains("rpc_addr"));
+  EXPECT_EQ(tags.at("rpc_addr"), to_string(w.server.address()));
+}
+
+TEST_F(ClusterClientTest, NodeRegistryFiltersByTags) {
+  add_worker("w1", {{"role", "worker"}, {"gpu", "a100"}});
+  add_worker("w2", {{"role", "worker"}});
+  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  wait_for_workers(*registry, {"w1", "w2"});
+  cluster::NodeRegistry nodes(caller_);
+  auto gpu = nodes.nodes_with_tag("gpu");
+  ASSERT_TRUE(gpu);
+  ASSERT_EQ(gpu->size(), 1u);
+  EXPECT_EQ(gpu->front().id, "w1");
+  auto workers = nodes.nodes_with_tag("role=worker");
+  ASSERT_TRUE(workers);
+  EXPECT_EQ(workers->size(), 2u);
+  EXPECT_EQ(nodes.nodes().size(), 3u);  // the caller itself too
+  auto bad = nodes.nodes_with_tag("a=b=c");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind(), ErrorKind::kConfig);
+}
+
+TEST_F(ClusterClientTest, RoundRobinSpreadsCallsExactlyOverOnePooledConnectionPerWorker) {
+  for (const char* id : {"w1", "w2", "w3"}) add_worker(id);
+  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  wait_for_workers(*registry, {"w1", "w2", "w3"});
+  auto client = make_client(registry);
+  auto served = run_bounded(runtime_, [&]() -> asio::awaitable<std::map<std::string, int>> {
+    std::map<std::string, int> counts;
+    for (int i = 0; i < 300; ++i) {
+      auto reply = co_await client.call_worker("work", {}, "role=worker");
+      if (!reply) throw std::runtime_error(reply.error().to_string());
+      ++counts[text(*reply)];
+    }
+    co_return counts;
+  }());
+  EXPECT_EQ(served, (std::map<std::string, int>{{"w1", 100}, {"w2", 100}, {"w3", 100}}));
+  for (const auto& w : workers_) EXPECT_EQ(w->server.server().stats().connections_accepted, 1u) << w->id;
+}
+
+TEST_F(ClusterClientTest, FilterSelectsOnlyMatchingWorkersAndNoMatchIsUnavailable) {
+  add_worker("cpu", {{"role", "worker"}});
+  add_worker("gpu", {{"role", "worker"}, {"gpu", ""}});
+  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  wait_for_workers(*registry, {"cpu", "gpu"});
+  auto client = make_client(registry);
+  auto outcome = run_bounded(runtime_, [&]() -> asio::awaitable<std::pair<std::set<std::string>, Result<Bytes>>> {
+    std::set<std::string> who;
+    for (int i = 0; i < 20; ++i) {
+      auto reply = co_await client.call_worker("work", {}, "role=worker,gpu");
+      if (reply) who.insert(text(*reply));
+    }
+    auto none = co_await client.call_worker("work", {}, "role=db");
+    co_return std::pair{who, std::move(none)};
+  }());
+  EXPECT_EQ(outcome.first, std::set<std::string>{"gpu"});
+  ASSERT_FALSE(outcome.second);
+  EXPECT_EQ(outcome.second.error().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(ClusterClientTest, CallThatNeverReachedAHandlerIsRetriedElsewhereEvenIfNotIdempotent) {
+  add_worker("alive");
+  // A member that advertises an RPC address nobody listens on: connecting fails.
+  auto ghost = ClusterMembership::start(member_config("ghost"), keys());
+  ASSERT_TRUE(ghost);
+  SocketAddress nowhere;
+  {
+    LoopbackServer closed;  // bind a port, then free it
+    closed.start();
+    nowhere = closed.address();
+  }
+  ASSERT_TRUE((*ghost)->update_tag("rpc_addr", to_string(nowhere)));
+  ASSERT_TRUE((*ghost)->update_tag("role", "worker"));
+  (*ghost)->join({caller_->advertised_address()});
+  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  wait_for_workers(*registry, {"alive", "ghost"});
+  auto client = make_client(registry);
+  auto replies = run_bounded(runtime_, [&]() -> asio::awaitable<std::vector<Result<Bytes>>> {
+    std::vector<Result<Bytes>> out;
+    for (int i = 0; i < 4; ++i) out.push_back(co_await client.call_worker("work", {}, "role=worker"));
+    co_return out;
+  }());
+  for (const auto& reply : replies) {
+    ASSERT_TRUE(reply) << reply.error();
+    EXPECT_EQ(text(*reply), "alive");
+  }
+  std::map<std::string, cluster::WorkerStats> stats;
+  for (const auto& s : client.worker_stats()) stats[s.id] = s;
+  EXPECT_GE(stats["ghost"].attempts, 1u) << "round robin must have tried the ghost";
+  EXPECT_EQ(stats["ghost"].failures, stats["ghost"].attempts);
+}
+
+TEST_F(ClusterClientTest, UnavailableIsRetriedOnlyForIdempotentCalls) {
+  auto flaky = [](Bytes, CallContext&) -> asio::awaitable<Result<Bytes>> {
+    co_return RpcError::status(StatusCode::kUnavailable, "overloaded");
+  };
+  add_worker("a-flaky", {{"role", "worker"}}, flaky);
+  add_worker("b-good");
+  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  wait_for_workers(*registry, {"a-flaky", "b-good"});
+  auto client = make_client(registry);
+  auto outcome = run_bounded(runtime_, [&]() -> asio::awaitable<std::pair<Result<Bytes>, Result<Bytes>>> {
+    cluster::WorkerCallOptions once;
+    auto plain = co_await client.call_worker("work", {}, "", once);  // round robin: a-flaky first
+    cluster::WorkerCallOptions idempotent;
+    idempotent.idempotent = true;
+    (void)co_await client.call_worker("work", {}, "", once);  // b-good: the rotation is back at a-flaky
+    auto retried = co_await client.call_worker("work", {}, "", idempotent);
+    co_return std::pair{std::move(plain), std::move(retried)};
+  }());
+  ASSERT_FALSE(outcome.first);
+  EXPECT_EQ(outcome.first.error().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(outcome.first.error().not_started());
+  ASSERT_TRUE(outcome.second) << outcome.second.error();
+  EXPECT_EQ(text(*outcome.second), "b-good");
+}
+
+TEST_F(ClusterClientTest, DeadlineSpansAllAttemptsOfAHangingCall) {
+  auto hang = [](Bytes, CallContext&) -> asio::awaitable<Result<Bytes>> {
+    asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
+    (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_return Bytes{};
+  };
+  for (const char* id : {"h1", "h2", "h3", "h4"}) add_worker(id, {{"role", "worker"}}, hang);
+  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  wait_for_workers(*registry, {"h1", "h2", "h3", "h4"});
+  auto client = make_client(registry);
+  const auto started = std::chrono::steady_clock::now();
+  auto reply = run_bounded(runtime_, [&]() -> asio::awaitable<Result<Bytes>> {
+    cluster::WorkerCallOptions options;
+    options.idempotent = true;
+    options.timeout = 600ms;
+    options.attempt_timeout = 150ms;
+    co_return co_await client.call_worker("work", {}, "", options);
+  }());
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error().kind(), ErrorKind::kTimeout);
+  std::uint64_t attempts = 0;
+  std::set<std::string> tried;
+  for (const auto& s : client.worker_stats()) {
+    attempts += s.attempts;
+    if (s.attempts) tried.insert(s.id);
+  }
+  EXPECT_EQ(attempts, 3u) << "max_attempts (3) bounds the attempts";
+  EXPECT_EQ(tried.size(), 3u) << "each retry goes to another worker";
+  // The whole call never outlives its deadline (plus scheduling slack): attempts share it.
+  EXPECT_LT(elapsed, 600ms + 2s);
+}
+
+TEST_F(ClusterClientTest, HedgedCallTakesTheFasterWorkerAndCancelsTheSlowOne) {
+  auto cancelled = std::make_shared<std::promise<bool>>();
+  auto slow = [cancelled](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+    asio::steady_timer timer(co_await asio::this_coro::executor, 30s);
+    (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    cancelled->set_value(context.cancelled());
+    co_return Bytes{'s'};
+  };
+  add_worker("a-slow", {{"role", "worker"}}, slow);
+  add_worker("b-fast", {{"role", "worker"}, {"speed", "fast"}});
+  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  wait_for_workers(*registry, {"a-slow", "b-fast"});
+  cluster::ClusterClientConfig config;
+  config.hedge_percentile = 0.95;
+  auto client = make_client(registry, config);
+  auto reply = run_bounded(runtime_, [&]() -> asio::awaitable<Result<Bytes>> {
+    for (int i = 0; i < 32; ++i) (void)co_await client.call_worker("work", {}, "speed=fast");  // latency history
+    cluster::WorkerCallOptions options;
+    options.idempotent = true;
+    options.hedge = true;
+    options.timeout = 10s;
+    co_return co_await client.call_worker("work", {}, "role=worker", options);  // a-slow first
+  }());
+  ASSERT_TRUE(reply) << reply.error();
+  EXPECT_EQ(text(*reply), "b-fast");
+  // The loser's stream was reset: the slow handler is cancelled long before its 30 s timer.
+  auto outcome = cancelled->get_future();
+  ASSERT_EQ(outcome.wait_for(10s), std::future_status::ready) << "the slow attempt was not cancelled";
+  EXPECT_TRUE(outcome.get());
+}
+
+TEST_F(ClusterClientTest, FailedWorkerIsDroppedAndCallsFailOverWithoutErrors) {
+  for (const char* id : {"w1", "w2", "w3"}) add_worker(id);
+  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  wait_for_workers(*registry, {"w1", "w2", "w3"});
+  auto client = make_client(registry);
+  // w2 vanishes without a word: membership stopped, server stopped.
+  workers_[1]->membership->stop();
+  workers_[1]->server.stop();
+  wait_for_workers(*registry, {"w1", "w3"});
+  auto served = run_bounded(runtime_, [&]() -> asio::awaitable<std::set<std::string>> {
+    std::set<std::string> who;
+    cluster::WorkerCallOptions options;
+    options.idempotent = true;
+    for (int i = 0; i < 50; ++i) {
+      auto reply = co_await client.call_worker("work", {}, "", options);
+      if (!reply) throw std::runtime_error(reply.error().to_string());
+      who.insert(text(*reply));
+    }
+    co_return who;
+  }());
+  EXPECT_EQ(served, (std::set<std::string>{"w1", "w3"}));
+}
+
+}  // namespace
+}  // namespace rpcnet::testing

@@ -1,0 +1,137 @@
+// `rpcnet gossip`: one cluster member, scriptable. Output (stdout, one line each, flushed):
+//   ready id=<id> addr=<advertised address>
+//   event <kind> id=<member> tags=<k=v,...> t_ms=<steady clock, ms>
+//   member id=<id> addr=<address> state=<state> inc=<n> phi=<phi> tags=<k=v,...>   (after `members`)
+//   stats in=<packets> out=<packets> auth_drops=<n> replay_drops=<n> malformed=<n>
+//   end
+// Commands (stdin, one per line): `tag <key> <value>`, `untag <key>`, `members`, `stats`,
+// `leave` (graceful, then exit). End of input also leaves.
+#include <gnutls/crypto.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "cluster_tool.h"
+#include "commands.h"
+#include "rpcnet/cluster/membership.h"
+
+namespace rpcnet::tool {
+
+namespace {
+
+}  // namespace
+
+int run_cluster_key() {
+  const std::string key = random_cluster_key();
+  if (key.empty()) {
+    std::cerr << "rpcnet: cannot draw random bytes\n";
+    return 1;
+  }
+  std::cout << key << "\n";
+  return 0;
+}
+
+int run_gossip(const GossipOptions& options) {
+  ClusterNodeOptions node_options;
+  node_options.id = options.id;
+  node_options.gossip = options.bind;
+  node_options.preset = options.preset;
+  auto config = cluster_config(node_options);
+  if (!config) {
+    std::cerr << "rpcnet gossip: " << config.error().message() << "\n";
+    return 2;
+  }
+  if (!options.advertise.empty()) {
+    auto advertise = parse_socket_address(options.advertise);
+    if (!advertise) {
+      std::cerr << "rpcnet gossip: --advertise: " << advertise.error().message() << "\n";
+      return 2;
+    }
+    config->advertise_address = *advertise;
+  }
+  auto seeds = parse_addresses(options.seeds);
+  if (!seeds) {
+    std::cerr << "rpcnet gossip: --seed: " << seeds.error().message() << "\n";
+    return 2;
+  }
+  auto keys = cluster_keys(options.key);
+  if (!keys) {
+    std::cerr << "rpcnet gossip: cluster key (--key or RPCNET_CLUSTER_KEY): " << keys.error().message()
+              << "\n";
+    return 2;
+  }
+  auto member = cluster::ClusterMembership::start(*config, std::move(*keys));
+  if (!member) {
+    std::cerr << "rpcnet gossip: " << member.error().message() << "\n";
+    return 1;
+  }
+  auto& node = **member;
+  for (const auto& tag : options.tags) {
+    const auto eq = tag.find('=');
+    auto status = eq == std::string::npos ? node.update_tag(tag, "")
+                                          : node.update_tag(tag.substr(0, eq), tag.substr(eq + 1));
+    if (!status) {
+      std::cerr << "rpcnet gossip: --tag " << tag << ": " << status.error().message() << "\n";
+      return 2;
+    }
+  }
+  auto events = node.subscribe();
+  print_line("ready id=" + node.id() + " addr=" + to_string(node.advertised_address()));
+  if (!seeds->empty()) node.join(*seeds);
+
+  std::atomic<bool> done{false};
+  std::thread printer = print_events(events, done);
+
+  std::string command;
+  while (std::getline(std::cin, command)) {
+    std::istringstream words(command);
+    std::string verb;
+    words >> verb;
+    if (verb == "tag") {
+      std::string key, value;
+      words >> key >> value;
+      auto status = node.update_tag(key, value);
+      if (!status) print_line("error " + status.error().message());
+    } else if (verb == "untag") {
+      std::string key;
+      words >> key;
+      auto status = node.remove_tag(key);
+      if (!status) print_line("error " + status.error().message());
+    } else if (verb == "members") {
+      for (const auto& m : node.members()) {
+        std::ostringstream line;
+        line << "member id=" << m.id << " addr=" << to_string(m.address)
+             << " state=" << cluster::member_state_name(m.state) << " inc=" << m.incarnation
+             << " phi=" << m.phi << " tags=" << tags_text(m.tags);
+        print_line(line.str());
+      }
+      print_line("end");
+    } else if (verb == "stats") {
+      const auto s = node.stats();
+      std::ostringstream line;
+      line << "stats in=" << s.packets_in << " out=" << s.packets_out << " auth_drops=" << s.dropped_auth
+           << " replay_drops=" << s.dropped_replay << " malformed=" << s.dropped_malformed;
+      print_line(line.str());
+    } else if (verb == "leave") {
+      break;
+    } else if (!verb.empty()) {
+      print_line("error unknown command " + verb);
+    }
+  }
+  node.leave(std::chrono::seconds(2));
+  (void)node.wait_stopped(std::chrono::seconds(3));
+  done = true;
+  printer.join();
+  print_line("left");
+  return 0;
+}
+
+}  // namespace rpcnet::tool
