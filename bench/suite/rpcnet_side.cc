@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "rpcnet/cluster/cluster_client.h"
+#include "rpcnet/cluster/cluster_server.h"
 #include "rpcnet/rpcnet.h"
 #include "sides.h"
 
@@ -374,6 +376,69 @@ asio::awaitable<Sample> idle(Target target, ClientArgs args, pid_t server_pid) {
   co_return sample;
 }
 
+// What ClusterClient adds to a call: the same sequential 64-byte calls to the same server, once
+// directly and once through call_worker (registry selection, pooled connection, in-flight and
+// latency accounting), alternating in rounds so drift hits both alike. The worker is the bench
+// server; its cluster membership (rpc_addr = the server) and the caller's run in this process.
+asio::awaitable<Sample> cluster_overhead(Target target, ClientArgs args) {
+  namespace cl = rpcnet::cluster;
+  Sample sample;
+  auto executor = co_await asio::this_coro::executor;
+  auto keys = cl::KeyRing::from_text("a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf");
+  auto member_config = [](const char* id) {
+    auto config = cl::ClusterConfig::Local();
+    config.node_id = id;
+    config.bind_address = *rpcnet::parse_socket_address("127.0.0.1:0");
+    return config;
+  };
+  auto caller = cl::ClusterMembership::start(member_config("bench-caller"), *keys);
+  auto worker = cl::ClusterMembership::start(member_config("bench-worker"), *keys);
+  if (!keys || !caller || !worker) co_return sample;
+  (void)(*worker)->update_tag(std::string(cl::kRpcAddressTag), rpcnet::to_string(target.address));
+  (*worker)->join({(*caller)->advertised_address()});
+  auto registry = std::make_shared<cl::WorkerRegistry>(*caller);
+  registry->start();
+  for (int i = 0; i < 500 && registry->workers().empty(); ++i) co_await sleep_for(0.01);
+  if (registry->workers().empty()) {
+    std::fprintf(stderr, "rpcnet client: the worker never appeared in the registry\n");
+    co_return sample;
+  }
+  cl::ClusterClientConfig config;
+  config.rpc = client_config(target);
+  cl::ClusterClient cluster_client(registry, config, executor);
+  auto direct = co_await connect(target);
+  if (!direct) co_return sample;
+  const Bytes payload(args.payload, 0x5a);
+  std::vector<double> direct_us, cluster_us;
+  const Window window = Window::after(args.warm, args.measure);
+  for (int round = 0; Clock::now() < window.end; ++round) {
+    const bool through_cluster = round % 2 == 1;
+    for (int i = 0; i < 200; ++i) {
+      const auto start = Clock::now();
+      rpcnet::Result<Bytes> reply = rpcnet::RpcError::cancelled();
+      if (through_cluster) {
+        reply = co_await cluster_client.call_worker("echo", payload);
+      } else {
+        reply = co_await direct->call("echo", payload);
+      }
+      const auto stop = Clock::now();
+      if (!reply || reply->size() != payload.size()) ++sample.errors;
+      if (window.contains(start)) (through_cluster ? cluster_us : direct_us).push_back(micros(stop - start));
+    }
+  }
+  if (!direct_us.empty() && !cluster_us.empty()) {
+    const double direct_p50 = percentile(direct_us, 0.50);
+    const double cluster_p50 = percentile(cluster_us, 0.50);
+    sample.set("direct_p50_us", direct_p50);
+    sample.set("cluster_p50_us", cluster_p50);
+    sample.set("overhead_us", cluster_p50 - direct_p50);
+  }
+  direct->close();
+  (*worker)->stop();
+  (*caller)->stop();
+  co_return sample;
+}
+
 asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
   if (args.scenario == "unary_seq") co_return co_await unary_seq(target, args);
   if (args.scenario == "unary_conc") co_return co_await unary_conc(target, args);
@@ -382,6 +447,7 @@ asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
   if (args.scenario == "connect") co_return co_await connect_first_call(target, args);
   if (args.scenario == "mixed") co_return co_await mixed(target, args);
   if (args.scenario == "idle") co_return co_await idle(target, args, args.server_pid);
+  if (args.scenario == "cluster_overhead") co_return co_await cluster_overhead(target, args);
   std::fprintf(stderr, "rpcnet client: unknown scenario %s\n", args.scenario.c_str());
   co_return Sample{};
 }

@@ -151,8 +151,8 @@ const WorkerSet::Entry* WorkerSet::pick(const std::vector<const Entry*>& candida
     case LoadBalancingStrategy::kPowerOfTwoChoices: {
       if (n == 1) return candidates.front();
       const std::size_t i = below(n);
-      std::size_t j = below(n);
-      
+      std::size_t j = below(n - 1);
+      if (j >= i) ++j;  // two distinct candidates, each pair equally likely
       const Entry* a = candidates[i];
       const Entry* b = candidates[j];
       return score_ns(*b, now) < score_ns(*a, now) ? b : a;
