@@ -59,7 +59,7 @@ Plan plan_for(std::size_t n, bool quick) {
   p.idle_window = seconds(60);
   p.fp_duration = quick ? minutes(10) : (n >= 1000 ? minutes(10) : (n >= 256 ? minutes(20) : minutes(60)));
   p.lifeguard_duration = quick ? minutes(5) : (n >= 256 ? minutes(5) : minutes(20));
-  p.slow_delay = seconds(8);
+  p.slow_delay = seconds(1);
   p.slow_count = std::min<std::size_t>(16, std::max<std::size_t>(1, n / 16));
   p.partition_hold = seconds(60);
   return p;
@@ -172,24 +172,35 @@ int main(int argc, char** argv) {
         return rows;
       }});
     }
-    if (wanted("lifeguard") && n >= 3) {
-      for (bool on : {true, false}) {
-        plan.push_back({std::string("lifeguard ") + (on ? "on" : "off"), n,
-                        nn * std::chrono::duration<double>(pl.lifeguard_duration).count(), [=] {
-          ScenarioParams p = base;
-          p.config.lifeguard = on;
-          const FalsePositiveResult r = slow_members(p, pl.slow_count, pl.slow_delay, pl.lifeguard_duration);
-          const std::string s = on ? "_on" : "_off";
-          std::vector<Row> rows;
-          rows.push_back({n, "lifeguard_fp_healthy" + s,
-                          r.bootstrap_failed ? std::nan("") : static_cast<double>(r.false_positives)});
-          rows.push_back({n, "lifeguard_fp_all" + s, static_cast<double>(r.false_positives_all)});
-          rows.push_back({n, "lifeguard_fp_healthy_by_phi" + s, static_cast<double>(r.false_positives_phi)});
-          rows.push_back({n, "lifeguard_slow_members", static_cast<double>(pl.slow_count)});
-          rows.push_back({n, "lifeguard_slow_delay_s", std::chrono::duration<double>(pl.slow_delay).count()});
-          rows.push_back({n, "lifeguard_sim_s", std::chrono::duration<double>(pl.lifeguard_duration).count()});
-          return rows;
-        }});
+    if (wanted("lifeguard")) {
+      // The headline delay, plus (at N=32, the calibration size) a sweep of S7's delays whose
+      // rows carry a "_d<seconds>" suffix.
+      std::vector<std::pair<SimDuration, std::string>> delays{{pl.slow_delay, ""}};
+      if (n == 32 && !quick) {
+        for (int ms : {500, 2000, 4000, 8000}) {
+          delays.emplace_back(std::chrono::milliseconds(ms), "_d" + fmt(ms / 1000.0));
+        }
+      }
+      for (const auto& [delay, tag] : delays) {
+        for (bool on : {true, false}) {
+          plan.push_back({std::string("lifeguard ") + (on ? "on" : "off") + tag, n,
+                          nn * std::chrono::duration<double>(pl.lifeguard_duration).count(),
+                          [=, delay = delay, tag = tag] {
+            ScenarioParams p = base;
+            p.config.lifeguard = on;
+            const FalsePositiveResult r = slow_members(p, pl.slow_count, delay, pl.lifeguard_duration);
+            const std::string s = (on ? "_on" : "_off") + tag;
+            std::vector<Row> rows;
+            rows.push_back({n, "lifeguard_fp_healthy" + s,
+                            r.bootstrap_failed ? std::nan("") : static_cast<double>(r.false_positives)});
+            rows.push_back({n, "lifeguard_fp_all" + s, static_cast<double>(r.false_positives_all)});
+            rows.push_back({n, "lifeguard_fp_healthy_by_phi" + s, static_cast<double>(r.false_positives_phi)});
+            rows.push_back({n, "lifeguard_slow_members", static_cast<double>(pl.slow_count)});
+            rows.push_back({n, "lifeguard_slow_delay_s" + tag, std::chrono::duration<double>(delay).count()});
+            rows.push_back({n, "lifeguard_sim_s", std::chrono::duration<double>(pl.lifeguard_duration).count()});
+            return rows;
+          }});
+        }
       }
     }
   }
@@ -217,14 +228,22 @@ int main(int argc, char** argv) {
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   // Derived: the Lifeguard factor, off / max(on, 1) (a run with zero FPs on counts as one).
-  for (std::size_t n : sizes) {
-    double on = std::nan(""), off = std::nan("");
+  {
+    std::map<std::pair<std::size_t, std::string>, std::pair<double, double>> on_off;
     for (const Row& r : rows) {
-      if (r.n == n && r.metric == "lifeguard_fp_healthy_on") on = r.value;
-      if (r.n == n && r.metric == "lifeguard_fp_healthy_off") off = r.value;
+      static const std::string on_prefix = "lifeguard_fp_healthy_on", off_prefix = "lifeguard_fp_healthy_off";
+      const double nan = std::nan("");
+      if (r.metric.rfind(on_prefix, 0) == 0) {
+        on_off.try_emplace({r.n, r.metric.substr(on_prefix.size())}, nan, nan).first->second.first = r.value;
+      }
+      if (r.metric.rfind(off_prefix, 0) == 0) {
+        on_off.try_emplace({r.n, r.metric.substr(off_prefix.size())}, nan, nan).first->second.second = r.value;
+      }
     }
-    if (std::isfinite(on) && std::isfinite(off)) {
-      rows.push_back({n, "lifeguard_fp_reduction_factor", off / std::max(on, 1.0)});
+    for (const auto& [key, v] : on_off) {
+      if (std::isfinite(v.first) && std::isfinite(v.second)) {
+        rows.push_back({key.first, "lifeguard_fp_reduction_factor" + key.second, v.second / std::max(v.first, 1.0)});
+      }
     }
   }
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {

@@ -268,6 +268,18 @@ asio::awaitable<T> on_loop(const std::shared_ptr<State>& s, Body body) {
   co_return co_await runtime::run_on<T>(s->executor, std::move(body));
 }
 
+// A streaming call on some worker matching `filter`, opened on the client's loop.
+template <class T, class Open>
+asio::awaitable<Result<T>> open_on_some_worker(std::shared_ptr<State> s, std::string_view filter,
+                                               WorkerCallOptions options, Open open) {
+  auto parsed = TagFilter::parse(filter);
+  if (!parsed) co_return parsed.error();
+  auto body = [s, filter = std::move(*parsed), options = std::move(options), open = std::move(open)]() mutable {
+    return open_with_retries<T>(s, std::move(filter), std::move(options), std::move(open));
+  };
+  co_return co_await on_loop<Result<T>>(s, std::move(body));
+}
+
 }  // namespace
 
 ClusterClient::ClusterClient(std::shared_ptr<WorkerRegistry> registry, ClusterClientConfig config,
@@ -301,47 +313,32 @@ asio::awaitable<Result<Bytes>> ClusterClient::call_worker(std::string_view metho
 asio::awaitable<Result<ResponseStream>> ClusterClient::call_worker_server_streaming(std::string_view method, Bytes data,
                                                                                     std::string_view filter,
                                                                                     WorkerCallOptions options) {
-  auto parsed = TagFilter::parse(filter);
-  if (!parsed) co_return parsed.error();
   auto open = [method = std::string(method), data = std::move(data)](RpcClient& client, CallOptions call_options) {
     return client.call_server_streaming(method, data, call_options);
   };
-  auto body = [s = state_, filter = std::move(*parsed), options = std::move(options), open = std::move(open)]() mutable {
-    return open_with_retries<ResponseStream>(s, std::move(filter), std::move(options), std::move(open));
-  };
-  co_return co_await on_loop<Result<ResponseStream>>(state_, std::move(body));
+  co_return co_await open_on_some_worker<ResponseStream>(state_, filter, std::move(options), std::move(open));
 }
 
 asio::awaitable<Result<ResponseStream>> ClusterClient::call_worker_streaming(std::string_view method,
                                                                              RequestSource requests,
                                                                              std::string_view filter,
                                                                              WorkerCallOptions options) {
-  auto parsed = TagFilter::parse(filter);
-  if (!parsed) co_return parsed.error();
   auto open = [method = std::string(method), requests = std::move(requests)](RpcClient& client,
                                                                              CallOptions call_options) {
     return client.call_streaming(method, requests, call_options);
   };
-  auto body = [s = state_, filter = std::move(*parsed), options = std::move(options), open = std::move(open)]() mutable {
-    return open_with_retries<ResponseStream>(s, std::move(filter), std::move(options), std::move(open));
-  };
-  co_return co_await on_loop<Result<ResponseStream>>(state_, std::move(body));
+  co_return co_await open_on_some_worker<ResponseStream>(state_, filter, std::move(options), std::move(open));
 }
 
 asio::awaitable<Result<Bytes>> ClusterClient::call_worker_client_streaming(std::string_view method,
                                                                            RequestSource requests,
                                                                            std::string_view filter,
                                                                            WorkerCallOptions options) {
-  auto parsed = TagFilter::parse(filter);
-  if (!parsed) co_return parsed.error();
   auto open = [method = std::string(method), requests = std::move(requests)](RpcClient& client,
                                                                              CallOptions call_options) {
     return client.call_client_streaming(method, requests, call_options);
   };
-  auto body = [s = state_, filter = std::move(*parsed), options = std::move(options), open = std::move(open)]() mutable {
-    return open_with_retries<Bytes>(s, std::move(filter), std::move(options), std::move(open));
-  };
-  co_return co_await on_loop<Result<Bytes>>(state_, std::move(body));
+  co_return co_await open_on_some_worker<Bytes>(state_, filter, std::move(options), std::move(open));
 }
 
 std::vector<WorkerStats> ClusterClient::worker_stats() const {

@@ -285,7 +285,7 @@ TEST_F(ClusterClientTest, HedgedCallTakesTheFasterWorkerAndCancelsTheSlowOne) {
 
 TEST_F(ClusterClientTest, FailedWorkerIsDroppedAndCallsFailOverWithoutErrors) {
   for (const char* id : {"w1", "w2", "w3"}) add_worker(id);
-  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
   wait_for_workers(*registry, {"w1", "w2", "w3"});
   auto client = make_client(registry);
   // w2 vanishes without a word: membership stopped, server stopped.

@@ -117,36 +117,70 @@ asio::awaitable<void> load_caller(RpcClient client, std::shared_ptr<LoadStats> s
   }
 }
 
+// `concurrency` callers of director.compute on an event loop of their own.
+class Load {
+ public:
+  static Result<std::unique_ptr<Load>> start(const std::string& director, const std::string& ca_path,
+                                             int concurrency) {
+    auto address = parse_socket_address(director);
+    if (!address) return address.error();
+    std::unique_ptr<Load> load(new Load());
+    auto client = load->runtime_.block_on(
+        RpcClient::connect(*address, RpcConfig(ca_path, "0.0.0.0:0").with_server_name("localhost")));
+    if (!client) return client.error();
+    load->client_ = *client;
+    for (int i = 0; i < concurrency; ++i) {
+      load->callers_.push_back(asio::co_spawn(load->runtime_.executor(0),
+                                              load_caller(*load->client_, load->stats_, load->stop_, i),
+                                              asio::use_future));
+    }
+    return load;
+  }
+  ~Load() { finish(); }
+
+  LoadStats& stats() { return *stats_; }
+  bool stopping() const { return stop_->load(); }
+  void request_stop() { stop_->store(true); }
+  // Stops the callers and waits for the calls in flight.
+  void finish() {
+    stop_->store(true);
+    for (auto& caller : callers_) caller.wait();
+    callers_.clear();
+  }
+  // A call on the same connection (e.g. the director's `stats`), from this thread.
+  Result<Bytes> call(std::string_view method) { return runtime_.block_on(client_->call(method, {})); }
+  void close() {
+    if (client_) client_->close();
+  }
+
+ private:
+  Load() = default;
+  Runtime runtime_{1};
+  std::optional<RpcClient> client_;
+  std::shared_ptr<LoadStats> stats_ = std::make_shared<LoadStats>();
+  std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
+  std::vector<std::future<void>> callers_;
+};
+
 }  // namespace
 
 int run_load(const LoadOptions& options) {
-  auto address = parse_socket_address(options.director);
-  if (!address) {
-    std::cerr << "rpcnet load: --director: " << address.error().message() << "\n";
-    return 2;
-  }
-  Runtime runtime(1);
-  auto client = runtime.block_on(
-      RpcClient::connect(*address, RpcConfig(options.certs + "/ca.pem", "0.0.0.0:0").with_server_name("localhost")));
-  if (!client) {
-    std::cerr << "rpcnet load: " << client.error().message() << "\n";
+  auto load = Load::start(options.director, options.certs + "/ca.pem", options.concurrency);
+  if (!load) {
+    std::cerr << "rpcnet load: " << load.error().message() << "\n";
     return 1;
   }
-  auto stats = std::make_shared<LoadStats>();
-  auto stop = std::make_shared<std::atomic<bool>>(false);
-  std::vector<std::future<void>> callers;
-  for (int i = 0; i < options.concurrency; ++i) {
-    callers.push_back(asio::co_spawn(runtime.executor(0), load_caller(*client, stats, stop, i), asio::use_future));
-  }
+  LoadStats* stats = &(*load)->stats();
   print_line("ready director=" + options.director);
-  std::thread input([stop] {
+  Load* running = load->get();
+  std::thread input([running] {
     std::string line;
     while (std::getline(std::cin, line) && line != "stop") {
     }
-    stop->store(true);
+    running->request_stop();
   });
   const auto started = Clock::now();
-  for (int tick = 1; tick <= options.seconds && !stop->load(); ++tick) {
+  for (int tick = 1; tick <= options.seconds && !running->stopping(); ++tick) {
     std::this_thread::sleep_until(started + std::chrono::seconds(tick));
     std::lock_guard lock(stats->mutex);
     print_line("tick t=" + std::to_string(tick) + " calls=" + std::to_string(stats->calls) +
@@ -154,14 +188,13 @@ int run_load(const LoadOptions& options) {
     stats->window.clear();
     stats->window_share.clear();
   }
-  stop->store(true);
-  for (auto& caller : callers) caller.wait();
+  running->finish();
   {
     std::lock_guard lock(stats->mutex);
     for (const auto& f : stats->failures) print_line("failure " + f);
     print_line("done calls=" + std::to_string(stats->calls) + " failed=" + std::to_string(stats->failed));
   }
-  client->close();
+  running->close();
   input.detach();  // blocked on stdin; the process exits
   return 0;
 }
@@ -226,21 +259,12 @@ int run_cluster_demo(const ClusterDemoOptions& options) {
   }
   std::cout << "director discovered worker-1, worker-2 and worker-3 through gossip\n\n";
 
-  Runtime runtime(1);
-  auto address = parse_socket_address(director_rpc);
-  auto client = address ? runtime.block_on(RpcClient::connect(
-                              *address, RpcConfig(certs->ca_cert, "127.0.0.1:0").with_server_name("localhost")))
-                        : Result<RpcClient>(address.error());
-  if (!client) {
-    std::cerr << "cluster-demo: cannot connect to the director: " << client.error().message() << "\n";
+  auto load = Load::start(director_rpc, certs->ca_cert, options.concurrency);
+  if (!load) {
+    std::cerr << "cluster-demo: cannot connect to the director: " << load.error().message() << "\n";
     return 1;
   }
-  auto stats = std::make_shared<LoadStats>();
-  auto stop = std::make_shared<std::atomic<bool>>(false);
-  std::vector<std::future<void>> callers;
-  for (int i = 0; i < options.concurrency; ++i) {
-    callers.push_back(asio::co_spawn(runtime.executor(0), load_caller(*client, stats, stop, i), asio::use_future));
-  }
+  LoadStats* stats = &(*load)->stats();
   std::cout << "load: " << options.concurrency << " concurrent callers -> director.compute -> ClusterClient (P2C) -> a worker\n";
 
   const auto started = Clock::now();
@@ -282,11 +306,10 @@ int run_cluster_demo(const ClusterDemoOptions& options) {
     }
     std::fflush(stdout);
   }
-  stop->store(true);
-  for (auto& caller : callers) caller.wait();
+  (*load)->finish();
 
   // How long after the kill did the director still route to worker-2?
-  auto director_stats = runtime.block_on(client->call("stats", {}));
+  auto director_stats = (*load)->call("stats");
   long long dead_worker_last_call_ms = -1;
   std::string routing;
   if (director_stats) {
@@ -299,7 +322,7 @@ int run_cluster_demo(const ClusterDemoOptions& options) {
       }
     }
   }
-  client->close();
+  (*load)->close();
   for (auto& [id, worker] : workers) worker->terminate(SIGTERM, 5s);
   director.terminate(SIGTERM, 5s);
 
