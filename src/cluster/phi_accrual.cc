@@ -55,8 +55,9 @@ double PhiAccrual::phi(Time now, Duration expected) const {
   if (!last_ || intervals_.empty()) return 0;
   const double diff = now > *last_ ? to_ms(now - *last_) : 0;
   const double expected_ms = to_ms(expected);
-  const double mean = std::max(mean_ms(), expected_ms) + params_.acceptable_pause_ms;
-  const double sd = std::max({std_dev_ms(), params_.min_std_dev_ms, expected_ms / 4});
+  const double pause = std::max(params_.acceptable_pause_ms, expected_ms);
+  const double mean = std::max(mean_ms(), expected_ms) + pause;
+  const double sd = std::max({std_dev_ms(), params_.min_std_dev_ms, expected_ms / std::sqrt(6.0)});
   return std::max(0.0, phi_of(diff, mean, sd));
 }
 

@@ -31,12 +31,14 @@ class PhiAccrual {
   // interval the sender's schedule implies (zero if unknown): it seeds the history on the first
   // call and floors the statistics (see phi()).
   void heartbeat(Time now, Duration expected = Duration::zero());
-  // 0 before the first heartbeat. With a non-zero `expected` interval the model uses
-  // mean = max(mean, expected) and sd = max(sd, min_std_dev, expected / 4): rpcnet's deviation
-  // from Akka, because the heartbeat schedule (one probe per round of n-1 periods) is known and
-  // changes with the cluster size; without it a history learnt while the cluster was small
-  // makes phi fire on every later gap, and the Akka rule of not recording intervals while
-  // unavailable then keeps it from ever learning. With `expected` zero it is exactly Akka's.
+  // 0 before the first heartbeat. With a non-zero `expected` interval E the model uses
+  // mean = max(mean, E), pause = max(acceptable_pause, E) and sd = max(sd, min_std_dev,
+  // E / sqrt(6)): rpcnet's deviation from Akka, because the heartbeat schedule (one probe per
+  // round of n-1 periods, shuffled, so gaps spread with sd = round / sqrt(6)) is known and changes
+  // with the cluster size. Without the floors a history learnt while the cluster was small makes
+  // phi fire on every later gap (and Akka's rule of not recording intervals while unavailable
+  // then keeps it from ever learning); the pause of one round tolerates one lost probe round
+  // (at 10% packet loss phi otherwise fired on healthy members). With E zero it is Akka's.
   double phi(Time now, Duration expected = Duration::zero()) const;
   bool available(Time now, Duration expected = Duration::zero()) const {
     return phi(now, expected) < params_.threshold;

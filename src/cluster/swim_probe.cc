@@ -1,7 +1,7 @@
 // SwimCore: failure detection by probing (SWIM §4 with Lifeguard's LHA-Probe).
 //
 // Each protocol period probes the next member of a shuffled round-robin order: a direct ping;
-// after probe_timeout, ping-req through indirect_checks other members, who ping the target and
+// after probe_timeout, a second direct ping plus ping-req through indirect_checks other members, who ping the target and
 // relay its ack (and, with Lifeguard, send a nack at 80% of probe_timeout if the target is
 // silent). No ack by the end of the period => suspect. The awareness score moves -1 on success
 // and, on failure, +(nacks expected - nacks received) (or +1 without nacks): missing nacks mean
@@ -67,6 +67,10 @@ void SwimCore::Impl::send_indirect(Time) {
   p.indirect_sent = true;
   const MemberRecord* target = find(p.target);
   if (target == nullptr) return;
+  // A second direct ping alongside the indirect ones: the UDP stand-in for memberlist's TCP
+  // fallback ping. Under random loss it halves the chance that one lost packet on the direct
+  // path turns into a suspicion; the ack carries the same sequence number.
+  send(target->m.address, {gossip::encode_message(gossip::Ping{p.seq, p.target})}, true);
   std::vector<const MemberRecord*> relays_to;
   for (const auto& [id, rec] : members) {
     if (&rec != self_rec && id != p.target && rec.m.state == MemberState::kAlive) relays_to.push_back(&rec);
