@@ -41,27 +41,62 @@ struct Row {
   double value;
 };
 
+// What runs at each size. The simulated cost of one SwimCore step grows with n (at n=1000 the
+// core spends most of its time in O(n) member scans), so the large sizes get fewer trials and
+// shorter runs; every reduction is recorded in the JSON (trial counts, node-hours, sim seconds)
+// and in doc/membership.md. Raise them with the override flags when there is time.
 struct Plan {
   int crash_trials;
   int tag_trials;
   SimDuration idle_window;
+  SimDuration settle;
   SimDuration fp_duration;
   SimDuration lifeguard_duration;
   SimDuration slow_delay;
   std::size_t slow_count;
   SimDuration partition_hold;
+  SimDuration partition_timeout;
+  bool fp, partition, lifeguard;  // run by default (an explicit --only runs them anyway)
 };
 
 Plan plan_for(std::size_t n, bool quick) {
   Plan p{};
-  p.crash_trials = quick ? 10 : (n >= 1000 ? 20 : 50);
-  p.tag_trials = quick ? 5 : (n >= 1000 ? 10 : 20);
+  p.crash_trials = 50;
+  p.tag_trials = 20;
   p.idle_window = seconds(60);
-  p.fp_duration = quick ? minutes(10) : (n >= 1000 ? minutes(10) : (n >= 256 ? minutes(20) : minutes(60)));
-  p.lifeguard_duration = quick ? minutes(5) : (n >= 256 ? minutes(5) : minutes(20));
+  p.settle = seconds(10);
+  p.fp_duration = minutes(60);
+  p.lifeguard_duration = minutes(20);
   p.slow_delay = seconds(1);
   p.slow_count = std::min<std::size_t>(16, std::max<std::size_t>(1, n / 16));
   p.partition_hold = seconds(60);
+  p.partition_timeout = seconds(600);
+  p.fp = p.partition = p.lifeguard = true;
+  if (n >= 256) {
+    p.crash_trials = 20;
+    p.tag_trials = 10;
+    p.fp_duration = minutes(5);
+    p.lifeguard_duration = minutes(2);
+    p.partition_timeout = seconds(300);
+  }
+  if (n >= 1000) {
+    // ~1 s of wall time per simulated second on 2 cores: crash trials and tag spread run, the
+    // hour-long false-positive, partition and Lifeguard runs do not (use --only to ask for them).
+    p.crash_trials = 10;
+    p.tag_trials = 5;
+    p.idle_window = seconds(30);
+    p.settle = seconds(2);
+    p.fp_duration = minutes(1);
+    p.lifeguard_duration = minutes(1);
+    p.partition_timeout = seconds(120);
+    p.fp = p.partition = p.lifeguard = false;
+  }
+  if (quick) {
+    p.crash_trials = std::min(p.crash_trials, 10);
+    p.tag_trials = std::min(p.tag_trials, 5);
+    p.fp_duration = std::min<SimDuration>(p.fp_duration, minutes(10));
+    p.lifeguard_duration = std::min<SimDuration>(p.lifeguard_duration, minutes(5));
+  }
   return p;
 }
 
@@ -108,8 +143,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   set_verbose(verbose);
   if (quick && app.count("--sizes") == 0) sizes = {3, 32};
-  auto wanted = [&](const std::string& s) {
-    return only.empty() || std::find(only.begin(), only.end(), s) != only.end();
+  auto wanted = [&](const std::string& s, bool by_default = true) {
+    return only.empty() ? by_default : std::find(only.begin(), only.end(), s) != only.end();
   };
 
   std::vector<Job> plan;
@@ -124,6 +159,7 @@ int main(int argc, char** argv) {
     base.n = n;
     base.seed = seed * 1'000'003 + n;
     base.join_timeout = seconds(n >= 1000 ? 900 : 600);
+    base.settle = pl.settle;
     const double nn = static_cast<double>(n);
     if (wanted("steady")) {
       plan.push_back({"steady+crash", n, nn * (pl.crash_trials * 30.0 + 200), [=] {
@@ -133,6 +169,10 @@ int main(int argc, char** argv) {
         rows.push_back({n, "join_full_view_s", r.join_s ? *r.join_s : std::nan("")});
         rows.push_back({n, "idle_bytes_per_s_per_member", r.idle_bytes_per_s_mean});
         rows.push_back({n, "idle_bytes_per_s_max_member", r.idle_bytes_per_s_max});
+        rows.push_back({n, "false_positives_idle_window", static_cast<double>(r.idle_false_positives)});
+        rows.push_back({n, "idle_window_node_hours", r.idle_node_hours});
+        rows.push_back({n, "idle_window_s", std::chrono::duration<double>(pl.idle_window).count()});
+        rows.push_back({n, "idle_pending_broadcasts_at_start", static_cast<double>(r.idle_pending_broadcasts)});
         rows.push_back({n, "tag_dissemination_all_s", percentile(r.tag_dissemination.values, 50)});
         rows.push_back({n, "tag_dissemination_all_max_s", percentile(r.tag_dissemination.values, 100)});
         rows.push_back({n, "tag_dissemination_timeouts", static_cast<double>(r.tag_dissemination.timeouts)});
@@ -141,11 +181,12 @@ int main(int argc, char** argv) {
         rows.push_back({n, "crash_to_dead_all_max_s", percentile(r.crash_to_dead.values, 100)});
         rows.push_back({n, "crash_to_first_dead_p50_s", percentile(r.first_dead.values, 50)});
         rows.push_back({n, "crash_trials", static_cast<double>(r.crash_to_dead.values.size())});
+        rows.push_back({n, "tag_trials", static_cast<double>(r.tag_dissemination.values.size())});
         rows.push_back({n, "crash_timeouts", static_cast<double>(r.crash_to_dead.timeouts)});
         return rows;
       }});
     }
-    if (wanted("fp")) {
+    if (wanted("fp", pl.fp)) {
       for (int loss_pct : {0, 1, 10}) {
         plan.push_back({"fp loss " + std::to_string(loss_pct) + "%", n,
                         nn * std::chrono::duration<double>(pl.fp_duration).count() * (1 + loss_pct / 100.0),
@@ -163,16 +204,16 @@ int main(int argc, char** argv) {
         }});
       }
     }
-    if (wanted("partition")) {
+    if (wanted("partition", pl.partition)) {
       plan.push_back({"partition", n, nn * 250.0, [=] {
-        const PartitionResult r = partition_heal(base, pl.partition_hold, seconds(600));
+        const PartitionResult r = partition_heal(base, pl.partition_hold, pl.partition_timeout);
         std::vector<Row> rows;
         rows.push_back({n, "partition_far_side_dead_s", r.far_side_dead_s ? *r.far_side_dead_s : std::nan("")});
         rows.push_back({n, "partition_heal_single_view_s", r.heal_s ? *r.heal_s : std::nan("")});
         return rows;
       }});
     }
-    if (wanted("lifeguard")) {
+    if (wanted("lifeguard", pl.lifeguard)) {
       // The headline delay, plus (at N=32, the calibration size) a sweep of S7's delays whose
       // rows carry a "_d<seconds>" suffix.
       std::vector<std::pair<SimDuration, std::string>> delays{{pl.slow_delay, ""}};
@@ -204,7 +245,10 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::stable_sort(plan.begin(), plan.end(), [](const Job& a, const Job& b) { return a.cost > b.cost; });
+  // Longest first (cost grows about with n squared), so the big simulation never starts last.
+  std::stable_sort(plan.begin(), plan.end(), [](const Job& a, const Job& b) {
+    return a.cost * static_cast<double>(a.n) > b.cost * static_cast<double>(b.n);
+  });
 
   std::mutex mu;
   std::vector<Row> rows;
@@ -241,8 +285,10 @@ int main(int argc, char** argv) {
       }
     }
     for (const auto& [key, v] : on_off) {
+      // No false positive either way says nothing about the factor: null.
       if (std::isfinite(v.first) && std::isfinite(v.second)) {
-        rows.push_back({key.first, "lifeguard_fp_reduction_factor" + key.second, v.second / std::max(v.first, 1.0)});
+        rows.push_back({key.first, "lifeguard_fp_reduction_factor" + key.second,
+                        v.second > 0 ? v.second / std::max(v.first, 1.0) : std::nan("")});
       }
     }
   }

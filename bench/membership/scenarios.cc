@@ -91,8 +91,15 @@ SteadyResult steady_and_crash(const ScenarioParams& p, SimDuration idle_window, 
       if (cluster_number == 0) result.tag_dissemination.bootstrap_failed = true;
       break;
     }
-    // Let the join traffic die down before measuring anything.
-    sim.net().run_for(seconds(10));
+    // Let the join traffic die down before measuring anything: the settle time, then until no
+    // member has join updates left to gossip (bounded), so "idle" means idle.
+    sim.net().run_for(p.settle);
+    for (int extra = 0; extra < 600; ++extra) {
+      std::size_t pending = 0;
+      for (std::size_t i = 0; i < sim.size(); ++i) pending += sim.node(i).core().pending_broadcasts();
+      if (pending == 0) break;
+      sim.net().run_for(seconds(1));
+    }
     testing::SeededRng rng = testing::SeededRng(seed).fork(0xC0FFEE);
 
     if (cluster_number == 0) {
@@ -100,7 +107,17 @@ SteadyResult steady_and_crash(const ScenarioParams& p, SimDuration idle_window, 
       // Idle bandwidth.
       std::vector<std::uint64_t> before(sim.size());
       for (std::size_t i = 0; i < sim.size(); ++i) before[i] = sim.bytes_sent(i);
+      // Nobody is crashed yet: any kNodeFailed in the idle window is a false positive.
+      sim.on_event = [&](const NodeEvent& e) {
+        if (e.event.kind == EventKind::kNodeFailed && e.subject < sim.size()) ++result.idle_false_positives;
+      };
+      for (std::size_t i = 0; i < sim.size(); ++i) {
+        result.idle_pending_broadcasts += sim.node(i).core().pending_broadcasts();
+      }
+      progress(sim, "idle window");
       sim.net().run_for(idle_window);
+      sim.on_event = nullptr;
+      result.idle_node_hours = static_cast<double>(sim.size()) * to_s(idle_window) / 3600.0;
       double sum = 0, mx = 0;
       for (std::size_t i = 0; i < sim.size(); ++i) {
         const double rate = static_cast<double>(sim.bytes_sent(i) - before[i]) / to_s(idle_window);
@@ -162,7 +179,7 @@ SteadyResult steady_and_crash(const ScenarioParams& p, SimDuration idle_window, 
       if (!first) ++result.first_dead.timeouts;
       sim.on_event = nullptr;
       ++crashes_done;
-      sim.net().run_for(seconds(5));
+      if (c + 1 < per_cluster && crashes_done < crash_trials) sim.net().run_for(p.crash_gap);
     }
     result.events += sim.events_seen();
     ++cluster_number;
@@ -181,7 +198,7 @@ FalsePositiveResult count_false_positives(const ScenarioParams& p, double loss,
     result.bootstrap_failed = true;
     return result;
   }
-  sim.net().run_for(seconds(10));
+  sim.net().run_for(p.settle);
   std::vector<bool> slow(sim.size(), false);
   for (std::size_t s = 0; s < slow_count && s + 1 < sim.size(); ++s) {
     // Spread over the index space, never node 0 (the seed).
@@ -237,7 +254,7 @@ PartitionResult partition_heal(const ScenarioParams& p, SimDuration hold, SimDur
     result.bootstrap_failed = true;
     return result;
   }
-  sim.net().run_for(seconds(10));
+  sim.net().run_for(p.settle);
   const std::size_t n = sim.size();
   std::vector<std::vector<SocketAddress>> sides(2);
   for (std::size_t i = 0; i < n; ++i) sides[i % 2].push_back(sim.address(i));

@@ -32,6 +32,10 @@ struct ScenarioParams {
   // Join calls spread uniformly over this window; 0: all N-1 join at the same instant (the
   // harshest join storm; S4 allows "within 10 s").
   SimDuration join_stagger = std::chrono::seconds(0);
+  // Quiet time after the bootstrap converged, before anything is measured.
+  SimDuration settle = std::chrono::seconds(10);
+  // Quiet time after each crash trial, before the next crash.
+  SimDuration crash_gap = std::chrono::seconds(5);
 };
 
 // Samples in seconds; `timeouts` counts trials that hit their bound (their samples hold the bound).
@@ -53,6 +57,11 @@ struct SteadyResult {
   std::optional<double> join_s;
   double idle_bytes_per_s_mean = 0;   // per member
   double idle_bytes_per_s_max = 0;
+  std::uint64_t idle_false_positives = 0;  // kNodeFailed events in the idle window (no loss)
+  double idle_node_hours = 0;
+  // Updates still queued for gossip, summed over members, when the idle window opened (0 means
+  // the join's dissemination had drained and the window is truly idle).
+  std::uint64_t idle_pending_broadcasts = 0;
   Samples tag_dissemination;          // one sample per update
   Samples crash_to_dead;              // last observer
   Samples first_dead;                 // first observer

@@ -77,7 +77,9 @@ struct SwimCore::Impl {
   void update_health(MemberRecord& rec, Time now);
   void health_tick(Time now);
   bool make_room();
-  std::size_t live_count() const;    // alive + suspect, self included
+  std::size_t live_count() const;    // alive + suspect, self included (cached: asked per packet)
+  // Every change of a member's state, and every insertion or removal, must call this.
+  void membership_changed() noexcept { live_cached = false; }
   std::size_t others_not_left() const;
   MemberRecord* find(const std::string& id);
   gossip::Alive alive_of(const Member& m) const;
@@ -114,6 +116,8 @@ struct SwimCore::Impl {
   MembershipCounters counters;
   std::string self_id;
   std::map<std::string, MemberRecord> members;  // self included
+  mutable std::size_t live_cache = 1;             // live_count(), valid while live_cached
+  mutable bool live_cached = false;
   MemberRecord* self_rec = nullptr;
 
   std::vector<std::string> probe_order;

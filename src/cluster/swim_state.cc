@@ -18,11 +18,14 @@ MemberRecord* SwimCore::Impl::find(const std::string& id) {
 }
 
 std::size_t SwimCore::Impl::live_count() const {
+  if (live_cached) return live_cache;
   std::size_t n = 0;
   for (const auto& [id, rec] : members) {
     n += rec.m.state == MemberState::kAlive || rec.m.state == MemberState::kSuspect;
   }
-  return std::max<std::size_t>(n, 1);
+  live_cache = std::max<std::size_t>(n, 1);
+  live_cached = true;
+  return live_cache;
 }
 
 std::size_t SwimCore::Impl::others_not_left() const {
@@ -87,6 +90,7 @@ bool SwimCore::Impl::make_room() {
   partition.on_removed(victim->first);
   suspicions.erase(victim->first);
   members.erase(victim);
+  membership_changed();
   return true;
 }
 
@@ -113,6 +117,7 @@ void SwimCore::Impl::handle_alive(const gossip::Alive& msg, Time now) {
     MemberRecord fresh{Member{msg.id, msg.address, msg.tags, msg.incarnation, MemberState::kAlive, 0.0, true},
                        now, PhiAccrual(phi_params), false, false};
     rec = &members.emplace(msg.id, std::move(fresh)).first->second;
+    membership_changed();
     insert_probe_order(msg.id);
     broadcasts.enqueue(msg.id, gossip::encode_message(msg));
     emit(ClusterEvent{EventKind::kNodeJoined, rec->m, 0, 0});
@@ -126,6 +131,7 @@ void SwimCore::Impl::handle_alive(const gossip::Alive& msg, Time now) {
   rec->m.tags = msg.tags;
   if (old_state != MemberState::kAlive) {
     rec->m.state = MemberState::kAlive;
+    membership_changed();
     rec->state_change = now;
     suspicions.erase(msg.id);
     partition.on_reachable(msg.id);
@@ -165,6 +171,7 @@ void SwimCore::Impl::handle_suspect(const gossip::Suspect& msg, Time now) {
   }
   rec->m.incarnation = msg.incarnation;
   rec->m.state = MemberState::kSuspect;
+  membership_changed();
   rec->state_change = now;
   const std::size_t n = live_count();
   const Duration min = suspicion_timeout_min(cfg.suspicion_mult, n, cfg.probe_interval);
@@ -191,6 +198,7 @@ void SwimCore::Impl::handle_dead(std::uint64_t incarnation, const std::string& i
   if (old_state == MemberState::kDead && !left) return;
   rec->m.incarnation = incarnation;
   rec->m.state = left ? MemberState::kLeft : MemberState::kDead;
+  membership_changed();
   rec->state_change = now;
   suspicions.erase(id);
   broadcasts.enqueue(id, left ? gossip::encode_message(gossip::Left{incarnation, id})
@@ -246,6 +254,7 @@ void SwimCore::Impl::health_tick(Time now) {
   for (const auto& id : reap) {
     partition.on_removed(id);
     members.erase(id);
+    membership_changed();
   }
   if (auto e = partition.evaluate(others_not_left(), now)) emit(std::move(*e));
 }
