@@ -254,13 +254,16 @@ TEST_F(ClusterClientTest, DeadlineSpansAllAttemptsOfAHangingCall) {
 
 TEST_F(ClusterClientTest, HedgedCallTakesTheFasterWorkerAndCancelsTheSlowOne) {
   auto cancelled = std::make_shared<std::promise<bool>>();
-  auto slow = [cancelled](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+  // Slow only for non-empty requests, so the test can open its connection first: a hedge that
+  // fires while the first attempt is still connecting cancels a call no handler ever saw.
+  auto slow = [cancelled](Bytes request, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+    if (request.empty()) co_return Bytes{'a'};
     asio::steady_timer timer(co_await asio::this_coro::executor, 30s);
     (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     cancelled->set_value(context.cancelled());
     co_return Bytes{'s'};
   };
-  add_worker("a-slow", {{"role", "worker"}}, slow);
+  add_worker("a-slow", {{"role", "worker"}, {"speed", "slow"}}, slow);
   add_worker("b-fast", {{"role", "worker"}, {"speed", "fast"}});
   auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
   wait_for_workers(*registry, {"a-slow", "b-fast"});
@@ -269,11 +272,13 @@ TEST_F(ClusterClientTest, HedgedCallTakesTheFasterWorkerAndCancelsTheSlowOne) {
   auto client = make_client(registry, config);
   auto reply = run_bounded(runtime_, [&]() -> asio::awaitable<Result<Bytes>> {
     for (int i = 0; i < 32; ++i) (void)co_await client.call_worker("work", {}, "speed=fast");  // latency history
+    (void)co_await client.call_worker("work", {}, "speed=slow");  // connects to a-slow (answers at once)
     cluster::WorkerCallOptions options;
     options.idempotent = true;
     options.hedge = true;
     options.timeout = 10s;
-    co_return co_await client.call_worker("work", {}, "role=worker", options);  // a-slow first
+    Bytes slow_request(1, 'x');
+    co_return co_await client.call_worker("work", std::move(slow_request), "role=worker", options);  // a-slow first
   }());
   ASSERT_TRUE(reply) << reply.error();
   EXPECT_EQ(text(*reply), "b-fast");
