@@ -317,20 +317,9 @@ Result<void> ClusterMembership::remove_key(std::span<const std::byte> key) {
   return state_->core.key_ring().remove(key);
 }
 
-MembershipStats ClusterMembership::stats() const {
+MembershipCounters ClusterMembership::stats() const {
   std::lock_guard lock(state_->mutex);
-  const MembershipCounters& c = state_->core.counters();
-  MembershipStats s;
-  s.packets_in = c.packets_in;
-  s.packets_out = c.packets_out;
-  s.bytes_in = c.bytes_in;
-  s.bytes_out = c.bytes_out;
-  s.dropped_malformed = c.dropped_malformed;
-  s.dropped_auth = c.dropped_auth;
-  s.dropped_replay = c.dropped_replay;
-  s.dropped_oversize = c.dropped_oversize;
-  s.dropped_member_cap = c.dropped_member_cap;
-  return s;
+  return state_->core.counters();
 }
 
 }  // namespace rpcnet::cluster

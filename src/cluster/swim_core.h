@@ -28,35 +28,13 @@
 #include "rpcnet/cluster/events.h"
 #include "rpcnet/cluster/key_ring.h"
 #include "rpcnet/cluster/member.h"
+#include "rpcnet/cluster/membership_counters.h"
 
 namespace rpcnet::cluster {
 
 struct OutgoingDatagram {
   SocketAddress to;
   std::vector<std::byte> bytes;  // already sealed
-};
-
-struct MembershipCounters {
-  std::uint64_t packets_in = 0;
-  std::uint64_t packets_out = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t bytes_out = 0;
-  std::uint64_t dropped_malformed = 0;
-  std::uint64_t dropped_auth = 0;  // wrong key / tag mismatch
-  std::uint64_t dropped_replay = 0;
-  std::uint64_t dropped_oversize = 0;
-  std::uint64_t probes_sent = 0;
-  std::uint64_t indirect_probes_sent = 0;
-  std::uint64_t nacks_sent = 0;
-  std::uint64_t suspicions_raised = 0;
-  std::uint64_t refutations = 0;
-  // rpcnet additions.
-  std::uint64_t dropped_member_cap = 0;    // new members refused: table full (max_members)
-  std::uint64_t dropped_invalid_message = 0;  // well-formed packet, message rejected (e.g. tags)
-  std::uint64_t dropped_events = 0;        // core event queue overflow (driver not draining)
-  std::uint64_t dropped_relays = 0;        // ping-req refused: relay table full
-  std::uint64_t push_pulls_sent = 0;       // full-state exchanges started (chunks not counted)
-  std::uint64_t join_attempts = 0;
 };
 
 class SwimCore {

@@ -40,22 +40,10 @@
 #include "rpcnet/cluster/events.h"
 #include "rpcnet/cluster/key_ring.h"
 #include "rpcnet/cluster/member.h"
+#include "rpcnet/cluster/membership_counters.h"
 #include "rpcnet/result.h"
 
 namespace rpcnet::cluster {
-
-// Counters of one running member (a copy of the core's, see swim_core's MembershipCounters).
-struct MembershipStats {
-  std::uint64_t packets_in = 0;
-  std::uint64_t packets_out = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t bytes_out = 0;
-  std::uint64_t dropped_malformed = 0;
-  std::uint64_t dropped_auth = 0;    // did not open with any installed key
-  std::uint64_t dropped_replay = 0;  // an exact replay of a packet already accepted
-  std::uint64_t dropped_oversize = 0;
-  std::uint64_t dropped_member_cap = 0;
-};
 
 class ClusterMembership {
  public:
@@ -106,7 +94,7 @@ class ClusterMembership {
   Result<void> use_key(std::span<const std::byte> key);
   Result<void> remove_key(std::span<const std::byte> key);
 
-  MembershipStats stats() const;
+  MembershipCounters stats() const;
 
   struct State;  // implementation, shared with the event loop's handlers
 

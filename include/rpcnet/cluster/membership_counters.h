@@ -1,0 +1,39 @@
+// rpcnet/cluster/membership_counters.h — what a cluster member has sent, received and refused.
+//
+// Contract: monotonically growing counts since the member started; ClusterMembership::stats()
+// returns a copy. The dropped_* counters are how untrusted input shows up: nothing malformed,
+// unauthenticated, replayed or oversized is ever acted on, it is counted here.
+//
+// Example:
+//   const auto s = member->stats();
+//   if (s.dropped_auth > 0) log("packets sealed with a key we do not hold: ", s.dropped_auth);
+#pragma once
+
+#include <cstdint>
+
+namespace rpcnet::cluster {
+
+struct MembershipCounters {
+  std::uint64_t packets_in = 0;
+  std::uint64_t packets_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t dropped_malformed = 0;
+  std::uint64_t dropped_auth = 0;  // wrong key / tag mismatch
+  std::uint64_t dropped_replay = 0;
+  std::uint64_t dropped_oversize = 0;
+  std::uint64_t probes_sent = 0;
+  std::uint64_t indirect_probes_sent = 0;
+  std::uint64_t nacks_sent = 0;
+  std::uint64_t suspicions_raised = 0;
+  std::uint64_t refutations = 0;
+  // rpcnet additions.
+  std::uint64_t dropped_member_cap = 0;    // new members refused: table full (max_members)
+  std::uint64_t dropped_invalid_message = 0;  // well-formed packet, message rejected (e.g. tags)
+  std::uint64_t dropped_events = 0;        // core event queue overflow (driver not draining)
+  std::uint64_t dropped_relays = 0;        // ping-req refused: relay table full
+  std::uint64_t push_pulls_sent = 0;       // full-state exchanges started (chunks not counted)
+  std::uint64_t join_attempts = 0;
+};
+
+}  // namespace rpcnet::cluster
