@@ -93,6 +93,25 @@ Result<cluster::KeyRing> cluster_keys(const std::string& key) {
   return cluster::KeyRing::from_text(text);
 }
 
+Result<NodeSetup> node_setup(const ClusterNodeOptions& options) {
+  auto config = cluster_config(options);
+  if (!config) return config.error();
+  auto keys = cluster_keys(options.key);
+  if (!keys) return keys.error();
+  auto seeds = parse_addresses(options.seeds);
+  if (!seeds) return seeds.error();
+  return NodeSetup{std::move(*config), std::move(*keys), std::move(*seeds)};
+}
+
+Result<void> apply_tags(cluster::ClusterMembership& member, const std::vector<std::string>& tags) {
+  for (const auto& tag : tags) {
+    const auto eq = tag.find('=');
+    auto tagged = member.update_tag(tag.substr(0, eq), eq == std::string::npos ? "" : tag.substr(eq + 1));
+    if (!tagged) return RpcError::config("--tag " + tag + ": " + tagged.error().message());
+  }
+  return {};
+}
+
 Result<std::vector<SocketAddress>> parse_addresses(const std::vector<std::string>& texts) {
   std::vector<SocketAddress> out;
   for (const auto& text : texts) {
@@ -158,12 +177,9 @@ std::thread print_events(std::shared_ptr<cluster::EventHub::Subscription> events
 // ---- rpcnet worker ------------------------------------------------------------------------------
 
 int run_worker(const WorkerOptions& options) {
-  auto config = cluster_config(options.node);
-  auto keys = cluster_keys(options.node.key);
-  auto seeds = parse_addresses(options.node.seeds);
-  if (!config || !keys || !seeds) {
-    std::cerr << "rpcnet worker: "
-              << (!config ? config.error() : !keys ? keys.error() : seeds.error()).message() << "\n";
+  auto setup = node_setup(options.node);
+  if (!setup) {
+    std::cerr << "rpcnet worker: " << setup.error().message() << "\n";
     return 2;
   }
   RpcServer server(RpcConfig(options.certs + "/server.pem", options.rpc)
@@ -178,23 +194,19 @@ int run_worker(const WorkerOptions& options) {
     std::cerr << "rpcnet worker: " << bound.error().message() << "\n";
     return 1;
   }
-  auto cluster = cluster::enable_cluster(server, *config, std::move(*keys));
+  auto cluster = cluster::enable_cluster(server, std::move(setup->config), std::move(setup->keys));
   if (!cluster) {
     std::cerr << "rpcnet worker: " << cluster.error().message() << "\n";
     return 1;
   }
   (void)(*cluster)->update_tag("role", "worker");
-  for (const auto& tag : options.node.tags) {
-    const auto eq = tag.find('=');
-    if (auto tagged = (*cluster)->update_tag(tag.substr(0, eq), eq == std::string::npos ? "" : tag.substr(eq + 1));
-        !tagged) {
-      std::cerr << "rpcnet worker: --tag " << tag << ": " << tagged.error().message() << "\n";
-      return 2;
-    }
+  if (auto tagged = apply_tags(**cluster, options.node.tags); !tagged) {
+    std::cerr << "rpcnet worker: " << tagged.error().message() << "\n";
+    return 2;
   }
   std::atomic<bool> done{false};
   std::thread printer = print_events((*cluster)->subscribe(), done);
-  (*cluster)->join(*seeds);
+  (*cluster)->join(setup->seeds);
 
   Runtime runtime(1);
   auto serving = asio::co_spawn(runtime.executor(0), server.start(), asio::use_future);
@@ -214,17 +226,13 @@ int run_worker(const WorkerOptions& options) {
 // ---- rpcnet director ----------------------------------------------------------------------------
 
 int run_director(const DirectorOptions& options) {
-  auto config = cluster_config(options.node);
-  auto keys = cluster_keys(options.node.key);
-  auto seeds = parse_addresses(options.node.seeds);
+  auto setup = node_setup(options.node);
   auto strategy = cluster::parse_load_balancing_strategy(options.strategy);
-  if (!config || !keys || !seeds || !strategy) {
-    std::cerr << "rpcnet director: "
-              << (!config ? config.error() : !keys ? keys.error() : !seeds ? seeds.error() : strategy.error()).message()
-              << "\n";
+  if (!setup || !strategy) {
+    std::cerr << "rpcnet director: " << (!setup ? setup.error() : strategy.error()).message() << "\n";
     return 2;
   }
-  auto cluster = cluster::ClusterMembership::start(*config, std::move(*keys));
+  auto cluster = cluster::ClusterMembership::start(std::move(setup->config), std::move(setup->keys));
   if (!cluster) {
     std::cerr << "rpcnet director: " << cluster.error().message() << "\n";
     return 1;
@@ -232,7 +240,7 @@ int run_director(const DirectorOptions& options) {
   (void)(*cluster)->update_tag("role", "director");
   std::atomic<bool> done{false};
   std::thread printer = print_events((*cluster)->subscribe(), done);
-  if (!seeds->empty()) (*cluster)->join(*seeds);
+  if (!setup->seeds.empty()) (*cluster)->join(setup->seeds);
 
   auto registry = std::make_shared<cluster::WorkerRegistry>(*cluster, *strategy);
   registry->start();
@@ -305,26 +313,19 @@ int run_director(const DirectorOptions& options) {
 int run_members(const MembersOptions& options) {
   ClusterNodeOptions node = options.node;
   if (node.id.empty()) node.id = "rpcnet-members-" + std::to_string(::getpid());
-  auto config = cluster_config(node);
-  auto keys = cluster_keys(node.key);
-  auto seeds = parse_addresses(node.seeds);
-  if (!config || !keys || !seeds || seeds->empty()) {
-    std::cerr << "rpcnet members: "
-              << (!config  ? config.error().message()
-                  : !keys  ? keys.error().message()
-                  : !seeds ? seeds.error().message()
-                           : std::string("--seed is required"))
-              << "\n";
+  auto setup = node_setup(node);
+  if (!setup || setup->seeds.empty()) {
+    std::cerr << "rpcnet members: " << (setup ? std::string("--seed is required") : setup.error().message()) << "\n";
     return 2;
   }
-  auto cluster = cluster::ClusterMembership::start(*config, std::move(*keys));
+  auto cluster = cluster::ClusterMembership::start(std::move(setup->config), std::move(setup->keys));
   if (!cluster) {
     std::cerr << "rpcnet members: " << cluster.error().message() << "\n";
     return 1;
   }
   (void)(*cluster)->update_tag("role", "observer");
   auto events = (*cluster)->subscribe();
-  (*cluster)->join(*seeds);
+  (*cluster)->join(setup->seeds);
   // Wait for the first contact, then until the view has been stable for `settle` (push-pull
   // brings the whole table in the first exchange; later joins trickle in through gossip).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.wait_ms);

@@ -14,9 +14,20 @@
 #include "rpcnet/cluster/cluster_config.h"
 #include "rpcnet/cluster/event_hub.h"
 #include "rpcnet/cluster/key_ring.h"
+#include "rpcnet/cluster/membership.h"
 #include "rpcnet/result.h"
 
 namespace rpcnet::tool {
+
+// Everything a cluster command needs before it starts a member, parsed and validated together.
+struct NodeSetup {
+  cluster::ClusterConfig config;
+  cluster::KeyRing keys;
+  std::vector<SocketAddress> seeds;
+};
+Result<NodeSetup> node_setup(const ClusterNodeOptions& options);
+// Publishes each "key=value" (or "key": empty value) in `tags`; the error names the tag.
+Result<void> apply_tags(cluster::ClusterMembership& member, const std::vector<std::string>& tags);
 
 Result<cluster::ClusterConfig> cluster_config(const ClusterNodeOptions& options);
 // --key, else $RPCNET_CLUSTER_KEY.

@@ -44,9 +44,11 @@ int run_gossip(const GossipOptions& options) {
   node_options.id = options.id;
   node_options.gossip = options.bind;
   node_options.preset = options.preset;
-  auto config = cluster_config(node_options);
-  if (!config) {
-    std::cerr << "rpcnet gossip: " << config.error().message() << "\n";
+  node_options.seeds = options.seeds;
+  node_options.key = options.key;
+  auto setup = node_setup(node_options);
+  if (!setup) {
+    std::cerr << "rpcnet gossip: " << setup.error().message() << "\n";
     return 2;
   }
   if (!options.advertise.empty()) {
@@ -55,37 +57,21 @@ int run_gossip(const GossipOptions& options) {
       std::cerr << "rpcnet gossip: --advertise: " << advertise.error().message() << "\n";
       return 2;
     }
-    config->advertise_address = *advertise;
+    setup->config.advertise_address = *advertise;
   }
-  auto seeds = parse_addresses(options.seeds);
-  if (!seeds) {
-    std::cerr << "rpcnet gossip: --seed: " << seeds.error().message() << "\n";
-    return 2;
-  }
-  auto keys = cluster_keys(options.key);
-  if (!keys) {
-    std::cerr << "rpcnet gossip: cluster key (--key or RPCNET_CLUSTER_KEY): " << keys.error().message()
-              << "\n";
-    return 2;
-  }
-  auto member = cluster::ClusterMembership::start(*config, std::move(*keys));
+  auto member = cluster::ClusterMembership::start(std::move(setup->config), std::move(setup->keys));
   if (!member) {
     std::cerr << "rpcnet gossip: " << member.error().message() << "\n";
     return 1;
   }
   auto& node = **member;
-  for (const auto& tag : options.tags) {
-    const auto eq = tag.find('=');
-    auto status = eq == std::string::npos ? node.update_tag(tag, "")
-                                          : node.update_tag(tag.substr(0, eq), tag.substr(eq + 1));
-    if (!status) {
-      std::cerr << "rpcnet gossip: --tag " << tag << ": " << status.error().message() << "\n";
-      return 2;
-    }
+  if (auto tagged = apply_tags(node, options.tags); !tagged) {
+    std::cerr << "rpcnet gossip: " << tagged.error().message() << "\n";
+    return 2;
   }
   auto events = node.subscribe();
   print_line("ready id=" + node.id() + " addr=" + to_string(node.advertised_address()));
-  if (!seeds->empty()) node.join(*seeds);
+  if (!setup->seeds.empty()) node.join(setup->seeds);
 
   std::atomic<bool> done{false};
   std::thread printer = print_events(events, done);
