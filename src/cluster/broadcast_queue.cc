@@ -16,8 +16,10 @@ std::vector<BroadcastQueue::Buffer> BroadcastQueue::take(std::size_t budget, std
                                                          std::size_t limit) {
   std::vector<Buffer> out;
   std::vector<Item> sent;
-  for (auto it = items_.begin(); it != items_.end() && out.size() < max_count;) {
+  std::size_t skipped = 0;
+  for (auto it = items_.begin(); it != items_.end() && out.size() < max_count && skipped < kMaxSkips;) {
     if (it->second.bytes.size() > budget) {
+      ++skipped;
       ++it;
       continue;
     }

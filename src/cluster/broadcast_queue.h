@@ -21,13 +21,16 @@ class BroadcastQueue {
   using Buffer = std::vector<std::byte>;
 
   void enqueue(const std::string& subject, Buffer framed_message);
-  // Removes and returns as many updates as fit in `budget` bytes (at most `max_count`).
+  // Removes and returns as many updates as fit in `budget` bytes (at most `max_count`). Gives up
+  // after kMaxSkips updates that do not fit: a full packet must not cost a walk over a queue of
+  // thousands (a join storm at N=1000 queues one update per member).
   std::vector<Buffer> take(std::size_t budget, std::size_t max_count, std::size_t limit);
   std::size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
   void clear();
 
  private:
+  static constexpr std::size_t kMaxSkips = 32;
   struct Item {
     std::string subject;
     Buffer bytes;

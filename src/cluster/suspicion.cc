@@ -14,7 +14,7 @@ Duration suspicion_timeout_min(int suspicion_mult, std::size_t n, Duration probe
 }
 
 std::size_t retransmit_limit(int retransmit_mult, std::size_t n) {
-  const double node_scale = std::ceil(std::log10(static_cast<double>(n) + 1.0));
+  const double node_scale = std::max(2.0, std::ceil(std::log10(static_cast<double>(n) + 1.0)));
   return static_cast<std::size_t>(retransmit_mult * node_scale);
 }
 

@@ -56,8 +56,7 @@ SwimCore::Impl::Impl(ClusterConfig config, KeyRing key_ring, std::uint64_t rng_s
   boot_id = rng.next();
   MemberRecord self{Member{self_id, cfg.advertised(), {}, 0, MemberState::kAlive, 0.0, true}, now,
                     PhiAccrual(phi_params), false, false};
-  self_rec = &members.emplace(self_id, std::move(self)).first->second;
-  membership_changed();
+  self_rec = &insert_member(std::move(self));
   // Random stagger so that nodes started together do not probe and gossip in lockstep.
   next_probe = now + random_below(rng, cfg.probe_interval);
   next_gossip = now + random_below(rng, cfg.gossip_interval);
@@ -230,8 +229,7 @@ void SwimCore::leave(Time now) {
   s.probe.reset();
   s.relays.clear();
   s.suspicions.clear();
-  s.self_rec->m.state = MemberState::kLeft;
-  s.membership_changed();
+  s.set_state(*s.self_rec, MemberState::kLeft);
   s.self_rec->m.healthy = false;
   s.self_rec->state_change = now;
   s.broadcasts.enqueue(s.self_id, gossip::encode_message(gossip::Left{s.self_rec->m.incarnation, s.self_id}));

@@ -4,6 +4,7 @@
 // awareness), swim_sync.cc (gossip, push-pull, join, reconnect).
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <optional>
@@ -53,6 +54,7 @@ struct SwimCore::Impl {
   static constexpr std::size_t kMaxRelays = 1024;
   static constexpr std::size_t kMaxQueuedEvents = 65536;
   static constexpr std::size_t kMaxQueuedDatagrams = 65536;
+  static constexpr std::size_t kHealthSweepSlice = 256;  // members a health tick visits
 
   Impl(ClusterConfig config, KeyRing keys, std::uint64_t rng_seed, Time now);
 
@@ -77,9 +79,12 @@ struct SwimCore::Impl {
   void update_health(MemberRecord& rec, Time now);
   void health_tick(Time now);
   bool make_room();
-  std::size_t live_count() const;    // alive + suspect, self included (cached: asked per packet)
-  // Every change of a member's state, and every insertion or removal, must call this.
-  void membership_changed() noexcept { live_cached = false; }
+  std::size_t live_count() const;    // alive + suspect, self included, at least 1: O(1)
+  // The member table changes only through these three, which keep state_count and the peer
+  // index current (both are asked per packet; recounting 1000 members each time dominated).
+  MemberRecord& insert_member(MemberRecord record);
+  void erase_member(std::map<std::string, MemberRecord>::iterator it);
+  void set_state(MemberRecord& rec, MemberState state);
   std::size_t others_not_left() const;
   MemberRecord* find(const std::string& id);
   gossip::Alive alive_of(const Member& m) const;
@@ -116,8 +121,10 @@ struct SwimCore::Impl {
   MembershipCounters counters;
   std::string self_id;
   std::map<std::string, MemberRecord> members;  // self included
-  mutable std::size_t live_cache = 1;             // live_count(), valid while live_cached
-  mutable bool live_cached = false;
+  std::array<std::size_t, 4> state_count{};       // members per MemberState, self included
+  std::string health_cursor;                      // where the next health sweep slice starts
+  std::vector<const MemberRecord*> peer_index;   // every member but self, for random picks
+  bool peer_index_stale = true;                   // rebuilt lazily after an insert or erase
   MemberRecord* self_rec = nullptr;
 
   std::vector<std::string> probe_order;

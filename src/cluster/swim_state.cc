@@ -17,21 +17,36 @@ MemberRecord* SwimCore::Impl::find(const std::string& id) {
   return it == members.end() ? nullptr : &it->second;
 }
 
+namespace {
+std::size_t index_of(MemberState st) { return static_cast<std::size_t>(st); }
+}  // namespace
+
 std::size_t SwimCore::Impl::live_count() const {
-  if (live_cached) return live_cache;
-  std::size_t n = 0;
-  for (const auto& [id, rec] : members) {
-    n += rec.m.state == MemberState::kAlive || rec.m.state == MemberState::kSuspect;
-  }
-  live_cache = std::max<std::size_t>(n, 1);
-  live_cached = true;
-  return live_cache;
+  return std::max<std::size_t>(state_count[index_of(MemberState::kAlive)] + state_count[index_of(MemberState::kSuspect)], 1);
+}
+
+MemberRecord& SwimCore::Impl::insert_member(MemberRecord record) {
+  const std::string id = record.m.id;
+  ++state_count[index_of(record.m.state)];
+  peer_index_stale = true;
+  return members.emplace(id, std::move(record)).first->second;
+}
+
+void SwimCore::Impl::erase_member(std::map<std::string, MemberRecord>::iterator it) {
+  --state_count[index_of(it->second.m.state)];
+  peer_index_stale = true;
+  members.erase(it);
+}
+
+void SwimCore::Impl::set_state(MemberRecord& rec, MemberState state) {
+  --state_count[index_of(rec.m.state)];
+  ++state_count[index_of(state)];
+  rec.m.state = state;
 }
 
 std::size_t SwimCore::Impl::others_not_left() const {
-  std::size_t n = 0;
-  for (const auto& [id, rec] : members) n += id != self_id && rec.m.state != MemberState::kLeft;
-  return n;
+  const bool self_left = self_rec->m.state == MemberState::kLeft;
+  return members.size() - state_count[index_of(MemberState::kLeft)] - (self_left ? 0 : 1);
 }
 
 gossip::Alive SwimCore::Impl::alive_of(const Member& m) const {
@@ -89,8 +104,7 @@ bool SwimCore::Impl::make_room() {
   if (victim == members.end()) return false;
   partition.on_removed(victim->first);
   suspicions.erase(victim->first);
-  members.erase(victim);
-  membership_changed();
+  erase_member(victim);
   return true;
 }
 
@@ -116,8 +130,7 @@ void SwimCore::Impl::handle_alive(const gossip::Alive& msg, Time now) {
     }
     MemberRecord fresh{Member{msg.id, msg.address, msg.tags, msg.incarnation, MemberState::kAlive, 0.0, true},
                        now, PhiAccrual(phi_params), false, false};
-    rec = &members.emplace(msg.id, std::move(fresh)).first->second;
-    membership_changed();
+    rec = &insert_member(std::move(fresh));
     insert_probe_order(msg.id);
     broadcasts.enqueue(msg.id, gossip::encode_message(msg));
     emit(ClusterEvent{EventKind::kNodeJoined, rec->m, 0, 0});
@@ -130,8 +143,7 @@ void SwimCore::Impl::handle_alive(const gossip::Alive& msg, Time now) {
   rec->m.address = msg.address;
   rec->m.tags = msg.tags;
   if (old_state != MemberState::kAlive) {
-    rec->m.state = MemberState::kAlive;
-    membership_changed();
+    set_state(*rec, MemberState::kAlive);
     rec->state_change = now;
     suspicions.erase(msg.id);
     partition.on_reachable(msg.id);
@@ -170,8 +182,7 @@ void SwimCore::Impl::handle_suspect(const gossip::Suspect& msg, Time now) {
     return;
   }
   rec->m.incarnation = msg.incarnation;
-  rec->m.state = MemberState::kSuspect;
-  membership_changed();
+  set_state(*rec, MemberState::kSuspect);
   rec->state_change = now;
   const std::size_t n = live_count();
   const Duration min = suspicion_timeout_min(cfg.suspicion_mult, n, cfg.probe_interval);
@@ -197,8 +208,7 @@ void SwimCore::Impl::handle_dead(std::uint64_t incarnation, const std::string& i
   if (old_state == MemberState::kLeft) return;
   if (old_state == MemberState::kDead && !left) return;
   rec->m.incarnation = incarnation;
-  rec->m.state = left ? MemberState::kLeft : MemberState::kDead;
-  membership_changed();
+  set_state(*rec, left ? MemberState::kLeft : MemberState::kDead);
   rec->state_change = now;
   suspicions.erase(id);
   broadcasts.enqueue(id, left ? gossip::encode_message(gossip::Left{incarnation, id})
@@ -242,7 +252,14 @@ void SwimCore::Impl::update_health(MemberRecord& rec, Time now) {
 void SwimCore::Impl::health_tick(Time now) {
   next_health = now + cfg.probe_interval;
   std::vector<std::string> reap;
-  for (auto& [id, rec] : members) {
+  // A slice of the table per tick, resuming where the last one stopped: a full sweep every
+  // ceil(n / kHealthSweepSlice) probe intervals (4 at n = 1000). Members that answer or are
+  // gossiped about are re-evaluated at once anyway; the sweep is for silent ones, whose phi at
+  // that size grows over an expected interval of n probe intervals, and for reaping after hours.
+  auto it = members.lower_bound(health_cursor);
+  for (std::size_t visited = 0; visited < std::min(members.size(), kHealthSweepSlice); ++visited, ++it) {
+    if (it == members.end()) it = members.begin();
+    auto& [id, rec] = *it;
     if (&rec == self_rec) continue;
     const MemberState st = rec.m.state;
     if ((st == MemberState::kDead || st == MemberState::kLeft) && now - rec.state_change >= cfg.dead_node_reclaim) {
@@ -251,10 +268,10 @@ void SwimCore::Impl::health_tick(Time now) {
     }
     if (st == MemberState::kAlive || st == MemberState::kSuspect) update_health(rec, now);
   }
+  health_cursor = it == members.end() ? std::string() : it->first;
   for (const auto& id : reap) {
     partition.on_removed(id);
-    members.erase(id);
-    membership_changed();
+    erase_member(members.find(id));
   }
   if (auto e = partition.evaluate(others_not_left(), now)) emit(std::move(*e));
 }

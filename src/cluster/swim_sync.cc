@@ -9,14 +9,32 @@ namespace rpcnet::cluster {
 
 std::vector<const MemberRecord*> SwimCore::Impl::pick_random(std::size_t count, bool include_recent_dead,
                                                              Time now, const std::string& exclude) {
-  std::vector<const MemberRecord*> pool;
-  for (const auto& [id, rec] : members) {
-    if (&rec == self_rec || id == exclude) continue;
+  const auto eligible = [&](const MemberRecord& rec) {
+    if (&rec == self_rec || rec.m.id == exclude) return false;
     const MemberState st = rec.m.state;
-    const bool live = st == MemberState::kAlive || st == MemberState::kSuspect;
-    const bool recent_dead =
-        include_recent_dead && st == MemberState::kDead && now - rec.state_change < cfg.gossip_to_the_dead;
-    if (live || recent_dead) pool.push_back(&rec);
+    if (st == MemberState::kAlive || st == MemberState::kSuspect) return true;
+    return include_recent_dead && st == MemberState::kDead && now - rec.state_change < cfg.gossip_to_the_dead;
+  };
+  if (peer_index_stale) {
+    peer_index.clear();
+    for (const auto& [id, rec] : members) {
+      if (&rec != self_rec) peer_index.push_back(&rec);
+    }
+    peer_index_stale = false;
+  }
+  std::vector<const MemberRecord*> picked;
+  // Rejection sampling over the whole table: O(count) when most members are eligible, which is
+  // the steady state this runs in 5 times a second. A bounded number of draws keeps it O(count)
+  // in every state; a table mostly of ineligible members falls back to the exhaustive scan.
+  const std::size_t draws = 4 * count + 8;
+  for (std::size_t i = 0; i < draws && picked.size() < count && !peer_index.empty(); ++i) {
+    const MemberRecord* rec = peer_index[rng.below(peer_index.size())];
+    if (eligible(*rec) && std::find(picked.begin(), picked.end(), rec) == picked.end()) picked.push_back(rec);
+  }
+  if (picked.size() == count) return picked;
+  std::vector<const MemberRecord*> pool;
+  for (const MemberRecord* rec : peer_index) {
+    if (eligible(*rec)) pool.push_back(rec);
   }
   // Partial Fisher-Yates: exhaustive for tiny clusters, O(count) swaps for large ones.
   const std::size_t k = std::min(count, pool.size());

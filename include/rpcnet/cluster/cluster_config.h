@@ -7,7 +7,7 @@
 // of members not dead or left, self included:
 //   suspicion minimum  = suspicion_mult * max(1, log10(n)) * probe_interval
 //   suspicion maximum  = suspicion_max_timeout_mult * suspicion minimum
-//   retransmit limit   = retransmit_mult * ceil(log10(n + 1))      (per queued update)
+//   retransmit limit   = retransmit_mult * max(2, ceil(log10(n + 1))) (per queued update)
 //   push-pull period   = push_pull_interval * (n <= 32 ? 1 : ceil(log2(n) - log2(32)) + 1)
 //   Lifeguard scaling  = probe_interval and probe_timeout times (awareness score + 1),
 //                        score in 0 .. awareness_max_multiplier - 1 (the paper scales both;

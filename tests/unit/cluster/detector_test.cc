@@ -82,7 +82,10 @@ TEST(SwimFormulas, SuspicionMinimumMatchesMemberlistTable) {
 }
 
 TEST(SwimFormulas, RetransmitLimitAndPushPullScaleMatchMemberlist) {
-  EXPECT_EQ(retransmit_limit(4, 3), 4u);
+  // Below 10 members memberlist gives mult * 1; we floor the log term at 2 (suspicion.h says why).
+  EXPECT_EQ(retransmit_limit(4, 3), 8u);
+  EXPECT_EQ(retransmit_limit(4, 9), 8u);
+  EXPECT_EQ(retransmit_limit(4, 10), 8u);
   EXPECT_EQ(retransmit_limit(4, 32), 8u);
   EXPECT_EQ(retransmit_limit(4, 256), 12u);
   EXPECT_EQ(retransmit_limit(4, 1000), 16u);
@@ -155,6 +158,26 @@ TEST(BroadcastQueue, RespectsByteBudgetAndCount) {
   for (int i = 0; i < 10; ++i) q.enqueue(std::to_string(i), msg(100, i));
   EXPECT_EQ(q.take(350, 10, 4).size(), 3u);
   EXPECT_EQ(q.take(10000, 2, 4).size(), 2u);
+}
+
+TEST(BroadcastQueue, FillsLeftoverRoomWithASmallerUpdateBehindBiggerOnes) {
+  BroadcastQueue q;
+  q.enqueue("small", msg(10, 1));                                     // oldest: last in line
+  for (int i = 0; i < 5; ++i) q.enqueue("big" + std::to_string(i), msg(100, 2));
+  const auto out = q.take(220, 10, 4);  // two bigs, then 20 bytes left: only "small" fits
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2], msg(10, 1));
+}
+
+TEST(BroadcastQueue, StopsLookingAfterThirtyTwoUpdatesThatDoNotFit) {
+  // The scan is bounded so a full packet costs O(1), not a walk over the whole queue.
+  BroadcastQueue q;
+  q.enqueue("small", msg(10, 1));
+  for (int i = 0; i < 40; ++i) q.enqueue("big" + std::to_string(i), msg(100, 2));
+  EXPECT_TRUE(q.take(50, 10, 4).empty());  // 32 bigs skipped, "small" not reached
+  EXPECT_EQ(q.size(), 41u);                // nothing lost: it goes out in a later packet
+  const auto later = q.take(100000, 100, 4);
+  EXPECT_EQ(later.size(), 41u);
 }
 
 TEST(PartitionDetector, DetectsCorrelatedLossAndHealsAtHalfBack) {
