@@ -190,6 +190,11 @@ void write_body(Writer& w, const Message& message) {
           w.varint(m.chunks);
           w.varint(m.entries.size());
           for (const auto& e : m.entries) write_entry(w, e);
+        } else if constexpr (std::is_same_v<T, StateDigest>) {
+          w.u8(m.flags);
+          w.varint(m.exchange);
+          w.varint(m.buckets.size());
+          for (const std::uint64_t h : m.buckets) w.u64(h);
         } else {
           static_assert(std::is_same_v<T, Join>);
         }
@@ -258,6 +263,15 @@ std::optional<Message> read_body(MessageType type, Reader& r) {
       return m;
     }
     case MessageType::kJoin: return Join{};
+    case MessageType::kStateDigest: {
+      StateDigest m;
+      m.flags = r.u8();
+      m.exchange = r.u32_varint();
+      const std::uint64_t n = r.varint();
+      if (n == 0 || n > kMaxDigestBuckets || n * 8 > r.remaining()) r.fail();
+      for (std::uint64_t i = 0; i < n && r.ok(); ++i) m.buckets.push_back(r.u64());
+      return m;
+    }
   }
   return std::nullopt;  // unknown type: skipped by the caller
 }
@@ -351,7 +365,7 @@ DecodeResult decode_packet(std::span<const std::byte> plaintext, std::size_t max
     const std::uint64_t length = r.varint();
     if (!r.ok() || length > r.remaining()) return malformed();
     Reader body(r.take(static_cast<std::size_t>(length)));
-    if (type == 0 || type > static_cast<std::uint8_t>(MessageType::kJoin)) {
+    if (type == 0 || type > static_cast<std::uint8_t>(MessageType::kStateDigest)) {
       ++result.skipped_unknown;
       continue;
     }
@@ -389,5 +403,34 @@ bool operator==(const PushPull& a, const PushPull& b) {
          a.chunks == b.chunks && a.entries == b.entries;
 }
 bool operator==(const Join&, const Join&) { return true; }
+bool operator==(const StateDigest& a, const StateDigest& b) {
+  return a.flags == b.flags && a.exchange == b.exchange && a.buckets == b.buckets;
+}
+
+namespace {
+constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
+
+std::uint64_t fnv1a64(std::span<const std::byte> bytes) {
+  std::uint64_t h = kFnvOffset;
+  for (const std::byte b : bytes) h = (h ^ static_cast<std::uint8_t>(b)) * kFnvPrime;
+  return h;
+}
+
+// splitmix64's finaliser: FNV alone changes few high bits for a change in the last bytes, and
+// bucket hashes are sums, so each term must look random for differences not to cancel.
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+std::size_t digest_bucket(std::string_view member_id, std::size_t bucket_count) {
+  if (bucket_count <= 1) return 0;
+  return static_cast<std::size_t>(fnv1a64(std::as_bytes(std::span(member_id))) % bucket_count);
+}
+
+std::uint64_t digest_entry_hash(const StateEntry& entry) { return mix64(fnv1a64(encode_state_entry(entry))); }
 
 }  // namespace rpcnet::cluster::gossip

@@ -16,10 +16,18 @@
 //   6 suspect     varint incarnation, string id, string from
 //   7 dead        varint incarnation, string id, string from
 //   8 left        varint incarnation, string id
-//   9 push-pull   u8 flags (1 want reply, 2 join reply), varint exchange, varint chunk index,
+//   9 push-pull   u8 flags (2 join reply; 1 reserved), varint exchange, varint chunk index,
 //                 varint chunk count, varint entry count, entries:
 //                 { string id, address, varint incarnation, u8 state, tags }
 //  10 join        (empty) "send me your state"; the joiner's alive travels in the same packet
+//  11 digest      u8 flags (1 want reply), varint exchange, varint bucket count B (1..128),
+//                 B x u64 big-endian bucket hash. Member m falls in bucket
+//                 fnv1a64(m.id) mod B; a bucket's hash is the sum mod 2^64 of
+//                 mix64(fnv1a64(state entry bytes)) over its members (entry as in push-pull,
+//                 self, dead and left members included; an empty bucket hashes to 0).
+//                 The receiver answers only for buckets that differ: its entries in them
+//                 (push-pull, flags 0) and, if asked, its own digest, so the initiator sends
+//                 its entries in those buckets too. Equal views cost one small packet.
 // address = u8 family (4|6), 4|16 bytes, u16 port big-endian.
 // tags    = varint count (<= kMaxTags), count x { string key, string value }.
 // Decoding never trusts a length: every read is bounds-checked and capped.
@@ -31,6 +39,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -46,11 +55,12 @@ inline constexpr std::uint8_t kFormatVersion = 1;
 inline constexpr std::size_t kMaxTags = 32;
 inline constexpr std::size_t kMaxTagWireBytes = 16383;  // tag key/value decode cap
 inline constexpr std::size_t kMaxPushPullEntries = 255;
+inline constexpr std::size_t kMaxDigestBuckets = 128;
 inline constexpr std::uint64_t kMaxVarint = (std::uint64_t{1} << 62) - 1;
 
 enum class MessageType : std::uint8_t {
   kPing = 1, kPingReq = 2, kAck = 3, kNack = 4, kAlive = 5, kSuspect = 6, kDead = 7, kLeft = 8,
-  kPushPull = 9, kJoin = 10,
+  kPushPull = 9, kJoin = 10, kStateDigest = 11,
 };
 
 struct Ping { std::uint32_t seq = 0; std::string target; };
@@ -66,14 +76,17 @@ struct StateEntry {
   MemberState state = MemberState::kAlive; Tags tags;
 };
 struct PushPull {
-  static constexpr std::uint8_t kWantReply = 1;
   static constexpr std::uint8_t kJoinReply = 2;
   std::uint8_t flags = 0; std::uint32_t exchange = 0; std::uint32_t chunk = 0;
   std::uint32_t chunks = 1; std::vector<StateEntry> entries;
 };
 struct Join {};
+struct StateDigest {
+  static constexpr std::uint8_t kWantReply = 1;
+  std::uint8_t flags = 0; std::uint32_t exchange = 0; std::vector<std::uint64_t> buckets;
+};
 
-using Message = std::variant<Ping, PingReq, Ack, Nack, Alive, Suspect, Dead, Left, PushPull, Join>;
+using Message = std::variant<Ping, PingReq, Ack, Nack, Alive, Suspect, Dead, Left, PushPull, Join, StateDigest>;
 
 bool operator==(const Ping&, const Ping&);
 bool operator==(const PingReq&, const PingReq&);
@@ -86,6 +99,7 @@ bool operator==(const Left&, const Left&);
 bool operator==(const StateEntry&, const StateEntry&);
 bool operator==(const PushPull&, const PushPull&);
 bool operator==(const Join&, const Join&);
+bool operator==(const StateDigest&, const StateDigest&);
 
 struct Envelope {
   std::string sender;
@@ -104,6 +118,12 @@ Buffer encode_message(const Message& message);
 Buffer encode_state_entry(const StateEntry& entry);
 // Framing bytes a push-pull message adds around its entries, worst case.
 inline constexpr std::size_t kPushPullOverhead = 1 + 4 + 1 + 4 + 4 + 4 + 2;
+// Framing bytes of a digest message besides its 8-byte bucket hashes, worst case.
+inline constexpr std::size_t kDigestOverhead = 1 + 4 + 1 + 4 + 2;
+
+// The digest's two functions (the wire defines them; both ends must agree bit for bit).
+std::size_t digest_bucket(std::string_view member_id, std::size_t bucket_count);
+std::uint64_t digest_entry_hash(const StateEntry& entry);
 
 // Plaintext packet from already framed messages.
 Buffer encode_packet(const Envelope& envelope, std::span<const Buffer> framed_messages);

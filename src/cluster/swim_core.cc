@@ -137,8 +137,7 @@ void SwimCore::Impl::on_datagram(const SocketAddress& from, std::span<const std:
     // views differ, so sync full state with it. At most one such exchange per probe interval.
     if (now - last_unknown_sync >= cfg.probe_interval) {
       last_unknown_sync = now;
-      ++counters.push_pulls_sent;
-      send_state(from, gossip::PushPull::kWantReply);
+      start_sync(from);
     }
   }
 }
@@ -154,7 +153,8 @@ void SwimCore::Impl::dispatch(const SocketAddress& from, const std::string& send
   if (auto* m = std::get_if<Suspect>(&message)) return handle_suspect(*m, now);
   if (auto* m = std::get_if<Dead>(&message)) return handle_dead(m->incarnation, m->id, m->from, false, now);
   if (auto* m = std::get_if<Left>(&message)) return handle_dead(m->incarnation, m->id, m->id, true, now);
-  if (auto* m = std::get_if<PushPull>(&message)) return handle_push_pull(from, *m, now);
+  if (auto* m = std::get_if<PushPull>(&message)) return handle_push_pull(*m, now);
+  if (auto* m = std::get_if<StateDigest>(&message)) return handle_digest(from, *m);
   if (std::holds_alternative<Join>(message)) {
     (void)sender;
     send_state(from, PushPull::kJoinReply);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <deque>
 #include <map>
 #include <optional>
@@ -109,8 +110,17 @@ struct SwimCore::Impl {
   void reconnect_tick(Time now);
   void join_tick(Time now);
   void send_join();
-  void send_state(const SocketAddress& to, std::uint8_t flags);
-  void handle_push_pull(const SocketAddress& from, const gossip::PushPull& msg, Time now);
+  // Our member entries `include` selects (all without it), in datagram-sized push-pull chunks.
+  void send_state(const SocketAddress& to, std::uint8_t flags,
+                  const std::function<bool(const MemberRecord&)>& include = {});
+  void handle_push_pull(const gossip::PushPull& msg, Time now);
+  // Anti-entropy, digest first: start_sync sends our bucket digest; handle_digest answers with
+  // the entries of the buckets that differ (and its own digest when asked), so equal views cost
+  // one packet and a difference costs the differing buckets, not the whole table.
+  void start_sync(const SocketAddress& to);
+  void handle_digest(const SocketAddress& from, const gossip::StateDigest& msg);
+  std::size_t digest_bucket_count() const;
+  std::vector<std::uint64_t> state_digest(std::size_t bucket_count) const;
   std::vector<const MemberRecord*> pick_random(std::size_t count, bool include_recent_dead, Time now,
                                                const std::string& exclude);
 

@@ -1,7 +1,10 @@
-// SwimCore: dissemination and convergence — piggyback gossip, push-pull anti-entropy in
-// datagram-sized chunks, join through seeds with exponential backoff, and the reconnect loop
-// that re-contacts seeds and dead members so a healed partition merges by itself.
+// SwimCore: dissemination and convergence — piggyback gossip, digest-first anti-entropy
+// (bucket digests, then only the differing buckets' entries in datagram-sized push-pull chunks;
+// memberlist's full-state push-pull costs O(n) per exchange, the idle-bandwidth problem of its
+// issue #243), join through seeds with exponential backoff (answered with full state), and the
+// reconnect loop that re-contacts seeds and dead members so a healed partition merges by itself.
 #include <algorithm>
+#include <bit>
 
 #include "cluster/swim_core_impl.h"
 
@@ -54,13 +57,20 @@ void SwimCore::Impl::gossip_tick(Time now) {
   }
 }
 
-void SwimCore::Impl::send_state(const SocketAddress& to, std::uint8_t flags) {
-  // Split the full state into entries that each fit a packet, then pack them greedily.
+namespace {
+gossip::StateEntry entry_of(const Member& m) { return {m.id, m.address, m.incarnation, m.state, m.tags}; }
+}  // namespace
+
+void SwimCore::Impl::send_state(const SocketAddress& to, std::uint8_t flags,
+                                const std::function<bool(const MemberRecord&)>& include) {
+  // Split the state into entries that each fit a packet, then pack them greedily.
   const std::size_t budget = message_budget() - gossip::kPushPullOverhead;
   std::vector<std::vector<gossip::StateEntry>> chunks(1);
   std::size_t used = 0;
+  std::size_t selected = 0;
   for (const auto& [id, rec] : members) {
-    gossip::StateEntry e{rec.m.id, rec.m.address, rec.m.incarnation, rec.m.state, rec.m.tags};
+    if (include && !include(rec)) continue;
+    gossip::StateEntry e = entry_of(rec.m);
     const std::size_t size = gossip::encode_state_entry(e).size();
     if (size > budget) continue;  // impossible with a validated config; never build an oversize packet
     if (used + size > budget || chunks.back().size() >= gossip::kMaxPushPullEntries) {
@@ -68,8 +78,10 @@ void SwimCore::Impl::send_state(const SocketAddress& to, std::uint8_t flags) {
       used = 0;
     }
     used += size;
+    ++selected;
     chunks.back().push_back(std::move(e));
   }
+  if (selected == 0) return;
   const std::uint32_t exchange = ++exchange_seq;
   const auto count = static_cast<std::uint32_t>(chunks.size());
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -78,7 +90,47 @@ void SwimCore::Impl::send_state(const SocketAddress& to, std::uint8_t flags) {
   }
 }
 
-void SwimCore::Impl::handle_push_pull(const SocketAddress& from, const gossip::PushPull& msg, Time now) {
+std::size_t SwimCore::Impl::digest_bucket_count() const {
+  // About 8 members a bucket, so one differing member costs about 8 entries (one packet).
+  const std::size_t fits = (message_budget() - gossip::kDigestOverhead) / sizeof(std::uint64_t);
+  const std::size_t cap = std::min(fits, gossip::kMaxDigestBuckets);
+  return std::clamp<std::size_t>(std::bit_ceil((members.size() + 7) / 8), 1, cap);
+}
+
+std::vector<std::uint64_t> SwimCore::Impl::state_digest(std::size_t bucket_count) const {
+  std::vector<std::uint64_t> buckets(bucket_count, 0);
+  for (const auto& [id, rec] : members) {
+    buckets[gossip::digest_bucket(id, bucket_count)] += gossip::digest_entry_hash(entry_of(rec.m));
+  }
+  return buckets;
+}
+
+void SwimCore::Impl::start_sync(const SocketAddress& to) {
+  ++counters.push_pulls_sent;
+  gossip::StateDigest digest{gossip::StateDigest::kWantReply, ++exchange_seq, state_digest(digest_bucket_count())};
+  send(to, {gossip::encode_message(digest)}, true);
+}
+
+void SwimCore::Impl::handle_digest(const SocketAddress& from, const gossip::StateDigest& msg) {
+  std::vector<std::uint64_t> mine = state_digest(msg.buckets.size());
+  std::vector<bool> differs(mine.size());
+  bool any = false;
+  for (std::size_t i = 0; i < mine.size(); ++i) {
+    differs[i] = mine[i] != msg.buckets[i];
+    any = any || differs[i];
+  }
+  if (!any) {
+    ++counters.push_pulls_in_sync;
+    return;
+  }
+  if ((msg.flags & gossip::StateDigest::kWantReply) != 0) {
+    // Our digest goes back so the initiator can send its side of the differing buckets.
+    send(from, {gossip::encode_message(gossip::StateDigest{0, msg.exchange, std::move(mine)})}, true);
+  }
+  send_state(from, 0, [&](const MemberRecord& rec) { return differs[gossip::digest_bucket(rec.m.id, differs.size())]; });
+}
+
+void SwimCore::Impl::handle_push_pull(const gossip::PushPull& msg, Time now) {
   if ((msg.flags & gossip::PushPull::kJoinReply) != 0 && joining) {
     joining = false;
     joined = true;
@@ -98,9 +150,6 @@ void SwimCore::Impl::handle_push_pull(const SocketAddress& from, const gossip::P
         break;
     }
   }
-  if ((msg.flags & gossip::PushPull::kWantReply) != 0 && msg.chunk == 0) {
-    send_state(from, (msg.flags & gossip::PushPull::kJoinReply) != 0 ? gossip::PushPull::kJoinReply : 0);
-  }
 }
 
 void SwimCore::Impl::push_pull_tick(Time now) {
@@ -110,8 +159,7 @@ void SwimCore::Impl::push_pull_tick(Time now) {
     if (&rec != self_rec && rec.m.state == MemberState::kAlive) alive.push_back(&rec);
   }
   if (alive.empty()) return;
-  ++counters.push_pulls_sent;
-  send_state(alive[rng.below(alive.size())]->m.address, gossip::PushPull::kWantReply);
+  start_sync(alive[rng.below(alive.size())]->m.address);
 }
 
 void SwimCore::Impl::send_join() {
@@ -138,18 +186,12 @@ void SwimCore::Impl::reconnect_tick(Time now) {
     });
     if (!live) lost_seeds.push_back(seed);
   }
-  if (!lost_seeds.empty()) {
-    ++counters.push_pulls_sent;
-    send_state(lost_seeds[rng.below(lost_seeds.size())], gossip::PushPull::kWantReply);
-  }
+  if (!lost_seeds.empty()) start_sync(lost_seeds[rng.below(lost_seeds.size())]);
   std::vector<const MemberRecord*> dead;
   for (const auto& [id, rec] : members) {
     if (rec.m.state == MemberState::kDead) dead.push_back(&rec);
   }
-  if (!dead.empty()) {
-    ++counters.push_pulls_sent;
-    send_state(dead[rng.below(dead.size())]->m.address, gossip::PushPull::kWantReply);
-  }
+  if (!dead.empty()) start_sync(dead[rng.below(dead.size())]->m.address);
 }
 
 }  // namespace rpcnet::cluster

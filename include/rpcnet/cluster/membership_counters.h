@@ -32,7 +32,8 @@ struct MembershipCounters {
   std::uint64_t dropped_invalid_message = 0;  // well-formed packet, message rejected (e.g. tags)
   std::uint64_t dropped_events = 0;        // core event queue overflow (driver not draining)
   std::uint64_t dropped_relays = 0;        // ping-req refused: relay table full
-  std::uint64_t push_pulls_sent = 0;       // full-state exchanges started (chunks not counted)
+  std::uint64_t push_pulls_sent = 0;       // anti-entropy exchanges started (a digest sent)
+  std::uint64_t push_pulls_in_sync = 0;    // digests received that matched our view: nothing to send
   std::uint64_t join_attempts = 0;
 };
 

@@ -30,10 +30,11 @@ std::vector<Message> every_message() {
       Suspect{2, "n2", "n3"},
       Dead{(std::uint64_t{1} << 40), "n4", "n5"},
       Left{3, "n6"},
-      PushPull{PushPull::kWantReply | PushPull::kJoinReply, 17, 1, 3,
+      PushPull{PushPull::kJoinReply, 17, 1, 3,
                {StateEntry{"a", addr("10.1.2.3", 9), 5, MemberState::kSuspect, {{"k", "v"}}},
                 StateEntry{"b", addr("fe80::1", 65535), 0, MemberState::kLeft, {}}}},
       Join{},
+      StateDigest{StateDigest::kWantReply, 99, {0, 0xffffffffffffffffULL, 0x0123456789abcdefULL}},
   };
 }
 
@@ -64,6 +65,25 @@ TEST(GossipCodec, AliveMessageMatchesGoldenBytes) {
   const Buffer framed = encode_message(Alive{300, "n1", addr("10.0.0.1", 7946), {{"k", "v"}}});
   EXPECT_EQ(framed, bytes({0x05, 0x11, 0x41, 0x2c, 0x02, 0x6e, 0x31, 0x04, 0x0a, 0x00, 0x00, 0x01, 0x1f, 0x0a,
                            0x01, 0x01, 0x6b, 0x01, 0x76}));
+}
+
+TEST(GossipCodec, DigestMatchesGoldenBytes) {
+  const Buffer framed = encode_message(StateDigest{StateDigest::kWantReply, 5, {0x0102030405060708ULL, 0}});
+  EXPECT_EQ(framed, bytes({0x0b, 0x13, 0x01, 0x05, 0x02, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                           0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}));
+}
+
+TEST(GossipCodec, DigestFunctionsMatchGoldenValues) {
+  // Computed by an independent implementation of the wire definition (gossip_codec.h, type 11):
+  // both ends of a sync must agree bit for bit.
+  EXPECT_EQ(digest_bucket("n1", 128), 64u);
+  EXPECT_EQ(digest_bucket("node-7", 16), 5u);
+  EXPECT_EQ(digest_bucket("anything", 1), 0u);
+  const StateEntry e{"a", addr("10.0.0.1", 7946), 5, MemberState::kAlive, {{"k", "v"}}};
+  EXPECT_EQ(digest_entry_hash(e), 0xa4768bbfaff32bf6ULL);
+  StateEntry newer = e;
+  newer.incarnation = 6;
+  EXPECT_NE(digest_entry_hash(newer), digest_entry_hash(e));
 }
 
 TEST(GossipCodec, EveryTruncationIsMalformedNotACrash) {
@@ -123,6 +143,15 @@ TEST(GossipCodec, HostileFieldsAreRejected) {
                         0x01, 0x6b, 0x00, 0x01, 0x6b, 0x00});
   alive[1] = static_cast<std::byte>(alive.size() - 2);
   EXPECT_EQ(decode_packet(encode_packet({"s", 1, 1}, std::vector<Buffer>{alive}), 64).error, DecodeError::kMalformed);
+  // Digests with no bucket, more than 128, or fewer hashes than announced.
+  EXPECT_EQ(decode_packet(packet_of({StateDigest{0, 1, {}}}), 64).error, DecodeError::kMalformed);
+  EXPECT_EQ(decode_packet(packet_of({StateDigest{0, 1, std::vector<std::uint64_t>(129, 7)}}), 64).error,
+            DecodeError::kMalformed);
+  EXPECT_EQ(decode_packet(packet_of({StateDigest{0, 1, std::vector<std::uint64_t>(128, 7)}}), 64).error,
+            DecodeError::kNone);
+  Buffer digest = encode_message(StateDigest{0, 1, {7, 8}});
+  digest[4] = std::byte{3};  // type, len, flags, exchange -> count claims 3 hashes, body holds 2
+  EXPECT_EQ(decode_packet(encode_packet({"s", 1, 1}, std::vector<Buffer>{digest}), 64).error, DecodeError::kMalformed);
   // A body length beyond the packet.
   Buffer ack = encode_message(Ack{1});
   ack[1] = std::byte{0x3f};

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "cluster/gossip_codec.h"
+#include "cluster/packet_seal.h"
+#include "cluster/prng.h"
 #include "cluster/swim_core.h"
 
 namespace rpcnet::cluster::test {
@@ -184,5 +187,33 @@ class Sim {
   Duration latency_ = std::chrono::milliseconds(1);
   std::size_t max_datagram_ = 0;
 };
+
+// An authenticated peer sealing its own packets (a malicious member, or a scripted one).
+class Forger {
+ public:
+  explicit Forger(std::string id) : id_(std::move(id)), keys_(std::move(*KeyRing::create(test_key()))) {}
+  std::vector<std::byte> packet(const std::vector<gossip::Message>& messages) {
+    std::vector<gossip::Buffer> framed;
+    for (const auto& m : messages) framed.push_back(gossip::encode_message(m));
+    const auto plain = gossip::encode_packet({id_, 99, ++seq_}, framed);
+    return seal_packet(keys_, rng_, plain);
+  }
+
+ private:
+  std::string id_;
+  KeyRing keys_;
+  Prng rng_{5};
+  std::uint64_t seq_ = 0;
+};
+
+// Opens a core's outgoing datagram with the test key: the plaintext messages it carries.
+inline std::vector<gossip::Message> open_messages(const std::vector<std::byte>& sealed, int key_fill = 7) {
+  const KeyRing keys = std::move(*KeyRing::create(test_key(key_fill)));
+  const Opened opened = open_packet(keys, sealed);
+  EXPECT_EQ(opened.error, OpenError::kNone);
+  auto decoded = gossip::decode_packet(opened.plaintext, 1024);
+  EXPECT_EQ(decoded.error, gossip::DecodeError::kNone);
+  return std::move(decoded.packet.messages);
+}
 
 }  // namespace rpcnet::cluster::test

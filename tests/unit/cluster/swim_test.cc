@@ -183,24 +183,6 @@ TEST(SwimCluster, PartitionOfSixIntoThreeAndThreeIsDetectedAndHealsIntoOneView) 
   }
 }
 
-// An authenticated but malicious peer sealing its own packets.
-class Forger {
- public:
-  explicit Forger(std::string id) : id_(std::move(id)), keys_(std::move(*KeyRing::create(test_key()))) {}
-  std::vector<std::byte> packet(const std::vector<gossip::Message>& messages) {
-    std::vector<gossip::Buffer> framed;
-    for (const auto& m : messages) framed.push_back(gossip::encode_message(m));
-    const auto plain = gossip::encode_packet({id_, 99, ++seq_}, framed);
-    return seal_packet(keys_, rng_, plain);
-  }
-
- private:
-  std::string id_;
-  KeyRing keys_;
-  Prng rng_{5};
-  std::uint64_t seq_ = 0;
-};
-
 TEST(SwimCluster, SuspectedLiveNodeRefutesWithAHigherIncarnation) {
   Sim sim(3);
   converge(sim);
