@@ -121,8 +121,8 @@ struct SwimCore::Impl {
   void handle_digest(const SocketAddress& from, const gossip::StateDigest& msg);
   std::size_t digest_bucket_count() const;
   std::vector<std::uint64_t> state_digest(std::size_t bucket_count) const;
-  std::vector<const MemberRecord*> pick_random(std::size_t count, bool include_recent_dead, Time now,
-                                               const std::string& exclude);
+  // Up to `count` distinct members other than self that `eligible` accepts, uniformly at random.
+  std::vector<const MemberRecord*> pick_random(std::size_t count, const std::function<bool(const MemberRecord&)>& eligible);
 
   ClusterConfig cfg;
   PhiAccrual::Params phi_params;

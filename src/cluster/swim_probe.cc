@@ -71,12 +71,10 @@ void SwimCore::Impl::send_indirect(Time) {
   // fallback ping. Under random loss it halves the chance that one lost packet on the direct
   // path turns into a suspicion; the ack carries the same sequence number.
   send(target->m.address, {gossip::encode_message(gossip::Ping{p.seq, p.target})}, true);
-  std::vector<const MemberRecord*> relays_to;
-  for (const auto& [id, rec] : members) {
-    if (&rec != self_rec && id != p.target && rec.m.state == MemberState::kAlive) relays_to.push_back(&rec);
-  }
-  rng.shuffle(relays_to);
-  const auto k = std::min<std::size_t>(relays_to.size(), static_cast<std::size_t>(cfg.indirect_checks));
+  const auto relays_to = pick_random(static_cast<std::size_t>(cfg.indirect_checks), [&](const MemberRecord& rec) {
+    return rec.m.state == MemberState::kAlive && rec.m.id != p.target;
+  });
+  const std::size_t k = relays_to.size();
   for (std::size_t i = 0; i < k; ++i) {
     gossip::PingReq req{p.seq, p.target, target->m.address, cfg.lifeguard};
     ++counters.indirect_probes_sent;

@@ -10,14 +10,8 @@
 
 namespace rpcnet::cluster {
 
-std::vector<const MemberRecord*> SwimCore::Impl::pick_random(std::size_t count, bool include_recent_dead,
-                                                             Time now, const std::string& exclude) {
-  const auto eligible = [&](const MemberRecord& rec) {
-    if (&rec == self_rec || rec.m.id == exclude) return false;
-    const MemberState st = rec.m.state;
-    if (st == MemberState::kAlive || st == MemberState::kSuspect) return true;
-    return include_recent_dead && st == MemberState::kDead && now - rec.state_change < cfg.gossip_to_the_dead;
-  };
+std::vector<const MemberRecord*> SwimCore::Impl::pick_random(std::size_t count,
+                                                             const std::function<bool(const MemberRecord&)>& eligible) {
   if (peer_index_stale) {
     peer_index.clear();
     for (const auto& [id, rec] : members) {
@@ -51,7 +45,12 @@ std::vector<const MemberRecord*> SwimCore::Impl::pick_random(std::size_t count, 
 void SwimCore::Impl::gossip_tick(Time now) {
   next_gossip = now + cfg.gossip_interval;
   if (broadcasts.empty()) return;  // idle gossip costs nothing
-  for (const MemberRecord* rec : pick_random(static_cast<std::size_t>(cfg.gossip_nodes), true, now, {})) {
+  const auto live_or_recently_dead = [&](const MemberRecord& rec) {
+    const MemberState st = rec.m.state;
+    if (st == MemberState::kAlive || st == MemberState::kSuspect) return true;
+    return st == MemberState::kDead && now - rec.state_change < cfg.gossip_to_the_dead;
+  };
+  for (const MemberRecord* rec : pick_random(static_cast<std::size_t>(cfg.gossip_nodes), live_or_recently_dead)) {
     if (broadcasts.empty()) break;
     send(rec->m.address, {}, true);
   }
