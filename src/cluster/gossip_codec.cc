@@ -1,6 +1,8 @@
 // The gossip plaintext codec. Decoding is total: any byte string yields a packet or an error.
 #include "cluster/gossip_codec.h"
 
+#include "rpcnet/random.h"
+
 #include <array>
 #include <limits>
 #include <type_traits>
@@ -417,13 +419,6 @@ std::uint64_t fnv1a64(std::span<const std::byte> bytes) {
   return h;
 }
 
-// splitmix64's finaliser: FNV alone changes few high bits for a change in the last bytes, and
-// bucket hashes are sums, so each term must look random for differences not to cancel.
-std::uint64_t mix64(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 }  // namespace
 
 std::size_t digest_bucket(std::string_view member_id, std::size_t bucket_count) {
@@ -431,6 +426,8 @@ std::size_t digest_bucket(std::string_view member_id, std::size_t bucket_count) 
   return static_cast<std::size_t>(fnv1a64(std::as_bytes(std::span(member_id))) % bucket_count);
 }
 
-std::uint64_t digest_entry_hash(const StateEntry& entry) { return mix64(fnv1a64(encode_state_entry(entry))); }
+// mix64 on top of FNV: FNV alone changes few high bits for a change in the last bytes, and
+// bucket hashes are sums, so each term must look random for differences not to cancel.
+std::uint64_t digest_entry_hash(const StateEntry& entry) { return rpcnet::mix64(fnv1a64(encode_state_entry(entry))); }
 
 }  // namespace rpcnet::cluster::gossip

@@ -11,27 +11,15 @@
 #include <utility>
 #include <vector>
 
+#include "rpcnet/random.h"
+
 namespace rpcnet::cluster {
 
 class Prng {
  public:
-  explicit Prng(std::uint64_t seed, std::string_view salt = {}) {
-    std::uint64_t x = seed;
-    for (const char c : salt) x = (x ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;  // FNV-1a step
-    for (auto& word : s_) word = splitmix(x);
-  }
+  explicit Prng(std::uint64_t seed, std::string_view salt = {}) : engine_(salted(seed, salt)) {}
 
-  std::uint64_t next() noexcept {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
+  std::uint64_t next() noexcept { return engine_.next(); }
 
   // Uniform in [0, bound); bound > 0. Rejection sampling keeps it unbiased.
   std::uint64_t below(std::uint64_t bound) noexcept {
@@ -61,14 +49,12 @@ class Prng {
   }
 
  private:
-  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
-  static std::uint64_t splitmix(std::uint64_t& x) noexcept {
-    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+  static std::uint64_t salted(std::uint64_t seed, std::string_view salt) noexcept {
+    for (const char c : salt) seed = (seed ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;  // FNV-1a step
+    return seed;
   }
-  std::uint64_t s_[4];
+
+  Xoshiro256 engine_;
 };
 
 }  // namespace rpcnet::cluster

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "rpcnet/random.h"
+
 namespace rpcnet::testing {
 
 class SeededRng {
@@ -27,10 +29,7 @@ class SeededRng {
  public:
   using result_type = std::uint64_t;
 
-  explicit SeededRng(std::uint64_t seed) : seed_(seed) {
-    std::uint64_t x = seed;
-    for (auto& word : state_) word = splitmix64(x);
-  }
+  explicit SeededRng(std::uint64_t seed) : seed_(seed), engine_(seed) {}
 
   std::uint64_t seed() const { return seed_; }
 
@@ -39,17 +38,7 @@ class SeededRng {
 
   result_type operator()() { return next(); }
 
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
-    const std::uint64_t t = state_[1] << 17;
-    state_[2] ^= state_[0];
-    state_[3] ^= state_[1];
-    state_[1] ^= state_[2];
-    state_[0] ^= state_[3];
-    state_[2] ^= t;
-    state_[3] = rotl(state_[3], 45);
-    return result;
-  }
+  std::uint64_t next() { return engine_.next(); }
 
   // Uniform in [0, bound); 0 when bound is 0. Lemire's multiply-and-reject: exact, unbiased.
   std::uint64_t uniform(std::uint64_t bound) {
@@ -76,20 +65,12 @@ class SeededRng {
   // An independent generator determined by (seed(), stream) alone.
   SeededRng fork(std::uint64_t stream) const {
     std::uint64_t x = seed_ ^ (stream * 0xD1B54A32D192ED03ULL);
-    return SeededRng(splitmix64(x));
+    return SeededRng(rpcnet::splitmix64(x));
   }
 
  private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  static std::uint64_t splitmix64(std::uint64_t& x) {
-    std::uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-
   std::uint64_t seed_;
-  std::uint64_t state_[4];
+  Xoshiro256 engine_;
 };
 
 }  // namespace rpcnet::testing
