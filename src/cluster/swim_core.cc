@@ -150,9 +150,9 @@ void SwimCore::Impl::dispatch(const SocketAddress& from, const std::string& send
   if (auto* m = std::get_if<Ack>(&message)) return handle_ack(m->seq, now);
   if (auto* m = std::get_if<Nack>(&message)) return handle_nack(m->seq);
   if (auto* m = std::get_if<Alive>(&message)) return handle_alive(*m, now);
-  if (auto* m = std::get_if<Suspect>(&message)) return handle_suspect(*m, now);
-  if (auto* m = std::get_if<Dead>(&message)) return handle_dead(m->incarnation, m->id, m->from, false, now);
-  if (auto* m = std::get_if<Left>(&message)) return handle_dead(m->incarnation, m->id, m->id, true, now);
+  if (auto* m = std::get_if<Suspect>(&message)) return handle_suspect(*m, now, &from);
+  if (auto* m = std::get_if<Dead>(&message)) return handle_dead(m->incarnation, m->id, m->from, false, now, &from);
+  if (auto* m = std::get_if<Left>(&message)) return handle_dead(m->incarnation, m->id, m->id, true, now, &from);
   if (auto* m = std::get_if<PushPull>(&message)) return handle_push_pull(*m, now);
   if (auto* m = std::get_if<StateDigest>(&message)) return handle_digest(from, *m);
   if (std::holds_alternative<Join>(message)) {

@@ -72,10 +72,14 @@ struct SwimCore::Impl {
 
   // ---- swim_state.cc: merging and health
   void handle_alive(const gossip::Alive& msg, Time now);
-  void handle_suspect(const gossip::Suspect& msg, Time now);
-  void handle_dead(std::uint64_t incarnation, const std::string& id, const std::string& from, bool left, Time now);
+  // `rumor_from`: the address the message came from, when it came from the network. A rumor
+  // older than our record means its sender missed an update; we send it ours (correct_stale).
+  void handle_suspect(const gossip::Suspect& msg, Time now, const SocketAddress* rumor_from = nullptr);
+  void handle_dead(std::uint64_t incarnation, const std::string& id, const std::string& from, bool left, Time now,
+                   const SocketAddress* rumor_from = nullptr);
+  void correct_stale(const MemberRecord& rec, const SocketAddress* rumor_from);
   void refute(std::uint64_t observed_incarnation, Time now);
-  void accused(std::uint64_t incarnation, Time now);
+  void accused(std::uint64_t incarnation, Time now, const SocketAddress* rumor_from);
   void broadcast_self_alive();
   void update_health(MemberRecord& rec, Time now);
   void health_tick(Time now);

@@ -83,13 +83,24 @@ void SwimCore::Impl::refute(std::uint64_t observed_incarnation, Time) {
 // incarnation. A stale one (older than our incarnation) means our earlier refutation did not
 // reach the accuser (its transmits may have been spent on lost packets): re-queue our alive so it
 // rides the very next packets, without raising the incarnation again.
-void SwimCore::Impl::accused(std::uint64_t incarnation, Time now) {
+void SwimCore::Impl::accused(std::uint64_t incarnation, Time now, const SocketAddress* rumor_from) {
   if (leaving) return;
   if (incarnation >= self_rec->m.incarnation) {
     refute(incarnation, now);
   } else {
     broadcast_self_alive();
+    correct_stale(*self_rec, rumor_from);
   }
+}
+
+void SwimCore::Impl::correct_stale(const MemberRecord& rec, const SocketAddress* rumor_from) {
+  // Whoever still spreads an accusation at an old incarnation has missed the refutation — and
+  // nobody else will repeat it (an alive at the incarnation everyone holds is not news), so
+  // without this its suspicion timer runs out and it declares a live member dead. That was the
+  // one false positive per few hundred node-hours at 10 % loss. One direct packet fixes it.
+  if (rumor_from == nullptr || rec.m.state != MemberState::kAlive) return;
+  ++counters.stale_rumors_corrected;
+  send(*rumor_from, {gossip::encode_message(alive_of(rec.m))}, true);
 }
 
 bool SwimCore::Impl::make_room() {
@@ -164,14 +175,14 @@ void SwimCore::Impl::handle_alive(const gossip::Alive& msg, Time now) {
   update_health(*rec, now);
 }
 
-void SwimCore::Impl::handle_suspect(const gossip::Suspect& msg, Time now) {
+void SwimCore::Impl::handle_suspect(const gossip::Suspect& msg, Time now, const SocketAddress* rumor_from) {
   MemberRecord* rec = find(msg.id);
   if (rec == nullptr) return;
   if (rec == self_rec) {
-    accused(msg.incarnation, now);
+    accused(msg.incarnation, now, rumor_from);
     return;
   }
-  if (msg.incarnation < rec->m.incarnation) return;
+  if (msg.incarnation < rec->m.incarnation) return correct_stale(*rec, rumor_from);
   if (rec->m.state == MemberState::kDead || rec->m.state == MemberState::kLeft) return;
   if (rec->m.state == MemberState::kSuspect) {
     const auto it = suspicions.find(msg.id);
@@ -196,14 +207,14 @@ void SwimCore::Impl::handle_suspect(const gossip::Suspect& msg, Time now) {
 }
 
 void SwimCore::Impl::handle_dead(std::uint64_t incarnation, const std::string& id, const std::string& from,
-                                 bool left, Time now) {
+                                 bool left, Time now, const SocketAddress* rumor_from) {
   MemberRecord* rec = find(id);
   if (rec == nullptr) return;
   if (rec == self_rec) {
-    accused(incarnation, now);
+    accused(incarnation, now, rumor_from);
     return;
   }
-  if (incarnation < rec->m.incarnation) return;
+  if (incarnation < rec->m.incarnation) return correct_stale(*rec, rumor_from);
   const MemberState old_state = rec->m.state;
   if (old_state == MemberState::kLeft) return;
   if (old_state == MemberState::kDead && !left) return;

@@ -34,6 +34,7 @@ struct MembershipCounters {
   std::uint64_t dropped_relays = 0;        // ping-req refused: relay table full
   std::uint64_t push_pulls_sent = 0;       // anti-entropy exchanges started (a digest sent)
   std::uint64_t push_pulls_in_sync = 0;    // digests received that matched our view: nothing to send
+  std::uint64_t stale_rumors_corrected = 0;  // suspect/dead at an old incarnation: sender sent our record
   std::uint64_t join_attempts = 0;
 };
 

@@ -1,5 +1,5 @@
-// Digest-first anti-entropy (gossip_codec.h, message 11): what one core answers to a peer's
-// bucket digest, byte for byte through the real seal, and what a periodic exchange costs.
+// Anti-entropy: what one core answers to a peer's bucket digest (gossip_codec.h, message 11) and
+// to a stale rumor, read back through the real seal, and what a periodic exchange costs.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -136,6 +136,53 @@ TEST_F(AntiEntropy, ThePeersNewerEntriesAreMergedAndTheViewsThenMatch) {
   deliver({StateDigest{StateDigest::kWantReply, 10, digest_of(entries, 32)}});
   EXPECT_TRUE(drain().empty());
   EXPECT_EQ(core_.counters().push_pulls_in_sync, 1u);
+}
+
+// A member that missed a refutation keeps accusing at the old incarnation, and no one repeats
+// the refutation to it (it is not news to them): it is answered directly instead.
+bool carries_alive(const std::vector<std::vector<gossip::Message>>& packets, const std::string& id,
+                   std::uint64_t incarnation) {
+  for (const auto& packet : packets) {
+    for (const auto& message : packet) {
+      const auto* alive = std::get_if<gossip::Alive>(&message);
+      if (alive != nullptr && alive->id == id && alive->incarnation == incarnation) return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(AntiEntropy, AStaleSuspicionIsAnsweredWithOurNewerRecord) {
+  deliver({gossip::Suspect{2, fake_id(5), fake_id(0)}});
+  EXPECT_TRUE(carries_alive(drain(), fake_id(5), 3));
+  EXPECT_EQ(core_.counters().stale_rumors_corrected, 1u);
+  for (const auto& m : core_.members()) {
+    if (m.id == fake_id(5)) {
+      EXPECT_EQ(m.state, MemberState::kAlive);
+    }
+  }
+}
+
+TEST_F(AntiEntropy, AStaleDeathIsAnsweredWithOurNewerRecord) {
+  deliver({gossip::Dead{1, fake_id(9), fake_id(0)}});
+  EXPECT_TRUE(carries_alive(drain(), fake_id(9), 3));
+  EXPECT_EQ(core_.counters().stale_rumors_corrected, 1u);
+}
+
+TEST_F(AntiEntropy, AStaleAccusationOfOurselvesIsAnsweredDirectly) {
+  deliver({gossip::Suspect{0, "n0", fake_id(0)}});  // current: n0 refutes, incarnation 1
+  drain();
+  ASSERT_EQ(core_.self().incarnation, 1u);
+  EXPECT_EQ(core_.counters().stale_rumors_corrected, 0u);
+  deliver({gossip::Suspect{0, "n0", fake_id(0)}});  // stale: its sender missed the refutation
+  EXPECT_TRUE(carries_alive(drain(), "n0", 1));
+  EXPECT_EQ(core_.self().incarnation, 1u) << "a stale accusation needs no new incarnation";
+  EXPECT_EQ(core_.counters().stale_rumors_corrected, 1u);
+}
+
+TEST_F(AntiEntropy, ACurrentSuspicionIsNotACorrection) {
+  deliver({gossip::Suspect{3, fake_id(5), fake_id(0)}});
+  EXPECT_FALSE(carries_alive(drain(), fake_id(5), 3));
+  EXPECT_EQ(core_.counters().stale_rumors_corrected, 0u);
 }
 
 TEST(AntiEntropyCluster, IdleExchangesAreOneDigestPacketEach) {
