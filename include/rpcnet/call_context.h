@@ -1,9 +1,15 @@
 // rpcnet/call_context.h — what a handler knows about the call it serves.
 //
 // A CallContext lives as long as the handler runs. cancelled() turns true when the client
-// cancels, the deadline passes, or the server shuts down past its grace period; async handlers
-// also see their pending Asio operations aborted (the usual Asio cancellation), blocking handlers
-// should poll cancelled().
+// cancels or disconnects, the deadline passes, or the server shuts down past its grace period.
+// Blocking handlers should poll cancelled(). Async handlers get the usual Asio cancellation:
+//   - an operation pending at that moment completes with asio::error::operation_aborted (a
+//     pending stream read or write returns an RpcError instead);
+//   - the handler's next co_await after that throws asio::system_error(operation_aborted), so a
+//     handler that ignores errors still stops. The server catches it; the client already knows.
+// A handler that must co_await during its clean-up opts out first with
+// `co_await asio::this_coro::throw_if_cancelled(false);`: stream reads and writes then return
+// an RpcError once the call is cancelled, and new Asio operations run normally.
 //
 // Example:
 //   server.register_method("whoami", [](rpcnet::Bytes, rpcnet::CallContext& ctx)

@@ -1,4 +1,5 @@
 // Deadlines, cancellation in both directions, shutdown and connection lifetime over loopback.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -128,26 +129,39 @@ TEST(CancellationTest, CancellingACallWithAsioCancelsTheHandler) {
   EXPECT_EQ(observation->wait(), "cancelled");
 }
 
-TEST(CancellationTest, DroppingAResponseStreamCancelsTheServerHandler) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_streaming("ticker", [observation](ServerStream stream) -> asio::awaitable<Result<void>> {
-    for (int i = 0;; ++i) {
-      auto written = co_await stream.write(to_bytes(std::to_string(i)));
-      if (!written) {
-        observation->record(stream.context().cancelled() ? "cancelled" : "write failed only");
-        co_return written;
+// A handler that streams "0", "1", ... with a 1 ms pause between messages until something
+// stops it, and records how: "cancelled" when a write failed or the pause was aborted while its
+// context said cancelled, "threw when cancelled" when Asio ended it by throwing at its next
+// co_await (which of these happens depends on where the cancellation catches the handler).
+StreamingHandler ticker_handler(std::shared_ptr<Observation> observation, bool opt_out_of_throwing) {
+  return [observation, opt_out_of_throwing](ServerStream stream) -> asio::awaitable<Result<void>> {
+    if (opt_out_of_throwing) co_await asio::this_coro::throw_if_cancelled(false);
+    try {
+      for (int i = 0;; ++i) {
+        auto written = co_await stream.write(to_bytes(std::to_string(i)));
+        if (!written) {
+          observation->record(stream.context().cancelled() ? "cancelled" : "write failed only");
+          co_return written;
+        }
+        asio::steady_timer pause(co_await asio::this_coro::executor, 1ms);
+        auto [error] = co_await pause.async_wait(as_tuple(asio::use_awaitable));
+        if (error) {
+          observation->record(stream.context().cancelled() ? "cancelled" : "timer aborted only");
+          co_return ok();
+        }
       }
-      asio::steady_timer pause(co_await asio::this_coro::executor, 1ms);
-      auto [error] = co_await pause.async_wait(as_tuple(asio::use_awaitable));
-      if (error) {
-        observation->record(stream.context().cancelled() ? "cancelled" : "timer aborted only");
-        co_return ok();
-      }
+    } catch (const std::system_error& error) {
+      observation->record(error.code() == asio::error::operation_aborted && stream.context().cancelled()
+                              ? "threw when cancelled"
+                              : std::string("threw: ") + error.what());
+      throw;
     }
-  });
-  server.start();
-  auto first = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
+  };
+}
+
+// Opens the ticker, reads its first message and drops the stream (and then the client).
+std::string read_one_tick_and_drop(LoopbackServer& server) {
+  return run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
     auto client = co_await server.connect();
     auto stream = co_await client.call_server_streaming("ticker", {});
     if (!stream) co_return stream.error().to_string();
@@ -155,7 +169,24 @@ TEST(CancellationTest, DroppingAResponseStreamCancelsTheServerHandler) {
     co_return next && *next ? to_string(**next) : "nothing";
     // `stream` is dropped here, mid-stream.
   }());
-  EXPECT_EQ(first, "0");
+}
+
+TEST(CancellationTest, DroppingAResponseStreamCancelsTheServerHandler) {
+  LoopbackServer server;
+  auto observation = std::make_shared<Observation>();
+  server.server().register_streaming("ticker", ticker_handler(observation, false));
+  server.start();
+  EXPECT_EQ(read_one_tick_and_drop(server), "0");
+  // Either way the handler stopped, and its context said why.
+  EXPECT_THAT(observation->wait(), ::testing::AnyOf("cancelled", "threw when cancelled"));
+}
+
+TEST(CancellationTest, AHandlerThatOptsOutOfThrowingSeesTheCancellationAsAnError) {
+  LoopbackServer server;
+  auto observation = std::make_shared<Observation>();
+  server.server().register_streaming("ticker", ticker_handler(observation, true));
+  server.start();
+  EXPECT_EQ(read_one_tick_and_drop(server), "0");
   EXPECT_EQ(observation->wait(), "cancelled");
 }
 
