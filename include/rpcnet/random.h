@@ -1,5 +1,6 @@
 // rpcnet/random.h — the deterministic generator engine rpcnet is built on: xoshiro256**
-// seeded through splitmix64, plus splitmix64's finaliser as a 64-bit mixing function.
+// seeded through splitmix64, plus splitmix64's finaliser as a 64-bit mixing function and FNV-1a
+// for hashing bytes into a seed or a stable, platform-independent 64-bit value.
 //
 // Contract: Xoshiro256(seed) fills its 256-bit state with four successive splitmix64 outputs
 // from `seed`, so every seed (0 included) gives a valid stream, and the same seed gives the same
@@ -12,9 +13,12 @@
 //   rpcnet::Xoshiro256 engine(42);
 //   std::uint64_t word = engine.next();
 //   std::uint64_t scrambled = rpcnet::mix64(word);
+//   std::uint64_t id_hash = rpcnet::fnv1a64(std::as_bytes(std::span(std::string_view("node-1"))));
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace rpcnet {
 
@@ -23,6 +27,16 @@ constexpr std::uint64_t mix64(std::uint64_t z) noexcept {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
+}
+
+inline constexpr std::uint64_t kFnv1aOffset = 0xcbf29ce484222325ULL;
+
+// FNV-1a 64 over `bytes`, continuing from `hash` (the offset basis starts a fresh hash). Stable
+// everywhere, cheap, and not collision-resistant: never key it by attacker-chosen bytes where
+// collisions would matter.
+constexpr std::uint64_t fnv1a64(std::span<const std::byte> bytes, std::uint64_t hash = kFnv1aOffset) noexcept {
+  for (const std::byte b : bytes) hash = (hash ^ static_cast<std::uint8_t>(b)) * 0x100000001b3ULL;
+  return hash;
 }
 
 // One splitmix64 step: advances `state` and returns the next output.

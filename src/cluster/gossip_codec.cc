@@ -409,25 +409,13 @@ bool operator==(const StateDigest& a, const StateDigest& b) {
   return a.flags == b.flags && a.exchange == b.exchange && a.buckets == b.buckets;
 }
 
-namespace {
-constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
-constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
-
-std::uint64_t fnv1a64(std::span<const std::byte> bytes) {
-  std::uint64_t h = kFnvOffset;
-  for (const std::byte b : bytes) h = (h ^ static_cast<std::uint8_t>(b)) * kFnvPrime;
-  return h;
-}
-
-}  // namespace
-
 std::size_t digest_bucket(std::string_view member_id, std::size_t bucket_count) {
   if (bucket_count <= 1) return 0;
-  return static_cast<std::size_t>(fnv1a64(std::as_bytes(std::span(member_id))) % bucket_count);
+  return static_cast<std::size_t>(rpcnet::fnv1a64(std::as_bytes(std::span(member_id))) % bucket_count);
 }
 
 // mix64 on top of FNV: FNV alone changes few high bits for a change in the last bytes, and
 // bucket hashes are sums, so each term must look random for differences not to cancel.
-std::uint64_t digest_entry_hash(const StateEntry& entry) { return rpcnet::mix64(fnv1a64(encode_state_entry(entry))); }
+std::uint64_t digest_entry_hash(const StateEntry& entry) { return rpcnet::mix64(rpcnet::fnv1a64(encode_state_entry(entry))); }
 
 }  // namespace rpcnet::cluster::gossip

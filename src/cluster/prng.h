@@ -50,8 +50,7 @@ class Prng {
 
  private:
   static std::uint64_t salted(std::uint64_t seed, std::string_view salt) noexcept {
-    for (const char c : salt) seed = (seed ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;  // FNV-1a step
-    return seed;
+    return rpcnet::fnv1a64(std::as_bytes(std::span(salt)), seed);
   }
 
   Xoshiro256 engine_;

@@ -1,20 +1,20 @@
 #include "rpcnet/testing/sim_network.h"
 
 #include <algorithm>
+#include <array>
+
+#include "rpcnet/random.h"
 
 namespace rpcnet::testing {
 namespace {
 
-constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
-
 const SimCounters kZeroCounters{};
 
+// FNV-1a over the value's 8 bytes, least significant first (the same on every platform).
 std::uint64_t fnv_mix(std::uint64_t hash, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) {
-    hash ^= (value >> (8 * i)) & 0xff;
-    hash *= kFnvPrime;
-  }
-  return hash;
+  std::array<std::byte, 8> bytes;
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>(value >> (8 * i));
+  return rpcnet::fnv1a64(bytes, hash);
 }
 
 std::uint64_t fnv_address(std::uint64_t hash, const SocketAddress& address) {

@@ -8,6 +8,8 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <future>
+#include <string>
+#include <utility>
 
 #include "harness.h"
 
@@ -159,9 +161,14 @@ StreamingHandler ticker_handler(std::shared_ptr<Observation> observation, bool o
   };
 }
 
-// Opens the ticker, reads its first message and drops the stream (and then the client).
-std::string read_one_tick_and_drop(LoopbackServer& server) {
-  return run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
+// Serves the ticker, reads its first message as a client and drops the stream (and then the
+// client); returns that message and how the handler ended.
+std::pair<std::string, std::string> drop_a_ticker_stream(bool opt_out_of_throwing) {
+  LoopbackServer server;
+  auto observation = std::make_shared<Observation>();
+  server.server().register_streaming("ticker", ticker_handler(observation, opt_out_of_throwing));
+  server.start();
+  auto first = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
     auto client = co_await server.connect();
     auto stream = co_await client.call_server_streaming("ticker", {});
     if (!stream) co_return stream.error().to_string();
@@ -169,25 +176,20 @@ std::string read_one_tick_and_drop(LoopbackServer& server) {
     co_return next && *next ? to_string(**next) : "nothing";
     // `stream` is dropped here, mid-stream.
   }());
+  return {first, observation->wait()};
 }
 
 TEST(CancellationTest, DroppingAResponseStreamCancelsTheServerHandler) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_streaming("ticker", ticker_handler(observation, false));
-  server.start();
-  EXPECT_EQ(read_one_tick_and_drop(server), "0");
+  const auto [first, ending] = drop_a_ticker_stream(false);
+  EXPECT_EQ(first, "0");
   // Either way the handler stopped, and its context said why.
-  EXPECT_THAT(observation->wait(), ::testing::AnyOf("cancelled", "threw when cancelled"));
+  EXPECT_THAT(ending, ::testing::AnyOf("cancelled", "threw when cancelled"));
 }
 
 TEST(CancellationTest, AHandlerThatOptsOutOfThrowingSeesTheCancellationAsAnError) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_streaming("ticker", ticker_handler(observation, true));
-  server.start();
-  EXPECT_EQ(read_one_tick_and_drop(server), "0");
-  EXPECT_EQ(observation->wait(), "cancelled");
+  const auto [first, ending] = drop_a_ticker_stream(true);
+  EXPECT_EQ(first, "0");
+  EXPECT_EQ(ending, "cancelled");
 }
 
 TEST(CancellationTest, ExplicitCancelFailsLaterReadsWithCancelled) {

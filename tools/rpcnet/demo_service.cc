@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "rpcnet/call_context.h"
+#include "rpcnet/random.h"
 #include "rpcnet/server_stream.h"
 
 namespace rpcnet::tool {
@@ -122,10 +123,7 @@ std::optional<std::int32_t> decode_int(ByteView bytes) {
 void UploadDigest::add(ByteView chunk) {
   ++chunks_;
   bytes_ += chunk.size();
-  for (std::uint8_t byte : chunk) {
-    hash_ ^= byte;
-    hash_ *= 0x100000001b3ULL;  // FNV-1a 64 prime
-  }
+  hash_ = rpcnet::fnv1a64(std::as_bytes(chunk), hash_);
 }
 
 std::string UploadDigest::summary() const {

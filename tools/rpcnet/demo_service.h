@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rpcnet/bytes.h"
+#include "rpcnet/random.h"
 #include "rpcnet/server.h"
 
 namespace rpcnet::tool {
@@ -45,7 +46,7 @@ class UploadDigest {
  private:
   std::uint64_t chunks_ = 0;
   std::uint64_t bytes_ = 0;
-  std::uint64_t hash_ = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
+  std::uint64_t hash_ = kFnv1aOffset;  // FNV-1a 64 (rpcnet/random.h)
 };
 
 // Registers add, divide, echo, list_items, upload, chat, slow and work.
