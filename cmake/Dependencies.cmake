@@ -1,7 +1,25 @@
-# All dependencies are Debian bookworm packages; scripts/install-deps.sh installs them.
+# All dependencies are Debian bookworm packages (ngtcp2 from bookworm-backports);
+# scripts/install-deps.sh installs them.
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(NGTCP2 REQUIRED IMPORTED_TARGET libngtcp2>=0.12 libngtcp2_crypto_gnutls>=0.12)
+# ngtcp2 >= 1.4: older releases abort the process on packets a peer can send (the upstream fixes
+# are listed in doc/architecture.md). Checked here so an old ngtcp2 fails the configure step with
+# the fix named, not the build with missing symbols.
+set(RPCNET_NGTCP2_MINIMUM 1.4)
+pkg_check_modules(NGTCP2 QUIET IMPORTED_TARGET
+  libngtcp2>=${RPCNET_NGTCP2_MINIMUM} libngtcp2_crypto_gnutls>=${RPCNET_NGTCP2_MINIMUM})
+if(NOT NGTCP2_FOUND)
+  pkg_check_modules(RPCNET_OLD_NGTCP2 QUIET libngtcp2)
+  if(RPCNET_OLD_NGTCP2_FOUND)
+    set(found "found ${RPCNET_OLD_NGTCP2_VERSION}")
+  else()
+    set(found "found none")
+  endif()
+  message(FATAL_ERROR
+    "rpcnet needs libngtcp2 and libngtcp2_crypto_gnutls >= ${RPCNET_NGTCP2_MINIMUM} (${found}). "
+    "Run scripts/install-deps.sh (or `make deps`): on Debian 12 it installs libngtcp2-dev and "
+    "libngtcp2-crypto-gnutls-dev from the official bookworm-backports suite.")
+endif()
 pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls>=3.7.2)
 
 # Standalone Asio (libasio-dev) is header-only. Clang does not detect coroutine support in

@@ -70,6 +70,43 @@ class RpcConfig {
   // Server: threads running handlers registered with register_blocking. Default: 2.
   RpcConfig& with_worker_threads(std::size_t threads);
 
+  // ---- Limits: what a peer can make a server hold (doc/architecture.md, "Limits") ----------
+  // Each says its default, its unit, and what the peer gets when it is exceeded. The server
+  // keeps serving everyone else in every case.
+  //
+  // Server: connections open at once. Past it a new client's connect fails with kConnection:
+  // "server … refused the connection: the server has its maximum of N connections".
+  // Default: 10,000.
+  RpcConfig& with_max_connections(std::size_t connections);
+  // Server: TLS handshakes in progress at once. Past it a new client's connect is refused the
+  // same way ("… maximum of N handshakes in progress"). Default: 1,000.
+  RpcConfig& with_max_handshakes(std::size_t handshakes);
+  // Server: handshakes in progress from which a new client must first prove its address with a
+  // QUIC Retry round trip (stateless: a spoofed source then costs no TLS work). 0 = always.
+  // Clients follow the Retry by themselves; it costs them one round trip. Default: 100.
+  RpcConfig& with_retry_threshold(std::size_t handshakes);
+  // Server: new connections per second one source address (an IPv4 address, an IPv6 /64) may
+  // start, `burst` of them at once. Past it connect fails with kConnection: "… refused the
+  // connection: too many new connections from this address". Default: 1,000/s, burst 1,000.
+  RpcConfig& with_handshake_rate_per_source(double per_second, double burst);
+  // Bytes one connection's peer can make us hold: its calls' headers and metadata, received
+  // data not yet read, partly decoded and queued messages, responses not yet sent. The QUIC
+  // receive window is capped at half of it, so what the transport buffers stays within it too.
+  // A stream that needs more is reset with RESOURCE_EXHAUSTED (the caller gets kStream /
+  // kResourceExhausted); a connection that keeps doing it (8 times) is closed. Must be at least
+  // twice max_message_size. Default: 64 MiB.
+  RpcConfig& with_max_connection_memory(std::size_t bytes);
+  // Server: time a call's header may take to arrive once its stream opened; a stream still
+  // without one is reset (the caller gets kTimeout / kDeadlineExceeded). Default: 10 s.
+  RpcConfig& with_header_timeout(std::chrono::milliseconds timeout);
+  // Metadata entries, and their total bytes (keys plus values), accepted in one call header
+  // (server) or status trailer (client). Past either the call ends with RESOURCE_EXHAUSTED.
+  // Default: 64 entries, 8 KiB.
+  RpcConfig& with_max_metadata(std::size_t entries, std::size_t bytes);
+  // Server: calls of register_blocking handlers waiting for a worker thread. Past it a call ends
+  // at once with RESOURCE_EXHAUSTED, and its handler never runs. Default: 1,024.
+  RpcConfig& with_max_queued_blocking_calls(std::size_t calls);
+
   const std::string& cert_path() const noexcept { return cert_path_; }
   const std::string& bind_address() const noexcept { return bind_address_; }
   const std::string& key_path() const noexcept { return key_path_; }
@@ -85,6 +122,16 @@ class RpcConfig {
   std::size_t event_loops() const noexcept { return event_loops_; }
   std::size_t worker_threads() const noexcept { return worker_threads_; }
   bool session_resumption() const noexcept { return session_resumption_; }
+  std::size_t max_connections() const noexcept { return max_connections_; }
+  std::size_t max_handshakes() const noexcept { return max_handshakes_; }
+  std::size_t retry_threshold() const noexcept { return retry_threshold_; }
+  double handshakes_per_source_per_second() const noexcept { return handshake_rate_; }
+  double handshake_burst_per_source() const noexcept { return handshake_burst_; }
+  std::size_t max_connection_memory() const noexcept { return max_connection_memory_; }
+  std::chrono::milliseconds header_timeout() const noexcept { return header_timeout_; }
+  std::size_t max_metadata_entries() const noexcept { return max_metadata_entries_; }
+  std::size_t max_metadata_bytes() const noexcept { return max_metadata_bytes_; }
+  std::size_t max_queued_blocking_calls() const noexcept { return max_queued_blocking_calls_; }
 
   // The bind address, parsed. Errors: kConfig naming the address.
   Result<SocketAddress> parsed_bind_address() const;
@@ -105,6 +152,16 @@ class RpcConfig {
   std::size_t event_loops_ = 0;
   std::size_t worker_threads_ = 2;
   bool session_resumption_ = true;
+  std::size_t max_connections_ = 10'000;
+  std::size_t max_handshakes_ = 1'000;
+  std::size_t retry_threshold_ = 100;
+  double handshake_rate_ = 1'000;
+  double handshake_burst_ = 1'000;
+  std::size_t max_connection_memory_ = 64u << 20;
+  std::chrono::milliseconds header_timeout_{10'000};
+  std::size_t max_metadata_entries_ = 64;
+  std::size_t max_metadata_bytes_ = 8u << 10;
+  std::size_t max_queued_blocking_calls_ = 1'024;
 };
 
 }  // namespace rpcnet

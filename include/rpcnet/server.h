@@ -53,12 +53,32 @@ using UnaryHandler = std::function<asio::awaitable<Result<Bytes>>(Bytes request,
 using StreamingHandler = std::function<asio::awaitable<Result<void>>(ServerStream stream)>;
 using BlockingHandler = std::function<Result<Bytes>(Bytes request, const CallContext& context)>;
 
+// Counters since bind(), summed over the server's event loops. The limits behind the refusals
+// and resets are RpcConfig's (config.h, "Limits").
 struct ServerStats {
   std::uint64_t connections_accepted = 0;
   std::uint64_t connections_open = 0;
+  std::uint64_t handshakes_in_progress = 0;
   std::uint64_t calls_started = 0;
   std::uint64_t calls_active = 0;
   std::uint64_t datagrams_dropped = 0;  // garbage, unknown connections, refused handshakes
+  std::uint64_t datagrams_forwarded = 0;  // to the loop owning their connection
+  std::uint64_t forwards_dropped = 0;     // that loop's forward queue was full
+  // New connections refused: at max_connections, at max_handshakes, over the per-address rate.
+  std::uint64_t refused_connection_limit = 0;
+  std::uint64_t refused_handshake_limit = 0;
+  std::uint64_t refused_source_rate = 0;
+  std::uint64_t retries_sent = 0;      // Initials answered with a Retry (address validation)
+  std::uint64_t invalid_tokens = 0;    // Initials with a forged or expired Retry token (dropped)
+  std::uint64_t stateless_resets_sent = 0;  // answers to packets for unknown connections
+  // CONNECTION_CLOSE re-sent to packets arriving at closing connections, and answers withheld
+  // (decaying rate, 3x amplification limit).
+  std::uint64_t close_packets_sent = 0;
+  std::uint64_t close_packets_suppressed = 0;
+  std::uint64_t header_timeouts = 0;        // streams reset: no call header within header_timeout
+  std::uint64_t memory_budget_resets = 0;   // streams reset: max_connection_memory exceeded
+  std::uint64_t blocking_calls_rejected = 0;  // max_queued_blocking_calls reached
+  std::uint64_t blocking_calls_skipped = 0;   // cancelled before a worker started them
 };
 
 class RpcServer {

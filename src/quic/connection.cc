@@ -71,20 +71,22 @@ struct Connection::Callbacks {
                                    std::size_t cidlen, void* user_data) {
     Connection* c = self(user_data);
     std::uint8_t data[NGTCP2_MAX_CIDLEN];
-    if (c->router_ != nullptr) {
-      c->router_->generate_cid(data, cidlen);
+    if (c->owner_ != nullptr) {
+      c->owner_->generate_cid(data, cidlen);
+      // Keyed by the server's stable secret: a restarted server can still reset this ID.
+      c->owner_->stateless_reset_token(data, cidlen, token);
     } else {
       random_bytes(data, cidlen);
+      random_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);  // clients never send resets
     }
     ngtcp2_cid_init(cid, data, cidlen);
-    random_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);
-    if (c->router_ != nullptr) c->router_->add_cid(data, cidlen, c);
+    if (c->owner_ != nullptr) c->owner_->add_cid(data, cidlen, c);
     return 0;
   }
 
   static int remove_connection_id(ngtcp2_conn*, const ngtcp2_cid* cid, void* user_data) {
     Connection* c = self(user_data);
-    if (c->router_ != nullptr) c->router_->remove_cid(cid->data, cid->datalen);
+    if (c->owner_ != nullptr) c->owner_->remove_cid(cid->data, cid->datalen);
     return 0;
   }
 
@@ -93,6 +95,8 @@ struct Connection::Callbacks {
     c->handshake_completed_ = true;
     if (c->role_ == Role::kServer) {
       c->state_ = State::kOpen;
+      c->address_validated_ = true;  // the client's Handshake packets proved its address
+      c->end_handshake();
       TlsCredentials::send_session_ticket(c->session_);  // lets the client resume next time
       return 0;
     }
@@ -156,6 +160,12 @@ struct Connection::Callbacks {
     return 0;
   }
 
+  static int recv_stateless_reset(ngtcp2_conn*, const ngtcp2_pkt_stateless_reset*,
+                                  void* user_data) {
+    self(user_data)->stateless_reset_received_ = true;
+    return 0;
+  }
+
   static int extend_max_local_streams_bidi(ngtcp2_conn* conn, std::uint64_t, void* user_data) {
     Connection* c = self(user_data);
     for (std::uint64_t left = ngtcp2_conn_get_streams_bidi_left(conn); left > 0; --left) {
@@ -185,6 +195,7 @@ struct Connection::Callbacks {
       cb.client_initial = ngtcp2_crypto_client_initial_cb;
       cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
       cb.handshake_confirmed = handshake_confirmed;
+      cb.recv_stateless_reset = recv_stateless_reset;
     } else {
       cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
     }
@@ -214,14 +225,15 @@ struct Connection::Callbacks {
 
 // ---- construction ---------------------------------------------------------------------------------
 
-Connection::Connection(asio::any_io_executor executor, Role role, runtime::UdpSocket* socket,
+Connection::Connection(asio::any_io_executor executor, Role role, runtime::DatagramSender* sender,
                        std::shared_ptr<const TlsCredentials> tls,
                        const TransportSettings& settings)
     : executor_(std::move(executor)),
       role_(role),
-      socket_(socket),
+      socket_(sender),
       tls_(std::move(tls)),
       settings_(settings),
+      budget_(settings.connection_memory),
       timer_(executor_) {}
 
 Connection::~Connection() {
@@ -236,9 +248,11 @@ void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint6
   auto* tp = static_cast<ngtcp2_transport_params*>(params_ptr);
   ngtcp2_settings_default(st);
   st->initial_ts = now;
-  st->cc_algo = NGTCP2_CC_ALGO_CUBIC;  // not BBR2: its assertion fix is not in 0.12.1
-  st->max_window = settings_.max_connection_window;
-  st->max_stream_window = settings_.max_stream_window;
+  st->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+  // qlog stays off (st->qlog_write is null): CVE-2026-40170, an overflow in ngtcp2's qlog
+  // writer, is fixed only in 1.22.1 (doc/architecture.md).
+  st->max_window = settings_.receive_window_ceiling();
+  st->max_stream_window = std::min(settings_.max_stream_window, st->max_window);
   st->handshake_timeout = to_ns(settings_.handshake_timeout);
   if (runtime::is_loopback(reinterpret_cast<const sockaddr*>(&remote_storage_))) {
     // Loopback's MTU is 65536: large datagrams are safe and cut per-packet costs.
@@ -247,10 +261,10 @@ void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint6
   }
 
   ngtcp2_transport_params_default(tp);
-  tp->initial_max_stream_data_bidi_local = settings_.stream_window;
-  tp->initial_max_stream_data_bidi_remote = settings_.stream_window;
+  tp->initial_max_stream_data_bidi_local = std::min(settings_.stream_window, st->max_window);
+  tp->initial_max_stream_data_bidi_remote = tp->initial_max_stream_data_bidi_local;
   tp->initial_max_stream_data_uni = 0;
-  tp->initial_max_data = settings_.connection_window;
+  tp->initial_max_data = std::min(settings_.connection_window, st->max_window);
   // Only clients open streams: one call = one client-initiated bidirectional stream.
   tp->initial_max_streams_bidi = role_ == Role::kServer ? settings_.max_streams_bidi : 0;
   tp->initial_max_streams_uni = 0;
@@ -277,9 +291,23 @@ Result<std::shared_ptr<Connection>> Connection::make_client(
   std::shared_ptr<Connection> c(
       new Connection(std::move(executor), Role::kClient, socket.get(), std::move(tls), settings));
   c->owned_socket_ = std::move(socket);
+  return start_client(std::move(c), remote);
+}
+
+Result<std::shared_ptr<Connection>> Connection::make_client(
+    asio::any_io_executor executor, runtime::DatagramSender* sender, const SocketAddress& remote,
+    std::shared_ptr<const TlsCredentials> tls, const TransportSettings& settings) {
+  std::shared_ptr<Connection> c(
+      new Connection(std::move(executor), Role::kClient, sender, std::move(tls), settings));
+  return start_client(std::move(c), remote);
+}
+
+Result<std::shared_ptr<Connection>> Connection::start_client(std::shared_ptr<Connection> c,
+                                                             const SocketAddress& remote) {
   c->remote_ = remote;
   c->remote_len_ = static_cast<socklen_t>(remote.size());
   std::memcpy(&c->remote_storage_, remote.data(), remote.size());
+  c->address_validated_ = true;  // only servers validate addresses
 
   std::uint8_t dcid_bytes[kCidLen];
   std::uint8_t scid_bytes[kCidLen];
@@ -295,20 +323,20 @@ Result<std::shared_ptr<Connection>> Connection::make_client(
                    c->socket_};
   ngtcp2_settings st;
   ngtcp2_transport_params tp;
-  c->setup_settings(&st, &tp, runtime::monotonic_ns());
+  c->setup_settings(&st, &tp, c->timestamp(runtime::monotonic_ns()));
   const int rv = ngtcp2_conn_client_new(&c->conn_, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1,
                                         &Callbacks::table(Role::kClient), &st, &tp, nullptr,
                                         c.get());
   if (rv != 0) return RpcError::connection(std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv));
-  if (settings.keep_alive) {
-    ngtcp2_conn_set_keep_alive_timeout(c->conn_, to_ns(*settings.keep_alive));
+  if (c->settings_.keep_alive) {
+    ngtcp2_conn_set_keep_alive_timeout(c->conn_, to_ns(*c->settings_.keep_alive));
   }
   if (auto r = c->attach_tls(); !r) return std::move(r).error();
   return c;
 }
 
 Result<std::shared_ptr<Connection>> Connection::make_server(
-    asio::any_io_executor executor, runtime::UdpSocket* socket, ConnectionIdRouter* router,
+    asio::any_io_executor executor, runtime::DatagramSender* sender, ConnectionOwner* owner,
     const ServerAccept& first, std::shared_ptr<const TlsCredentials> tls,
     const TransportSettings& settings) {
   ngtcp2_pkt_hd hd;
@@ -316,25 +344,42 @@ Result<std::shared_ptr<Connection>> Connection::make_server(
     return RpcError::connection("not an acceptable Initial packet");
   }
   std::shared_ptr<Connection> c(
-      new Connection(std::move(executor), Role::kServer, socket, std::move(tls), settings));
-  c->router_ = router;
+      new Connection(std::move(executor), Role::kServer, sender, std::move(tls), settings));
+  c->owner_ = owner;
   c->remote_len_ = first.from_len;
   std::memcpy(&c->remote_storage_, first.from, first.from_len);
   c->remote_.resize(first.from_len);
   std::memcpy(c->remote_.data(), first.from, first.from_len);
+  c->address_validated_ = first.address_validated;
 
   std::uint8_t scid_bytes[kCidLen];
-  router->generate_cid(scid_bytes, sizeof scid_bytes);
+  owner->generate_cid(scid_bytes, sizeof scid_bytes);
   ngtcp2_cid scid;
   ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
 
-  ngtcp2_path path{make_addr(socket->local_sockaddr(), socket->local_sockaddr_len()),
+  ngtcp2_path path{make_addr(sender->local_sockaddr(), sender->local_sockaddr_len()),
                    make_addr(reinterpret_cast<const sockaddr*>(&c->remote_storage_), c->remote_len_),
-                   socket};
+                   sender};
   ngtcp2_settings st;
   ngtcp2_transport_params tp;
-  c->setup_settings(&st, &tp, runtime::monotonic_ns());
-  tp.original_dcid = hd.dcid;
+  c->setup_settings(&st, &tp, c->timestamp(first.now_ns));
+  if (first.address_validated) {
+    // After a Retry the client's first DCID is in the token; the DCID of this Initial is the
+    // Retry's source connection ID. Both go into the transport parameters (RFC 9000 §7.3).
+    ngtcp2_cid_init(&tp.original_dcid, first.original_dcid, first.original_dcid_len);
+    tp.retry_scid = hd.dcid;
+    tp.retry_scid_present = 1;
+    st.token = hd.token;
+    st.tokenlen = hd.tokenlen;
+    st.token_type = NGTCP2_TOKEN_TYPE_RETRY;
+  } else {
+    tp.original_dcid = hd.dcid;
+  }
+  tp.original_dcid_present = 1;
+  // The reset token of the connection ID in our first packets (NEW_CONNECTION_ID carries those
+  // of later ones): keyed by the server secret so a restarted server can still send it.
+  owner->stateless_reset_token(scid_bytes, sizeof scid_bytes, tp.stateless_reset_token);
+  tp.stateless_reset_token_present = 1;
   const int rv = ngtcp2_conn_server_new(&c->conn_, &hd.scid, &scid, &path, hd.version,
                                         &Callbacks::table(Role::kServer), &st, &tp, nullptr,
                                         c.get());
@@ -343,8 +388,8 @@ Result<std::shared_ptr<Connection>> Connection::make_server(
     ngtcp2_conn_set_keep_alive_timeout(c->conn_, to_ns(*settings.keep_alive));
   }
   if (auto r = c->attach_tls(); !r) return std::move(r).error();
-  router->add_cid(scid_bytes, sizeof scid_bytes, c.get());
-  router->add_cid(hd.dcid.data, hd.dcid.datalen, c.get());
+  owner->add_cid(scid_bytes, sizeof scid_bytes, c.get());
+  owner->add_cid(hd.dcid.data, hd.dcid.datalen, c.get());
   return c;
 }
 
@@ -352,7 +397,9 @@ asio::awaitable<Result<std::shared_ptr<Connection>>> Connection::connect(
     const SocketAddress& remote, std::shared_ptr<const TlsCredentials> tls,
     const TransportSettings& settings, std::optional<SocketAddress> local) {
   auto executor = co_await asio::this_coro::executor;
-  auto socket = runtime::UdpSocket::connect(executor, remote, runtime::UdpSocketOptions{}, local);
+  runtime::UdpSocketOptions options;
+  options.icmp_reports = true;  // see run_client_receive_loop: only reports about our packets count
+  auto socket = runtime::UdpSocket::connect(executor, remote, options, local);
   if (!socket) co_return std::move(socket).error();
   auto made = make_client(executor, std::move(*socket), remote, std::move(tls), settings);
   if (!made) co_return std::move(made).error();
@@ -365,6 +412,16 @@ asio::awaitable<Result<std::shared_ptr<Connection>>> Connection::connect(
 }
 
 // ---- public API -----------------------------------------------------------------------------------
+
+bool Connection::quotes_own_packet(std::span<const std::uint8_t> quoted) const {
+  if (conn_ == nullptr) return false;
+  const ngtcp2_cid* dcid = ngtcp2_conn_get_dcid(conn_);
+  ngtcp2_version_cid vc;
+  if (ngtcp2_pkt_decode_version_cid(&vc, quoted.data(), quoted.size(), dcid->datalen) != 0) {
+    return false;
+  }
+  return vc.dcidlen == dcid->datalen && std::memcmp(vc.dcid, dcid->data, dcid->datalen) == 0;
+}
 
 bool Connection::resumed() const {
   return session_ != nullptr && TlsCredentials::resumed(session_);
@@ -393,11 +450,15 @@ ConnectionStats Connection::stats() const {
   out.packets_sent = packets_sent_;
   out.packets_received = packets_received_;
   out.send_drops = socket_ != nullptr ? socket_->send_drops() : 0;
+  out.bytes_sent = bytes_sent_;
+  out.bytes_received = bytes_received_;
+  out.close_packets_sent = close_packets_sent_;
+  out.memory_used = budget_.used();
   if (conn_ != nullptr) {
-    ngtcp2_conn_stat cstat;
-    ngtcp2_conn_get_conn_stat(conn_, &cstat);
-    out.smoothed_rtt_ns = cstat.smoothed_rtt;
-    out.cwnd = cstat.cwnd;
+    ngtcp2_conn_info info;
+    ngtcp2_conn_get_conn_info(conn_, &info);
+    out.smoothed_rtt_ns = info.smoothed_rtt;
+    out.cwnd = info.cwnd;
   }
   return out;
 }
@@ -446,26 +507,31 @@ void Connection::close(std::uint64_t app_code, std::string_view reason) {
   // Send what is already queued (stream resets, final data) before the CONNECTION_CLOSE.
   flush();
   if (state_ != State::kOpen && state_ != State::kHandshaking) return;
-  ngtcp2_connection_close_error ccerr;
-  ngtcp2_connection_close_error_default(&ccerr);
-  ngtcp2_connection_close_error_set_application_error(
-      &ccerr, app_code,
-      reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size());
-  send_close_packet(&ccerr);
+  ngtcp2_ccerr ccerr;
+  ngtcp2_ccerr_default(&ccerr);
+  ngtcp2_ccerr_set_application_error(
+      &ccerr, app_code, reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size());
+  write_close_packet(&ccerr);
   enter_closed(State::kClosing,
                RpcError::connection("connection closed locally" +
                                     (reason.empty() ? std::string() : ": " + std::string(reason))));
 }
 
+void Connection::note_budget_reset(std::uint64_t close_code) {
+  if (++budget_resets_ < settings_.budget_resets_before_close) return;
+  close(close_code, "memory budget exceeded " + std::to_string(budget_resets_) + " times");
+}
+
 // ---- reading --------------------------------------------------------------------------------------
 
 void Connection::on_datagram(const runtime::ReceivedDatagram& datagram, std::uint64_t now) {
+  bytes_received_ += datagram.data.size();
   switch (state_) {
     case State::kFinished:
     case State::kDraining:
       return;
     case State::kClosing:
-      send_close_packet();  // the peer has not seen our CONNECTION_CLOSE yet
+      answer_while_closing(datagram.data.size());  // the peer has not seen our close yet
       return;
     case State::kHandshaking:
     case State::kOpen:
@@ -476,10 +542,16 @@ void Connection::on_datagram(const runtime::ReceivedDatagram& datagram, std::uin
                    make_addr(datagram.from, datagram.from_len), socket_};
   ngtcp2_pkt_info pi{};
   const int rv =
-      ngtcp2_conn_read_pkt(conn_, &path, &pi, datagram.data.data(), datagram.data.size(), now);
+      ngtcp2_conn_read_pkt(conn_, &path, &pi, datagram.data.data(), datagram.data.size(),
+                           timestamp(now));
   if (rv == 0) return;
   if (rv == NGTCP2_ERR_DRAINING) {
-    enter_closed(State::kDraining, error_from_peer_close());
+    enter_closed(State::kDraining,
+                 stateless_reset_received_
+                     ? RpcError::connection("connection reset by " + to_string(remote_) +
+                                            ": the server no longer knows it (stateless reset; "
+                                            "it restarted or dropped the connection)")
+                     : error_from_peer_close());
     return;
   }
   if (rv == NGTCP2_ERR_DROP_CONN) {
@@ -515,13 +587,20 @@ asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connec
     const std::size_t received = socket->receive_ready(
         [&](const runtime::ReceivedDatagram& datagram) { self->on_datagram(datagram, now); });
     if (received > 0) self->unanswered_refusals_ = 0;
-    const int socket_error = socket->take_error();
-    if (socket_error == ECONNREFUSED) ++self->unanswered_refusals_;
+    (void)socket->take_error();  // the error queue below says which packet it was about
+    int refusals = 0;
+    socket->drain_icmp_reports([&](const runtime::IcmpReport& report) {
+      // Anyone who knows our address and port can send an ICMP port unreachable; only the
+      // server and the path between see the connection ID it must quote. Forgeries are ignored.
+      if (report.error == ECONNREFUSED && self->quotes_own_packet(report.quoted)) ++refusals;
+    });
+    self->unanswered_refusals_ += refusals;
     // During the handshake the first refusal ends it; afterwards a process that died (its port
     // closed) answers each of our retransmissions with a refusal, so a few in a row close the
-    // connection at once instead of after the idle timeout: its calls fail over promptly.
+    // connection at once instead of after the idle timeout: its calls fail over promptly. (A
+    // server restarted on the same port answers with a stateless reset instead.)
     constexpr int kRefusalsWhenOpen = 3;
-    if (socket_error == ECONNREFUSED &&
+    if (refusals > 0 &&
         (self->state_ == State::kHandshaking || self->unanswered_refusals_ >= kRefusalsWhenOpen)) {
       self->enter_closed(State::kDraining,
                          RpcError::connection("connection refused by " + to_string(self->remote_)));
@@ -576,11 +655,11 @@ void Connection::return_connection_credit(std::uint64_t len) {
 void Connection::shutdown_stream(std::int64_t id, std::uint64_t code, bool read, bool write) {
   if (conn_ == nullptr || state_ != State::kOpen) return;
   if (read && write) {
-    ngtcp2_conn_shutdown_stream(conn_, id, code);
+    ngtcp2_conn_shutdown_stream(conn_, 0, id, code);
   } else if (read) {
-    ngtcp2_conn_shutdown_stream_read(conn_, id, code);
+    ngtcp2_conn_shutdown_stream_read(conn_, 0, id, code);
   } else if (write) {
-    ngtcp2_conn_shutdown_stream_write(conn_, id, code);
+    ngtcp2_conn_shutdown_stream_write(conn_, 0, id, code);
   }
   schedule_flush();
 }
@@ -620,17 +699,29 @@ void Connection::schedule_flush() {
 void Connection::flush() {
   if (in_flush_ || (state_ != State::kOpen && state_ != State::kHandshaking)) return;
   in_flush_ = true;
-  const bool more = write_packets(runtime::monotonic_ns());
+  const bool more = write_packets(timestamp(runtime::monotonic_ns()));
   in_flush_ = false;
   if (more) schedule_flush();  // burst limit reached: let incoming ACKs in before continuing
   update_timer();
 }
 
+void Connection::send_to_peer(const sockaddr* to, socklen_t to_len, const std::uint8_t* data,
+                              std::size_t len, std::size_t segment) {
+  bytes_sent_ += len;
+  if (role_ == Role::kClient) {
+    socket_->send(nullptr, 0, data, len, segment);  // a connected socket
+    return;
+  }
+  if (to == nullptr) {
+    to = reinterpret_cast<const sockaddr*>(&remote_storage_);
+    to_len = remote_len_;
+  }
+  socket_->send(to, to_len, data, len, segment);
+}
+
 void Connection::send_train() {
   if (train_len_ == 0) return;
-  const sockaddr* to = owned_socket_ ? nullptr : reinterpret_cast<const sockaddr*>(&remote_storage_);
-  const socklen_t to_len = owned_socket_ ? 0 : remote_len_;
-  socket_->send(to, to_len, send_buffer_, train_len_, train_segment_);
+  send_to_peer(nullptr, 0, send_buffer_, train_len_, train_segment_);
   train_len_ = 0;
   train_segment_ = 0;
 }
@@ -722,6 +813,18 @@ bool Connection::write_packets(std::uint64_t now) {
 
     ++packets_sent_;
     const auto size = static_cast<std::size_t>(n);
+    if (role_ == Role::kServer &&
+        (ps.path.remote.addrlen != remote_len_ ||
+         std::memcmp(ps.path.remote.addr, &remote_storage_, remote_len_) != 0)) {
+      // ngtcp2 moved the connection to another path (the client's address changed, e.g. a NAT
+      // rebinding, or a path probe): send there from now on, ending the train for the old one.
+      const std::size_t start = train_len_;
+      send_train();
+      if (start != 0) std::memmove(send_buffer_, send_buffer_ + start, size);
+      segments = 0;
+      remote_len_ = static_cast<socklen_t>(ps.path.remote.addrlen);
+      std::memcpy(&remote_storage_, ps.path.remote.addr, remote_len_);
+    }
     if (train_segment_ != 0 && size > train_segment_) {
       // Larger than the train's segment size: send the train, start a new one with this packet.
       const std::size_t start = train_len_;
@@ -743,11 +846,7 @@ bool Connection::write_packets(std::uint64_t now) {
     }
   }
   send_train();
-  ngtcp2_conn_stat cstat;
-  ngtcp2_conn_get_conn_stat(conn_, &cstat);
-  // ngtcp2 0.12.1 paces with a 333 ms initial RTT until the first RTT sample, stalling every new
-  // connection's second flight by ~20 ms; pace only once a real sample exists.
-  if (cstat.first_rtt_sample_ts != UINT64_MAX) ngtcp2_conn_update_pkt_tx_time(conn_, now);
+  ngtcp2_conn_update_pkt_tx_time(conn_, now);
   return false;
 }
 
@@ -788,7 +887,7 @@ void Connection::on_timer() {
     case State::kOpen:
       break;
   }
-  const int rv = ngtcp2_conn_handle_expiry(conn_, now);
+  const int rv = ngtcp2_conn_handle_expiry(conn_, timestamp(now));
   if (rv == NGTCP2_ERR_IDLE_CLOSE) {
     enter_closed(State::kDraining,
                  handshake_completed_
@@ -813,11 +912,10 @@ void Connection::on_timer() {
 // ---- closing ------------------------------------------------------------------------------------
 
 RpcError Connection::error_from_peer_close() const {
-  ngtcp2_connection_close_error ccerr;
-  ngtcp2_conn_get_connection_close_error(conn_, &ccerr);
+  const ngtcp2_ccerr& ccerr = *ngtcp2_conn_get_ccerr(conn_);
   const std::string reason = printable(ccerr.reason, ccerr.reasonlen);
   const std::string suffix = reason.empty() ? "" : ": " + reason;
-  if (ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION) {
+  if (ccerr.type == NGTCP2_CCERR_TYPE_APPLICATION) {
     if (ccerr.error_code == 0) return RpcError::connection("connection closed by peer" + suffix);
     return RpcError::connection("connection closed by peer with code " +
                                 std::to_string(ccerr.error_code) + suffix);
@@ -828,6 +926,9 @@ RpcError Connection::error_from_peer_close() const {
     return RpcError::tls(std::string("peer refused the TLS handshake: ") +
                          (name ? name : "alert " + std::to_string(alert)) + suffix);
   }
+  if (ccerr.error_code == NGTCP2_CONNECTION_REFUSED) {
+    return RpcError::connection("server " + to_string(remote_) + " refused the connection" + suffix);
+  }
   if (ccerr.error_code == NGTCP2_NO_ERROR) {
     return RpcError::connection("connection closed by peer" + suffix);
   }
@@ -837,43 +938,70 @@ RpcError Connection::error_from_peer_close() const {
 
 void Connection::fail_handshake_or_close(int liberr) {
   if (state_ == State::kClosing || state_ == State::kDraining || state_ == State::kFinished) return;
-  ngtcp2_connection_close_error ccerr;
-  ngtcp2_connection_close_error_default(&ccerr);
+  ngtcp2_ccerr ccerr;
+  ngtcp2_ccerr_default(&ccerr);
   RpcError error = RpcError::connection(std::string("transport error: ") + ngtcp2_strerror(liberr));
   if (liberr == NGTCP2_ERR_CRYPTO) {
     const auto alert = ngtcp2_conn_get_tls_alert(conn_);
-    ngtcp2_connection_close_error_set_transport_error_tls_alert(&ccerr, alert, nullptr, 0);
+    ngtcp2_ccerr_set_tls_alert(&ccerr, alert, nullptr, 0);
     error = RpcError::tls(describe_handshake_failure(session_, alert));
   } else {
-    ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, liberr, nullptr, 0);
+    ngtcp2_ccerr_set_liberr(&ccerr, liberr, nullptr, 0);
   }
-  send_close_packet(&ccerr);
+  write_close_packet(&ccerr);
   enter_closed(State::kClosing, std::move(error));
 }
 
-void Connection::send_close_packet(const void* close_error) {
-  if (close_error != nullptr) {
-    // Written once, kept, and re-sent to every packet that arrives while we linger (RFC 9000
-    // §10.2.1).
-    ngtcp2_path_storage ps;
-    ngtcp2_path_storage_zero(&ps);
-    ngtcp2_pkt_info pi;
-    close_packet_.resize(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
-    const auto n = ngtcp2_conn_write_connection_close(
-        conn_, &ps.path, &pi, close_packet_.data(), close_packet_.size(),
-        static_cast<const ngtcp2_connection_close_error*>(close_error), runtime::monotonic_ns());
-    close_packet_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+void Connection::write_close_packet(const void* close_error) {
+  // Written once and kept: answer_while_closing re-sends the same bytes (RFC 9000 §10.2.1).
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info pi;
+  close_packet_.resize(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
+  const auto n = ngtcp2_conn_write_connection_close(
+      conn_, &ps.path, &pi, close_packet_.data(), close_packet_.size(),
+      static_cast<const ngtcp2_ccerr*>(close_error), timestamp(runtime::monotonic_ns()));
+  close_packet_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  // ngtcp2 applies the anti-amplification limit itself here: with the budget spent it writes
+  // nothing (1.4+; 0.12 asserted instead, research/quic-ngtcp2.md §5).
+  send_close_packet();
+}
+
+void Connection::answer_while_closing(std::size_t) {
+  ++packets_while_closing_;
+  // Exponential decay: the 1st, 2nd, 4th, 8th ... packet gets an answer. A peer that keeps
+  // sending (or an attacker replaying its packets) gets log2(n) closes for n packets.
+  if ((packets_while_closing_ & (packets_while_closing_ - 1)) != 0) {
+    if (owner_ != nullptr) owner_->counters().close_packets_suppressed.fetch_add(1, std::memory_order_relaxed);
+    return;
   }
+  send_close_packet();
+}
+
+void Connection::send_close_packet() {
   if (close_packet_.empty() || socket_ == nullptr) return;
-  const sockaddr* to = owned_socket_ ? nullptr : reinterpret_cast<const sockaddr*>(&remote_storage_);
-  socket_->send(to, owned_socket_ ? 0 : remote_len_, close_packet_.data(), close_packet_.size(),
-                close_packet_.size());
+  // An address not yet validated gets at most three times what it sent us (RFC 9000 §8.1), the
+  // close packets included: a spoofed source cannot turn our closes into a flood.
+  if (!address_validated_ && bytes_sent_ + close_packet_.size() > 3 * bytes_received_) {
+    if (owner_ != nullptr) owner_->counters().close_packets_suppressed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  ++close_packets_sent_;
+  if (owner_ != nullptr) owner_->counters().close_packets_sent.fetch_add(1, std::memory_order_relaxed);
+  send_to_peer(nullptr, 0, close_packet_.data(), close_packet_.size(), close_packet_.size());
+}
+
+void Connection::end_handshake() {
+  if (handshake_ended_) return;
+  handshake_ended_ = true;
+  if (owner_ != nullptr) owner_->on_handshake_ended(this);
 }
 
 void Connection::enter_closed(State state, RpcError error) {
   if (close_error_) return;
   close_error_ = std::move(error);
   state_ = state;
+  end_handshake();
   for (auto& [id, stream] : streams_) stream->detach();
   for (Stream* stream : send_queue_) stream->in_send_queue_ = false;
   send_queue_.clear();
@@ -907,9 +1035,9 @@ void Connection::finish() {
   state_ = State::kFinished;
   timer_.cancel();
   if (owned_socket_) owned_socket_->close();
-  if (router_ != nullptr) {
-    asio::post(executor_, [router = router_, self = shared_from_this()] {
-      router->on_finished(self.get());
+  if (owner_ != nullptr) {
+    asio::post(executor_, [owner = owner_, self = shared_from_this()] {
+      owner->on_finished(self.get());
     });
   }
 }

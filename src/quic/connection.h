@@ -16,10 +16,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "quic/endpoint_counters.h"
+#include "quic/memory_budget.h"
 #include "quic/stream.h"
 #include "quic/tls.h"
 #include "quic/transport_settings.h"
@@ -35,16 +38,23 @@ namespace rpcnet::quic {
 
 class Connection;
 
-// Connection IDs are routed by the server endpoint that owns the connection.
-class ConnectionIdRouter {
+// The server endpoint that owns a server-side connection: routes its connection IDs, keys its
+// stateless reset tokens and learns when its handshake ends and when it is gone.
+class ConnectionOwner {
  public:
-  virtual ~ConnectionIdRouter() = default;
+  virtual ~ConnectionOwner() = default;
   // Fills `len` bytes with a fresh connection ID routed to this endpoint.
   virtual void generate_cid(std::uint8_t* out, std::size_t len) = 0;
   virtual void add_cid(const std::uint8_t* cid, std::size_t len, Connection* connection) = 0;
   virtual void remove_cid(const std::uint8_t* cid, std::size_t len) = 0;
-  // The connection has finished (closed and drained); the router may release it.
+  // Writes the stateless reset token of `cid` (NGTCP2_STATELESS_RESET_TOKENLEN bytes).
+  virtual void stateless_reset_token(const std::uint8_t* cid, std::size_t len,
+                                     std::uint8_t* token) = 0;
+  // The handshake completed, or the connection ended before it did. Called once.
+  virtual void on_handshake_ended(Connection* connection) = 0;
+  // The connection has finished (closed and drained); the owner may release it.
   virtual void on_finished(Connection* connection) = 0;
+  virtual EndpointCounters& counters() = 0;
 };
 
 struct ConnectionStats {
@@ -53,6 +63,10 @@ struct ConnectionStats {
   std::uint64_t packets_sent = 0;
   std::uint64_t packets_received = 0;
   std::uint64_t send_drops = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t close_packets_sent = 0;  // CONNECTION_CLOSE (re)transmissions while closing
+  std::size_t memory_used = 0;           // charged to the connection's MemoryBudget
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -93,6 +107,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Sends CONNECTION_CLOSE with an application error code and fails all streams.
   void close(std::uint64_t app_code, std::string_view reason);
 
+  // What this connection's peer makes us hold (see memory_budget.h). Loop-local.
+  MemoryBudget& budget() noexcept { return budget_; }
+  // A stream of this connection was reset for exceeding the budget. After
+  // TransportSettings::budget_resets_before_close of them the peer is abusing the limit rather
+  // than tripping over it, and the connection is closed with `close_code`.
+  void note_budget_reset(std::uint64_t close_code);
+
   // Client: completes when the handshake succeeds (and, if the server asked for a client
   // certificate, when the server confirmed it), or fails with kTls / kConnection.
   asio::awaitable<Result<void>> wait_established();
@@ -108,20 +129,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // ---- driver interface (quic/ only) ----
 
+  // A client sending through `socket` (owned) — or, for in-process drivers, through `sender`
+  // (not owned; it must outlive the connection), whose datagrams the driver delivers itself.
   static Result<std::shared_ptr<Connection>> make_client(
       asio::any_io_executor executor, std::unique_ptr<runtime::UdpSocket> socket,
       const SocketAddress& remote, std::shared_ptr<const TlsCredentials> tls,
       const TransportSettings& settings);
+  static Result<std::shared_ptr<Connection>> make_client(
+      asio::any_io_executor executor, runtime::DatagramSender* sender, const SocketAddress& remote,
+      std::shared_ptr<const TlsCredentials> tls, const TransportSettings& settings);
 
   struct ServerAccept {
     const std::uint8_t* packet;
     std::size_t packet_len;
     const sockaddr* from;
     socklen_t from_len;
+    std::uint64_t now_ns;  // when it arrived: the connection's first timestamp
+    // Set when the Initial carried a valid Retry token: the address is validated, and the
+    // connection must echo these in its transport parameters (RFC 9000 §7.3).
+    bool address_validated = false;
+    std::uint8_t original_dcid[20] = {};
+    std::size_t original_dcid_len = 0;
   };
   // Creates the server side from a client's first Initial (already checked by ngtcp2_accept).
+  // `sender` is the endpoint's socket; it and `owner` outlive the connection.
   static Result<std::shared_ptr<Connection>> make_server(
-      asio::any_io_executor executor, runtime::UdpSocket* socket, ConnectionIdRouter* router,
+      asio::any_io_executor executor, runtime::DatagramSender* sender, ConnectionOwner* owner,
       const ServerAccept& first, std::shared_ptr<const TlsCredentials> tls,
       const TransportSettings& settings);
 
@@ -131,16 +164,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush_after_read();
   // Client: reads its own socket until the connection finishes.
   static asio::awaitable<void> run_client_receive_loop(std::shared_ptr<Connection> self);
+  // True when `quoted` (the start of a datagram an ICMP error quotes) is one of our packets to
+  // the current destination connection ID.
+  bool quotes_own_packet(std::span<const std::uint8_t> quoted) const;
 
  private:
   friend class Stream;
   struct Callbacks;
   struct ConnRef;
 
-  Connection(asio::any_io_executor executor, Role role, runtime::UdpSocket* socket,
+  Connection(asio::any_io_executor executor, Role role, runtime::DatagramSender* sender,
              std::shared_ptr<const TlsCredentials> tls, const TransportSettings& settings);
+  static Result<std::shared_ptr<Connection>> start_client(std::shared_ptr<Connection> c,
+                                                          const SocketAddress& remote);
 
   void setup_settings(void* settings, void* params, std::uint64_t now_ns) const;
+  // `now`, or the last timestamp given to ngtcp2 if that was later: ngtcp2 asserts that its
+  // timestamps never go backwards, and a batch's arrival time can predate a flush of the same
+  // connection.
+  std::uint64_t timestamp(std::uint64_t now) noexcept {
+    if (now > last_ts_) last_ts_ = now;
+    return last_ts_;
+  }
   Result<void> attach_tls();
 
   // Write loop.
@@ -148,6 +193,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush();
   bool write_packets(std::uint64_t now_ns);
   void send_train();
+  // Sends one datagram (or GSO train) to the connection's peer at `to` (null: the current path).
+  void send_to_peer(const sockaddr* to, socklen_t to_len, const std::uint8_t* data,
+                    std::size_t len, std::size_t segment);
   void update_timer();
   void on_timer();
 
@@ -158,6 +206,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void extend_credit(std::int64_t id, std::uint64_t len);
   void shutdown_stream(std::int64_t id, std::uint64_t code, bool read, bool write);
   void on_stream_closed(std::int64_t id, Stream* stream, std::optional<std::uint64_t> app_error_code);
+  void end_handshake();
   void return_connection_credit(std::uint64_t len);
 
   // Closing.
@@ -165,25 +214,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void enter_closed(State state, RpcError error);
   void finish();
   RpcError error_from_peer_close() const;
-  // Writes the CONNECTION_CLOSE for `close_error` (an ngtcp2_connection_close_error) when given,
-  // then (re-)sends the saved close packet.
-  void send_close_packet(const void* close_error = nullptr);
+  // Writes the CONNECTION_CLOSE for `close_error` (an ngtcp2_ccerr) and sends it once.
+  void write_close_packet(const void* close_error);
+  // A packet arrived while closing: re-send the saved close packet, at a decaying rate (RFC 9000
+  // §10.2.1) and never past 3x the bytes received from an unvalidated address.
+  void answer_while_closing(std::size_t received);
+  void send_close_packet();
 
   asio::any_io_executor executor_;
   Role role_;
   State state_ = State::kHandshaking;
-  runtime::UdpSocket* socket_;                        // the endpoint's, or owned_socket_
+  runtime::DatagramSender* socket_;                   // the endpoint's, owned_socket_ or a test pipe
   std::unique_ptr<runtime::UdpSocket> owned_socket_;  // client only
-  ConnectionIdRouter* router_ = nullptr;              // server only
+  ConnectionOwner* owner_ = nullptr;                  // server only
   std::shared_ptr<const TlsCredentials> tls_;         // co-owned by every connection of the endpoint
   TransportSettings settings_;
   std::unique_ptr<ConnRef> conn_ref_;
   ngtcp2_conn* conn_ = nullptr;
   gnutls_session_int* session_ = nullptr;
 
-  SocketAddress remote_;
-  sockaddr_storage remote_storage_{};
+  SocketAddress remote_;               // the peer's address at connect / accept (for messages)
+  sockaddr_storage remote_storage_{};  // the current path's remote address (server: where to send)
   socklen_t remote_len_ = 0;
+  MemoryBudget budget_;
+  std::uint32_t budget_resets_ = 0;
 
   // Co-owned with the call using each stream; ours is dropped when QUIC closes the stream.
   std::unordered_map<std::int64_t, std::shared_ptr<Stream>> streams_;
@@ -195,6 +249,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   runtime::WaitQueue stream_credit_waiters_;
   runtime::Notifier established_waiter_;
   bool handshake_completed_ = false;
+  bool handshake_ended_ = false;     // the owner has been told (server)
+  bool address_validated_ = false;   // server: by a Retry token or the completed handshake
+  bool stateless_reset_received_ = false;  // client: the server no longer knows us
   // Client: ICMP port-unreachable reports since the last datagram from the peer. One report can
   // be stale or forged; several in a row with nothing heard in between mean the peer is gone.
   int unanswered_refusals_ = 0;
@@ -202,6 +259,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<RpcError> close_error_;
   std::vector<std::uint8_t> close_packet_;
   std::uint64_t close_deadline_ = UINT64_MAX;
+  std::uint64_t packets_while_closing_ = 0;
+  std::uint64_t close_packets_sent_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+  std::uint64_t last_ts_ = 0;
+  std::uint64_t bytes_received_ = 0;
 
   asio::steady_timer timer_;
   std::uint64_t armed_expiry_ = UINT64_MAX;

@@ -2,80 +2,128 @@
 
 #include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
 
 #include <algorithm>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cstring>
+#include <string_view>
 
 #include "runtime/clock.h"
 
 namespace rpcnet::quic {
 
 namespace {
+
 constexpr std::size_t kCidLen = 16;  // must match the length connection.cc issues
-}
+// How long a Retry token stays valid: one round trip is all a client needs.
+constexpr std::uint64_t kRetryTokenLifetimeNs = 10'000'000'000;
+// A stateless reset must be smaller than the packet it answers (so two endpoints cannot loop)
+// and at least 21 bytes (RFC 9000 §10.3); tiny packets are not worth answering.
+constexpr std::size_t kMinResetTrigger = 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN +
+                                         NGTCP2_STATELESS_RESET_TOKENLEN + 1 + 20;
+constexpr std::size_t kMaxResetSize = 128;
+
+void random_bytes(std::uint8_t* out, std::size_t len) { gnutls_rnd(GNUTLS_RND_NONCE, out, len); }
+
+}  // namespace
 
 ServerEndpoint::ServerEndpoint(asio::any_io_executor executor,
                                std::unique_ptr<runtime::UdpSocket> socket, Options options,
                                ConnectionHandler on_connection)
     : executor_(std::move(executor)),
       socket_(std::move(socket)),
+      sender_(socket_.get()),
       options_(std::move(options)),
-      on_connection_(std::move(on_connection)) {}
+      on_connection_(std::move(on_connection)),
+      cids_(64, CidHash{options_.shared->secrets.cid_table}) {}
 
-ServerEndpoint::~ServerEndpoint() = default;
+ServerEndpoint::ServerEndpoint(asio::any_io_executor executor, runtime::DatagramSender* sender,
+                               Options options, ConnectionHandler on_connection)
+    : executor_(std::move(executor)),
+      sender_(sender),
+      options_(std::move(options)),
+      on_connection_(std::move(on_connection)),
+      cids_(64, CidHash{options_.shared->secrets.cid_table}) {}
+
+ServerEndpoint::~ServerEndpoint() {
+  for (const auto& [key, connection] : cids_) {
+    options_.shared->directory.remove(key, options_.loop_index);
+  }
+}
 
 void ServerEndpoint::set_peers(std::vector<std::shared_ptr<ServerEndpoint>> peers) {
   peers_.clear();
   for (auto& peer : peers) peers_.push_back(peer);
 }
 
-std::size_t ServerEndpoint::CidHash::operator()(const CidKey& key) const noexcept {
-  // Connection IDs are random past the first byte; eight of those bytes make a good hash.
-  std::uint64_t h = key.len;
-  std::uint64_t tail = 0;
-  std::memcpy(&tail, key.bytes.data() + 1, sizeof tail);
-  return static_cast<std::size_t>(h * 0x9e3779b97f4a7c15ull ^ tail);
+std::pair<std::size_t, std::size_t> ServerEndpoint::memory_used() const {
+  std::size_t total = 0;
+  std::size_t largest = 0;
+  for (const auto& [raw, connection] : connections_) {
+    const std::size_t used = connection->budget().used();
+    total += used;
+    largest = std::max(largest, used);
+  }
+  return {total, largest};
 }
 
-ServerEndpoint::CidKey ServerEndpoint::make_key(const std::uint8_t* cid, std::size_t len) {
-  CidKey key;
-  key.len = static_cast<std::uint8_t>(std::min<std::size_t>(len, key.bytes.size()));
-  std::memcpy(key.bytes.data(), cid, key.len);
-  return key;
-}
+// ---- ConnectionOwner ------------------------------------------------------------------------------
 
 void ServerEndpoint::generate_cid(std::uint8_t* out, std::size_t len) {
-  gnutls_rnd(GNUTLS_RND_NONCE, out, len);
+  random_bytes(out, len);
   out[0] = options_.loop_index;
 }
 
 void ServerEndpoint::add_cid(const std::uint8_t* cid, std::size_t len, Connection* connection) {
-  const CidKey key = make_key(cid, len);
+  const CidKey key = CidKey::of(cid, len);
   cids_[key] = connection;
   cids_by_connection_[connection].push_back(key);
+  options_.shared->directory.add(key, options_.loop_index);
 }
 
 void ServerEndpoint::remove_cid(const std::uint8_t* cid, std::size_t len) {
-  cids_.erase(make_key(cid, len));
+  const CidKey key = CidKey::of(cid, len);
+  cids_.erase(key);
+  options_.shared->directory.remove(key, options_.loop_index);
+}
+
+void ServerEndpoint::stateless_reset_token(const std::uint8_t* cid, std::size_t len,
+                                           std::uint8_t* token) {
+  ngtcp2_cid id;
+  ngtcp2_cid_init(&id, cid, std::min<std::size_t>(len, NGTCP2_MAX_CIDLEN));
+  const auto& secret = options_.shared->secrets.stateless_reset;
+  if (ngtcp2_crypto_generate_stateless_reset_token(token, secret.data(), secret.size(), &id) != 0) {
+    random_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);  // a token nobody can match
+  }
+}
+
+void ServerEndpoint::on_handshake_ended(Connection*) {
+  options_.shared->admission.on_handshake_ended();
 }
 
 void ServerEndpoint::on_finished(Connection* connection) {
   if (auto it = cids_by_connection_.find(connection); it != cids_by_connection_.end()) {
     for (const CidKey& key : it->second) {
       auto found = cids_.find(key);
-      if (found != cids_.end() && found->second == connection) cids_.erase(found);
+      if (found != cids_.end() && found->second == connection) {
+        cids_.erase(found);
+        options_.shared->directory.remove(key, options_.loop_index);
+      }
     }
     cids_by_connection_.erase(it);
   }
-  connections_.erase(connection);
+  if (connections_.erase(connection) > 0) options_.shared->admission.on_connection_finished();
 }
 
+// ---- lifecycle ------------------------------------------------------------------------------------
+
 void ServerEndpoint::start() {
+  if (!socket_) return;
   asio::co_spawn(executor_, [self = shared_from_this()] { return self->receive_loop(); },
                  asio::detached);
 }
@@ -91,7 +139,7 @@ void ServerEndpoint::close_all(std::uint64_t app_code, std::string_view reason) 
 void ServerEndpoint::stop() {
   stopped_ = true;
   accepting_ = false;
-  socket_->close();
+  if (socket_) socket_->close();
 }
 
 asio::awaitable<void> ServerEndpoint::receive_loop() {
@@ -107,8 +155,17 @@ asio::awaitable<void> ServerEndpoint::receive_loop() {
   }
   // Stopped: connections can no longer send or receive.
   connections_.clear();
+  for (const auto& [key, connection] : cids_) {
+    options_.shared->directory.remove(key, options_.loop_index);
+  }
   cids_.clear();
   cids_by_connection_.clear();
+}
+
+void ServerEndpoint::receive(const runtime::ReceivedDatagram& datagram, std::uint64_t now_ns) {
+  if (stopped_) return;
+  handle_datagram(datagram, now_ns, false);
+  flush_touched();
 }
 
 void ServerEndpoint::flush_touched() {
@@ -116,6 +173,8 @@ void ServerEndpoint::flush_touched() {
   touched_.clear();
   for (auto& connection : touched) connection->flush_after_read();
 }
+
+// ---- routing --------------------------------------------------------------------------------------
 
 void ServerEndpoint::handle_datagram(const runtime::ReceivedDatagram& datagram,
                                      std::uint64_t now, bool forwarded) {
@@ -132,7 +191,8 @@ void ServerEndpoint::handle_datagram(const runtime::ReceivedDatagram& datagram,
     counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);  // not QUIC: garbage is ignored
     return;
   }
-  if (auto it = cids_.find(make_key(vc.dcid, vc.dcidlen)); it != cids_.end()) {
+  const CidKey key = CidKey::of(vc.dcid, vc.dcidlen);
+  if (auto it = cids_.find(key); it != cids_.end()) {
     auto owner = connections_.find(it->second);
     if (owner == connections_.end()) return;
     owner->second->on_datagram(datagram, now);
@@ -141,20 +201,115 @@ void ServerEndpoint::handle_datagram(const runtime::ReceivedDatagram& datagram,
     }
     return;
   }
-  if (!forwarded && vc.dcidlen == kCidLen && vc.dcid[0] != options_.loop_index &&
-      vc.dcid[0] < peers_.size()) {
-    forward(vc.dcid[0], datagram);  // issued by another loop's endpoint
+  if (!forwarded && !peers_.empty()) {
+    // Another loop's connection (the client's address changed, so the kernel picked another
+    // socket)? Only IDs that exist are forwarded: junk never crosses threads.
+    const auto owner = options_.shared->directory.owner(key);
+    if (owner && *owner != options_.loop_index && *owner < peers_.size()) {
+      forward(*owner, datagram);
+      return;
+    }
+  }
+  if (vc.version == 0) {
+    send_stateless_reset(vc.dcid, vc.dcidlen, datagram, now);
     return;
   }
-  if (vc.version == 0 || !accepting_) {
-    counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);  // short header for an unknown connection, or shutting down
+  if (!accepting_) {
+    counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);  // shutting down
     return;
   }
-  auto created = Connection::make_server(
-      executor_, socket_.get(), this,
-      Connection::ServerAccept{data, len, datagram.from, datagram.from_len}, options_.tls,
-      options_.transport);
+  handle_new_connection(datagram, now);
+}
+
+void ServerEndpoint::handle_new_connection(const runtime::ReceivedDatagram& datagram,
+                                           std::uint64_t now) {
+  const std::uint8_t* data = datagram.data.data();
+  const std::size_t len = datagram.data.size();
+  ngtcp2_pkt_hd hd;
+  if (ngtcp2_accept(&hd, data, len) != 0) {
+    // Not a client Initial that may open a connection (too small, 0-RTT or Handshake packets of
+    // a connection we do not have): nothing to answer.
+    counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  Connection::ServerAccept accept{data, len, datagram.from, datagram.from_len, now};
+  const auto& secrets = options_.shared->secrets;
+  if (hd.type == NGTCP2_PKT_INITIAL && hd.tokenlen > 0 &&
+      hd.token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
+    ngtcp2_cid original;
+    if (ngtcp2_crypto_verify_retry_token(&original, hd.token, hd.tokenlen, secrets.token.data(),
+                                         secrets.token.size(), hd.version, datagram.from,
+                                         datagram.from_len, &hd.dcid, kRetryTokenLifetimeNs,
+                                         now) != 0) {
+      // Forged, expired, or minted for another address: drop, as RFC 9000 §8.1.3 allows; the
+      // client retransmits its Initial and gets a fresh Retry when one is needed.
+      counters_.invalid_tokens.fetch_add(1, std::memory_order_relaxed);
+      counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    accept.address_validated = true;
+    accept.original_dcid_len = original.datalen;
+    std::memcpy(accept.original_dcid, original.data, original.datalen);
+  }
+
+  std::uint8_t out[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
+  const auto send = [&](ngtcp2_ssize n) {
+    if (n > 0) {
+      sender_->send(datagram.from, datagram.from_len, out, static_cast<std::size_t>(n),
+                    static_cast<std::size_t>(n));
+    }
+  };
+  // A refusal the client reports as its connect error (Connection::error_from_peer_close).
+  const auto refuse = [&](std::string_view reason, std::atomic<std::uint64_t>& counter) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+    std::uint8_t scid_bytes[kCidLen];
+    random_bytes(scid_bytes, sizeof scid_bytes);
+    ngtcp2_cid scid;
+    ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
+    send(ngtcp2_crypto_write_connection_close(
+        out, sizeof out, hd.version, &hd.scid, &hd.dcid, NGTCP2_CONNECTION_REFUSED,
+        reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size()));
+  };
+
+  const auto& limits = options_.shared->admission.limits();
+  switch (options_.shared->admission.decide(datagram.from, accept.address_validated, now)) {
+    case Admission::Decision::kAccept:
+      break;
+    case Admission::Decision::kRetry: {
+      counters_.retries_sent.fetch_add(1, std::memory_order_relaxed);
+      std::uint8_t scid_bytes[kCidLen];
+      generate_cid(scid_bytes, sizeof scid_bytes);
+      ngtcp2_cid scid;
+      ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
+      std::uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+      const auto token_len = ngtcp2_crypto_generate_retry_token(
+          token, secrets.token.data(), secrets.token.size(), hd.version, datagram.from,
+          datagram.from_len, &scid, &hd.dcid, now);
+      if (token_len < 0) return;
+      send(ngtcp2_crypto_write_retry(out, sizeof out, hd.version, &hd.scid, &scid, &hd.dcid,
+                                     token, static_cast<std::size_t>(token_len)));
+      return;
+    }
+    case Admission::Decision::kRefuseConnections:
+      refuse("the server has its maximum of " + std::to_string(limits.max_connections) +
+                 " connections",
+             counters_.refused_connection_limit);
+      return;
+    case Admission::Decision::kRefuseHandshakes:
+      refuse("the server has its maximum of " + std::to_string(limits.max_handshakes) +
+                 " handshakes in progress",
+             counters_.refused_handshake_limit);
+      return;
+    case Admission::Decision::kRefuseSourceRate:
+      refuse("too many new connections from this address", counters_.refused_source_rate);
+      return;
+  }
+
+  auto created = Connection::make_server(executor_, sender_, this, accept, options_.tls,
+                                         options_.transport);
   if (!created) {
+    options_.shared->admission.on_handshake_ended();
+    options_.shared->admission.on_connection_finished();
     counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -169,12 +324,20 @@ void ServerEndpoint::handle_datagram(const runtime::ReceivedDatagram& datagram,
 void ServerEndpoint::forward(std::uint8_t loop, const runtime::ReceivedDatagram& datagram) {
   auto peer = peers_[loop].lock();
   if (!peer) return;
+  // The queue to one loop is bounded: a flood aimed at forwarding costs a counter, not memory.
+  if (peer->forward_queue_.fetch_add(1, std::memory_order_relaxed) >=
+      options_.shared->admission.limits().max_forward_queue) {
+    peer->forward_queue_.fetch_sub(1, std::memory_order_relaxed);
+    counters_.forwards_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   counters_.datagrams_forwarded.fetch_add(1, std::memory_order_relaxed);
   Bytes copy(datagram.data.begin(), datagram.data.end());
   sockaddr_storage from{};
   std::memcpy(&from, datagram.from, datagram.from_len);
   const socklen_t from_len = datagram.from_len;
   asio::post(peer->executor(), [peer, copy = std::move(copy), from, from_len] {
+    peer->forward_queue_.fetch_sub(1, std::memory_order_relaxed);
     if (peer->stopped_) return;
     runtime::ReceivedDatagram forwarded{std::span<const std::uint8_t>(copy.data(), copy.size()),
                                         reinterpret_cast<const sockaddr*>(&from), from_len};
@@ -182,6 +345,8 @@ void ServerEndpoint::forward(std::uint8_t loop, const runtime::ReceivedDatagram&
     peer->flush_touched();
   });
 }
+
+// ---- stateless replies ----------------------------------------------------------------------------
 
 void ServerEndpoint::send_version_negotiation(const std::uint8_t* dcid, std::size_t dcid_len,
                                               const std::uint8_t* scid, std::size_t scid_len,
@@ -191,14 +356,47 @@ void ServerEndpoint::send_version_negotiation(const std::uint8_t* dcid, std::siz
   counters_.version_negotiations.fetch_add(1, std::memory_order_relaxed);
   std::uint8_t buffer[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
   std::uint8_t unused = 0;
-  gnutls_rnd(GNUTLS_RND_NONCE, &unused, 1);
+  random_bytes(&unused, 1);
   const std::uint32_t versions[] = {NGTCP2_PROTO_VER_V1};
   const auto n = ngtcp2_pkt_write_version_negotiation(buffer, sizeof buffer, unused, dcid,
                                                       dcid_len, scid, scid_len, versions, 1);
   if (n > 0) {
-    socket_->send(datagram.from, datagram.from_len, buffer, static_cast<std::size_t>(n),
+    sender_->send(datagram.from, datagram.from_len, buffer, static_cast<std::size_t>(n),
                   static_cast<std::size_t>(n));
   }
+}
+
+void ServerEndpoint::send_stateless_reset(const std::uint8_t* dcid, std::size_t dcid_len,
+                                          const runtime::ReceivedDatagram& datagram,
+                                          std::uint64_t now) {
+  counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t trigger = datagram.data.size();
+  if (trigger < kMinResetTrigger) return;
+  const double rate = options_.shared->admission.limits().stateless_resets_per_second;
+  const double elapsed_s =
+      now > reset_tokens_updated_ns_ ? static_cast<double>(now - reset_tokens_updated_ns_) * 1e-9 : 0;
+  reset_tokens_ = std::min(rate, reset_tokens_ + elapsed_s * rate);
+  reset_tokens_updated_ns_ = now;
+  if (reset_tokens_ < 1.0) {
+    counters_.stateless_resets_suppressed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  reset_tokens_ -= 1.0;
+
+  std::uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+  stateless_reset_token(dcid, dcid_len, token);
+  // Smaller than the trigger by at least one byte, so resets cannot ping-pong (RFC 9000 §10.3.3).
+  const std::size_t size = std::min(trigger - 1, kMaxResetSize);
+  std::uint8_t random[kMaxResetSize];
+  // ngtcp2 builds the first byte from the random bytes too: random + token is the whole packet.
+  const std::size_t random_len = size - NGTCP2_STATELESS_RESET_TOKENLEN;
+  random_bytes(random, random_len);
+  std::uint8_t buffer[kMaxResetSize];
+  const auto n = ngtcp2_pkt_write_stateless_reset(buffer, sizeof buffer, token, random, random_len);
+  if (n <= 0) return;
+  counters_.stateless_resets_sent.fetch_add(1, std::memory_order_relaxed);
+  sender_->send(datagram.from, datagram.from_len, buffer, static_cast<std::size_t>(n),
+                static_cast<std::size_t>(n));
 }
 
 }  // namespace rpcnet::quic

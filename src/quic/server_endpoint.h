@@ -1,49 +1,66 @@
 // The server side of one event loop: one UDP socket (SO_REUSEPORT, shared port), the connections
 // the kernel steers to it, and the map from connection IDs to connections.
 //
-// Connection IDs this endpoint issues start with its loop index, so a packet that reaches the
-// wrong loop (a client whose address changed hashes to another socket) is forwarded to the loop
-// that owns its connection instead of being dropped.
+// What a packet meets, in order (doc/architecture.md, "Limits"):
+//   - a connection ID this loop owns            -> that connection
+//   - one another loop owns (CidDirectory)      -> forwarded there, through a bounded queue
+//   - an unknown ID in a short header           -> a stateless reset (rate-limited), so a client
+//                                                  of a restarted server fails in one round trip
+//   - a client Initial                          -> Admission: accept, Retry, or refuse with
+//                                                  CONNECTION_REFUSED naming the limit
+//   - anything else                             -> dropped and counted
+// Connection IDs this endpoint issues start with its loop index; the directory, not that byte,
+// decides where a packet goes.
 #pragma once
 
-#include <array>
-#include <atomic>
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
 
+#include "quic/admission.h"
+#include "quic/cid_directory.h"
 #include "quic/connection.h"
+#include "quic/endpoint_counters.h"
+#include "quic/server_secrets.h"
 #include "quic/tls.h"
 #include "quic/transport_settings.h"
 #include "runtime/udp_socket.h"
 
 namespace rpcnet::quic {
 
-// Written by the endpoint's loop, readable from any thread (relaxed atomics).
-struct EndpointCounters {
-  std::atomic<std::uint64_t> datagrams_received{0};
-  std::atomic<std::uint64_t> datagrams_dropped{0};  // undecodable, unknown connection, refused
-  std::atomic<std::uint64_t> datagrams_forwarded{0};
-  std::atomic<std::uint64_t> connections_accepted{0};
-  std::atomic<std::uint64_t> version_negotiations{0};
+// State one server shares across its loops' endpoints.
+struct ServerShared {
+  ServerShared(const AdmissionLimits& limits, const ServerSecrets& server_secrets)
+      : secrets(server_secrets),
+        admission(limits, server_secrets.cid_table),
+        directory(server_secrets.cid_table) {}
+
+  const ServerSecrets secrets;
+  Admission admission;
+  CidDirectory directory;
 };
 
-class ServerEndpoint final : public ConnectionIdRouter,
+class ServerEndpoint final : public ConnectionOwner,
                              public std::enable_shared_from_this<ServerEndpoint> {
  public:
   struct Options {
     TransportSettings transport;
     std::shared_ptr<const TlsCredentials> tls;
+    std::shared_ptr<ServerShared> shared;
     std::uint8_t loop_index = 0;
   };
   using ConnectionHandler = std::function<void(const std::shared_ptr<Connection>&)>;
 
   ServerEndpoint(asio::any_io_executor executor, std::unique_ptr<runtime::UdpSocket> socket,
                  Options options, ConnectionHandler on_connection);
+  // In-process: no socket; the driver calls receive() and collects what `sender` is given.
+  ServerEndpoint(asio::any_io_executor executor, runtime::DatagramSender* sender, Options options,
+                 ConnectionHandler on_connection);
   ~ServerEndpoint() override;
 
   const asio::any_io_executor& executor() const noexcept { return executor_; }
@@ -54,6 +71,9 @@ class ServerEndpoint final : public ConnectionIdRouter,
 
   // The rest must run on executor().
   void start();
+  // One datagram from outside the socket (in-process drivers), then the flush of what it
+  // touched: what the receive loop does for each batch.
+  void receive(const runtime::ReceivedDatagram& datagram, std::uint64_t now_ns);
   // New connections are refused (their Initials dropped); existing ones keep working.
   void stop_accepting() { accepting_ = false; }
   // Closes every connection with an application code.
@@ -62,38 +82,39 @@ class ServerEndpoint final : public ConnectionIdRouter,
   void stop();
   std::size_t connection_count() const noexcept { return connections_.size(); }
   const EndpointCounters& counters() const noexcept { return counters_; }
+  // Memory charged to the budgets of this loop's connections, and their largest charge.
+  std::pair<std::size_t, std::size_t> memory_used() const;
 
-  // ConnectionIdRouter
+  // ConnectionOwner
   void generate_cid(std::uint8_t* out, std::size_t len) override;
   void add_cid(const std::uint8_t* cid, std::size_t len, Connection* connection) override;
   void remove_cid(const std::uint8_t* cid, std::size_t len) override;
+  void stateless_reset_token(const std::uint8_t* cid, std::size_t len,
+                             std::uint8_t* token) override;
+  void on_handshake_ended(Connection* connection) override;
   void on_finished(Connection* connection) override;
+  EndpointCounters& counters() override { return counters_; }
 
  private:
-  struct CidKey {
-    std::uint8_t len = 0;
-    std::array<std::uint8_t, 20> bytes{};
-    friend bool operator==(const CidKey&, const CidKey&) = default;
-  };
-  struct CidHash {
-    std::size_t operator()(const CidKey& key) const noexcept;
-  };
-  static CidKey make_key(const std::uint8_t* cid, std::size_t len);
-
   asio::awaitable<void> receive_loop();
   void handle_datagram(const runtime::ReceivedDatagram& datagram, std::uint64_t now_ns,
                        bool forwarded);
+  void handle_new_connection(const runtime::ReceivedDatagram& datagram, std::uint64_t now_ns);
   void forward(std::uint8_t loop, const runtime::ReceivedDatagram& datagram);
   void send_version_negotiation(const std::uint8_t* dcid, std::size_t dcid_len,
                                 const std::uint8_t* scid, std::size_t scid_len,
                                 const runtime::ReceivedDatagram& datagram);
+  void send_stateless_reset(const std::uint8_t* dcid, std::size_t dcid_len,
+                            const runtime::ReceivedDatagram& datagram, std::uint64_t now_ns);
   void flush_touched();
 
   asio::any_io_executor executor_;
-  std::unique_ptr<runtime::UdpSocket> socket_;
+  std::unique_ptr<runtime::UdpSocket> socket_;  // null in-process
+  runtime::DatagramSender* sender_;             // socket_, or the in-process driver's
   Options options_;
   ConnectionHandler on_connection_;
   std::vector<std::weak_ptr<ServerEndpoint>> peers_;
+  std::atomic<std::size_t> forward_queue_{0};  // datagrams posted to this loop, not yet handled
   bool accepting_ = true;
   bool stopped_ = false;
   std::unordered_map<CidKey, Connection*, CidHash> cids_;
@@ -101,6 +122,9 @@ class ServerEndpoint final : public ConnectionIdRouter,
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
   std::unordered_map<Connection*, std::vector<CidKey>> cids_by_connection_;
   std::vector<std::shared_ptr<Connection>> touched_;  // connections to flush after a read batch
+  // Stateless resets: a token bucket, refilled at AdmissionLimits::stateless_resets_per_second.
+  double reset_tokens_ = 0;
+  std::uint64_t reset_tokens_updated_ns_ = 0;
   EndpointCounters counters_;
 };
 

@@ -14,6 +14,12 @@ namespace {
 RpcError write_after_shutdown() {
   return RpcError::stream("the peer stopped reading this stream", StatusCode::kCancelled);
 }
+
+RpcError over_budget(std::size_t limit) {
+  return RpcError::status(StatusCode::kResourceExhausted,
+                          "the connection's memory budget of " + std::to_string(limit) +
+                              " bytes is exhausted");
+}
 }  // namespace
 
 asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
@@ -24,11 +30,11 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
       chunk.reset_code = *rx_reset_;
       co_return chunk;
     }
-    if (!rx_chunks_.empty()) {
+    if (!rx_buffer_.empty()) {
       StreamChunk chunk;
-      chunk.data = std::move(rx_chunks_.front());
-      rx_chunks_.pop_front();
-      rx_unconsumed_ -= chunk.data.size();
+      chunk.data = std::move(rx_buffer_);
+      rx_buffer_ = Bytes();
+      release_rx_charge();
       if (connection_ != nullptr) {
         // Credit goes back only now, as the reader takes the bytes: this is the backpressure.
         if (closed_) {
@@ -37,7 +43,7 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
           connection_->extend_credit(id_, chunk.data.size());
         }
       }
-      chunk.fin = rx_fin_ && rx_chunks_.empty();
+      chunk.fin = rx_fin_;
       co_return chunk;
     }
     if (rx_fin_) {
@@ -69,6 +75,15 @@ asio::awaitable<Result<void>> Stream::write(Bytes head, Bytes body, bool fin,
   if (connection_ == nullptr) co_return RpcError::connection("connection closed");
   if (tx_shut_) co_return write_after_shutdown();
   if (tx_fin_queued_) co_return RpcError::stream("write after the stream was finished");
+  const std::size_t queued = head.size() + body.size();
+  if (queued > 0) {
+    if (!connection_->budget_.try_charge(queued)) {
+      const std::size_t limit = connection_->budget_.limit();
+      reset_for_budget();
+      co_return over_budget(limit);
+    }
+    tx_charged_ += queued;
+  }
   for (Bytes* part : {&head, &body}) {
     if (part->empty()) continue;
     tx_unsent_bytes_ += part->size();
@@ -86,11 +101,17 @@ asio::awaitable<Result<void>> Stream::write(Bytes head, Bytes body, bool fin,
   co_return ok();
 }
 
+Stream::~Stream() {
+  release_rx_charge();
+  release_tx_charge(tx_charged_);
+}
+
 void Stream::reset(std::uint64_t code) {
   if (connection_ == nullptr || closed_) return;
   const bool read = !rx_stopped_ && !rx_fin_ && !rx_reset_;
   const bool write = !tx_shut_ && !tx_fin_sent_;
   tx_shut_ = true;
+  release_tx_charge(tx_charged_);  // never to be sent
   drop_received();
   rx_stopped_ = true;
   connection_->shutdown_stream(id_, code, read, write);
@@ -108,11 +129,38 @@ void Stream::stop_reading(std::uint64_t code) {
 }
 
 void Stream::drop_received() {
-  if (connection_ != nullptr && rx_unconsumed_ > 0) {
-    connection_->return_connection_credit(rx_unconsumed_);
+  if (connection_ != nullptr && !rx_buffer_.empty()) {
+    connection_->return_connection_credit(rx_buffer_.size());
   }
-  rx_unconsumed_ = 0;
-  rx_chunks_.clear();
+  rx_buffer_ = Bytes();
+  release_rx_charge();
+}
+
+void Stream::release_rx_charge() {
+  if (connection_ != nullptr) connection_->budget_.release(rx_charged_);
+  rx_charged_ = 0;
+}
+
+void Stream::release_tx_charge(std::uint64_t bytes) {
+  const std::uint64_t released = std::min(bytes, tx_charged_);
+  tx_charged_ -= released;
+  if (connection_ != nullptr) connection_->budget_.release(static_cast<std::size_t>(released));
+}
+
+void Stream::reset_for_budget() {
+  if (budget_reset_ || connection_ == nullptr) return;
+  budget_reset_ = true;
+  drop_received();
+  rx_stopped_ = true;
+  reader_.notify();
+  // Inside an ngtcp2 callback the stream cannot be shut down yet: do it on the next turn.
+  asio::post(connection_->executor(), [self = shared_from_this()] {
+    if (self->connection_ == nullptr) return;
+    Connection* connection = self->connection_;
+    self->reset(connection->settings_.budget_reset_code);
+    self->notify_abort(connection->settings_.budget_reset_code);
+    connection->note_budget_reset(connection->settings_.budget_close_code);
+  });
 }
 
 void Stream::on_data(const std::uint8_t* data, std::size_t len, bool fin) {
@@ -121,8 +169,19 @@ void Stream::on_data(const std::uint8_t* data, std::size_t len, bool fin) {
     return;
   }
   if (len > 0) {
-    rx_chunks_.emplace_back(data, data + len);
-    rx_unconsumed_ += len;
+    // One buffer per stream, whatever the frame sizes: a peer sending one-byte frames costs
+    // bytes, not an allocation each.
+    rx_buffer_.insert(rx_buffer_.end(), data, data + len);
+    if (rx_buffer_.capacity() > rx_charged_) {
+      const std::size_t more = rx_buffer_.capacity() - rx_charged_;
+      if (connection_ == nullptr || !connection_->budget_.try_charge(more)) {
+        if (connection_ != nullptr) connection_->return_connection_credit(len);
+        rx_buffer_.resize(rx_buffer_.size() - len);  // credit for the rest goes back in the reset
+        reset_for_budget();
+        return;
+      }
+      rx_charged_ += more;
+    }
   }
   if (fin) rx_fin_ = true;
   reader_.notify();
@@ -169,6 +228,7 @@ void Stream::on_closed(std::optional<std::uint64_t> app_error_code) {
   closed_ = true;
   tx_shut_ = true;
   tx_buffers_.clear();
+  release_tx_charge(tx_charged_);
   tx_unsent_bytes_ = 0;
   tx_unsent_index_ = 0;
   tx_unsent_pos_ = 0;
@@ -179,6 +239,8 @@ void Stream::on_closed(std::optional<std::uint64_t> app_error_code) {
 
 void Stream::detach() {
   notify_abort(kAbortConnectionClosed);
+  release_rx_charge();
+  release_tx_charge(tx_charged_);
   connection_ = nullptr;
   tx_shut_ = true;
   tx_buffers_.clear();
@@ -211,6 +273,7 @@ std::size_t Stream::unsent_vectors(void* vecs, std::size_t max, std::size_t& tot
 
 void Stream::consume_sent(std::size_t len, bool fin_written) {
   tx_unsent_bytes_ -= len;
+  release_tx_charge(len);
   while (len > 0) {
     const std::size_t available = tx_buffers_[tx_unsent_index_].size() - tx_unsent_pos_;
     if (len < available) {

@@ -5,6 +5,11 @@
 // Backpressure: read() returns flow-control credit to the peer only for the bytes it hands out,
 // so a slow reader stalls its writer; write() waits while more than
 // TransportSettings::stream_send_buffer bytes are still unsent.
+//
+// Memory: received bytes wait in one buffer per stream (however small the peer's STREAM frames,
+// no per-frame allocation), and both that buffer and unsent bytes are charged to the
+// connection's MemoryBudget. What does not fit resets the stream with the transport's
+// budget_reset_code (the RPC layer's RESOURCE_EXHAUSTED).
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -42,6 +47,9 @@ struct StreamChunk {
 class Stream : public std::enable_shared_from_this<Stream> {
  public:
   Stream(Connection* connection, std::int64_t id) : connection_(connection), id_(id) {}
+  // Returns what the stream still has charged to its connection's budget. Whoever holds a
+  // stream also holds its connection (the RPC call co-owns both), so the connection outlives it.
+  ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -54,7 +62,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // Queues `head` then `body` (either may be empty; two parts spare a copy of large payloads)
   // and the FIN when `fin`. Completes once the stream has room for more.
   // Errors: kStream when the peer stopped reading (STOP_SENDING) or the stream was reset,
-  // kConnection when the connection closed, kCancelled when the wait was cancelled.
+  // kConnection when the connection closed, kCancelled when the wait was cancelled, kStatus
+  // RESOURCE_EXHAUSTED when the bytes do not fit the connection's memory budget (the stream is
+  // then reset).
   asio::awaitable<Result<void>> write(Bytes head, Bytes body, bool fin,
                                       asio::cancellation_slot cancel = {});
 
@@ -71,6 +81,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   bool write_closed() const noexcept { return tx_shut_ || tx_fin_queued_; }
   bool detached() const noexcept { return connection_ == nullptr; }
+  // A read() would complete at once (data, FIN or reset waiting, or the connection gone).
+  bool readable() const noexcept {
+    return !rx_buffer_.empty() || rx_fin_ || rx_reset_.has_value() || connection_ == nullptr;
+  }
 
  private:
   friend class Connection;
@@ -85,6 +99,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void detach();         // the connection is gone
   void notify_abort(std::uint64_t code);
   void drop_received();  // discards unread data, returning its connection credit
+  // Over budget: drop what is held and reset the stream (posted: we may be inside a callback).
+  void reset_for_budget();
+  void release_rx_charge();
+  void release_tx_charge(std::uint64_t bytes);
 
   // ---- send-side bookkeeping for Connection's write loop ----
   bool has_pending_send() const noexcept {
@@ -98,8 +116,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::int64_t id_;
 
   // Receive side.
-  std::deque<Bytes> rx_chunks_;
-  std::uint64_t rx_unconsumed_ = 0;  // delivered by QUIC, not yet handed to the reader
+  Bytes rx_buffer_;                  // delivered by QUIC, not yet handed to the reader
+  std::size_t rx_charged_ = 0;       // rx_buffer_'s capacity, as charged to the budget
   bool rx_fin_ = false;
   bool rx_stopped_ = false;
   std::optional<std::uint64_t> rx_reset_;
@@ -111,6 +129,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::size_t tx_unsent_index_ = 0;      // first buffer with unsent bytes
   std::size_t tx_unsent_pos_ = 0;        // offset of the first unsent byte in it
   std::uint64_t tx_unsent_bytes_ = 0;
+  std::uint64_t tx_charged_ = 0;         // unsent bytes charged to the budget
   bool tx_fin_queued_ = false;
   bool tx_fin_sent_ = false;
   bool tx_shut_ = false;  // reset by us, or STOP_SENDING from the peer
@@ -118,6 +137,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   bool blocked_ = false;  // stream-level flow control; cleared by extend_max_stream_data
   bool closed_ = false;
   bool abort_notified_ = false;
+  bool budget_reset_ = false;
   runtime::Notifier writer_;
 
   std::function<void(std::uint64_t)> abort_handler_;

@@ -1,7 +1,8 @@
 // Transport knobs, derived from RpcConfig by the RPC layer. Defaults follow
-// research/quic-ngtcp2.md §6 (measured on this machine kind).
+// research/quic-ngtcp2.md §6 (measured on this machine kind) and doc/architecture.md ("Limits").
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,42 @@ struct TransportSettings {
   std::size_t stream_send_buffer = 1u << 20;
   // UDP payload used on loopback paths, where the 65536-byte MTU makes large datagrams safe.
   std::size_t loopback_udp_payload = 16384;
+
+  // What one connection may make us hold (memory_budget.h), and how many streams reset for
+  // exceeding it a connection gets before it is closed.
+  std::size_t connection_memory = 64u << 20;
+  std::uint32_t budget_resets_before_close = 8;
+  // Application error codes (the RPC layer's) for a stream reset because it exceeded the budget,
+  // and for closing a connection that keeps exceeding it.
+  std::uint64_t budget_reset_code = 0;
+  std::uint64_t budget_close_code = 0;
+
+  // The connection receive window never grows past half the memory budget, so what ngtcp2
+  // buffers for the peer stays bounded by the budget too.
+  std::uint64_t receive_window_ceiling() const noexcept {
+    return std::max<std::uint64_t>(std::min<std::uint64_t>(max_connection_window,
+                                                           connection_memory / 2),
+                                   64u << 10);
+  }
+};
+
+// Server admission (admission.h): connections and handshakes a server accepts, and when it makes
+// clients prove their address first. Shared by every event loop of one server.
+struct AdmissionLimits {
+  std::size_t max_connections = 10'000;    // open at once, per server
+  std::size_t max_handshakes = 1'000;      // in progress at once, per server
+  // Handshakes in progress at which Initials without a valid Retry token are answered with a
+  // Retry (stateless address validation). 0: always.
+  std::size_t retry_threshold = 100;
+  // Handshakes per second one source address (IPv4, or IPv6 /64) may start; `burst` at once.
+  double handshakes_per_source_per_second = 1'000;
+  double handshake_burst_per_source = 1'000;
+  std::size_t tracked_sources = 4'096;     // source addresses remembered by the rate limit
+  // Stateless resets sent per second per loop (each answers a packet for an unknown connection).
+  double stateless_resets_per_second = 1'000;
+  // Datagrams waiting to be forwarded to one loop (a client whose address changed lands on
+  // another loop's socket); more are dropped.
+  std::size_t max_forward_queue = 1'024;
 };
 
 }  // namespace rpcnet::quic

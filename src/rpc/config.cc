@@ -59,6 +59,41 @@ RpcConfig& RpcConfig::with_session_resumption(bool enabled) {
   return *this;
 }
 
+RpcConfig& RpcConfig::with_max_connections(std::size_t connections) {
+  max_connections_ = connections;
+  return *this;
+}
+RpcConfig& RpcConfig::with_max_handshakes(std::size_t handshakes) {
+  max_handshakes_ = handshakes;
+  return *this;
+}
+RpcConfig& RpcConfig::with_retry_threshold(std::size_t handshakes) {
+  retry_threshold_ = handshakes;
+  return *this;
+}
+RpcConfig& RpcConfig::with_handshake_rate_per_source(double per_second, double burst) {
+  handshake_rate_ = per_second;
+  handshake_burst_ = burst;
+  return *this;
+}
+RpcConfig& RpcConfig::with_max_connection_memory(std::size_t bytes) {
+  max_connection_memory_ = bytes;
+  return *this;
+}
+RpcConfig& RpcConfig::with_header_timeout(std::chrono::milliseconds timeout) {
+  header_timeout_ = timeout;
+  return *this;
+}
+RpcConfig& RpcConfig::with_max_metadata(std::size_t entries, std::size_t bytes) {
+  max_metadata_entries_ = entries;
+  max_metadata_bytes_ = bytes;
+  return *this;
+}
+RpcConfig& RpcConfig::with_max_queued_blocking_calls(std::size_t calls) {
+  max_queued_blocking_calls_ = calls;
+  return *this;
+}
+
 Result<SocketAddress> RpcConfig::parsed_bind_address() const {
   return parse_socket_address(bind_address_);
 }

@@ -195,6 +195,7 @@ ServerCall::ServerCall(ServerState& server, ServerLoop& loop,
 }
 
 ServerCall::~ServerCall() {
+  connection_->budget().release(charged_);
   loop_.deadlines->remove(*this);
   loop_.calls.erase(this);
   loop_.active_calls.fetch_sub(1, std::memory_order_release);
@@ -209,6 +210,12 @@ void ServerCall::spawn(ServerState& server, ServerLoop& loop,
     if (!self) return;
     if (code == quic::kAbortConnectionClosed) {
       self->cancel(RpcError::connection("connection closed"), StreamErrorCode::kCancelled);
+    } else if (code == code_of(StreamErrorCode::kResourceExhausted)) {
+      // Our own stream gave up: the peer sent more than the connection's budget holds.
+      self->loop_.budget_resets.fetch_add(1, std::memory_order_relaxed);
+      self->cancel(RpcError::status(StatusCode::kResourceExhausted,
+                                    "the connection's memory budget is exhausted"),
+                   StreamErrorCode::kResourceExhausted);
     } else if (code == code_of(StreamErrorCode::kDeadlineExceeded)) {
       self->cancel(RpcError::timeout("client deadline exceeded"), StreamErrorCode::kCancelled);
     } else {
@@ -231,22 +238,63 @@ void ServerCall::cancel(RpcError reason, StreamErrorCode code) {
 }
 
 void ServerCall::arm_deadline(std::chrono::microseconds timeout) {
+  // `timeout` came from the peer, clamped by the header decoder (wire::kMaxTimeout), so this
+  // sum cannot overflow.
   loop_.deadlines->add(*this, runtime::steady_now() + timeout);
 }
 
 void ServerCall::on_deadline() {
+  if (!header_received_) {
+    // A stream that opened and never finished its header: a slow or hostile client holding a
+    // stream (and its share of the connection's budget) for nothing.
+    loop_.header_timeouts.fetch_add(1, std::memory_order_relaxed);
+    cancel(RpcError::timeout("the call header did not arrive in time"),
+           StreamErrorCode::kHeaderTimeout);
+    return;
+  }
   cancel(RpcError::timeout("deadline exceeded"), StreamErrorCode::kDeadlineExceeded);
+}
+
+bool ServerCall::sync_budget() {
+  const std::size_t held = core_.held_bytes() + header_bytes_;
+  if (held <= charged_) {
+    connection_->budget().release(charged_ - held);
+    charged_ = held;
+    return true;
+  }
+  if (connection_->budget().try_charge(held - charged_)) {
+    charged_ = held;
+    return true;
+  }
+  loop_.budget_resets.fetch_add(1, std::memory_order_relaxed);
+  cancel(RpcError::status(StatusCode::kResourceExhausted,
+                          "the connection's memory budget of " +
+                              std::to_string(connection_->budget().limit()) +
+                              " bytes is exhausted"),
+         StreamErrorCode::kResourceExhausted);
+  connection_->note_budget_reset(
+      static_cast<std::uint64_t>(wire::ConnectionCloseCode::kResourceExhausted));
+  return false;
 }
 
 asio::awaitable<std::optional<rpc::InboundEvent>> ServerCall::next_event() {
   for (;;) {
-    if (core_.has_event()) co_return core_.pop_event();
+    if (core_.has_event()) {
+      rpc::InboundEvent event = core_.pop_event();
+      (void)sync_budget();  // releases what the event held
+      co_return event;
+    }
     if (cancelled()) co_return std::nullopt;
+    if (!header_received_ && !armed() && !stream_->readable()) {
+      // Only a header that did not come with the stream's first bytes needs a timer.
+      loop_.deadlines->add(*this, runtime::steady_now() + server_.config.header_timeout());
+    }
     quic::StreamChunk chunk = co_await stream_->read();
     switch (chunk.status) {
       case quic::StreamChunk::Status::kData:
         if (!chunk.data.empty()) core_.on_data(chunk.data);
         if (chunk.fin) core_.on_fin();
+        if (!sync_budget()) co_return std::nullopt;
         break;
       case quic::StreamChunk::Status::kReset:
         cancel(chunk.reset_code == code_of(StreamErrorCode::kDeadlineExceeded)
@@ -379,8 +427,24 @@ asio::awaitable<Result<Bytes>> ServerCall::run_blocking(
   // The worker runs outside this loop: cancellation must not be emitted across threads, so the
   // hop carries no cancellation slot; the handler polls context.cancelled() instead.
   // Named before the co_await: GCC 12 mishandles closure temporaries in co_await expressions.
-  auto on_worker = [handler, request = std::move(request),
-                    &context]() mutable -> asio::awaitable<std::optional<Result<Bytes>>> {
+  ServerState* server = &server_;
+  if (server->blocking_queued.fetch_add(1, std::memory_order_relaxed) >=
+      server->config.max_queued_blocking_calls()) {
+    server->blocking_queued.fetch_sub(1, std::memory_order_relaxed);
+    server->blocking_rejected.fetch_add(1, std::memory_order_relaxed);
+    co_return RpcError::status(StatusCode::kResourceExhausted,
+                               "the server's queue of " +
+                                   std::to_string(server->config.max_queued_blocking_calls()) +
+                                   " blocking calls is full");
+  }
+  auto on_worker = [handler, request = std::move(request), &context,
+                    server]() mutable -> asio::awaitable<std::optional<Result<Bytes>>> {
+    server->blocking_queued.fetch_sub(1, std::memory_order_relaxed);
+    if (context.cancelled()) {
+      // Reset (or timed out) while it waited for a worker: nobody wants the answer.
+      server->blocking_skipped.fetch_add(1, std::memory_order_relaxed);
+      co_return Result<Bytes>(RpcError::cancelled("cancelled before a worker took it"));
+    }
     try {
       co_return handler->blocking(std::move(request), context);
     } catch (const std::exception& error) {
@@ -397,12 +461,17 @@ asio::awaitable<Result<Bytes>> ServerCall::run_blocking(
 asio::awaitable<void> ServerCall::serve() {
   auto self = shared_from_this();
   auto header = co_await next_event();
+  header_received_ = true;
+  loop_.deadlines->remove(*this);  // the header timeout, if it was armed
   if (!header) co_return;
   if (header->kind == rpc::InboundEvent::Kind::kEnd) {
     if (header->error) (void)co_await apply_failure(*header);
     co_return;
   }
   wire::CallHeader& h = *header->header;
+  header_bytes_ = h.method.size();
+  for (const auto& [key, value] : h.metadata) header_bytes_ += key.size() + value.size();
+  if (!sync_budget()) co_return;
   kind_ = h.kind;
   const auto now = runtime::steady_now();
   const auto deadline = h.timeout ? now + *h.timeout : std::chrono::steady_clock::time_point::max();
@@ -503,6 +572,9 @@ Result<SocketAddress> RpcServer::bind() {
   if (!address) return std::move(address).error();
   auto tls = rpc::server_credentials(st.config);
   if (!tls) return std::move(tls).error();
+  auto secrets = quic::ServerSecrets::derive(st.config.key_path());
+  if (!secrets) return std::move(secrets).error();
+  st.shared = std::make_shared<quic::ServerShared>(rpc::admission_limits(st.config), *secrets);
   st.limits = rpc::frame_limits(st.config);
   const quic::TransportSettings transport = rpc::transport_settings(st.config);
 
@@ -533,6 +605,7 @@ Result<SocketAddress> RpcServer::bind() {
     quic::ServerEndpoint::Options endpoint_options;
     endpoint_options.transport = transport;
     endpoint_options.tls = *tls;
+    endpoint_options.shared = st.shared;
     endpoint_options.loop_index = static_cast<std::uint8_t>(i);
     loop->endpoint = std::make_shared<quic::ServerEndpoint>(
         loop->executor, std::move(sockets[i]), std::move(endpoint_options),
@@ -592,10 +665,28 @@ ServerStats RpcServer::stats() const {
     stats.calls_started += loop->calls_started.load(std::memory_order_relaxed);
     stats.calls_active += static_cast<std::uint64_t>(
         std::max<std::int64_t>(0, loop->active_calls.load(std::memory_order_relaxed)));
+    stats.header_timeouts += loop->header_timeouts.load(std::memory_order_relaxed);
+    stats.memory_budget_resets += loop->budget_resets.load(std::memory_order_relaxed);
     const auto& counters = loop->endpoint->counters();
-    stats.connections_accepted += counters.connections_accepted.load(std::memory_order_relaxed);
-    stats.datagrams_dropped += counters.datagrams_dropped.load(std::memory_order_relaxed);
+    const auto get = [](const std::atomic<std::uint64_t>& counter) {
+      return counter.load(std::memory_order_relaxed);
+    };
+    stats.connections_accepted += get(counters.connections_accepted);
+    stats.datagrams_dropped += get(counters.datagrams_dropped);
+    stats.refused_connection_limit += get(counters.refused_connection_limit);
+    stats.refused_handshake_limit += get(counters.refused_handshake_limit);
+    stats.refused_source_rate += get(counters.refused_source_rate);
+    stats.retries_sent += get(counters.retries_sent);
+    stats.invalid_tokens += get(counters.invalid_tokens);
+    stats.stateless_resets_sent += get(counters.stateless_resets_sent);
+    stats.close_packets_sent += get(counters.close_packets_sent);
+    stats.close_packets_suppressed += get(counters.close_packets_suppressed);
+    stats.datagrams_forwarded += get(counters.datagrams_forwarded);
+    stats.forwards_dropped += get(counters.forwards_dropped);
   }
+  if (state_->shared) stats.handshakes_in_progress = state_->shared->admission.handshakes();
+  stats.blocking_calls_rejected = state_->blocking_rejected.load(std::memory_order_relaxed);
+  stats.blocking_calls_skipped = state_->blocking_skipped.load(std::memory_order_relaxed);
   return stats;
 }
 

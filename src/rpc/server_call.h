@@ -42,6 +42,8 @@ struct ServerLoop {
   alignas(64) std::atomic<std::int64_t> active_calls{0};
   std::atomic<std::uint64_t> calls_started{0};
   std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> header_timeouts{0};
+  std::atomic<std::uint64_t> budget_resets{0};
 };
 
 class ServerState {
@@ -65,7 +67,12 @@ class ServerState {
   std::atomic<bool> started{false};
   std::atomic<bool> shutting_down{false};
   std::vector<std::unique_ptr<ServerLoop>> loops;
+  std::shared_ptr<quic::ServerShared> shared;  // admission, connection-ID directory, secrets
   std::unique_ptr<asio::thread_pool> workers;
+  // Blocking calls posted to the worker pool and not yet started (bounded by the config).
+  std::atomic<std::size_t> blocking_queued{0};
+  std::atomic<std::uint64_t> blocking_rejected{0};  // refused: the queue was full
+  std::atomic<std::uint64_t> blocking_skipped{0};   // cancelled before a worker took them
   // Declared last: destroyed first, so coroutine frames it drops still find the loops above.
   std::unique_ptr<Runtime> runtime;
 
@@ -113,6 +120,9 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, private runt
   asio::awaitable<void> respond_unary(Result<Bytes> result);
   asio::awaitable<void> respond_streaming(Result<void> result);
   void arm_deadline(std::chrono::microseconds timeout);
+  // Charges what the call holds for the peer (core and header) to the connection's budget;
+  // false (and the call reset with RESOURCE_EXHAUSTED) when it does not fit.
+  bool sync_budget();
 
   ServerState& server_;
   ServerLoop& loop_;
@@ -126,6 +136,9 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, private runt
   void on_deadline() override;
 
   std::optional<RpcError> cancel_reason_;
+  std::size_t charged_ = 0;       // bytes charged to the connection's budget
+  std::size_t header_bytes_ = 0;  // the decoded header, kept in context_ for the whole call
+  bool header_received_ = false;  // until then the deadline entry is the header timeout
   std::uint64_t responses_ = 0;
   bool requests_done_ = false;
   bool answered_ = false;  // the status trailer (or a reset) has gone out

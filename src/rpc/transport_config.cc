@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "rpc/wire/codes.h"
+
 namespace rpcnet::rpc {
 
 Result<void> validate_limits(const RpcConfig& config) {
@@ -18,6 +20,17 @@ Result<void> validate_limits(const RpcConfig& config) {
   if (config.keep_alive_interval() && *config.keep_alive_interval() >= config.idle_timeout()) {
     return RpcError::config("keep_alive_interval must be shorter than idle_timeout");
   }
+  if (config.max_connection_memory() / 2 < config.max_message_size()) {
+    return RpcError::config("max_connection_memory (" + std::to_string(config.max_connection_memory()) +
+                            " bytes) must be at least twice max_message_size (" +
+                            std::to_string(config.max_message_size()) + " bytes)");
+  }
+  if (config.max_connections() == 0) return RpcError::config("max_connections must be > 0");
+  if (config.max_handshakes() == 0) return RpcError::config("max_handshakes must be > 0");
+  if (!(config.handshakes_per_source_per_second() > 0) || !(config.handshake_burst_per_source() >= 1)) {
+    return RpcError::config("handshake_rate_per_source needs a rate > 0 and a burst >= 1");
+  }
+  if (config.header_timeout().count() <= 0) return RpcError::config("header_timeout must be > 0");
   return {};
 }
 
@@ -32,11 +45,25 @@ quic::TransportSettings transport_settings(const RpcConfig& config) {
       std::max<std::uint64_t>(settings.max_stream_window, config.max_message_size() + 1024);
   settings.max_connection_window =
       std::max<std::uint64_t>(settings.max_connection_window, 2 * settings.max_stream_window);
+  settings.connection_memory = config.max_connection_memory();
+  settings.budget_reset_code = static_cast<std::uint64_t>(wire::StreamErrorCode::kResourceExhausted);
+  settings.budget_close_code = static_cast<std::uint64_t>(wire::ConnectionCloseCode::kResourceExhausted);
   return settings;
 }
 
+quic::AdmissionLimits admission_limits(const RpcConfig& config) {
+  quic::AdmissionLimits limits;
+  limits.max_connections = config.max_connections();
+  limits.max_handshakes = config.max_handshakes();
+  limits.retry_threshold = config.retry_threshold();
+  limits.handshakes_per_source_per_second = config.handshakes_per_source_per_second();
+  limits.handshake_burst_per_source = config.handshake_burst_per_source();
+  return limits;
+}
+
 wire::FrameLimits frame_limits(const RpcConfig& config) {
-  return wire::FrameLimits{config.max_message_size(), config.max_header_size()};
+  return wire::FrameLimits{config.max_message_size(), config.max_header_size(),
+                           config.max_metadata_entries(), config.max_metadata_bytes()};
 }
 
 Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const RpcConfig& config) {

@@ -14,6 +14,7 @@ namespace rpcnet::rpc {
 
 Result<void> validate_limits(const RpcConfig& config);
 quic::TransportSettings transport_settings(const RpcConfig& config);
+quic::AdmissionLimits admission_limits(const RpcConfig& config);
 wire::FrameLimits frame_limits(const RpcConfig& config);
 Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const RpcConfig& config);
 Result<std::shared_ptr<const quic::TlsCredentials>> client_credentials(const RpcConfig& config,

@@ -2,10 +2,13 @@
 //
 // A timer per call costs a timer-queue insertion and removal under the reactor's lock, a
 // cancellation handler posted at every call's end, and a timerfd update whenever the call's
-// deadline happens to be the loop's earliest. Here entries live in an intrusive list sorted by
-// time: calls with the same timeout arrive in deadline order, so insertion is O(1) in practice,
-// removal is O(1), nothing is allocated, and the one asio timer moves only when the earliest
-// deadline does.
+// deadline happens to be the loop's earliest. Here entries live in an intrusive binary min-heap
+// (a vector of pointers; each entry knows its slot): add and remove are O(log n) whatever order
+// deadlines arrive in, so a peer choosing its timeouts (say, each shorter than the last) cannot
+// make inserts linear; the earliest deadline is O(1). Nothing is allocated per add beyond the
+// vector's amortised growth, and the one asio timer moves only when the earliest deadline moves
+// earlier. Entries due at the same time fire in the order they were added (a sequence number
+// taken at each add breaks ties).
 //
 // Loop-local: use from the owning loop only. An entry must be removed (or have fired) before it
 // is destroyed; the queue must outlive its entries.
@@ -13,7 +16,11 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "runtime/clock.h"
 
@@ -36,8 +43,8 @@ class DeadlineEntry {
  private:
   friend class DeadlineQueue;
   SteadyTime at_{};
-  DeadlineEntry* prev_ = nullptr;
-  DeadlineEntry* next_ = nullptr;
+  std::uint64_t seq_ = 0;   // tie breaker: the queue's add counter when this entry was added
+  std::size_t index_ = 0;   // slot in queue_->heap_ while armed
   DeadlineQueue* queue_ = nullptr;
 };
 
@@ -46,39 +53,94 @@ class DeadlineQueue {
   explicit DeadlineQueue(asio::any_io_executor executor)
       : timer_(std::move(executor)), alive_(std::make_shared<bool>(true)) {}
   ~DeadlineQueue() {
-    while (head_ != nullptr) remove(*head_);
+    for (DeadlineEntry* entry : heap_) entry->queue_ = nullptr;
   }
   DeadlineQueue(const DeadlineQueue&) = delete;
   DeadlineQueue& operator=(const DeadlineQueue&) = delete;
 
+  // Arms `entry` for `at`; an entry already armed here moves (and counts as added now for ties).
   void add(DeadlineEntry& entry, SteadyTime at) {
-    remove(entry);
-    entry.at_ = at;
-    entry.queue_ = this;
-    // Walk back from the tail: deadlines mostly arrive in order.
-    DeadlineEntry* after = tail_;
-    while (after != nullptr && after->at_ > at) after = after->prev_;
-    entry.prev_ = after;
-    entry.next_ = after != nullptr ? after->next_ : head_;
-    (entry.next_ != nullptr ? entry.next_->prev_ : tail_) = &entry;
-    (after != nullptr ? after->next_ : head_) = &entry;
-    if (head_ == &entry) arm();
+    if (entry.queue_ == this) {
+      entry.at_ = at;
+      entry.seq_ = next_seq_++;
+      restore(entry.index_);
+    } else {
+      heap_.push_back(&entry);  // the only step that may throw: nothing is changed yet
+      if (entry.queue_ != nullptr) entry.queue_->remove(entry);  // armed in another queue
+      entry.at_ = at;
+      entry.seq_ = next_seq_++;
+      entry.queue_ = this;
+      entry.index_ = heap_.size() - 1;
+      sift_up(entry.index_);
+    }
+    if (heap_.front() == &entry) arm();
   }
 
+  // Disarms `entry`; does nothing when it is not in this queue.
   void remove(DeadlineEntry& entry) {
     if (entry.queue_ != this) return;
-    (entry.prev_ != nullptr ? entry.prev_->next_ : head_) = entry.next_;
-    (entry.next_ != nullptr ? entry.next_->prev_ : tail_) = entry.prev_;
-    entry.prev_ = entry.next_ = nullptr;
+    const std::size_t index = entry.index_;
+    DeadlineEntry* last = heap_.back();
+    heap_.pop_back();
+    if (last != &entry) {
+      heap_[index] = last;
+      last->index_ = index;
+      restore(index);
+    }
+    entry.index_ = 0;
     entry.queue_ = nullptr;
     // The timer is left as it is: firing early with nothing due just re-arms.
   }
 
  private:
+  static bool earlier(const DeadlineEntry* a, const DeadlineEntry* b) noexcept {
+    return a->at_ < b->at_ || (a->at_ == b->at_ && a->seq_ < b->seq_);
+  }
+
+  void place(DeadlineEntry* entry, std::size_t index) noexcept {
+    heap_[index] = entry;
+    entry->index_ = index;
+  }
+
+  void sift_up(std::size_t index) noexcept {
+    DeadlineEntry* entry = heap_[index];
+    while (index > 0) {
+      const std::size_t parent = (index - 1) / 2;
+      if (!earlier(entry, heap_[parent])) break;
+      place(heap_[parent], index);
+      index = parent;
+    }
+    place(entry, index);
+  }
+
+  void sift_down(std::size_t index) noexcept {
+    DeadlineEntry* entry = heap_[index];
+    const std::size_t size = heap_.size();
+    for (;;) {
+      std::size_t child = 2 * index + 1;
+      if (child >= size) break;
+      if (child + 1 < size && earlier(heap_[child + 1], heap_[child])) ++child;
+      if (!earlier(heap_[child], entry)) break;
+      place(heap_[child], index);
+      index = child;
+    }
+    place(entry, index);
+  }
+
+  // Re-establishes heap order after the entry at `index` changed its key.
+  void restore(std::size_t index) noexcept {
+    if (index > 0 && earlier(heap_[index], heap_[(index - 1) / 2])) {
+      sift_up(index);
+    } else {
+      sift_down(index);
+    }
+  }
+
   void arm() {
-    if (armed_ && armed_at_ <= head_->at_) return;
+    const SteadyTime earliest = heap_.front()->at_;
+    if (armed_ && armed_at_ <= earliest) return;
     armed_ = true;
-    armed_at_ = head_->at_;
+    armed_at_ = earliest;
     timer_.expires_at(armed_at_);
     timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const asio::error_code& error) {
       if (error || alive.expired()) return;
@@ -89,18 +151,18 @@ class DeadlineQueue {
 
   void fire() {
     const SteadyTime now = steady_now();
-    while (head_ != nullptr && head_->at_ <= now) {
-      DeadlineEntry& due = *head_;
+    while (!heap_.empty() && heap_.front()->at_ <= now) {
+      DeadlineEntry& due = *heap_.front();
       remove(due);
       due.on_deadline();  // may add or remove other entries
     }
-    if (head_ != nullptr) arm();
+    if (!heap_.empty()) arm();
   }
 
   asio::steady_timer timer_;
   std::shared_ptr<bool> alive_;  // handlers check it: the queue may be gone when they run
-  DeadlineEntry* head_ = nullptr;
-  DeadlineEntry* tail_ = nullptr;
+  std::vector<DeadlineEntry*> heap_;  // min-heap on (at_, seq_); heap_[i]->index_ == i
+  std::uint64_t next_seq_ = 0;
   bool armed_ = false;
   SteadyTime armed_at_{};
 };

@@ -1,6 +1,7 @@
 #include "runtime/udp_socket.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,8 +90,10 @@ Result<void> UdpSocket::configure(const UdpSocketOptions& options) {
   const int pmtu = IP_PMTUDISC_DO;
   if (local_.address().is_v4()) {
     ::setsockopt(fd_, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    if (options.icmp_reports) ::setsockopt(fd_, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
   } else {
     ::setsockopt(fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    if (options.icmp_reports) ::setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
   }
   asio::error_code error;
   socket_.assign(local_.protocol(), fd_, error);
@@ -178,6 +181,37 @@ int UdpSocket::receive_batch(ReceiveBatch& batch) {
   } while (n < 0 && errno == EINTR);
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) last_error_ = errno;
   return n;  // < 0 on EAGAIN (nothing ready) or an ICMP-reported error; both end the batch
+}
+
+std::size_t UdpSocket::drain_icmp_reports(const std::function<void(const IcmpReport&)>& on_report,
+                                          std::size_t max) {
+  std::size_t reports = 0;
+  for (; reports < max && fd_ >= 0; ++reports) {
+    std::uint8_t quoted[512];
+    alignas(cmsghdr) std::uint8_t control[256];
+    sockaddr_storage offender{};
+    iovec iov{quoted, sizeof quoted};
+    msghdr msg{};
+    msg.msg_name = &offender;
+    msg.msg_namelen = sizeof offender;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd_, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (n < 0) break;  // EAGAIN: the queue is empty
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      const bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
+      const bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
+      if (!v4 && !v6) continue;
+      sock_extended_err error{};
+      std::memcpy(&error, CMSG_DATA(c), sizeof error);
+      if (error.ee_origin != SO_EE_ORIGIN_ICMP && error.ee_origin != SO_EE_ORIGIN_ICMP6) continue;
+      const std::size_t len = std::min<std::size_t>(static_cast<std::size_t>(n), sizeof quoted);
+      on_report(IcmpReport{static_cast<int>(error.ee_errno), std::span<const std::uint8_t>(quoted, len)});
+    }
+  }
+  return reports;
 }
 
 std::size_t UdpSocket::segment_size(ReceiveBatch& batch, std::size_t index, std::size_t total) {

@@ -10,6 +10,7 @@
 #include <asio/ip/udp.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -24,6 +25,16 @@ namespace rpcnet::runtime {
 struct UdpSocketOptions {
   bool reuse_port = false;           // SO_REUSEPORT, for one socket per event loop on one port
   int buffer_bytes = 4 << 20;        // SO_RCVBUF / SO_SNDBUF request (capped by the kernel)
+  // IP_RECVERR / IPV6_RECVERR: ICMP errors are queued with the start of the datagram they quote
+  // (drain_icmp_errors), so a caller can tell a report about its own packet from a forgery.
+  bool icmp_reports = false;
+};
+
+// One ICMP error the kernel matched to this socket: the errno it maps to (ECONNREFUSED for
+// port unreachable) and the beginning of our datagram the ICMP message quoted.
+struct IcmpReport {
+  int error = 0;
+  std::span<const std::uint8_t> quoted;
 };
 
 // One received datagram (a GRO batch is split before it reaches you).
@@ -33,7 +44,22 @@ struct ReceivedDatagram {
   socklen_t from_len;
 };
 
-class UdpSocket {
+// Where a QUIC connection sends its packets: a UdpSocket, or an in-memory pipe in tests and the
+// in-process fuzz target (fuzz/server_endpoint_fuzz.cc), which drive an endpoint without sockets.
+class DatagramSender {
+ public:
+  virtual ~DatagramSender() = default;
+  // Sends `len` bytes to `to` (null on a connected socket) as packets of `segment_size` bytes,
+  // the last possibly shorter.
+  virtual void send(const sockaddr* to, socklen_t to_len, const std::uint8_t* data,
+                    std::size_t len, std::size_t segment_size) = 0;
+  virtual const sockaddr* local_sockaddr() const noexcept = 0;
+  virtual socklen_t local_sockaddr_len() const noexcept = 0;
+  // Sends the kernel refused for lack of buffer space (dropped; QUIC recovers them).
+  virtual std::uint64_t send_drops() const noexcept { return 0; }
+};
+
+class UdpSocket final : public DatagramSender {
  public:
   // Binds `local` (port 0 lets the OS choose). Errors: kIo with the failing call and errno text.
   static Result<std::unique_ptr<UdpSocket>> bind(const asio::any_io_executor& executor,
@@ -45,15 +71,15 @@ class UdpSocket {
                                                     const SocketAddress& remote,
                                                     const UdpSocketOptions& options,
                                                     std::optional<SocketAddress> local = std::nullopt);
-  ~UdpSocket();
+  ~UdpSocket() override;
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
 
   const SocketAddress& local_address() const noexcept { return local_; }
-  const sockaddr* local_sockaddr() const noexcept {
+  const sockaddr* local_sockaddr() const noexcept override {
     return reinterpret_cast<const sockaddr*>(&local_storage_);
   }
-  socklen_t local_sockaddr_len() const noexcept { return local_len_; }
+  socklen_t local_sockaddr_len() const noexcept override { return local_len_; }
 
   // Waits until the socket is readable; completes with void(std::error_code).
   template <class Token>
@@ -92,14 +118,19 @@ class UdpSocket {
   // using one GSO syscall where the kernel supports it. A send the kernel refuses for lack of
   // buffer space is dropped (QUIC recovers it) and counted.
   void send(const sockaddr* to, socklen_t to_len, const std::uint8_t* data, std::size_t len,
-            std::size_t segment_size);
+            std::size_t segment_size) override;
 
   // The last receive error other than "nothing ready" (e.g. ECONNREFUSED from an ICMP port
   // unreachable on a connected socket), cleared by the call; 0 when none.
   int take_error() noexcept { return std::exchange(last_error_, 0); }
+  // With UdpSocketOptions::icmp_reports: hands every queued ICMP report to `on_report` (at most
+  // `max` of them) and returns how many there were. The queue must be drained whenever the
+  // socket wakes up: a non-empty error queue keeps it readable.
+  std::size_t drain_icmp_reports(const std::function<void(const IcmpReport&)>& on_report,
+                                 std::size_t max = 64);
 
   bool gso_enabled() const noexcept { return gso_enabled_; }
-  std::uint64_t send_drops() const noexcept { return send_drops_; }
+  std::uint64_t send_drops() const noexcept override { return send_drops_; }
 
   void close();
 

@@ -1,5 +1,6 @@
 #include "rpc/core/call_core.h"
 
+#include <algorithm>
 #include <string>
 
 namespace rpcnet::rpc {
@@ -31,20 +32,50 @@ InboundEvent EventQueue::pop() {
   return event;
 }
 
-InboundEvent CallCoreBase::pop_event() { return events_.pop(); }
+namespace {
+// What a queued event costs beyond its payload: the event itself in the queue.
+constexpr std::size_t kEventOverhead = sizeof(InboundEvent);
+
+std::size_t metadata_bytes(const Metadata& metadata) {
+  std::size_t total = 0;
+  for (const auto& [key, value] : metadata) total += key.size() + value.size() + 2 * sizeof(std::string);
+  return total;
+}
+
+std::size_t event_bytes(const InboundEvent& event) {
+  std::size_t total = kEventOverhead + event.message.capacity() + metadata_bytes(event.trailer_metadata);
+  if (event.header) total += event.header->method.size() + metadata_bytes(event.header->metadata);
+  return total;
+}
+
+wire::MetadataLimits metadata_limits(const wire::FrameLimits& limits) {
+  return wire::MetadataLimits{limits.max_metadata_entries, limits.max_metadata_bytes};
+}
+}  // namespace
+
+InboundEvent CallCoreBase::pop_event() {
+  InboundEvent event = events_.pop();
+  queued_bytes_ -= std::min(queued_bytes_, event_bytes(event));
+  return event;
+}
+
+void CallCoreBase::queue(InboundEvent&& event) {
+  queued_bytes_ += event_bytes(event);
+  events_.push(std::move(event));
+}
 
 void CallCoreBase::push_message(Bytes message) {
   InboundEvent event;
   event.kind = InboundEvent::Kind::kMessage;
   event.message = std::move(message);
-  events_.push(std::move(event));
+  queue(std::move(event));
 }
 
 void CallCoreBase::end_ok(Metadata trailer_metadata) {
   InboundEvent event;
   event.kind = InboundEvent::Kind::kEnd;
   event.trailer_metadata = std::move(trailer_metadata);
-  events_.push(std::move(event));
+  queue(std::move(event));
   ended_ = true;
 }
 
@@ -54,7 +85,7 @@ void CallCoreBase::end_with(RpcError error, StreamAction action, StreamErrorCode
   event.error = std::move(error);
   event.action = action;
   event.reset_code = code;
-  events_.push(std::move(event));
+  queue(std::move(event));
   ended_ = true;
 }
 
@@ -123,7 +154,11 @@ void ClientCallCore::handle_frame(const wire::FrameView& frame) {
       ++responses_;
       return push_message(frame.take());
     case FrameType::kTrailer: {
-      auto trailer = wire::decode_trailer(frame.payload);
+      auto trailer = wire::decode_trailer(frame.payload, metadata_limits(decoder_.limits()));
+      if (!trailer && trailer.error().code() == StatusCode::kResourceExhausted) {
+        return end_with(RpcError::stream(trailer.error().message(), StatusCode::kResourceExhausted),
+                        StreamAction::kReset, StreamErrorCode::kMessageTooLarge);
+      }
       if (!trailer) return end_protocol_error(trailer.error().message());
       if (trailer->code != StatusCode::kOk) {
         return end_with(RpcError::remote(trailer->code, std::move(trailer->message),
@@ -175,13 +210,18 @@ void ServerCallCore::on_decode_error(FrameError error) {
 void ServerCallCore::handle_frame(const wire::FrameView& frame) {
   if (!kind_) {
     if (frame.type != FrameType::kHeader) return end_protocol_error("first frame is not a header");
-    auto header = wire::decode_call_header(frame.payload);
+    auto header = wire::decode_call_header(frame.payload, metadata_limits(decoder_.limits()));
+    if (!header && header.error().code() == StatusCode::kResourceExhausted) {
+      // Too much metadata: answered with the status, like an oversized header.
+      return end_with(std::move(header).error(), StreamAction::kRespondStatus,
+                      StreamErrorCode::kMessageTooLarge);
+    }
     if (!header) return end_protocol_error(header.error().message());
     kind_ = header->kind;
     InboundEvent event;
     event.kind = InboundEvent::Kind::kHeader;
     event.header = std::move(*header);
-    events_.push(std::move(event));
+    queue(std::move(event));
     return;
   }
   switch (frame.type) {

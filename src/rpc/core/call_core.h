@@ -69,6 +69,9 @@ class CallCoreBase : public wire::FrameSink {
 
   bool has_event() const noexcept { return !events_.empty(); }
   InboundEvent pop_event();
+  // Memory the core holds for the peer: a frame still arriving plus queued events (payloads,
+  // headers, metadata). The I/O glue charges it to the connection's memory budget.
+  std::size_t held_bytes() const noexcept { return decoder_.buffered_bytes() + queued_bytes_; }
   // True once the kEnd event has been queued: later input is ignored.
   bool ended() const noexcept { return ended_; }
 
@@ -79,6 +82,7 @@ class CallCoreBase : public wire::FrameSink {
   void on_frame(const wire::FrameView& frame) final;
   virtual void handle_frame(const wire::FrameView& frame) = 0;
   virtual void on_decode_error(wire::FrameError error) = 0;
+  void queue(InboundEvent&& event);
   void push_message(Bytes message);
   void end_ok(Metadata trailer_metadata = {});
   void end_with(RpcError error, StreamAction action, wire::StreamErrorCode code);
@@ -86,6 +90,7 @@ class CallCoreBase : public wire::FrameSink {
 
   wire::FrameDecoder decoder_;
   EventQueue events_;
+  std::size_t queued_bytes_ = 0;
   bool ended_ = false;
 };
 

@@ -82,6 +82,34 @@ std::optional<std::uint64_t> varint_value(ByteView value) {
 
 std::string as_string(ByteView value) { return std::string(value.begin(), value.end()); }
 
+// Counts metadata against MetadataLimits as entries are decoded.
+class MetadataCounter {
+ public:
+  MetadataCounter(MetadataLimits limits, const char* where) : limits_(limits), where_(where) {}
+  // An error once this entry (of `key_and_value` bytes) would pass a limit.
+  std::optional<RpcError> admit(std::size_t key_and_value) {
+    ++entries_;
+    bytes_ += key_and_value;
+    if (entries_ > limits_.max_entries) {
+      return RpcError::status(StatusCode::kResourceExhausted,
+                              std::string(where_) + ": more than " +
+                                  std::to_string(limits_.max_entries) + " metadata entries");
+    }
+    if (bytes_ > limits_.max_bytes) {
+      return RpcError::status(StatusCode::kResourceExhausted,
+                              std::string(where_) + ": metadata exceeds " +
+                                  std::to_string(limits_.max_bytes) + " bytes");
+    }
+    return std::nullopt;
+  }
+
+ private:
+  MetadataLimits limits_;
+  const char* where_;
+  std::uint64_t entries_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
 std::optional<std::pair<std::string, std::string>> metadata_entry(ByteView value) {
   const auto key_len = read_varint(value);
   if (!key_len || key_len->value > value.size() - key_len->size) return std::nullopt;
@@ -142,11 +170,12 @@ static void encode_call_header_into(Bytes& out, const CallHeader& header) {
   }
 }
 
-Result<CallHeader> decode_call_header(ByteView payload) {
+Result<CallHeader> decode_call_header(ByteView payload, MetadataLimits limits) {
   CallHeader header;
   bool have_method = false;
   bool have_kind = false;
   SeenFields seen;
+  MetadataCounter metadata(limits, "call header");
   FieldReader reader(payload);
   while (const auto field = reader.next()) {
     // Only known singular fields are checked: unknown tags (possibly repeatable in a later
@@ -172,9 +201,9 @@ Result<CallHeader> decode_call_header(ByteView payload) {
       case HeaderTag::kTimeoutMicros: {
         const auto micros = varint_value(field->value);
         if (!micros) return malformed("call header: bad timeout");
-        // Clamp absurd values to ~292 years rather than overflow the duration.
-        header.timeout = std::chrono::microseconds(
-            static_cast<std::int64_t>(std::min<std::uint64_t>(*micros, std::uint64_t{1} << 62)));
+        // Clamped here, before anyone adds it to a time point.
+        header.timeout = std::chrono::microseconds(static_cast<std::int64_t>(
+            std::min<std::uint64_t>(*micros, static_cast<std::uint64_t>(kMaxTimeout.count()))));
         break;
       }
       case HeaderTag::kRequestId: {
@@ -186,6 +215,9 @@ Result<CallHeader> decode_call_header(ByteView payload) {
       case HeaderTag::kMetadata: {
         auto entry = metadata_entry(field->value);
         if (!entry) return malformed("call header: bad metadata entry");
+        if (auto over = metadata.admit(entry->first.size() + entry->second.size())) {
+          return std::move(*over);
+        }
         header.metadata.push_back(std::move(*entry));
         break;
       }
@@ -215,10 +247,11 @@ Bytes encode_trailer(const Trailer& trailer) {
   return out;
 }
 
-Result<Trailer> decode_trailer(ByteView payload) {
+Result<Trailer> decode_trailer(ByteView payload, MetadataLimits limits) {
   Trailer trailer;
   bool have_code = false;
   SeenFields seen;
+  MetadataCounter metadata(limits, "trailer");
   FieldReader reader(payload);
   while (const auto field = reader.next()) {
     if (field->tag >= static_cast<std::uint64_t>(TrailerTag::kStatusCode) &&
@@ -243,6 +276,9 @@ Result<Trailer> decode_trailer(ByteView payload) {
       case TrailerTag::kMetadata: {
         auto entry = metadata_entry(field->value);
         if (!entry) return malformed("trailer: bad metadata entry");
+        if (auto over = metadata.admit(entry->first.size() + entry->second.size())) {
+          return std::move(*over);
+        }
         trailer.metadata.push_back(std::move(*entry));
         break;
       }

@@ -69,13 +69,24 @@ struct Trailer {
   friend bool operator==(const Trailer&, const Trailer&) = default;
 };
 
+// Metadata a decoder accepts. Past either bound decoding stops at once (before the entry is
+// copied) with kStatus RESOURCE_EXHAUSTED naming the limit.
+struct MetadataLimits {
+  std::uint64_t max_entries = UINT64_MAX;
+  std::uint64_t max_bytes = UINT64_MAX;  // keys plus values
+};
+
+// The longest timeout a decoded header carries; longer ones are clamped to it, so the deadline
+// arithmetic a receiver does with it (now + timeout, in nanoseconds) cannot overflow.
+inline constexpr std::chrono::microseconds kMaxTimeout = std::chrono::hours(24 * 365);
+
 Bytes encode_call_header(const CallHeader& header);
 // Appends a complete HEADER frame for `header` to `out`.
 void append_call_header_frame(Bytes& out, const CallHeader& header);
 // Errors: kStream/kInternal with a description, for any malformed or incomplete header.
-Result<CallHeader> decode_call_header(ByteView payload);
+Result<CallHeader> decode_call_header(ByteView payload, MetadataLimits limits = {});
 
 Bytes encode_trailer(const Trailer& trailer);
-Result<Trailer> decode_trailer(ByteView payload);
+Result<Trailer> decode_trailer(ByteView payload, MetadataLimits limits = {});
 
 }  // namespace rpcnet::wire

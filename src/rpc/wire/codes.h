@@ -18,6 +18,8 @@ enum class StreamErrorCode : std::uint64_t {
   kRefused = 0x5,           // the server did not start the call (shutting down); safe to retry
   kInternal = 0x6,          // the sender failed internally
   kShutdown = 0x7,          // the server shut down before the call finished; it may have run
+  kHeaderTimeout = 0x8,     // the call header did not arrive within the server's header timeout
+  kResourceExhausted = 0x9, // the call needed more than its connection's memory budget allows
 };
 
 enum class ConnectionCloseCode : std::uint64_t {
@@ -25,14 +27,17 @@ enum class ConnectionCloseCode : std::uint64_t {
   kShutdown = 0x1,     // the server is shutting down; calls still open were not finished
   kInternal = 0x2,     // the sender hit an internal error
   kIdle = 0x3,         // closed by the owner because it was unused
+  kResourceExhausted = 0x4,  // the peer kept exceeding the connection's memory budget
 };
 
 // The status a caller reports when the peer reset its stream with `code`.
 inline StatusCode status_for_stream_error(std::uint64_t code) noexcept {
   switch (static_cast<StreamErrorCode>(code)) {
     case StreamErrorCode::kCancelled: return StatusCode::kCancelled;
-    case StreamErrorCode::kDeadlineExceeded: return StatusCode::kDeadlineExceeded;
-    case StreamErrorCode::kMessageTooLarge: return StatusCode::kResourceExhausted;
+    case StreamErrorCode::kDeadlineExceeded:
+    case StreamErrorCode::kHeaderTimeout: return StatusCode::kDeadlineExceeded;
+    case StreamErrorCode::kMessageTooLarge:
+    case StreamErrorCode::kResourceExhausted: return StatusCode::kResourceExhausted;
     case StreamErrorCode::kRefused:
     case StreamErrorCode::kShutdown: return StatusCode::kUnavailable;
     case StreamErrorCode::kNoError:

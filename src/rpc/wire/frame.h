@@ -28,6 +28,8 @@ struct Frame {
 struct FrameLimits {
   std::uint64_t max_message_size = 16u << 20;  // bytes per message payload
   std::uint64_t max_header_size = 16u << 10;   // bytes per header or trailer payload
+  std::uint64_t max_metadata_entries = 64;     // per header or trailer
+  std::uint64_t max_metadata_bytes = 8u << 10; // keys plus values, per header or trailer
 };
 
 enum class FrameError : std::uint8_t {
@@ -75,6 +77,8 @@ class FrameDecoder {
 
   // True when no partial frame is buffered: a FIN here ends the stream cleanly.
   bool at_frame_boundary() const noexcept { return state_ == State::kType && error_ == FrameError::kNone; }
+  // Bytes held for a frame still arriving (its buffer's capacity).
+  std::size_t buffered_bytes() const noexcept { return payload_.capacity(); }
   FrameError error() const noexcept { return error_; }
   // After kMessageTooLarge / kHeaderTooLarge: the length the peer announced.
   std::uint64_t rejected_length() const noexcept { return rejected_length_; }

@@ -133,12 +133,27 @@ TEST(CallHeaderCodec, RoundTripsEveryCallKind) {
 TEST(CallHeaderCodec, RoundTripsTimeouts) {
   for (const std::int64_t micros :
        {std::int64_t{0}, std::int64_t{1}, std::int64_t{63}, std::int64_t{64},
-        std::int64_t{30'000'000}, static_cast<std::int64_t>(kMaxVarint)}) {
+        std::int64_t{30'000'000}, static_cast<std::int64_t>(kMaxTimeout.count())}) {
     CallHeader header = minimal_header();
     header.timeout = microseconds(micros);
     const CallHeader decoded = round_trip(header);
     ASSERT_TRUE(decoded.timeout.has_value()) << micros;
     EXPECT_EQ(decoded.timeout->count(), micros);
+  }
+}
+
+// A peer's timeout is clamped when decoded, before anyone adds it to a time point: the largest
+// varint (~36,500 years in µs) must not overflow steady_clock arithmetic (UBSan checks it in
+// the sanitize build).
+TEST(CallHeaderCodec, ClampsAPeersHugeTimeoutSoDeadlineArithmeticCannotOverflow) {
+  for (const std::int64_t micros : {kMaxTimeout.count() + 1, static_cast<std::int64_t>(kMaxVarint)}) {
+    CallHeader header = minimal_header();
+    header.timeout = microseconds(micros);
+    const CallHeader decoded = round_trip(header);
+    ASSERT_TRUE(decoded.timeout.has_value()) << micros;
+    EXPECT_EQ(decoded.timeout->count(), kMaxTimeout.count());
+    const auto deadline = std::chrono::steady_clock::now() + *decoded.timeout;
+    EXPECT_GT(deadline, std::chrono::steady_clock::now() + std::chrono::hours(24 * 364));
   }
 }
 

@@ -66,6 +66,8 @@ TEST(WireEnums, StreamErrorCodeValuesArePinned) {
   EXPECT_EQ(v(StreamErrorCode::kRefused), 5u);
   EXPECT_EQ(v(StreamErrorCode::kInternal), 6u);
   EXPECT_EQ(v(StreamErrorCode::kShutdown), 7u);
+  EXPECT_EQ(v(StreamErrorCode::kHeaderTimeout), 8u);
+  EXPECT_EQ(v(StreamErrorCode::kResourceExhausted), 9u);
 }
 
 TEST(WireEnums, ConnectionCloseCodeValuesArePinned) {
@@ -73,6 +75,7 @@ TEST(WireEnums, ConnectionCloseCodeValuesArePinned) {
   EXPECT_EQ(v(ConnectionCloseCode::kShutdown), 1u);
   EXPECT_EQ(v(ConnectionCloseCode::kInternal), 2u);
   EXPECT_EQ(v(ConnectionCloseCode::kIdle), 3u);
+  EXPECT_EQ(v(ConnectionCloseCode::kResourceExhausted), 4u);
 }
 
 TEST(StatusForStreamError, MapsEveryStreamErrorCode) {
@@ -84,10 +87,12 @@ TEST(StatusForStreamError, MapsEveryStreamErrorCode) {
   EXPECT_EQ(status_for_stream_error(5), StatusCode::kUnavailable);  // kRefused: safe to retry
   EXPECT_EQ(status_for_stream_error(6), StatusCode::kInternal);
   EXPECT_EQ(status_for_stream_error(7), StatusCode::kUnavailable);  // kShutdown
+  EXPECT_EQ(status_for_stream_error(8), StatusCode::kDeadlineExceeded);  // kHeaderTimeout
+  EXPECT_EQ(status_for_stream_error(9), StatusCode::kResourceExhausted);
 }
 
 TEST(StatusForStreamError, MapsAnUnknownCodeToUnknown) {
-  EXPECT_EQ(status_for_stream_error(8), StatusCode::kUnknown);
+  EXPECT_EQ(status_for_stream_error(10), StatusCode::kUnknown);
   EXPECT_EQ(status_for_stream_error(0x100), StatusCode::kUnknown);
   EXPECT_EQ(status_for_stream_error(0x3fffffffffffffffULL), StatusCode::kUnknown);
 }
