@@ -77,6 +77,7 @@ struct ServerStats {
   std::uint64_t close_packets_suppressed = 0;
   std::uint64_t header_timeouts = 0;        // streams reset: no call header within header_timeout
   std::uint64_t memory_budget_resets = 0;   // streams reset: max_connection_memory exceeded
+  std::uint64_t blocking_calls_queued = 0;    // now waiting for a worker thread
   std::uint64_t blocking_calls_rejected = 0;  // max_queued_blocking_calls reached
   std::uint64_t blocking_calls_skipped = 0;   // cancelled before a worker started them
 };

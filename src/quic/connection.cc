@@ -413,6 +413,13 @@ asio::awaitable<Result<std::shared_ptr<Connection>>> Connection::connect(
 
 // ---- public API -----------------------------------------------------------------------------------
 
+SocketAddress Connection::local_address() const {
+  SocketAddress out;
+  out.resize(socket_->local_sockaddr_len());
+  std::memcpy(out.data(), socket_->local_sockaddr(), socket_->local_sockaddr_len());
+  return out;
+}
+
 bool Connection::quotes_own_packet(std::span<const std::uint8_t> quoted) const {
   if (conn_ == nullptr) return false;
   const ngtcp2_cid* dcid = ngtcp2_conn_get_dcid(conn_);
@@ -454,6 +461,8 @@ ConnectionStats Connection::stats() const {
   out.bytes_received = bytes_received_;
   out.close_packets_sent = close_packets_sent_;
   out.memory_used = budget_.used();
+  out.icmp_reports_counted = icmp_reports_counted_;
+  out.icmp_reports_ignored = icmp_reports_ignored_;
   if (conn_ != nullptr) {
     ngtcp2_conn_info info;
     ngtcp2_conn_get_conn_info(conn_, &info);
@@ -518,6 +527,7 @@ void Connection::close(std::uint64_t app_code, std::string_view reason) {
 }
 
 void Connection::note_budget_reset(std::uint64_t close_code) {
+  if (owner_ != nullptr) owner_->counters().memory_budget_resets.fetch_add(1, std::memory_order_relaxed);
   if (++budget_resets_ < settings_.budget_resets_before_close) return;
   close(close_code, "memory budget exceeded " + std::to_string(budget_resets_) + " times");
 }
@@ -592,7 +602,12 @@ asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connec
     socket->drain_icmp_reports([&](const runtime::IcmpReport& report) {
       // Anyone who knows our address and port can send an ICMP port unreachable; only the
       // server and the path between see the connection ID it must quote. Forgeries are ignored.
-      if (report.error == ECONNREFUSED && self->quotes_own_packet(report.quoted)) ++refusals;
+      if (report.error == ECONNREFUSED && self->quotes_own_packet(report.quoted)) {
+        ++refusals;
+        ++self->icmp_reports_counted_;
+      } else {
+        ++self->icmp_reports_ignored_;
+      }
     });
     self->unanswered_refusals_ += refusals;
     // During the handshake the first refusal ends it; afterwards a process that died (its port

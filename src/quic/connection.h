@@ -67,6 +67,10 @@ struct ConnectionStats {
   std::uint64_t bytes_received = 0;
   std::uint64_t close_packets_sent = 0;  // CONNECTION_CLOSE (re)transmissions while closing
   std::size_t memory_used = 0;           // charged to the connection's MemoryBudget
+  // Client: ICMP port-unreachable reports that quoted one of our packets, and those that did
+  // not (forged, or about another socket's traffic) and were ignored.
+  std::uint64_t icmp_reports_counted = 0;
+  std::uint64_t icmp_reports_ignored = 0;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -85,6 +89,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Why the connection closed (or failed to open); set once state() leaves kOpen.
   const std::optional<RpcError>& close_error() const noexcept { return close_error_; }
   const SocketAddress& remote_address() const noexcept { return remote_; }
+  // The address this side sends from (a client's socket, the server's port).
+  SocketAddress local_address() const;
   // Distinguished name of the peer's verified certificate, or "" without one (no mTLS).
   std::string peer_certificate_subject() const;
   ConnectionStats stats() const;
@@ -255,6 +261,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Client: ICMP port-unreachable reports since the last datagram from the peer. One report can
   // be stale or forged; several in a row with nothing heard in between mean the peer is gone.
   int unanswered_refusals_ = 0;
+  std::uint64_t icmp_reports_counted_ = 0;
+  std::uint64_t icmp_reports_ignored_ = 0;
   bool handshake_confirmed_ = false;
   std::optional<RpcError> close_error_;
   std::vector<std::uint8_t> close_packet_;

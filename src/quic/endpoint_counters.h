@@ -27,6 +27,8 @@ struct EndpointCounters {
   // decaying rate or the 3x amplification limit.
   std::atomic<std::uint64_t> close_packets_sent{0};
   std::atomic<std::uint64_t> close_packets_suppressed{0};
+  // Streams reset because they needed more than their connection's memory budget.
+  std::atomic<std::uint64_t> memory_budget_resets{0};
 };
 
 }  // namespace rpcnet::quic

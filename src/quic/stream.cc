@@ -46,6 +46,14 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
       chunk.fin = rx_fin_;
       co_return chunk;
     }
+    if (rx_stopped_) {
+      // We reset the stream or stopped reading, which dropped whatever was unread: a FIN that
+      // arrived before must not pass for a clean end (the reader would take the missing bytes
+      // for a peer that sent none, e.g. a call without its status).
+      StreamChunk chunk;
+      chunk.status = StreamChunk::Status::kCancelled;
+      co_return chunk;
+    }
     if (rx_fin_) {
       StreamChunk chunk;
       chunk.fin = true;
@@ -111,7 +119,7 @@ void Stream::reset(std::uint64_t code) {
   const bool read = !rx_stopped_ && !rx_fin_ && !rx_reset_;
   const bool write = !tx_shut_ && !tx_fin_sent_;
   tx_shut_ = true;
-  release_tx_charge(tx_charged_);  // never to be sent
+  drop_unsent();
   drop_received();
   rx_stopped_ = true;
   connection_->shutdown_stream(id_, code, read, write);
@@ -213,9 +221,21 @@ void Stream::on_acked(std::uint64_t len) {
   }
 }
 
+void Stream::drop_unsent() {
+  // Bytes ngtcp2 never saw can go now; the sent ones stay until acknowledged or closed, since
+  // ngtcp2 may still read them.
+  const std::size_t keep = tx_unsent_index_ + (tx_unsent_pos_ > 0 ? 1 : 0);
+  if (keep < tx_buffers_.size()) {
+    tx_buffers_.erase(tx_buffers_.begin() + static_cast<std::ptrdiff_t>(keep), tx_buffers_.end());
+  }
+  tx_unsent_bytes_ = 0;
+  release_tx_charge(tx_charged_);
+}
+
 void Stream::on_write_shut() {
   if (tx_shut_) return;
   tx_shut_ = true;
+  drop_unsent();
   writer_.notify();
   notify_abort(0);
 }

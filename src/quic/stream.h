@@ -103,6 +103,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void reset_for_budget();
   void release_rx_charge();
   void release_tx_charge(std::uint64_t bytes);
+  void drop_unsent();  // our send side is shut: free what was never handed to ngtcp2
 
   // ---- send-side bookkeeping for Connection's write loop ----
   bool has_pending_send() const noexcept {

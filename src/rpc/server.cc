@@ -211,8 +211,7 @@ void ServerCall::spawn(ServerState& server, ServerLoop& loop,
     if (code == quic::kAbortConnectionClosed) {
       self->cancel(RpcError::connection("connection closed"), StreamErrorCode::kCancelled);
     } else if (code == code_of(StreamErrorCode::kResourceExhausted)) {
-      // Our own stream gave up: the peer sent more than the connection's budget holds.
-      self->loop_.budget_resets.fetch_add(1, std::memory_order_relaxed);
+      // Our own stream gave up: the peer made it hold more than the connection's budget.
       self->cancel(RpcError::status(StatusCode::kResourceExhausted,
                                     "the connection's memory budget is exhausted"),
                    StreamErrorCode::kResourceExhausted);
@@ -266,7 +265,6 @@ bool ServerCall::sync_budget() {
     charged_ = held;
     return true;
   }
-  loop_.budget_resets.fetch_add(1, std::memory_order_relaxed);
   cancel(RpcError::status(StatusCode::kResourceExhausted,
                           "the connection's memory budget of " +
                               std::to_string(connection_->budget().limit()) +
@@ -367,6 +365,12 @@ asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
   }
   auto parts = rpc::encode_message_parts(std::move(message));
   auto written = co_await stream_->write(std::move(parts.head), std::move(parts.body), false);
+  if (!written && written.error().code() == StatusCode::kResourceExhausted) {
+    // The connection's memory budget is full (a client that does not read, typically): the
+    // stream is already reset; the handler learns why.
+    cancel(written.error(), StreamErrorCode::kResourceExhausted);
+    co_return written.error();
+  }
   if (!written) {
     // The client reset the stream or stopped reading: the call is over. Cancel it now, so the
     // handler sees context().cancelled() at once rather than when the abort notice arrives.
@@ -428,9 +432,13 @@ asio::awaitable<Result<Bytes>> ServerCall::run_blocking(
   // hop carries no cancellation slot; the handler polls context.cancelled() instead.
   // Named before the co_await: GCC 12 mishandles closure temporaries in co_await expressions.
   ServerState* server = &server_;
-  if (server->blocking_queued.fetch_add(1, std::memory_order_relaxed) >=
-      server->config.max_queued_blocking_calls()) {
-    server->blocking_queued.fetch_sub(1, std::memory_order_relaxed);
+  // Take a place in the queue only if one is free (never over the limit, not even briefly).
+  std::size_t queued = server->blocking_queued.load(std::memory_order_relaxed);
+  const std::size_t limit = server->config.max_queued_blocking_calls();
+  while (queued < limit && !server->blocking_queued.compare_exchange_weak(
+                               queued, queued + 1, std::memory_order_relaxed)) {
+  }
+  if (queued >= limit) {
     server->blocking_rejected.fetch_add(1, std::memory_order_relaxed);
     co_return RpcError::status(StatusCode::kResourceExhausted,
                                "the server's queue of " +
@@ -583,18 +591,14 @@ Result<SocketAddress> RpcServer::bind() {
   loops = std::min<std::size_t>(loops, 255);  // the loop index travels in a connection ID byte
   auto runtime = std::make_unique<Runtime>(loops);
 
-  // One socket per loop on one port. With a single loop no SO_REUSEPORT is set, so a port in
-  // use is reported rather than silently shared.
-  runtime::UdpSocketOptions options;
-  options.reuse_port = loops > 1;
-  std::vector<std::unique_ptr<runtime::UdpSocket>> sockets;
-  SocketAddress bound = *address;
-  for (std::size_t i = 0; i < loops; ++i) {
-    auto socket = runtime::UdpSocket::bind(runtime->executor(i), bound, options);
-    if (!socket) return std::move(socket).error();
-    if (i == 0) bound = (*socket)->local_address();
-    sockets.push_back(std::move(*socket));
-  }
+  // One socket per loop on one port, shared with no other process (bind_group). With a single
+  // loop no SO_REUSEPORT is set, so a port in use is reported by bind itself.
+  std::vector<asio::any_io_executor> executors;
+  for (std::size_t i = 0; i < loops; ++i) executors.push_back(runtime->executor(i));
+  auto group = runtime::UdpSocket::bind_group(executors, *address, runtime::UdpSocketOptions{});
+  if (!group) return std::move(group).error();
+  std::vector<std::unique_ptr<runtime::UdpSocket>> sockets = std::move(*group);
+  const SocketAddress bound = sockets.front()->local_address();
 
   std::vector<std::shared_ptr<quic::ServerEndpoint>> endpoints;
   for (std::size_t i = 0; i < loops; ++i) {
@@ -666,7 +670,6 @@ ServerStats RpcServer::stats() const {
     stats.calls_active += static_cast<std::uint64_t>(
         std::max<std::int64_t>(0, loop->active_calls.load(std::memory_order_relaxed)));
     stats.header_timeouts += loop->header_timeouts.load(std::memory_order_relaxed);
-    stats.memory_budget_resets += loop->budget_resets.load(std::memory_order_relaxed);
     const auto& counters = loop->endpoint->counters();
     const auto get = [](const std::atomic<std::uint64_t>& counter) {
       return counter.load(std::memory_order_relaxed);
@@ -681,10 +684,12 @@ ServerStats RpcServer::stats() const {
     stats.stateless_resets_sent += get(counters.stateless_resets_sent);
     stats.close_packets_sent += get(counters.close_packets_sent);
     stats.close_packets_suppressed += get(counters.close_packets_suppressed);
+    stats.memory_budget_resets += get(counters.memory_budget_resets);
     stats.datagrams_forwarded += get(counters.datagrams_forwarded);
     stats.forwards_dropped += get(counters.forwards_dropped);
   }
   if (state_->shared) stats.handshakes_in_progress = state_->shared->admission.handshakes();
+  stats.blocking_calls_queued = state_->blocking_queued.load(std::memory_order_relaxed);
   stats.blocking_calls_rejected = state_->blocking_rejected.load(std::memory_order_relaxed);
   stats.blocking_calls_skipped = state_->blocking_skipped.load(std::memory_order_relaxed);
   return stats;

@@ -43,7 +43,6 @@ struct ServerLoop {
   std::atomic<std::uint64_t> calls_started{0};
   std::atomic<std::uint64_t> connections_open{0};
   std::atomic<std::uint64_t> header_timeouts{0};
-  std::atomic<std::uint64_t> budget_resets{0};
 };
 
 class ServerState {

@@ -90,6 +90,40 @@ class Process {
   }
   pid_t pid() const { return pid_; }
 
+  // Closes the child's stdin (a child that serves until EOF then shuts down).
+  void close_stdin() {
+    if (stdin_ >= 0) close(stdin_);
+    stdin_ = -1;
+  }
+  // Waits up to `timeout` for the child to exit by itself; its exit code, or nullopt if it is
+  // still running (it is not killed) or died of a signal.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return exit_code_;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        if (WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
+        return exit_code_;
+      }
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, std::chrono::milliseconds(20), [&] { return eof_; });
+    }
+    return std::nullopt;
+  }
+  // True while the child has not exited (it is reaped if it has).
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      if (WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
+      return false;
+    }
+    return true;
+  }
+
   // Waits until some line (from index `from` on) satisfies `match`; returns its index.
   std::optional<std::size_t> wait_line(const std::function<bool(const std::string&)>& match,
                                        std::chrono::milliseconds timeout, std::size_t from = 0) {
@@ -156,6 +190,7 @@ class Process {
   std::condition_variable changed_;
   std::vector<Line> lines_;
   bool eof_ = false;
+  std::optional<int> exit_code_;
 };
 
 }  // namespace rpcnet::runtime

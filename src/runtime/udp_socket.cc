@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -137,6 +138,83 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::bind(const asio::any_io_executor& 
   rest.reuse_port = false;  // already set before bind()
   if (auto r = socket->configure(rest); !r) return std::move(r).error();
   return socket;
+}
+
+namespace {
+
+// Sockets bound to exactly `address` (address and port), from /proc/net/udp or udp6; nullopt
+// when the table cannot be read.
+std::optional<std::size_t> sockets_bound_to(const SocketAddress& address) {
+  const bool v4 = address.address().is_v4();
+  std::FILE* table = std::fopen(v4 ? "/proc/net/udp" : "/proc/net/udp6", "r");
+  if (table == nullptr) return std::nullopt;
+  char wanted[64];
+  if (v4) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(address.data());
+    std::snprintf(wanted, sizeof wanted, "%08X:%04X", in->sin_addr.s_addr, address.port());
+  } else {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address.data());
+    std::uint32_t words[4];
+    std::memcpy(words, &in6->sin6_addr, sizeof words);
+    std::snprintf(wanted, sizeof wanted, "%08X%08X%08X%08X:%04X", words[0], words[1], words[2],
+                  words[3], address.port());
+  }
+  std::size_t count = 0;
+  char line[512];
+  while (std::fgets(line, sizeof line, table) != nullptr) {
+    char local[64] = {};
+    if (std::sscanf(line, " %*[0-9]: %63s", local) == 1 && std::strcmp(local, wanted) == 0) ++count;
+  }
+  std::fclose(table);
+  return count;
+}
+
+}  // namespace
+
+Result<std::vector<std::unique_ptr<UdpSocket>>> UdpSocket::bind_group(
+    const std::vector<asio::any_io_executor>& executors, const SocketAddress& local,
+    UdpSocketOptions options) {
+  const bool pick_port = local.port() == 0;
+  options.reuse_port = executors.size() > 1;
+  constexpr int kAttempts = 16;
+  RpcError last = RpcError::io("bind " + to_string(local) + ": no free port");
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    SocketAddress target = local;
+    if (pick_port && options.reuse_port) {
+      // A socket without SO_REUSEPORT only gets a port nobody holds.
+      UdpSocketOptions exclusive = options;
+      exclusive.reuse_port = false;
+      auto probe = bind(executors[0], local, exclusive);
+      if (!probe) return std::move(probe).error();
+      target = (*probe)->local_address();
+    }
+    std::vector<std::unique_ptr<UdpSocket>> sockets;
+    for (const auto& executor : executors) {
+      auto socket = bind(executor, target, options);
+      if (!socket) {
+        last = std::move(socket).error();
+        break;
+      }
+      if (target.port() == 0) target = (*socket)->local_address();
+      sockets.push_back(std::move(*socket));
+    }
+    if (sockets.size() != executors.size()) {
+      if (!pick_port) return last;
+      continue;  // someone took the port between the probe and us
+    }
+    if (options.reuse_port) {
+      const auto holders = sockets_bound_to(target);
+      if (holders && *holders > sockets.size()) {
+        last = RpcError::io("bind " + to_string(target) + ": the port is shared with " +
+                            std::to_string(*holders - sockets.size()) +
+                            " socket(s) of another process (SO_REUSEPORT)");
+        if (!pick_port) return last;
+        continue;
+      }
+    }
+    return sockets;
+  }
+  return last;
 }
 
 Result<std::unique_ptr<UdpSocket>> UdpSocket::connect(const asio::any_io_executor& executor,

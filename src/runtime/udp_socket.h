@@ -65,6 +65,15 @@ class UdpSocket final : public DatagramSender {
   static Result<std::unique_ptr<UdpSocket>> bind(const asio::any_io_executor& executor,
                                                  const SocketAddress& local,
                                                  const UdpSocketOptions& options);
+  // One socket per executor on one port (SO_REUSEPORT when there are several), sharing it with
+  // nobody else. The kernel lets a port-0 bind with SO_REUSEPORT land on a port that another
+  // process of the same user already holds with SO_REUSEPORT, and then splits the traffic
+  // between the two: the port is therefore picked by a socket that cannot share, and afterwards
+  // checked in /proc/net/udp{,6} to hold exactly our sockets (port 0: another port is tried).
+  // Errors: kIo when binding fails or a fixed port is shared with another process.
+  static Result<std::vector<std::unique_ptr<UdpSocket>>> bind_group(
+      const std::vector<asio::any_io_executor>& executors, const SocketAddress& local,
+      UdpSocketOptions options);
   // Opens a socket connected to `remote`. `local`, when given, is bound first; otherwise the
   // kernel picks the local address.
   static Result<std::unique_ptr<UdpSocket>> connect(const asio::any_io_executor& executor,
