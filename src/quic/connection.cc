@@ -421,7 +421,7 @@ SocketAddress Connection::local_address() const {
 }
 
 bool Connection::quotes_own_packet(std::span<const std::uint8_t> quoted) const {
-  if (conn_ == nullptr) return false;
+  if (conn_ == nullptr || quoted.empty()) return false;  // ngtcp2 asserts on empty input
   const ngtcp2_cid* dcid = ngtcp2_conn_get_dcid(conn_);
   ngtcp2_version_cid vc;
   if (ngtcp2_pkt_decode_version_cid(&vc, quoted.data(), quoted.size(), dcid->datalen) != 0) {
@@ -535,6 +535,7 @@ void Connection::note_budget_reset(std::uint64_t close_code) {
 // ---- reading --------------------------------------------------------------------------------------
 
 void Connection::on_datagram(const runtime::ReceivedDatagram& datagram, std::uint64_t now) {
+  if (datagram.data.empty()) return;  // ngtcp2 asserts on an empty packet
   bytes_received_ += datagram.data.size();
   switch (state_) {
     case State::kFinished:

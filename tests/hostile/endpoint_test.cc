@@ -300,6 +300,42 @@ TEST(HostileEndpoint, AnUnvalidatedAddressNeverGetsMoreThanThreeTimesWhatItSent)
   EXPECT_GT(count(counters(pipe).close_packets_suppressed), 0u);
 }
 
+// Two loops of one server: a packet for loop 0's connection that reaches loop 1's socket is
+// forwarded (the client's address changed, so the kernel picked another socket); junk that only
+// looks like loop 0's is not; and the queue to a loop is bounded.
+TEST(HostileEndpoint, OnlyExistingConnectionIdsAreForwardedAndTheQueueIsBounded) {
+  AdmissionLimits limits;
+  limits.max_forward_queue = 4;
+  QuicPipe pipe({}, limits);
+  CaptureSender loop1_sender("127.0.0.1", 4433);
+  quic::ServerEndpoint& loop1 = pipe.add_loop(loop1_sender);
+  auto& client = pipe.add_client();
+  pipe.pump();
+  ASSERT_TRUE(client.connection->is_open());
+  const PipeDatagram real = client.sent_log.back();  // to loop 0's connection
+  const auto at_loop1 = [&](const Bytes& data) {
+    loop1.receive(runtime::ReceivedDatagram{std::span<const std::uint8_t>(data),
+                                            reinterpret_cast<const sockaddr*>(&real.from),
+                                            real.from_len},
+                  runtime::monotonic_ns());
+  };
+  at_loop1(real.data);
+  EXPECT_EQ(count(loop1.counters().datagrams_forwarded), 1u);
+  pipe.io.poll();  // loop 0 takes it
+  // A made-up ID that starts with loop 0's index: not forwarded, answered by a reset here.
+  Bytes fake = real.data;
+  for (std::size_t i = 2; i < 17 && i < fake.size(); ++i) fake[i] ^= 0x5a;
+  at_loop1(fake);
+  EXPECT_EQ(count(loop1.counters().datagrams_forwarded), 1u);
+  EXPECT_EQ(count(loop1.counters().stateless_resets_sent), 1u);
+  // Ten real ones before loop 0 runs: four wait in its queue, six are dropped.
+  for (int i = 0; i < 10; ++i) at_loop1(real.data);
+  EXPECT_EQ(count(loop1.counters().datagrams_forwarded), 5u);
+  EXPECT_EQ(count(loop1.counters().forwards_dropped), 6u);
+  pipe.pump();
+  EXPECT_TRUE(client.connection->is_open()) << "replayed duplicates do no harm";
+}
+
 TEST(HostileEndpoint, NatRebindingMovesTheConnectionAndTheCallInFlightCompletes) {
   QuicPipe pipe;
   echo_streams(pipe);

@@ -151,7 +151,13 @@ class ServerProcess {
     if (const char* wrapper = ::getenv("RPCNET_HOSTILE_WRAPPER")) argv.insert(argv.begin(), wrapper);
     // ASan keeps freed memory in a quarantine (256 MB by default), which would make the peak RSS
     // measure the sanitizer rather than the server.
-    ::setenv("ASAN_OPTIONS", "quarantine_size_mb=4:malloc_context_size=5", 1);
+    // (The sanitizer's other options, leak checking included, pass through: a server that
+    // leaks exits non-zero and fails stop().)
+    static const std::string asan_options = [] {
+      const char* inherited = ::getenv("ASAN_OPTIONS");
+      return std::string(inherited != nullptr ? inherited : "") + ":quarantine_size_mb=4";
+    }();
+    ::setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
     process_ = std::make_unique<runtime::Process>(argv);
     auto line = process_->wait_line([](const std::string& l) { return l.rfind("PORT ", 0) == 0; }, 30s);
     if (!line) return;

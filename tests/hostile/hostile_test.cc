@@ -462,6 +462,7 @@ TEST_F(HostileTest, JunkDatagramsAreDroppedOrAnsweredWithinLimits) {
   to.sin_port = htons(server_->port());
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   constexpr int kJunk = 20000;
+  std::uint64_t may_be_answered = 0;
   for (int i = 0; i < kJunk; ++i) {
     Bytes junk(1 + rng() % 1400);
     for (auto& b : junk) b = static_cast<std::uint8_t>(rng());
@@ -471,7 +472,13 @@ TEST_F(HostileTest, JunkDatagramsAreDroppedOrAnsweredWithinLimits) {
       case 2: if (junk.size() > 5) { junk[0] = 0xc0; junk[1] = junk[2] = junk[3] = junk[4] = 0; } break;
       default: break;                                        // anything
     }
+    // Only a short header (first bit 0) of at least 43 bytes may be answered with a reset.
+    if ((junk[0] & 0x80) == 0 && junk.size() >= 43) ++may_be_answered;
     (void)::sendto(sockets[static_cast<std::size_t>(i) % sockets.size()], junk.data(), junk.size(), 0,
+                   reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  }
+  for (int i = 0; i < 100; ++i) {  // empty datagrams: ngtcp2 asserts if one reaches it
+    (void)::sendto(sockets[static_cast<std::size_t>(i) % sockets.size()], "", 0, 0,
                    reinterpret_cast<const sockaddr*>(&to), sizeof to);
   }
   for (int fd : sockets) ::close(fd);
@@ -479,7 +486,8 @@ TEST_F(HostileTest, JunkDatagramsAreDroppedOrAnsweredWithinLimits) {
   std::printf("[attack] junk: %d datagrams, %llu dropped, %llu stateless resets sent\n", kJunk,
               static_cast<unsigned long long>(s.at("datagrams_dropped")),
               static_cast<unsigned long long>(s.at("stateless_resets_sent")));
-  EXPECT_LE(s.at("stateless_resets_sent"), static_cast<std::uint64_t>(kJunk / 4));
+  // (The rate limit itself is pinned in HostileEndpoint.StatelessResetsAreRateLimited.)
+  EXPECT_LE(s.at("stateless_resets_sent"), may_be_answered);
   EXPECT_EQ(s.at("connections_accepted"), 1u) << "junk opened no connection";
   expect_survived("junk datagrams", 32 * 1024);
 }
@@ -593,9 +601,11 @@ TEST(HostileIcmp, ForgedPortUnreachableErrorsDoNotCloseAHealthyConnection) {
   victim.sin_port = htons((*connection)->local_address().port());
   std::vector<std::uint8_t> forged_quote(64, 0x41);
   forged_quote[0] = 0x40;  // looks like a short header, with a connection ID that is not ours
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < 9; ++i) {
     if (!forge_port_unreachable(victim, peer, forged_quote)) GTEST_SKIP() << "needs CAP_NET_RAW";
   }
+  // And one quoting nothing of the datagram at all (ngtcp2 asserts on an empty packet).
+  ASSERT_TRUE(forge_port_unreachable(victim, peer, {}));
   // Let the client's loop see them, then prove the connection still works with a raw call.
   std::string result;
   for (int attempt = 0; attempt < 100 && (*connection)->stats().icmp_reports_ignored < 10; ++attempt) {

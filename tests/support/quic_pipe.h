@@ -133,9 +133,10 @@ class QuicPipe {
     auto secrets = quic::ServerSecrets::derive(certs_.server_key);
     if (!tls || !secrets) throw std::runtime_error("server TLS setup failed");
     shared_ = std::make_shared<quic::ServerShared>(limits, *secrets);
+    server_tls_ = *tls;
     quic::ServerEndpoint::Options endpoint_options;
     endpoint_options.transport = transport_;
-    endpoint_options.tls = *tls;
+    endpoint_options.tls = server_tls_;
     endpoint_options.shared = shared_;
     server_ = std::make_shared<quic::ServerEndpoint>(
         io.get_executor(), &server_sender_, std::move(endpoint_options),
@@ -155,7 +156,25 @@ class QuicPipe {
     for (auto& client : clients_) client->connection.reset();
     server_connections.clear();
     server_.reset();
+    extra_loops_.clear();
     io.poll();
+  }
+
+  // Another event loop's endpoint of the same server (loop index 1, 2, ...), sending through
+  // `sender`; the pipe's own endpoint is loop 0. Datagrams reach it only when a test delivers
+  // them with receive(); forwarding between the loops goes through `io`.
+  quic::ServerEndpoint& add_loop(runtime::DatagramSender& sender) {
+    quic::ServerEndpoint::Options options;
+    options.transport = transport_;
+    options.tls = server_tls_;
+    options.shared = shared_;
+    options.loop_index = static_cast<std::uint8_t>(extra_loops_.size() + 1);
+    extra_loops_.push_back(std::make_shared<quic::ServerEndpoint>(io.get_executor(), &sender,
+                                                                  std::move(options), nullptr));
+    std::vector<std::shared_ptr<quic::ServerEndpoint>> all = {server_};
+    all.insert(all.end(), extra_loops_.begin(), extra_loops_.end());
+    for (auto& endpoint : all) endpoint->set_peers(all);
+    return *extra_loops_.back();
   }
 
   static std::filesystem::path default_cert_dir() {
@@ -273,6 +292,8 @@ class QuicPipe {
   DevCertificatePaths certs_;
   std::shared_ptr<quic::ServerShared> shared_;
   std::shared_ptr<quic::ServerEndpoint> server_;
+  std::vector<std::shared_ptr<quic::ServerEndpoint>> extra_loops_;
+  std::shared_ptr<const quic::TlsCredentials> server_tls_;
   std::shared_ptr<const quic::TlsCredentials> client_tls_;
   std::vector<std::unique_ptr<Client>> clients_;
 };
