@@ -86,8 +86,10 @@ class RpcConfig {
   // Clients follow the Retry by themselves; it costs them one round trip. Default: 100.
   RpcConfig& with_retry_threshold(std::size_t handshakes);
   // Server: new connections per second one source address (an IPv4 address, an IPv6 /64) may
-  // start, `burst` of them at once. Past it connect fails with kConnection: "… refused the
-  // connection: too many new connections from this address". Default: 1,000/s, burst 1,000.
+  // start, `burst` of them at once, while the server is under handshake pressure (at or past
+  // the Retry threshold; an idle server throttles nobody). Past it connect fails with
+  // kConnection: "… refused the connection: too many new connections from this address".
+  // Default: 100/s, burst 100.
   RpcConfig& with_handshake_rate_per_source(double per_second, double burst);
   // Bytes one connection's peer can make us hold: its calls' headers and metadata, received
   // data not yet read, partly decoded and queued messages, responses not yet sent. The QUIC
@@ -155,8 +157,8 @@ class RpcConfig {
   std::size_t max_connections_ = 10'000;
   std::size_t max_handshakes_ = 1'000;
   std::size_t retry_threshold_ = 100;
-  double handshake_rate_ = 1'000;
-  double handshake_burst_ = 1'000;
+  double handshake_rate_ = 100;
+  double handshake_burst_ = 100;
   std::size_t max_connection_memory_ = 64u << 20;
   std::chrono::milliseconds header_timeout_{10'000};
   std::size_t max_metadata_entries_ = 64;

@@ -70,7 +70,11 @@ Admission::Decision Admission::decide(const sockaddr* source, bool address_valid
   if (connections_ >= limits_.max_connections) return Decision::kRefuseConnections;
   if (!address_validated && handshakes_ >= limits_.retry_threshold) return Decision::kRetry;
   if (handshakes_ >= limits_.max_handshakes) return Decision::kRefuseHandshakes;
-  if (!take_source_token(source, now_ns)) return Decision::kRefuseSourceRate;
+  // Under handshake pressure (at or past the Retry threshold) no single source may take more
+  // than its rate of the handshakes the server can do; without pressure nobody is throttled.
+  if (handshakes_ >= limits_.retry_threshold && !take_source_token(source, now_ns)) {
+    return Decision::kRefuseSourceRate;
+  }
   ++connections_;
   ++handshakes_;
   return Decision::kAccept;

@@ -8,8 +8,13 @@
 //     connections open >= max_connections                  -> kRefuseConnections
 //     no valid Retry token and handshakes >= retry_threshold -> kRetry (costs us no TLS work)
 //     handshakes in progress >= max_handshakes              -> kRefuseHandshakes
-//     the source's token bucket is empty                    -> kRefuseSourceRate
+//     handshakes >= retry_threshold (under pressure) and
+//       the source's token bucket is empty                  -> kRefuseSourceRate
 //     otherwise                                             -> kAccept (counted at once)
+//
+// The per-source rate applies only under pressure: a client opening connections in bulk on an
+// idle server (a connection pool, a benchmark) is never throttled, while during a flood no one
+// source can take more than its share.
 //
 // The source-rate table holds at most `tracked_sources` addresses; when it is full of active
 // sources a new one is admitted untracked (fail open) — the handshake cap still bounds the work.

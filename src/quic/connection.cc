@@ -979,7 +979,7 @@ void Connection::write_close_packet(const void* close_error) {
       static_cast<const ngtcp2_ccerr*>(close_error), timestamp(runtime::monotonic_ns()));
   close_packet_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
   // ngtcp2 applies the anti-amplification limit itself here: with the budget spent it writes
-  // nothing (1.4+; 0.12 asserted instead, research/quic-ngtcp2.md §5).
+  // nothing (1.4+; 0.12 asserted instead: upstream 81ffdda2, doc/architecture.md).
   send_close_packet();
 }
 

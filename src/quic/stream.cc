@@ -241,7 +241,8 @@ void Stream::on_write_shut() {
 }
 
 void Stream::on_closed(std::optional<std::uint64_t> app_error_code) {
-  // ngtcp2 0.12 has no callback for a received STOP_SENDING: the stream closing with an error
+  // ngtcp2 1.11 has no callback for a received STOP_SENDING (recv_stop_sending came in 1.24;
+  // doc/architecture.md): the stream closing with an error
   // code (once our answering RESET_STREAM is acknowledged) is where a peer that stopped reading
   // shows up, e.g. a client cancelling a unary call whose request was already complete.
   if (app_error_code) notify_abort(*app_error_code);

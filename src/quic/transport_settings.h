@@ -55,9 +55,10 @@ struct AdmissionLimits {
   // Handshakes in progress at which Initials without a valid Retry token are answered with a
   // Retry (stateless address validation). 0: always.
   std::size_t retry_threshold = 100;
-  // Handshakes per second one source address (IPv4, or IPv6 /64) may start; `burst` at once.
-  double handshakes_per_source_per_second = 1'000;
-  double handshake_burst_per_source = 1'000;
+  // Handshakes per second one source address (IPv4, or IPv6 /64) may start, `burst` at once,
+  // while the server is under handshake pressure (at or past retry_threshold).
+  double handshakes_per_source_per_second = 100;
+  double handshake_burst_per_source = 100;
   std::size_t tracked_sources = 4'096;     // source addresses remembered by the rate limit
   // Stateless resets sent per second per loop (each answers a packet for an unknown connection).
   double stateless_resets_per_second = 1'000;

@@ -97,6 +97,7 @@ class HostileTest : public ::testing::Test {
     // Let the legitimate client warm up before measuring where memory starts.
     for (int i = 0; i < 1000 && legit_->succeeded() < 50; ++i) std::this_thread::yield();
     baseline_rss_kb_ = server_->peak_rss_kb();
+    baseline_cpu_s_ = cpu_seconds(server_->pid());
   }
 
   std::map<std::string, std::uint64_t> stats() { return server_stats(*legit_); }
@@ -105,16 +106,17 @@ class HostileTest : public ::testing::Test {
   // may exceed what it was before the attack.
   void expect_survived(const char* attack, std::uint64_t rss_growth_bound_kb) {
     legit_->stop();
+    const double cpu = cpu_seconds(server_->pid()) - baseline_cpu_s_;
     EXPECT_TRUE(server_->running()) << "the server process died";
     EXPECT_EQ(legit_->failed(), 0u) << legit_->first_error();
     EXPECT_GT(legit_->succeeded(), 0u);
     const std::uint64_t peak = server_->peak_rss_kb();
     const std::uint64_t growth = peak > baseline_rss_kb_ ? peak - baseline_rss_kb_ : 0;
     std::printf("[attack] %s: server peak RSS %llu kB (+%llu kB over %llu kB before; bound +%llu kB), "
-                "legitimate calls %llu ok / %llu failed\n",
+                "server CPU %.2f s (legitimate load included), legitimate calls %llu ok / %llu failed\n",
                 attack, static_cast<unsigned long long>(peak), static_cast<unsigned long long>(growth),
                 static_cast<unsigned long long>(baseline_rss_kb_),
-                static_cast<unsigned long long>(rss_growth_bound_kb),
+                static_cast<unsigned long long>(rss_growth_bound_kb), cpu,
                 static_cast<unsigned long long>(legit_->succeeded()),
                 static_cast<unsigned long long>(legit_->failed()));
     EXPECT_LE(growth, rss_growth_bound_kb);
@@ -136,6 +138,7 @@ class HostileTest : public ::testing::Test {
   std::optional<LegitClient> legit_;
   Runtime attacker_{1};
   std::uint64_t baseline_rss_kb_ = 0;
+  double baseline_cpu_s_ = 0;
   std::vector<std::string> refused_messages_;
   std::string internal_example_;
 };

@@ -103,8 +103,24 @@ TEST(Admission, TheHandshakeLimitAppliesToValidatedAddressesToo) {
   EXPECT_EQ(admission.decide(sa(a), false, 0), Decision::kRetry) << "Retry is checked before";
 }
 
+TEST(Admission, AnIdleServerThrottlesNoSource) {
+  auto limits = roomy();
+  limits.retry_threshold = 10;
+  limits.handshakes_per_source_per_second = 0.001;
+  limits.handshake_burst_per_source = 1;
+  Admission admission(limits, {});
+  const auto a = v4("10.0.0.1");
+  // Each handshake finishes before the next starts: never under pressure, never refused.
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(admission.decide(sa(a), false, 0), Decision::kAccept) << i;
+    admission.on_handshake_ended();
+  }
+  EXPECT_EQ(admission.tracked_sources(), 0u) << "no bucket is even kept";
+}
+
 TEST(Admission, OneSourceGetsItsBurstThenTheRefillRate) {
   auto limits = roomy();
+  limits.retry_threshold = 0;  // under pressure from the start
   limits.handshakes_per_source_per_second = 10;
   limits.handshake_burst_per_source = 5;
   Admission admission(limits, {});
@@ -123,6 +139,7 @@ TEST(Admission, OneSourceGetsItsBurstThenTheRefillRate) {
 
 TEST(Admission, AnIpv6HostIsCountedByItsSlash64) {
   auto limits = roomy();
+  limits.retry_threshold = 0;
   limits.handshakes_per_source_per_second = 0.001;
   limits.handshake_burst_per_source = 2;
   Admission admission(limits, {});
@@ -137,6 +154,7 @@ TEST(Admission, AnIpv6HostIsCountedByItsSlash64) {
 
 TEST(Admission, TheSourceTableStaysWithinItsBoundAndForgetsIdleSources) {
   auto limits = roomy();
+  limits.retry_threshold = 0;
   limits.handshakes_per_source_per_second = 1;
   limits.handshake_burst_per_source = 1;
   limits.tracked_sources = 8;
