@@ -371,7 +371,7 @@ inline bool forge_port_unreachable(const sockaddr_in& victim, const sockaddr_in&
   udp->source = victim.sin_port;
   udp->dest = peer.sin_port;
   udp->len = htons(static_cast<std::uint16_t>(8 + quoted.size()));
-  std::memcpy(packet.data() + 36, quoted.data(), quoted.size());
+  if (!quoted.empty()) std::memcpy(packet.data() + 36, quoted.data(), quoted.size());
   icmp->checksum = internet_checksum(packet.data(), packet.size());
   sockaddr_in to = victim;
   to.sin_port = 0;

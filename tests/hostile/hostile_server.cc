@@ -13,12 +13,8 @@
 //                  vm_rss_kb / vm_hwm_kb from /proc/self/status
 //   slow_blocking  blocking: works (sleeps) for 20 ms, or until cancelled; counts its runs
 //   download       server streaming: request = count (u32) + size (u32): count messages of size
-//   hold           streaming: waits, reading nothing, until the call is cancelled
 #include <unistd.h>
 
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -153,12 +149,6 @@ int main(int argc, char** argv) {
         co_return written;
       }
     }
-    co_return rpcnet::ok();
-  });
-  server.register_streaming("hold", [](rpcnet::ServerStream stream) -> asio::awaitable<rpcnet::Result<void>> {
-    asio::steady_timer wait(co_await asio::this_coro::executor, std::chrono::hours(1));
-    (void)co_await wait.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    (void)stream;
     co_return rpcnet::ok();
   });
 

@@ -450,6 +450,10 @@ TEST_F(HostileTest, ASlowReaderHitsTheMemoryBudgetAndIsClosedAfterRepeatedResets
   EXPECT_NE(result.second.find("closed by peer with code 4"), std::string::npos) << result.second;
   EXPECT_NE(result.second.find("memory budget exceeded"), std::string::npos) << result.second;
   EXPECT_GE(s.at("memory_budget_resets"), 8u);
+  const auto resource_exhausted_resets = std::count(
+      result.first.begin(), result.first.end(),
+      std::to_string(static_cast<int>(StreamErrorCode::kResourceExhausted)));
+  EXPECT_GE(resource_exhausted_resets, 1) << "streams reset with RESOURCE_EXHAUSTED (0x9)";
   expect_survived("slow reader", 32 * 1024);
 }
 
