@@ -36,23 +36,6 @@ struct Fixture {
   std::vector<PipeDatagram> templates;  // what the client sent during handshake and call
 };
 
-void echo_streams(QuicPipe& pipe) {
-  pipe.on_server_connection = [&pipe](const std::shared_ptr<rpcnet::quic::Connection>& connection) {
-    connection->set_stream_acceptor([&pipe](std::shared_ptr<rpcnet::quic::Stream> stream) {
-      asio::co_spawn(pipe.io, [stream]() -> asio::awaitable<void> {
-        Bytes all;
-        for (int i = 0; i < 64; ++i) {
-          auto chunk = co_await stream->read();
-          if (chunk.status != rpcnet::quic::StreamChunk::Status::kData) co_return;
-          all.insert(all.end(), chunk.data.begin(), chunk.data.end());
-          if (chunk.fin) break;
-        }
-        (void)co_await stream->write(std::move(all), {}, true);
-      }, asio::detached);
-    });
-  };
-}
-
 Fixture& fixture() {
   static Fixture* f = [] {
     auto* out = new Fixture;
@@ -60,7 +43,7 @@ Fixture& fixture() {
     limits.max_handshakes = 64;
     limits.max_connections = 128;
     out->pipe = std::make_unique<QuicPipe>(rpcnet::quic::TransportSettings{}, limits);
-    echo_streams(*out->pipe);
+    out->pipe->echo_streams();
     out->client = &out->pipe->add_client();
     out->pipe->pump();
     auto connection = out->client->connection;

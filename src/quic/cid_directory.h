@@ -61,10 +61,6 @@ class CidDirectory {
     if (it == owners_.end()) return std::nullopt;
     return it->second;
   }
-  std::size_t size() const {
-    std::lock_guard lock(mutex_);
-    return owners_.size();
-  }
 
  private:
   mutable std::mutex mutex_;

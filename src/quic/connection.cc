@@ -526,10 +526,10 @@ void Connection::close(std::uint64_t app_code, std::string_view reason) {
                                     (reason.empty() ? std::string() : ": " + std::string(reason))));
 }
 
-void Connection::note_budget_reset(std::uint64_t close_code) {
+void Connection::note_budget_reset() {
   if (owner_ != nullptr) owner_->counters().memory_budget_resets.fetch_add(1, std::memory_order_relaxed);
   if (++budget_resets_ < settings_.budget_resets_before_close) return;
-  close(close_code, "memory budget exceeded " + std::to_string(budget_resets_) + " times");
+  close(settings_.budget_close_code, "memory budget exceeded " + std::to_string(budget_resets_) + " times");
 }
 
 // ---- reading --------------------------------------------------------------------------------------
@@ -542,7 +542,7 @@ void Connection::on_datagram(const runtime::ReceivedDatagram& datagram, std::uin
     case State::kDraining:
       return;
     case State::kClosing:
-      answer_while_closing(datagram.data.size());  // the peer has not seen our close yet
+      answer_while_closing();  // the peer has not seen our close yet
       return;
     case State::kHandshaking:
     case State::kOpen:
@@ -983,7 +983,7 @@ void Connection::write_close_packet(const void* close_error) {
   send_close_packet();
 }
 
-void Connection::answer_while_closing(std::size_t) {
+void Connection::answer_while_closing() {
   ++packets_while_closing_;
   // Exponential decay: the 1st, 2nd, 4th, 8th ... packet gets an answer. A peer that keeps
   // sending (or an attacker replaying its packets) gets log2(n) closes for n packets.

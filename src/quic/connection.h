@@ -117,8 +117,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   MemoryBudget& budget() noexcept { return budget_; }
   // A stream of this connection was reset for exceeding the budget. After
   // TransportSettings::budget_resets_before_close of them the peer is abusing the limit rather
-  // than tripping over it, and the connection is closed with `close_code`.
-  void note_budget_reset(std::uint64_t close_code);
+  // than tripping over it, and the connection is closed with budget_close_code.
+  void note_budget_reset();
 
   // Client: completes when the handshake succeeds (and, if the server asked for a client
   // certificate, when the server confirmed it), or fails with kTls / kConnection.
@@ -224,7 +224,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_close_packet(const void* close_error);
   // A packet arrived while closing: re-send the saved close packet, at a decaying rate (RFC 9000
   // §10.2.1) and never past 3x the bytes received from an unvalidated address.
-  void answer_while_closing(std::size_t received);
+  void answer_while_closing();
   void send_close_packet();
 
   asio::any_io_executor executor_;

@@ -35,12 +35,10 @@ void random_bytes(std::uint8_t* out, std::size_t len) { gnutls_rnd(GNUTLS_RND_NO
 ServerEndpoint::ServerEndpoint(asio::any_io_executor executor,
                                std::unique_ptr<runtime::UdpSocket> socket, Options options,
                                ConnectionHandler on_connection)
-    : executor_(std::move(executor)),
-      socket_(std::move(socket)),
-      sender_(socket_.get()),
-      options_(std::move(options)),
-      on_connection_(std::move(on_connection)),
-      cids_(64, CidHash{options_.shared->secrets.cid_table}) {}
+    : ServerEndpoint(std::move(executor), socket.get(), std::move(options),
+                     std::move(on_connection)) {
+  socket_ = std::move(socket);
+}
 
 ServerEndpoint::ServerEndpoint(asio::any_io_executor executor, runtime::DatagramSender* sender,
                                Options options, ConnectionHandler on_connection)
@@ -59,17 +57,6 @@ ServerEndpoint::~ServerEndpoint() {
 void ServerEndpoint::set_peers(std::vector<std::shared_ptr<ServerEndpoint>> peers) {
   peers_.clear();
   for (auto& peer : peers) peers_.push_back(peer);
-}
-
-std::pair<std::size_t, std::size_t> ServerEndpoint::memory_used() const {
-  std::size_t total = 0;
-  std::size_t largest = 0;
-  for (const auto& [raw, connection] : connections_) {
-    const std::size_t used = connection->budget().used();
-    total += used;
-    largest = std::max(largest, used);
-  }
-  return {total, largest};
 }
 
 // ---- ConnectionOwner ------------------------------------------------------------------------------

@@ -82,8 +82,6 @@ class ServerEndpoint final : public ConnectionOwner,
   void stop();
   std::size_t connection_count() const noexcept { return connections_.size(); }
   const EndpointCounters& counters() const noexcept { return counters_; }
-  // Memory charged to the budgets of this loop's connections, and their largest charge.
-  std::pair<std::size_t, std::size_t> memory_used() const;
 
   // ConnectionOwner
   void generate_cid(std::uint8_t* out, std::size_t len) override;

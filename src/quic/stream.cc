@@ -167,7 +167,7 @@ void Stream::reset_for_budget() {
     Connection* connection = self->connection_;
     self->reset(connection->settings_.budget_reset_code);
     self->notify_abort(connection->settings_.budget_reset_code);
-    connection->note_budget_reset(connection->settings_.budget_close_code);
+    connection->note_budget_reset();
   });
 }
 

@@ -270,8 +270,7 @@ bool ServerCall::sync_budget() {
                               std::to_string(connection_->budget().limit()) +
                               " bytes is exhausted"),
          StreamErrorCode::kResourceExhausted);
-  connection_->note_budget_reset(
-      static_cast<std::uint64_t>(wire::ConnectionCloseCode::kResourceExhausted));
+  connection_->note_budget_reset();
   return false;
 }
 

@@ -27,24 +27,6 @@ Bytes short_header_packet(const Bytes& dcid, std::size_t size) {
   return packet;
 }
 
-// Serves every stream the pipe's server accepts: echoes what it reads, then FIN.
-void echo_streams(QuicPipe& pipe) {
-  pipe.on_server_connection = [&pipe](const std::shared_ptr<Connection>& connection) {
-    connection->set_stream_acceptor([&pipe](std::shared_ptr<quic::Stream> stream) {
-      asio::co_spawn(pipe.io, [stream]() -> asio::awaitable<void> {
-        Bytes all;
-        for (;;) {
-          auto chunk = co_await stream->read();
-          if (chunk.status != quic::StreamChunk::Status::kData) co_return;
-          all.insert(all.end(), chunk.data.begin(), chunk.data.end());
-          if (chunk.fin) break;
-        }
-        (void)co_await stream->write(std::move(all), {}, true);
-      }, asio::detached);
-    });
-  };
-}
-
 // Opens a stream on `connection`, sends `request` with FIN and collects the echo into `out`.
 void start_echo_call(QuicPipe& pipe, std::shared_ptr<Connection> connection, Bytes request,
                      std::string& out) {
@@ -339,7 +321,7 @@ TEST(HostileEndpoint, OnlyExistingConnectionIdsAreForwardedAndTheQueueIsBounded)
 
 TEST(HostileEndpoint, NatRebindingMovesTheConnectionAndTheCallInFlightCompletes) {
   QuicPipe pipe;
-  echo_streams(pipe);
+  pipe.echo_streams();
   auto& client = pipe.add_client();
   pipe.pump();
   ASSERT_TRUE(client.connection->is_open());

@@ -11,6 +11,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <cstring>
 #include <deque>
@@ -179,6 +181,24 @@ class QuicPipe {
 
   static std::filesystem::path default_cert_dir() {
     return std::filesystem::temp_directory_path() / ("rpcnet-pipe-" + std::to_string(::getpid()));
+  }
+
+  // The server echoes every stream it accepts: what it reads, then FIN (at most 10,000 chunks).
+  void echo_streams() {
+    on_server_connection = [this](const std::shared_ptr<quic::Connection>& connection) {
+      connection->set_stream_acceptor([this](std::shared_ptr<quic::Stream> stream) {
+        asio::co_spawn(io, [stream]() -> asio::awaitable<void> {
+          Bytes all;
+          for (int i = 0; i < 10'000; ++i) {
+            auto chunk = co_await stream->read();
+            if (chunk.status != quic::StreamChunk::Status::kData) co_return;
+            all.insert(all.end(), chunk.data.begin(), chunk.data.end());
+            if (chunk.fin) break;
+          }
+          (void)co_await stream->write(std::move(all), {}, true);
+        }, asio::detached);
+      });
+    };
   }
 
   quic::ServerEndpoint& server() { return *server_; }
