@@ -109,6 +109,12 @@ class LegitClient {
   }
 
   std::uint64_t succeeded() const { return ok_.load(); }
+  // Waits (bounded) until `n` calls have succeeded; false on timeout.
+  bool wait_for_successes(std::uint64_t n, std::chrono::seconds limit) {
+    std::unique_lock lock(mutex_);
+    return progress_.wait_for(lock, limit, [&] { return ok_.load() >= n || finished_; }) &&
+           ok_.load() >= n;
+  }
   std::uint64_t failed() const { return failed_.load(); }
   std::string first_error() const {
     std::lock_guard lock(mutex_);
@@ -129,6 +135,8 @@ class LegitClient {
       auto reply = co_await client_->call("echo", payload, CallOptions{20s, {}});
       if (reply && *reply == payload) {
         ok_.fetch_add(1);
+        std::lock_guard lock(mutex_);
+        progress_.notify_all();
       } else {
         failed_.fetch_add(1);
         std::lock_guard lock(mutex_);
@@ -150,6 +158,7 @@ class LegitClient {
   std::atomic<std::uint64_t> failed_{0};
   mutable std::mutex mutex_;
   std::condition_variable done_;
+  std::condition_variable progress_;
   bool finished_ = false;
   std::string first_error_;
 };
@@ -264,6 +273,7 @@ class UdpProxy {
   std::uint16_t upstream_port() const { return upstream_port_.load(); }
   std::uint64_t rebinds() const { return rebinds_.load(); }
   std::uint64_t swapped() const { return swapped_.load(); }
+  std::uint64_t from_client() const { return from_client_.load(); }
 
  private:
   int open_upstream() {
@@ -293,6 +303,7 @@ class UdpProxy {
         const ssize_t got = ::recvfrom(front_, buffer.data(), buffer.size(), 0,
                                        reinterpret_cast<sockaddr*>(&from), &from_len);
         if (got > 0) {
+          from_client_.fetch_add(1);
           client_ = from;
           have_client_ = true;
           if (rebind_requested_.exchange(false)) {
@@ -335,6 +346,7 @@ class UdpProxy {
   std::atomic<std::uint16_t> upstream_port_{0};
   std::atomic<std::uint64_t> rebinds_{0};
   std::atomic<std::uint64_t> swapped_{0};
+  std::atomic<std::uint64_t> from_client_{0};
   std::thread thread_;
 };
 
