@@ -2,7 +2,7 @@
 //
 // Contract: a Member is a snapshot (a value), never a live view. The membership core hands out
 // copies sorted by id; `incarnation` only ever grows, and only the member itself raises it (to
-// refute a suspicion or to publish new tags). `state` is the SWIM view shared by the cluster;
+// refute a suspicion or to publish new tags; a restart starts from its boot time, below). `state` is the SWIM view shared by the cluster;
 // `phi` and `healthy` are this node's local phi-accrual opinion, which other nodes never see.
 //
 // Example:
@@ -45,6 +45,18 @@ struct Member {
 
   friend bool operator==(const Member&, const Member&) = default;
 };
+
+// An incarnation is two numbers in one: its high bits are the member's boot time (Unix seconds
+// when its process started) and its low kIncarnationCounterBits count the refutations and tag
+// changes of that boot. So a restarted member outranks everything said about its previous run
+// without having to learn it first, and a receiver can tell a restart from a refutation.
+inline constexpr int kIncarnationCounterBits = 24;
+constexpr std::uint64_t incarnation_boot_seconds(std::uint64_t incarnation) noexcept {
+  return incarnation >> kIncarnationCounterBits;
+}
+constexpr std::uint64_t first_incarnation(std::uint64_t boot_unix_seconds) noexcept {
+  return boot_unix_seconds << kIncarnationCounterBits;
+}
 
 // "alive", "suspect", "dead", "left".
 std::string_view member_state_name(MemberState state) noexcept;
