@@ -115,7 +115,7 @@ std::unique_ptr<SwimNode> ClusterSim::make_node(std::size_t i, std::uint64_t inc
   config.advertise_address = addresses_[i];
   const std::uint64_t seed =
       testing::SeededRng(options_.seed).fork(i + (incarnation_salt << 32)).seed();
-  cluster::SwimCore core(std::move(config), bench_keys(), seed, net_.now());
+  cluster::SwimCore core(std::move(config), bench_keys(), cluster::CoreStart::simulated(seed, net_.now()), net_.now());
   return std::make_unique<SwimNode>(*this, i, std::move(core));
 }
 

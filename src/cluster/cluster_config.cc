@@ -78,6 +78,7 @@ Status ClusterConfig::validate() const {
     return bad("seed_retry_initial/seed_retry_max", "must be > 0 and initial <= max");
   }
   if (reconnect_interval <= Duration::zero()) return bad("reconnect_interval", "must be > 0");
+  if (max_clock_skew < std::chrono::seconds(1)) return bad("max_clock_skew", "must be >= 1 s");
   if (!(partition_fraction > 0 && partition_fraction <= 1)) {
     return bad("partition_fraction", "must be in (0, 1]");
   }

@@ -197,6 +197,8 @@ void write_body(Writer& w, const Message& message) {
           w.varint(m.exchange);
           w.varint(m.buckets.size());
           for (const std::uint64_t h : m.buckets) w.u64(h);
+        } else if constexpr (std::is_same_v<T, Challenge> || std::is_same_v<T, ChallengeResponse>) {
+          w.u64(m.token);
         } else {
           static_assert(std::is_same_v<T, Join>);
         }
@@ -274,6 +276,8 @@ std::optional<Message> read_body(MessageType type, Reader& r) {
       for (std::uint64_t i = 0; i < n && r.ok(); ++i) m.buckets.push_back(r.u64());
       return m;
     }
+    case MessageType::kChallenge: return Challenge{r.u64()};
+    case MessageType::kChallengeResponse: return ChallengeResponse{r.u64()};
   }
   return std::nullopt;  // unknown type: skipped by the caller
 }
@@ -367,7 +371,7 @@ DecodeResult decode_packet(std::span<const std::byte> plaintext, std::size_t max
     const std::uint64_t length = r.varint();
     if (!r.ok() || length > r.remaining()) return malformed();
     Reader body(r.take(static_cast<std::size_t>(length)));
-    if (type == 0 || type > static_cast<std::uint8_t>(MessageType::kStateDigest)) {
+    if (type == 0 || type > static_cast<std::uint8_t>(MessageType::kChallengeResponse)) {
       ++result.skipped_unknown;
       continue;
     }
@@ -408,6 +412,8 @@ bool operator==(const Join&, const Join&) { return true; }
 bool operator==(const StateDigest& a, const StateDigest& b) {
   return a.flags == b.flags && a.exchange == b.exchange && a.buckets == b.buckets;
 }
+bool operator==(const Challenge& a, const Challenge& b) { return a.token == b.token; }
+bool operator==(const ChallengeResponse& a, const ChallengeResponse& b) { return a.token == b.token; }
 
 std::size_t digest_bucket(std::string_view member_id, std::size_t bucket_count) {
   if (bucket_count <= 1) return 0;

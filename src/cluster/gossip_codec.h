@@ -28,6 +28,9 @@
 //                 The receiver answers only for buckets that differ: its entries in them
 //                 (push-pull, flags 0) and, if asked, its own digest, so the initiator sends
 //                 its entries in those buckets too. Equal views cost one small packet.
+//  12 challenge   u64 token (8 bytes, big-endian): "prove you receive at the address this came
+//                 from"; sent instead of a reply larger than the packet that asked for it.
+//  13 response    u64 token: the answer, sent back to the challenge's source address.
 // address = u8 family (4|6), 4|16 bytes, u16 port big-endian.
 // tags    = varint count (<= kMaxTags), count x { string key, string value }.
 // Decoding never trusts a length: every read is bounds-checked and capped.
@@ -60,7 +63,7 @@ inline constexpr std::uint64_t kMaxVarint = (std::uint64_t{1} << 62) - 1;
 
 enum class MessageType : std::uint8_t {
   kPing = 1, kPingReq = 2, kAck = 3, kNack = 4, kAlive = 5, kSuspect = 6, kDead = 7, kLeft = 8,
-  kPushPull = 9, kJoin = 10, kStateDigest = 11,
+  kPushPull = 9, kJoin = 10, kStateDigest = 11, kChallenge = 12, kChallengeResponse = 13,
 };
 
 struct Ping { std::uint32_t seq = 0; std::string target; };
@@ -81,12 +84,15 @@ struct PushPull {
   std::uint32_t chunks = 1; std::vector<StateEntry> entries;
 };
 struct Join {};
+struct Challenge { std::uint64_t token = 0; };
+struct ChallengeResponse { std::uint64_t token = 0; };
 struct StateDigest {
   static constexpr std::uint8_t kWantReply = 1;
   std::uint8_t flags = 0; std::uint32_t exchange = 0; std::vector<std::uint64_t> buckets;
 };
 
-using Message = std::variant<Ping, PingReq, Ack, Nack, Alive, Suspect, Dead, Left, PushPull, Join, StateDigest>;
+using Message = std::variant<Ping, PingReq, Ack, Nack, Alive, Suspect, Dead, Left, PushPull, Join, StateDigest,
+                             Challenge, ChallengeResponse>;
 
 bool operator==(const Ping&, const Ping&);
 bool operator==(const PingReq&, const PingReq&);
@@ -100,6 +106,8 @@ bool operator==(const StateEntry&, const StateEntry&);
 bool operator==(const PushPull&, const PushPull&);
 bool operator==(const Join&, const Join&);
 bool operator==(const StateDigest&, const StateDigest&);
+bool operator==(const Challenge&, const Challenge&);
+bool operator==(const ChallengeResponse&, const ChallengeResponse&);
 
 struct Envelope {
   std::string sender;

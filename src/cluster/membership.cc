@@ -3,6 +3,7 @@
 // touched on the loop (Asio objects are not thread-safe), so public methods post a flush there.
 #include "rpcnet/cluster/membership.h"
 
+#include <gnutls/crypto.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 
@@ -11,7 +12,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <random>
 
 #include "cluster/swim_core.h"
 #include "rpcnet/runtime.h"
@@ -77,9 +77,16 @@ Result<SocketAddress> advertised(const ClusterConfig& config, const SocketAddres
   return address;
 }
 
-std::uint64_t entropy_seed() {
-  std::random_device device;
-  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+// The core's inputs from the system: randomness from GnuTLS's generator (the nonce secret must
+// never repeat across processes) and the wall clock that orders this node's boots.
+Result<CoreStart> core_start_from_system() {
+  CoreStart start;
+  if (gnutls_rnd(GNUTLS_RND_NONCE, &start.rng_seed, sizeof start.rng_seed) < 0 ||
+      gnutls_rnd(GNUTLS_RND_NONCE, start.nonce_secret.data(), start.nonce_secret.size()) < 0) {
+    return RpcError::status(StatusCode::kInternal, "the system random generator failed");
+  }
+  start.wall_clock = std::chrono::system_clock::now();
+  return start;
 }
 
 }  // namespace
@@ -216,7 +223,9 @@ Result<std::shared_ptr<ClusterMembership>> ClusterMembership::start(ClusterConfi
   const std::size_t capacity = config.event_queue_capacity;
   std::string id = config.node_id;
 
-  auto state = std::make_shared<State>(executor, SwimCore(std::move(config), std::move(keys), entropy_seed(), State::now()),
+  auto start = core_start_from_system();
+  if (!start) return start.error();
+  auto state = std::make_shared<State>(executor, SwimCore(std::move(config), std::move(keys), *start, State::now()),
                                        capacity);
   state->socket = std::move(*socket);
   state->id = std::move(id);

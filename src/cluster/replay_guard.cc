@@ -22,16 +22,8 @@ bool ReplayGuard::accept(std::string_view sender, std::uint64_t boot_id, std::ui
     return true;
   }
   Window& w = it->second;
-  if (boot_id != w.boot_id) {
-    const auto retired_end = w.retired.begin() + static_cast<std::ptrdiff_t>(w.retired_count);
-    if (std::find(w.retired.begin(), retired_end, boot_id) != retired_end) return false;
-    // A new boot: the sender restarted. Remember the old boot id so its packets stay dead.
-    if (w.retired_count < kRetiredBoots) {
-      w.retired[w.retired_count++] = w.boot_id;
-    } else {
-      std::rotate(w.retired.begin(), w.retired.begin() + 1, w.retired.end());
-      w.retired[kRetiredBoots - 1] = w.boot_id;
-    }
+  if (boot_id < w.boot_id) return false;  // captured before the sender's latest restart
+  if (boot_id > w.boot_id) {               // the sender restarted
     w.boot_id = boot_id;
     w.highest = seq;
     w.seen = 1;

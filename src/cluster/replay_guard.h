@@ -1,16 +1,19 @@
 // replay_guard.h — drops authenticated packets that were already received (replays).
 //
-// Every sealed plaintext carries (sender id, boot id, sequence number). Per sender we keep the
-// current boot id with a 64-packet sliding window over sequence numbers (the IPsec scheme), plus
-// the last kRetiredBoots boot ids the sender used before, so packets captured before a restart
-// cannot be replayed after it. Packets older than the window are dropped too (a reordering of
-// more than 64 packets from one sender is not worth accepting for gossip).
+// Every sealed plaintext carries (sender id, boot id, sequence number). A boot id is the
+// sender's start time in microseconds (SwimCore), so boots are ordered: per sender we keep the
+// newest boot id seen with a 64-packet sliding window over its sequence numbers (the IPsec
+// scheme). A packet from an older boot is dropped — however many restarts ago it was captured,
+// it can neither be replayed nor displace the current boot — and a newer boot id replaces the
+// current one (the sender restarted). Packets older than the window are dropped too (a
+// reordering of more than 64 packets from one sender is not worth accepting for gossip).
+// Boot ids from the future are the core's business (it drops those beyond max_clock_skew before
+// asking here), since only a key holder can forge one.
 // Bounds: at most `max_senders` senders are tracked; the least recently heard one is forgotten
-// first, and a forgotten sender's old packets could be replayed once each — an authenticated
-// attacker can already send fresh packets, so this buys them nothing new.
+// first, and a forgotten sender's old packets could be replayed once each — packets are bound to
+// their recipient, so only to us, and only until the sender's next packet re-establishes it.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -25,7 +28,6 @@ namespace rpcnet::cluster {
 class ReplayGuard {
  public:
   static constexpr std::size_t kWindow = 64;
-  static constexpr std::size_t kRetiredBoots = 4;
 
   explicit ReplayGuard(std::size_t max_senders) : max_senders_(max_senders == 0 ? 1 : max_senders) {}
 
@@ -38,8 +40,6 @@ class ReplayGuard {
     std::uint64_t boot_id = 0;
     std::uint64_t highest = 0;
     std::uint64_t seen = 0;  // bit i: highest - i was received
-    std::array<std::uint64_t, kRetiredBoots> retired{};
-    std::size_t retired_count = 0;
     Time last_heard{};
   };
   std::size_t max_senders_;

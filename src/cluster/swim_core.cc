@@ -2,6 +2,7 @@
 #include "cluster/swim_core.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "cluster/packet_seal.h"
 #include "cluster/swim_core_impl.h"
@@ -45,17 +46,35 @@ PhiAccrual::Params phi_params_of(const ClusterConfig& c) {
 }
 }  // namespace
 
-SwimCore::Impl::Impl(ClusterConfig config, KeyRing key_ring, std::uint64_t rng_seed, Time now)
+CoreStart CoreStart::simulated(std::uint64_t seed, Time now) {
+  CoreStart start;
+  start.rng_seed = seed;
+  Prng secret_source(seed, "nonce secret");
+  secret_source.fill(start.nonce_secret);
+  const auto epoch_2026 = std::chrono::system_clock::time_point(std::chrono::seconds(1767225600));
+  start.wall_clock = epoch_2026 + std::chrono::duration_cast<std::chrono::system_clock::duration>(now.time_since_epoch());
+  return start;
+}
+
+SwimCore::Impl::Impl(ClusterConfig config, KeyRing key_ring, const CoreStart& start, Time now)
     : cfg(sanitize(std::move(config))),
       phi_params(phi_params_of(cfg)),
       keys(std::move(key_ring)),
-      rng(rng_seed, cfg.node_id),
+      rng(start.rng_seed, cfg.node_id),
+      nonces(start.nonce_secret),
+      started(now),
+      wall_at_start(start.wall_clock),
       self_id(cfg.node_id),
       replay(cfg.max_members + 16),
+      validation(std::min<std::size_t>(cfg.max_members + 16, 4096), cfg.probe_interval),
       partition(cfg.partition_fraction, cfg.partition_window) {
-  boot_id = rng.next();
-  MemberRecord self{Member{self_id, cfg.advertised(), {}, 0, MemberState::kAlive, 0.0, true}, now,
-                    PhiAccrual(phi_params), false, false};
+  const auto since_epoch = start.wall_clock.time_since_epoch();
+  boot_id = static_cast<std::uint64_t>(std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count()));
+  const auto boot_seconds = static_cast<std::uint64_t>(std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count()));
+  MemberRecord self{Member{self_id, cfg.advertised(), {}, first_incarnation(boot_seconds), MemberState::kAlive, 0.0, true},
+                    now, PhiAccrual(phi_params), false, false};
   self_rec = &insert_member(std::move(self));
   // Random stagger so that nodes started together do not probe and gossip in lockstep.
   next_probe = now + random_below(rng, cfg.probe_interval);
@@ -79,24 +98,48 @@ std::size_t SwimCore::Impl::message_budget() const {
   return cfg.max_packet_bytes - kSealOverhead - gossip::envelope_overhead(self_id.size());
 }
 
-void SwimCore::Impl::send(const SocketAddress& to, std::vector<Buffer> messages, bool piggyback) {
-  const std::size_t budget = message_budget();
+void SwimCore::Impl::send(const Peer& to, std::vector<Buffer> messages, bool piggyback) {
+  std::size_t budget = message_budget();
+  const bool capped = reply_budget && reply_budget->to == to.address;
+  if (capped) {
+    const std::size_t overhead = kSealOverhead + gossip::envelope_overhead(self_id.size());
+    budget = std::min(budget, reply_budget->bytes > overhead ? reply_budget->bytes - overhead : 0);
+  }
   std::size_t used = 0;
   for (const auto& m : messages) used += m.size();
-  if (used > budget || messages.size() > cfg.max_messages_per_packet) return;  // never built so
-  if (piggyback && messages.size() < cfg.max_messages_per_packet) {
+  if (used > budget || messages.size() > cfg.max_messages_per_packet) {
+    if (capped) ++counters.replies_withheld;
+    return;  // never built so otherwise
+  }
+  // Rumors ride only packets sealed for their recipient: an unaddressed packet opens anywhere.
+  if (piggyback && !to.id.empty() && messages.size() < cfg.max_messages_per_packet) {
     auto extra = broadcasts.take(budget - used, cfg.max_messages_per_packet - messages.size(),
                                  retransmit_limit(cfg.retransmit_mult, live_count()));
     for (auto& m : extra) messages.push_back(std::move(m));
   }
   if (messages.empty()) return;
   const Buffer plain = gossip::encode_packet({self_id, boot_id, ++packet_seq}, messages);
-  auto sealed = seal_packet(keys, rng, plain);
-  if (sealed.empty()) return;
+  auto sealed = seal_packet(keys, nonces, to.id, plain);
+  if (!sealed) return;
+  if (capped) reply_budget->bytes -= std::min(reply_budget->bytes, sealed->size());
   if (out.size() >= kMaxQueuedDatagrams) out.pop_front();  // the driver is not draining
   ++counters.packets_out;
-  counters.bytes_out += sealed.size();
-  out.push_back(OutgoingDatagram{to, std::move(sealed)});
+  counters.bytes_out += sealed->size();
+  out.push_back(OutgoingDatagram{to.address, std::move(*sealed)});
+}
+
+bool SwimCore::Impl::plausible_boot(std::uint64_t boot, Time now) const {
+  const auto horizon = wall_now(now) + cfg.max_clock_skew;
+  const auto horizon_us = std::chrono::duration_cast<std::chrono::microseconds>(horizon.time_since_epoch()).count();
+  return horizon_us >= 0 && boot <= static_cast<std::uint64_t>(horizon_us);
+}
+
+bool SwimCore::Impl::plausible_incarnation(std::uint64_t incarnation, Time now) {
+  const auto horizon = wall_now(now) + cfg.max_clock_skew;
+  const auto horizon_s = std::chrono::duration_cast<std::chrono::seconds>(horizon.time_since_epoch()).count();
+  if (horizon_s >= 0 && incarnation_boot_seconds(incarnation) <= static_cast<std::uint64_t>(horizon_s)) return true;
+  ++counters.dropped_implausible;
+  return false;
 }
 
 void SwimCore::Impl::on_datagram(const SocketAddress& from, std::span<const std::byte> bytes, Time now) {
@@ -107,7 +150,7 @@ void SwimCore::Impl::on_datagram(const SocketAddress& from, std::span<const std:
     ++counters.dropped_oversize;
     return;
   }
-  auto opened = open_packet(keys, bytes);
+  auto opened = open_packet(keys, self_id, bytes);
   if (opened.error == OpenError::kMalformed) {
     ++counters.dropped_malformed;
     return;
@@ -126,24 +169,48 @@ void SwimCore::Impl::on_datagram(const SocketAddress& from, std::span<const std:
     ++counters.dropped_invalid_message;
     return;
   }
+  if (!plausible_boot(env.boot_id, now)) {
+    ++counters.dropped_implausible;
+    return;
+  }
   if (!replay.accept(env.sender, env.boot_id, env.seq, now)) {
     ++counters.dropped_replay;
     return;
   }
-  const std::string sender = env.sender;
-  for (auto& message : decoded.packet.messages) dispatch(from, sender, message, now);
-  if (find(sender) == nullptr) {
+  const Peer sender{from, env.sender};
+  // Decided before the packet's own messages run: a join carries the joiner's alive, which
+  // would otherwise vouch for the very address it claims.
+  if (!proven(sender, now)) reply_budget = ReplyBudget{from, bytes.size()};
+  for (auto& message : decoded.packet.messages) {
+    if (!opened.addressed && !unaddressed_allowed(sender.id, message)) {
+      ++counters.dropped_unaddressed;
+      continue;
+    }
+    dispatch(sender, message, now);
+  }
+  if (find(sender.id) == nullptr && !joining) {
     // An authenticated member we have never heard of (simultaneous joins, lost gossip): our
     // views differ, so sync full state with it. At most one such exchange per probe interval.
     if (now - last_unknown_sync >= cfg.probe_interval) {
       last_unknown_sync = now;
-      start_sync(from);
+      if (unproven(sender)) {
+        challenge(sender, {.sync = true}, now);
+      } else {
+        start_sync(sender);
+      }
     }
   }
+  reply_budget.reset();
 }
 
-void SwimCore::Impl::dispatch(const SocketAddress& from, const std::string& sender, gossip::Message& message,
-                              Time now) {
+// An unaddressed packet opens at every member, so a copy replayed elsewhere must not carry
+// anything but what a first contact needs: the sender's own alive, a join, a digest.
+bool SwimCore::Impl::unaddressed_allowed(const std::string& sender, const gossip::Message& message) const {
+  if (const auto* alive = std::get_if<gossip::Alive>(&message)) return alive->id == sender;
+  return std::holds_alternative<gossip::Join>(message) || std::holds_alternative<gossip::StateDigest>(message);
+}
+
+void SwimCore::Impl::dispatch(const Peer& from, gossip::Message& message, Time now) {
   using namespace gossip;
   if (auto* m = std::get_if<Ping>(&message)) return handle_ping(from, *m);
   if (auto* m = std::get_if<PingReq>(&message)) return handle_ping_req(from, *m, now);
@@ -154,11 +221,61 @@ void SwimCore::Impl::dispatch(const SocketAddress& from, const std::string& send
   if (auto* m = std::get_if<Dead>(&message)) return handle_dead(m->incarnation, m->id, m->from, false, now, &from);
   if (auto* m = std::get_if<Left>(&message)) return handle_dead(m->incarnation, m->id, m->id, true, now, &from);
   if (auto* m = std::get_if<PushPull>(&message)) return handle_push_pull(*m, now);
-  if (auto* m = std::get_if<StateDigest>(&message)) return handle_digest(from, *m);
-  if (std::holds_alternative<Join>(message)) {
-    (void)sender;
-    send_state(from, PushPull::kJoinReply);
+  if (auto* m = std::get_if<StateDigest>(&message)) return handle_digest(from, *m, now);
+  if (auto* m = std::get_if<Challenge>(&message)) {
+    // The answer goes where the challenge came from, whatever the reply budget: it is what
+    // proves that address, and it is no larger than the challenge.
+    auto budget = std::exchange(reply_budget, std::nullopt);
+    send(from, {encode_message(ChallengeResponse{m->token})}, false);
+    reply_budget = std::move(budget);
+    return;
   }
+  if (auto* m = std::get_if<ChallengeResponse>(&message)) return handle_challenge_response(from, m->token, now);
+  if (std::holds_alternative<Join>(message)) {
+    if (unproven(from)) return challenge(from, {.join_reply = true}, now);
+    if (state_transfer_allowed(from.id, now)) send_state(from, PushPull::kJoinReply);
+  }
+}
+
+bool SwimCore::Impl::proven(const Peer& from, Time now) const {
+  const auto it = members.find(from.id);
+  if (it != members.end() && it->second.m.address == from.address) return true;
+  if (std::find(seeds.begin(), seeds.end(), from.address) != seeds.end()) return true;
+  return validation.proven(from.id, from.address, now);
+}
+
+void SwimCore::Impl::challenge(const Peer& from, AddressValidation::Owed owed, Time now) {
+  const auto token = validation.challenge(from.id, from.address, owed, rng.next(), now);
+  if (!token) return;
+  ++counters.challenges_sent;
+  send(from, {gossip::encode_message(gossip::Challenge{*token})}, false);
+}
+
+void SwimCore::Impl::handle_challenge_response(const Peer& from, std::uint64_t token, Time now) {
+  const auto owed = validation.answer(from.id, from.address, token, now);
+  if (!owed) return;
+  ++counters.addresses_validated;
+  reply_budget.reset();  // proven now: what follows in this packet is answered in full
+  if (owed->join_reply && state_transfer_allowed(from.id, now)) send_state(from, gossip::PushPull::kJoinReply);
+  if (owed->sync) start_sync(from);
+}
+
+bool SwimCore::Impl::state_transfer_allowed(const std::string& peer, Time now) {
+  auto it = last_state_transfer.find(peer);
+  if (it != last_state_transfer.end()) {
+    if (now - it->second < cfg.probe_interval) {
+      ++counters.state_transfers_limited;
+      return false;
+    }
+    it->second = now;
+    return true;
+  }
+  if (last_state_transfer.size() >= cfg.max_members + 16) {
+    std::erase_if(last_state_transfer, [&](const auto& entry) { return now - entry.second >= cfg.probe_interval; });
+    if (last_state_transfer.size() >= cfg.max_members + 16) last_state_transfer.erase(last_state_transfer.begin());
+  }
+  last_state_transfer.emplace(peer, now);
+  return true;
 }
 
 Time SwimCore::Impl::next_deadline() const {
@@ -196,8 +313,8 @@ void SwimCore::Impl::on_timer(Time now) {
 
 // ---- the public face --------------------------------------------------------------------
 
-SwimCore::SwimCore(ClusterConfig config, KeyRing keys, std::uint64_t rng_seed, Time now)
-    : impl_(std::make_unique<Impl>(std::move(config), std::move(keys), rng_seed, now)) {}
+SwimCore::SwimCore(ClusterConfig config, KeyRing keys, const CoreStart& start, Time now)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(keys), start, now)) {}
 SwimCore::~SwimCore() = default;
 SwimCore::SwimCore(SwimCore&&) noexcept = default;
 SwimCore& SwimCore::operator=(SwimCore&&) noexcept = default;

@@ -4,8 +4,9 @@
 // driver feeds it datagrams (on_datagram), wakes it at next_deadline() (on_timer), and after
 // every input drains poll_datagram() (already sealed, each <= max_packet_bytes) and
 // poll_event(). Untrusted bytes never assert: bad packets are dropped and counted in
-// MembershipCounters. All randomness comes from the PRNG seeded by `rng_seed` (mixed with the
-// node id); the driver must seed it from a real entropy source, because nonces come from it.
+// MembershipCounters. Protocol choices come from the PRNG seeded by `rng_seed` (mixed with the
+// node id), and AEAD nonces from a NonceSequence over the secret in CoreStart; the driver fills
+// CoreStart from the system (gnutls_rnd, the wall clock), tests and simulations choose it.
 //
 // Example (one step of a driver loop):
 //   core.on_datagram(from, bytes, clock.now());
@@ -14,6 +15,7 @@
 //   timer.expires_at(core.next_deadline());
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/packet_seal.h"
 #include "rpcnet/address.h"
 #include "rpcnet/cluster/cluster_config.h"
 #include "rpcnet/cluster/events.h"
@@ -32,6 +35,22 @@
 
 namespace rpcnet::cluster {
 
+// What the core takes from the outside world when it starts, besides its config and keys.
+struct CoreStart {
+  std::uint64_t rng_seed = 0;  // protocol choices (probe order, gossip targets): any value
+  // Seeds the AEAD nonces (packet_seal.h): must be secret and fresh for every process.
+  NonceSequence::Secret nonce_secret{};
+  // The wall clock at the `now` the core is constructed with. Orders this node's boots (the
+  // boot id is its microseconds) and starts its incarnation (first_incarnation of its seconds),
+  // and bounds what others may claim (ClusterConfig::max_clock_skew).
+  std::chrono::system_clock::time_point wall_clock{};
+
+  // Deterministic, for tests and simulations: the nonce secret is derived from `seed`, and the
+  // wall clock reads 2026-01-01T00:00:00Z plus `now`'s time since the steady clock's epoch, so a
+  // node restarted later in virtual time boots later.
+  static CoreStart simulated(std::uint64_t seed, Time now);
+};
+
 struct OutgoingDatagram {
   SocketAddress to;
   std::vector<std::byte> bytes;  // already sealed
@@ -39,8 +58,8 @@ struct OutgoingDatagram {
 
 class SwimCore {
  public:
-  // rng_seed seeds the core's own PRNG; all randomness comes from it. `now` is the injected time.
-  SwimCore(ClusterConfig config, KeyRing keys, std::uint64_t rng_seed, Time now);
+  // `now` is the injected time; `start.wall_clock` is the wall clock at that instant.
+  SwimCore(ClusterConfig config, KeyRing keys, const CoreStart& start, Time now);
   ~SwimCore();
   SwimCore(SwimCore&&) noexcept;
   SwimCore& operator=(SwimCore&&) noexcept;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/address_validation.h"
 #include "cluster/broadcast_queue.h"
 #include "cluster/gossip_codec.h"
 #include "cluster/partition_detector.h"
@@ -42,8 +43,15 @@ struct ProbeState {
   int nacks = 0;
 };
 
+// Where a packet goes or came from: an address, and the member id there ("" while unknown, e.g.
+// a seed before it answers: such packets go out unaddressed, packet_seal.h).
+struct Peer {
+  SocketAddress address;
+  std::string id;
+};
+
 struct Relay {
-  SocketAddress origin;
+  Peer origin;
   std::uint32_t origin_seq = 0;
   bool want_nack = false;
   Time nack_at{};
@@ -57,29 +65,49 @@ struct SwimCore::Impl {
   static constexpr std::size_t kMaxQueuedDatagrams = 65536;
   static constexpr std::size_t kHealthSweepSlice = 256;  // members a health tick visits
 
-  Impl(ClusterConfig config, KeyRing keys, std::uint64_t rng_seed, Time now);
+  Impl(ClusterConfig config, KeyRing keys, const CoreStart& start, Time now);
 
   // ---- swim_core.cc: packets and timers
   void on_datagram(const SocketAddress& from, std::span<const std::byte> bytes, Time now);
   void on_timer(Time now);
   Time next_deadline() const;
-  // Sends `messages` (framed) plus as many queued broadcasts as fit (when piggyback).
-  void send(const SocketAddress& to, std::vector<Buffer> messages, bool piggyback);
+  // Sends `messages` (framed) plus as many queued broadcasts as fit (when piggyback), sealed
+  // for `to.id` (unaddressed, and never with piggybacked rumors, when it is empty). While a
+  // packet from an unproven address is handled, what goes back there is capped (ReplyBudget).
+  void send(const Peer& to, std::vector<Buffer> messages, bool piggyback);
   std::size_t message_budget() const;  // bytes available for messages in one packet
-  void dispatch(const SocketAddress& from, const std::string& sender, gossip::Message& message, Time now);
+  void dispatch(const Peer& from, gossip::Message& message, Time now);
+  bool unaddressed_allowed(const std::string& sender, const gossip::Message& message) const;
   void emit(ClusterEvent event);
   Duration scaled(Duration d) const;
+  // The wall clock extrapolated from the start (the core reads no clock).
+  std::chrono::system_clock::time_point wall_now(Time now) const { return wall_at_start + (now - started); }
+  // A boot id or incarnation claiming a start beyond max_clock_skew ahead of our clock: only a
+  // key holder can send one, and accepting it would let it outrank the real member for good.
+  bool plausible_boot(std::uint64_t boot_id, Time now) const;
+  bool plausible_incarnation(std::uint64_t incarnation, Time now);
+
+  // ---- address validation (reflection): see address_validation.h
+  bool proven(const Peer& from, Time now) const;
+  // True while the packet being handled came from `from`, an address not proven for its sender
+  // (judged before the packet's own messages ran).
+  bool unproven(const Peer& from) const { return reply_budget && reply_budget->to == from.address; }
+  // Sends a Challenge to `from` for what it is owed (once per rechallenge period).
+  void challenge(const Peer& from, AddressValidation::Owed owed, Time now);
+  void handle_challenge_response(const Peer& from, std::uint64_t token, Time now);
+  // Join replies and anti-entropy answers: at most one per peer per probe interval.
+  bool state_transfer_allowed(const std::string& peer, Time now);
 
   // ---- swim_state.cc: merging and health
   void handle_alive(const gossip::Alive& msg, Time now);
   // `rumor_from`: the address the message came from, when it came from the network. A rumor
   // older than our record means its sender missed an update; we send it ours (correct_stale).
-  void handle_suspect(const gossip::Suspect& msg, Time now, const SocketAddress* rumor_from = nullptr);
+  void handle_suspect(const gossip::Suspect& msg, Time now, const Peer* rumor_from = nullptr);
   void handle_dead(std::uint64_t incarnation, const std::string& id, const std::string& from, bool left, Time now,
-                   const SocketAddress* rumor_from = nullptr);
-  void correct_stale(const MemberRecord& rec, const SocketAddress* rumor_from);
+                   const Peer* rumor_from = nullptr);
+  void correct_stale(const MemberRecord& rec, const Peer* rumor_from);
   void refute(std::uint64_t observed_incarnation, Time now);
-  void accused(std::uint64_t incarnation, Time now, const SocketAddress* rumor_from);
+  void accused(std::uint64_t incarnation, Time now, const Peer* rumor_from);
   void broadcast_self_alive();
   void update_health(MemberRecord& rec, Time now);
   void health_tick(Time now);
@@ -100,8 +128,8 @@ struct SwimCore::Impl {
   void probe_tick(Time now);
   void finish_probe(Time now);
   void send_indirect(Time now);
-  void handle_ping(const SocketAddress& from, const gossip::Ping& msg);
-  void handle_ping_req(const SocketAddress& from, const gossip::PingReq& msg, Time now);
+  void handle_ping(const Peer& from, const gossip::Ping& msg);
+  void handle_ping_req(const Peer& from, const gossip::PingReq& msg, Time now);
   void handle_ack(std::uint32_t seq, Time now);
   void handle_nack(std::uint32_t seq);
   void relay_tick(Time now);
@@ -115,14 +143,17 @@ struct SwimCore::Impl {
   void join_tick(Time now);
   void send_join();
   // Our member entries `include` selects (all without it), in datagram-sized push-pull chunks.
-  void send_state(const SocketAddress& to, std::uint8_t flags,
+  void send_state(const Peer& to, std::uint8_t flags,
                   const std::function<bool(const MemberRecord&)>& include = {});
   void handle_push_pull(const gossip::PushPull& msg, Time now);
   // Anti-entropy, digest first: start_sync sends our bucket digest; handle_digest answers with
   // the entries of the buckets that differ (and its own digest when asked), so equal views cost
   // one packet and a difference costs the differing buckets, not the whole table.
-  void start_sync(const SocketAddress& to);
-  void handle_digest(const SocketAddress& from, const gossip::StateDigest& msg);
+  void start_sync(const Peer& to);
+  void handle_digest(const Peer& from, const gossip::StateDigest& msg, Time now);
+  // The member at `address`, as a Peer (id "" when no member has it).
+  Peer peer_at(const SocketAddress& address) const;
+  Peer peer_of(const MemberRecord& rec) const { return Peer{rec.m.address, rec.m.id}; }
   std::size_t digest_bucket_count() const;
   std::vector<std::uint64_t> state_digest(std::size_t bucket_count) const;
   // Up to `count` distinct members other than self that `eligible` accepts, uniformly at random.
@@ -132,6 +163,9 @@ struct SwimCore::Impl {
   PhiAccrual::Params phi_params;
   KeyRing keys;
   Prng rng;
+  NonceSequence nonces;
+  Time started{};
+  std::chrono::system_clock::time_point wall_at_start{};
   MembershipCounters counters;
   std::string self_id;
   std::map<std::string, MemberRecord> members;  // self included
@@ -148,6 +182,14 @@ struct SwimCore::Impl {
   std::map<std::string, Suspicion> suspicions;
   BroadcastQueue broadcasts;
   ReplayGuard replay;
+  AddressValidation validation;
+  std::map<std::string, Time, std::less<>> last_state_transfer;  // per peer, bounded
+  // Set while a packet from an unproven address is handled: bytes that may still go back there.
+  struct ReplyBudget {
+    SocketAddress to;
+    std::size_t bytes = 0;
+  };
+  std::optional<ReplyBudget> reply_budget;
   PartitionDetector partition;
   int awareness = 0;
   std::uint32_t next_probe_seq = 1;

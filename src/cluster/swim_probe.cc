@@ -59,7 +59,7 @@ void SwimCore::Impl::probe_tick(Time now) {
   }
   ++counters.probes_sent;
   probe = std::move(p);
-  send(target->m.address, std::move(messages), true);
+  send(peer_of(*target), std::move(messages), true);
 }
 
 void SwimCore::Impl::send_indirect(Time) {
@@ -70,7 +70,7 @@ void SwimCore::Impl::send_indirect(Time) {
   // A second direct ping alongside the indirect ones: the UDP stand-in for memberlist's TCP
   // fallback ping. Under random loss it halves the chance that one lost packet on the direct
   // path turns into a suspicion; the ack carries the same sequence number.
-  send(target->m.address, {gossip::encode_message(gossip::Ping{p.seq, p.target})}, true);
+  send(peer_of(*target), {gossip::encode_message(gossip::Ping{p.seq, p.target})}, true);
   const auto relays_to = pick_random(static_cast<std::size_t>(cfg.indirect_checks), [&](const MemberRecord& rec) {
     return rec.m.state == MemberState::kAlive && rec.m.id != p.target;
   });
@@ -78,7 +78,7 @@ void SwimCore::Impl::send_indirect(Time) {
   for (std::size_t i = 0; i < k; ++i) {
     gossip::PingReq req{p.seq, p.target, target->m.address, cfg.lifeguard};
     ++counters.indirect_probes_sent;
-    send(relays_to[i]->m.address, {gossip::encode_message(req)}, true);
+    send(peer_of(*relays_to[i]), {gossip::encode_message(req)}, true);
   }
   p.expected_nacks = cfg.lifeguard ? static_cast<int>(k) : 0;
 }
@@ -93,7 +93,7 @@ void SwimCore::Impl::finish_probe(Time now) {
   handle_suspect(gossip::Suspect{rec->m.incarnation, p.target, self_id}, now);
 }
 
-void SwimCore::Impl::handle_ping(const SocketAddress& from, const gossip::Ping& msg) {
+void SwimCore::Impl::handle_ping(const Peer& from, const gossip::Ping& msg) {
   if (msg.target != self_id) {  // meant for a previous owner of this address
     ++counters.dropped_invalid_message;
     return;
@@ -101,7 +101,7 @@ void SwimCore::Impl::handle_ping(const SocketAddress& from, const gossip::Ping& 
   send(from, {gossip::encode_message(gossip::Ack{msg.seq})}, true);
 }
 
-void SwimCore::Impl::handle_ping_req(const SocketAddress& from, const gossip::PingReq& msg, Time now) {
+void SwimCore::Impl::handle_ping_req(const Peer& from, const gossip::PingReq& msg, Time now) {
   if (msg.target == self_id) {  // odd but harmless: answer for ourselves
     send(from, {gossip::encode_message(gossip::Ack{msg.seq})}, true);
     return;
@@ -113,7 +113,7 @@ void SwimCore::Impl::handle_ping_req(const SocketAddress& from, const gossip::Pi
   const std::uint32_t seq = next_probe_seq++;
   const auto nack_after = cfg.probe_timeout * 4 / 5;  // the paper's 80%
   relays.insert_or_assign(seq, Relay{from, msg.seq, msg.want_nack, now + nack_after, now + cfg.probe_interval});
-  send(msg.target_address, {gossip::encode_message(gossip::Ping{seq, msg.target})}, true);
+  send(Peer{msg.target_address, msg.target}, {gossip::encode_message(gossip::Ping{seq, msg.target})}, true);
 }
 
 void SwimCore::Impl::handle_ack(std::uint32_t seq, Time now) {

@@ -83,7 +83,7 @@ void SwimCore::Impl::refute(std::uint64_t observed_incarnation, Time) {
 // incarnation. A stale one (older than our incarnation) means our earlier refutation did not
 // reach the accuser (its transmits may have been spent on lost packets): re-queue our alive so it
 // rides the very next packets, without raising the incarnation again.
-void SwimCore::Impl::accused(std::uint64_t incarnation, Time now, const SocketAddress* rumor_from) {
+void SwimCore::Impl::accused(std::uint64_t incarnation, Time now, const Peer* rumor_from) {
   if (leaving) return;
   if (incarnation >= self_rec->m.incarnation) {
     refute(incarnation, now);
@@ -93,7 +93,7 @@ void SwimCore::Impl::accused(std::uint64_t incarnation, Time now, const SocketAd
   }
 }
 
-void SwimCore::Impl::correct_stale(const MemberRecord& rec, const SocketAddress* rumor_from) {
+void SwimCore::Impl::correct_stale(const MemberRecord& rec, const Peer* rumor_from) {
   // Whoever still spreads an accusation at an old incarnation has missed the refutation — and
   // nobody else will repeat it (an alive at the incarnation everyone holds is not news), so
   // without this its suspicion timer runs out and it declares a live member dead. That was the
@@ -120,6 +120,7 @@ bool SwimCore::Impl::make_room() {
 }
 
 void SwimCore::Impl::handle_alive(const gossip::Alive& msg, Time now) {
+  if (!plausible_incarnation(msg.incarnation, now)) return;
   if (msg.id == self_id) {
     // Someone holds a newer or conflicting view of us (e.g. from before a restart): out-bid it.
     if (!leaving && (msg.incarnation > self_rec->m.incarnation ||
@@ -175,7 +176,8 @@ void SwimCore::Impl::handle_alive(const gossip::Alive& msg, Time now) {
   update_health(*rec, now);
 }
 
-void SwimCore::Impl::handle_suspect(const gossip::Suspect& msg, Time now, const SocketAddress* rumor_from) {
+void SwimCore::Impl::handle_suspect(const gossip::Suspect& msg, Time now, const Peer* rumor_from) {
+  if (!plausible_incarnation(msg.incarnation, now)) return;
   MemberRecord* rec = find(msg.id);
   if (rec == nullptr) return;
   if (rec == self_rec) {
@@ -207,7 +209,8 @@ void SwimCore::Impl::handle_suspect(const gossip::Suspect& msg, Time now, const 
 }
 
 void SwimCore::Impl::handle_dead(std::uint64_t incarnation, const std::string& id, const std::string& from,
-                                 bool left, Time now, const SocketAddress* rumor_from) {
+                                 bool left, Time now, const Peer* rumor_from) {
+  if (!plausible_incarnation(incarnation, now)) return;
   MemberRecord* rec = find(id);
   if (rec == nullptr) return;
   if (rec == self_rec) {

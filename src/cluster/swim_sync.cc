@@ -52,7 +52,7 @@ void SwimCore::Impl::gossip_tick(Time now) {
   };
   for (const MemberRecord* rec : pick_random(static_cast<std::size_t>(cfg.gossip_nodes), live_or_recently_dead)) {
     if (broadcasts.empty()) break;
-    send(rec->m.address, {}, true);
+    send(peer_of(*rec), {}, true);
   }
 }
 
@@ -60,7 +60,7 @@ namespace {
 gossip::StateEntry entry_of(const Member& m) { return {m.id, m.address, m.incarnation, m.state, m.tags}; }
 }  // namespace
 
-void SwimCore::Impl::send_state(const SocketAddress& to, std::uint8_t flags,
+void SwimCore::Impl::send_state(const Peer& to, std::uint8_t flags,
                                 const std::function<bool(const MemberRecord&)>& include) {
   // Split the state into entries that each fit a packet, then pack them greedily.
   const std::size_t budget = message_budget() - gossip::kPushPullOverhead;
@@ -104,13 +104,13 @@ std::vector<std::uint64_t> SwimCore::Impl::state_digest(std::size_t bucket_count
   return buckets;
 }
 
-void SwimCore::Impl::start_sync(const SocketAddress& to) {
+void SwimCore::Impl::start_sync(const Peer& to) {
   ++counters.push_pulls_sent;
   gossip::StateDigest digest{gossip::StateDigest::kWantReply, ++exchange_seq, state_digest(digest_bucket_count())};
   send(to, {gossip::encode_message(digest)}, true);
 }
 
-void SwimCore::Impl::handle_digest(const SocketAddress& from, const gossip::StateDigest& msg) {
+void SwimCore::Impl::handle_digest(const Peer& from, const gossip::StateDigest& msg, Time now) {
   std::vector<std::uint64_t> mine = state_digest(msg.buckets.size());
   std::vector<bool> differs(mine.size());
   bool any = false;
@@ -122,6 +122,9 @@ void SwimCore::Impl::handle_digest(const SocketAddress& from, const gossip::Stat
     ++counters.push_pulls_in_sync;
     return;
   }
+  // The answer can be many packets: only to a proven address, and not faster than the rate.
+  if (unproven(from)) return challenge(from, {.sync = true}, now);
+  if (!state_transfer_allowed(from.id, now)) return;
   if ((msg.flags & gossip::StateDigest::kWantReply) != 0) {
     // Our digest goes back so the initiator can send its side of the differing buckets.
     send(from, {gossip::encode_message(gossip::StateDigest{0, msg.exchange, std::move(mine)})}, true);
@@ -158,13 +161,20 @@ void SwimCore::Impl::push_pull_tick(Time now) {
     if (&rec != self_rec && rec.m.state == MemberState::kAlive) alive.push_back(&rec);
   }
   if (alive.empty()) return;
-  start_sync(alive[rng.below(alive.size())]->m.address);
+  start_sync(peer_of(*alive[rng.below(alive.size())]));
+}
+
+Peer SwimCore::Impl::peer_at(const SocketAddress& address) const {
+  for (const auto& [id, rec] : members) {
+    if (rec.m.address == address && &rec != self_rec) return peer_of(rec);
+  }
+  return Peer{address, {}};
 }
 
 void SwimCore::Impl::send_join() {
   ++counters.join_attempts;
   for (const auto& seed : seeds) {
-    send(seed, {gossip::encode_message(alive_of(self_rec->m)), gossip::encode_message(gossip::Join{})}, false);
+    send(Peer{seed, {}}, {gossip::encode_message(alive_of(self_rec->m)), gossip::encode_message(gossip::Join{})}, false);
   }
 }
 
@@ -185,12 +195,12 @@ void SwimCore::Impl::reconnect_tick(Time now) {
     });
     if (!live) lost_seeds.push_back(seed);
   }
-  if (!lost_seeds.empty()) start_sync(lost_seeds[rng.below(lost_seeds.size())]);
+  if (!lost_seeds.empty()) start_sync(peer_at(lost_seeds[rng.below(lost_seeds.size())]));
   std::vector<const MemberRecord*> dead;
   for (const auto& [id, rec] : members) {
     if (rec.m.state == MemberState::kDead) dead.push_back(&rec);
   }
-  if (!dead.empty()) start_sync(dead[rng.below(dead.size())]->m.address);
+  if (!dead.empty()) start_sync(peer_of(*dead[rng.below(dead.size())]));
 }
 
 }  // namespace rpcnet::cluster

@@ -119,6 +119,12 @@ struct ClusterConfig {
   std::size_t max_members = 10000;
   // Messages accepted in one packet; a packet with more is dropped. 64.
   std::size_t max_messages_per_packet = 64;
+  // How far ahead of this node's wall clock another member's clock may run. Boot ids and
+  // incarnations carry their member's start time; one that claims a start further in the future
+  // than this is dropped as implausible (a forged value there would otherwise outrank the real
+  // member for good). A node whose clock runs ahead of the others' by more than this is not
+  // heard by them. 5 minutes (Kerberos' default skew). At least 1 s.
+  Duration max_clock_skew = std::chrono::minutes(5);
 
   // Errors (kConfig) name the first invalid field.
   Status validate() const;

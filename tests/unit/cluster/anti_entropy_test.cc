@@ -24,7 +24,7 @@ std::string fake_id(std::size_t i) { return "member-" + std::to_string(i); }
 // its table changes only through what the test sends.
 class AntiEntropy : public ::testing::Test {
  protected:
-  AntiEntropy() : core_(config(), std::move(*KeyRing::create(test_key())), 11, kNow), peer_("member-0") {
+  AntiEntropy() : core_(config(), std::move(*KeyRing::create(test_key())), CoreStart::simulated(11, kNow), kNow), peer_("member-0") {
     for (std::size_t i = 0; i < kFakeMembers; i += 2) {
       std::vector<gossip::Message> batch;
       for (std::size_t j = i; j < i + 2; ++j) batch.push_back(gossip::Alive{3, fake_id(j), fake_address(j), {{"zone", "z1"}}});
@@ -42,13 +42,13 @@ class AntiEntropy : public ::testing::Test {
   static SocketAddress fake_address(std::size_t i) { return node_address(100 + i); }
 
   void deliver(const std::vector<gossip::Message>& messages) {
-    core_.on_datagram(fake_address(0), peer_.packet(messages), kNow);
+    core_.on_datagram(fake_address(0), peer_.packet("n0", messages), kNow);
   }
   std::vector<std::vector<gossip::Message>> drain() {
     std::vector<std::vector<gossip::Message>> out;
     while (auto d = core_.poll_datagram()) {
       EXPECT_EQ(d->to, fake_address(0));
-      out.push_back(open_messages(d->bytes));
+      out.push_back(open_messages(d->bytes, "member-0"));
     }
     while (core_.poll_event()) {
     }
@@ -57,7 +57,7 @@ class AntiEntropy : public ::testing::Test {
 
   // The table n0 holds, as the peer would describe it, with `bump` at a newer incarnation.
   std::vector<StateEntry> expected_entries(const std::string& bump = {}) const {
-    std::vector<StateEntry> entries{{"n0", node_address(0), 0, MemberState::kAlive, {}}};
+    std::vector<StateEntry> entries{{"n0", node_address(0), core_.self().incarnation, MemberState::kAlive, {}}};
     for (std::size_t i = 0; i < kFakeMembers; ++i) {
       entries.push_back({fake_id(i), fake_address(i), fake_id(i) == bump ? 4u : 3u, MemberState::kAlive, {{"zone", "z1"}}});
     }
@@ -106,7 +106,7 @@ TEST_F(AntiEntropy, OneDifferingMemberCostsItsBucketNotTheTable) {
       if (const auto* pp = std::get_if<gossip::PushPull>(&message)) {
         EXPECT_EQ(pp->flags, 0);
         for (const auto& e : pp->entries) {
-          EXPECT_EQ(e.incarnation, e.id == "n0" ? 0u : 3u) << e.id;
+          EXPECT_EQ(e.incarnation, e.id == "n0" ? core_.self().incarnation : 3u) << e.id;
           sent_ids.insert(e.id);
         }
       }
@@ -169,13 +169,15 @@ TEST_F(AntiEntropy, AStaleDeathIsAnsweredWithOurNewerRecord) {
 }
 
 TEST_F(AntiEntropy, AStaleAccusationOfOurselvesIsAnsweredDirectly) {
-  deliver({gossip::Suspect{0, "n0", fake_id(0)}});  // current: n0 refutes, incarnation 1
+  const std::uint64_t first = core_.self().incarnation;
+  EXPECT_EQ(first, first_incarnation(incarnation_boot_seconds(first))) << "a boot starts at counter 0";
+  deliver({gossip::Suspect{first, "n0", fake_id(0)}});  // current: n0 refutes, one higher
   drain();
-  ASSERT_EQ(core_.self().incarnation, 1u);
+  ASSERT_EQ(core_.self().incarnation, first + 1);
   EXPECT_EQ(core_.counters().stale_rumors_corrected, 0u);
-  deliver({gossip::Suspect{0, "n0", fake_id(0)}});  // stale: its sender missed the refutation
-  EXPECT_TRUE(carries_alive(drain(), "n0", 1));
-  EXPECT_EQ(core_.self().incarnation, 1u) << "a stale accusation needs no new incarnation";
+  deliver({gossip::Suspect{first, "n0", fake_id(0)}});  // stale: its sender missed the refutation
+  EXPECT_TRUE(carries_alive(drain(), "n0", first + 1));
+  EXPECT_EQ(core_.self().incarnation, first + 1) << "a stale accusation needs no new incarnation";
   EXPECT_EQ(core_.counters().stale_rumors_corrected, 1u);
 }
 
@@ -202,8 +204,8 @@ TEST(AntiEntropyCluster, IdleExchangesAreOneDigestPacketEach) {
     in_sync -= sim.node(i).counters().push_pulls_in_sync;
   }
   std::size_t push_pull_chunks = 0;
-  sim.set_tap([&](std::size_t, std::size_t, const OutgoingDatagram& d) {
-    for (const auto& m : open_messages(d.bytes)) push_pull_chunks += std::holds_alternative<gossip::PushPull>(m);
+  sim.set_tap([&](std::size_t, std::size_t to, const OutgoingDatagram& d) {
+    for (const auto& m : open_messages(d.bytes, node_name(to))) push_pull_chunks += std::holds_alternative<gossip::PushPull>(m);
   });
   sim.run_for(seconds(120));  // push_pull_interval 30 s: about 4 exchanges per member
   for (std::size_t i = 0; i < 4; ++i) {

@@ -47,7 +47,8 @@ class Sim {
     c.bind_address = node_address(i);
     if (tweak) tweak(c);
     EXPECT_TRUE(c.validate().ok());
-    nodes_.push_back(std::make_unique<SwimCore>(c, std::move(*KeyRing::create(test_key(key_fill))), 1000 + i, now_));
+    nodes_.push_back(std::make_unique<SwimCore>(c, std::move(*KeyRing::create(test_key(key_fill))),
+                                                CoreStart::simulated(1000 + i, now_), now_));
     down_.push_back(false);
     events_.emplace_back();
     return i;
@@ -58,10 +59,22 @@ class Sim {
   Time now() const { return now_; }
   std::vector<ClusterEvent>& events(std::size_t i) { return events_[i]; }
 
+  // Node i's process restarts: a fresh core (same id, address and key) booted at the current
+  // virtual time, which joins through `seed`.
+  void restart(std::size_t i, std::size_t seed) {
+    ClusterConfig c = nodes_[i]->config();
+    nodes_[i] = std::make_unique<SwimCore>(c, std::move(*KeyRing::create(test_key())),
+                                           CoreStart::simulated(5000 + i + restarts_++, now_), now_);
+    down_[i] = false;
+    join(i, seed);
+  }
+
   // Crashed nodes neither send, receive, nor run timers.
   void crash(std::size_t i) { down_[i] = true; }
   void restore(std::size_t i) { down_[i] = false; }
   void set_drop(std::function<bool(std::size_t from, std::size_t to)> drop) { drop_ = std::move(drop); }
+  // Called for every datagram a node sends to an address that is no node's.
+  void set_stray_tap(std::function<void(std::size_t from, const OutgoingDatagram&)> tap) { stray_tap_ = std::move(tap); }
   // Called for every datagram handed to the network (after the drop rule).
   void set_tap(std::function<void(std::size_t from, std::size_t to, const OutgoingDatagram&)> tap) {
     tap_ = std::move(tap);
@@ -92,6 +105,7 @@ class Sim {
       EXPECT_LE(d->bytes.size(), nodes_[i]->config().max_packet_bytes);
       max_datagram_ = std::max(max_datagram_, d->bytes.size());
       const std::size_t to = index_of(d->to);
+      if (to >= nodes_.size() && stray_tap_ && !down_[i]) stray_tap_(i, *d);
       if (to >= nodes_.size() || down_[i]) continue;
       if (tap_) tap_(i, to, *d);
       if (drop_ && drop_(i, to)) continue;
@@ -183,33 +197,46 @@ class Sim {
   std::deque<InFlight> queue_;
   std::function<bool(std::size_t, std::size_t)> drop_;
   std::function<void(std::size_t, std::size_t, const OutgoingDatagram&)> tap_;
+  std::function<void(std::size_t, const OutgoingDatagram&)> stray_tap_;
+  std::size_t restarts_ = 0;
   Time now_ = Time{} + std::chrono::hours(1);
   Duration latency_ = std::chrono::milliseconds(1);
   std::size_t max_datagram_ = 0;
 };
 
-// An authenticated peer sealing its own packets (a malicious member, or a scripted one).
+inline NonceSequence::Secret test_nonce_secret(std::uint8_t fill) {
+  NonceSequence::Secret secret;
+  secret.fill(std::byte{fill});
+  return secret;
+}
+
+// An authenticated peer sealing its own packets (a malicious member, or a scripted one), each
+// addressed to the member `to` ("" for the unaddressed format of a first contact).
 class Forger {
  public:
-  explicit Forger(std::string id) : id_(std::move(id)), keys_(std::move(*KeyRing::create(test_key()))) {}
-  std::vector<std::byte> packet(const std::vector<gossip::Message>& messages) {
+  explicit Forger(std::string id, std::uint64_t boot_id = 99)
+      : id_(std::move(id)), boot_id_(boot_id), keys_(std::move(*KeyRing::create(test_key()))) {}
+  std::vector<std::byte> packet(const std::string& to, const std::vector<gossip::Message>& messages) {
     std::vector<gossip::Buffer> framed;
     for (const auto& m : messages) framed.push_back(gossip::encode_message(m));
-    const auto plain = gossip::encode_packet({id_, 99, ++seq_}, framed);
-    return seal_packet(keys_, rng_, plain);
+    const auto plain = gossip::encode_packet({id_, boot_id_, ++seq_}, framed);
+    return std::move(*seal_packet(keys_, nonces_, to, plain));
   }
 
  private:
   std::string id_;
+  std::uint64_t boot_id_;
   KeyRing keys_;
-  Prng rng_{5};
+  NonceSequence nonces_{test_nonce_secret(5)};
   std::uint64_t seq_ = 0;
 };
 
-// Opens a core's outgoing datagram with the test key: the plaintext messages it carries.
-inline std::vector<gossip::Message> open_messages(const std::vector<std::byte>& sealed, int key_fill = 7) {
+// Opens a datagram a core sent to the member `recipient`, with the test key: the plaintext
+// messages it carries.
+inline std::vector<gossip::Message> open_messages(const std::vector<std::byte>& sealed, const std::string& recipient,
+                                                  int key_fill = 7) {
   const KeyRing keys = std::move(*KeyRing::create(test_key(key_fill)));
-  const Opened opened = open_packet(keys, sealed);
+  const Opened opened = open_packet(keys, recipient, sealed);
   EXPECT_EQ(opened.error, OpenError::kNone);
   auto decoded = gossip::decode_packet(opened.plaintext, 1024);
   EXPECT_EQ(decoded.error, gossip::DecodeError::kNone);

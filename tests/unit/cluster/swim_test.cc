@@ -190,8 +190,8 @@ TEST(SwimCluster, SuspectedLiveNodeRefutesWithAHigherIncarnation) {
   // An (authenticated) accusation reaches n0 and n1: both suspect n2 and gossip it.
   Forger accuser("n9");
   const auto packet = gossip::Suspect{before, "n2", "n9"};
-  sim.inject(0, node_address(9), accuser.packet({packet}));
-  sim.inject(1, node_address(9), accuser.packet({packet}));
+  sim.inject(0, node_address(9), accuser.packet("n0", {packet}));
+  sim.inject(1, node_address(9), accuser.packet("n1", {packet}));
   ASSERT_EQ(sim.state(0, 2), MemberState::kSuspect);
   ASSERT_EQ(sim.state(1, 2), MemberState::kSuspect);
   // Suspicion lasts at least 4 s (n = 3); the refutation must arrive well before.
@@ -219,13 +219,13 @@ TEST(SwimSecurity, FloodOfFakeMembersFromAnAuthenticatedPeerStaysCapped) {
     for (int i = 0; i < 20; ++i, ++sent) {
       batch.push_back(gossip::Alive{1, "fake-" + std::to_string(sent), node_address(100 + sent % 50), {}});
     }
-    sim.inject(0, from, mallory.packet(batch));
+    sim.inject(0, from, mallory.packet("n0", batch));
   }
   EXPECT_EQ(sim.node(0).members().size(), 16u);
   EXPECT_EQ(sim.node(0).counters().dropped_member_cap, sent - 15);
   // A packet with more messages than max_messages_per_packet is dropped whole.
   std::vector<gossip::Message> too_many(65, gossip::Message{gossip::Ack{1}});
-  sim.inject(0, from, mallory.packet(too_many));
+  sim.inject(0, from, mallory.packet("n0", too_many));
   EXPECT_EQ(sim.node(0).counters().dropped_malformed, 1u);
 }
 
@@ -258,8 +258,8 @@ TEST(SwimSecurity, NodeWithAnotherKeyCannotJoinAndIsCountedAsAuthFailure) {
 
 TEST(SwimSecurity, GarbageAndOversizeDatagramsAreDroppedAndCounted) {
   Sim sim(1);
-  std::vector<std::byte> junk(100, std::byte{0x01});
-  sim.inject(0, node_address(9), junk);  // version 1 but no valid tag
+  std::vector<std::byte> junk(100, std::byte{0x02});
+  sim.inject(0, node_address(9), junk);  // the addressed format, but no valid tag
   std::vector<std::byte> bad_version(100, std::byte{0x7f});
   sim.inject(0, node_address(9), bad_version);
   std::vector<std::byte> huge(1201, std::byte{0x01});
@@ -280,7 +280,7 @@ TEST(SwimCluster, LargeStateIsPushedInSeveralChunksEachWithinThePacketLimit) {
     batch.push_back(gossip::Alive{1, "big-" + std::to_string(i), node_address(200 + i),
                                   {{"blob", std::string(400, static_cast<char>('a' + i % 26))}}});
     if (batch.size() == 2) {
-      sim.inject(0, node_address(60), injector.packet(batch));
+      sim.inject(0, node_address(60), injector.packet("n0", batch));
       batch.clear();
     }
   }
