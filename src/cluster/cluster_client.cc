@@ -14,6 +14,8 @@
 #include <random>
 #include <set>
 
+#include "cluster/pooled_connection.h"
+#include "rpcnet/cluster/hedge_policy.h"
 #include "runtime/cross_loop.h"
 
 namespace rpcnet::cluster {
@@ -29,10 +31,18 @@ std::chrono::milliseconds ceil_ms(Clock::duration d) {
 // One pooled connection per worker; a connect in progress is shared by the calls that need it.
 struct Pooled {
   std::optional<RpcClient> client;
-  SocketAddress address;
+  WorkerInfo made_for;  // the worker as selected when `client` was connected
+  // Counts connects, so that a call failing late on a connection the pool has already replaced
+  // (e.g. dropped because its worker restarted) neither drops the new one nor ejects the worker.
+  std::uint64_t generation = 0;
   bool connecting = false;
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;
   std::optional<RpcError> connect_error;
+};
+
+struct PooledClient {
+  RpcClient client;
+  std::uint64_t generation;
 };
 
 }  // namespace
@@ -43,22 +53,29 @@ struct ClusterClient::State {
         config(std::move(config_in)),
         executor(std::move(executor_in)),
         budget(config.retry, Clock::now()),
+        hedging(config.hedge_percentile, config.hedge_min_delay),
         rng(std::random_device{}()) {}
 
   std::shared_ptr<WorkerRegistry> registry;
   ClusterClientConfig config;
   asio::any_io_executor executor;
-  RetryBudget budget;                                      // loop only
+  RetryBudget budget;                                      // loop only: retries and hedges
+  HedgePolicy hedging;                                     // loop only
   std::mt19937_64 rng;                                     // loop only
   std::map<std::string, std::shared_ptr<Pooled>> pool;     // loop only
-  std::vector<Clock::duration> recent;                     // loop only: latencies, for hedging
-  std::size_t recent_next = 0;                             // loop only
 
   mutable std::mutex stats_mutex;
   std::map<std::string, WorkerStats> stats;
+  ClusterClientStats totals;
 
-  static constexpr std::size_t kRecentLatencies = 256;
-
+  void count(std::uint64_t ClusterClientStats::*counter) {
+    std::lock_guard lock(stats_mutex);
+    ++(totals.*counter);
+  }
+  void count_retry_plan(RetryVerdict verdict) {
+    if (verdict == RetryVerdict::kRetry) count(&ClusterClientStats::retries);
+    if (verdict == RetryVerdict::kBudgetExhausted) count(&ClusterClientStats::retries_suppressed_by_budget);
+  }
   void record_attempt(const std::string& id) {
     std::lock_guard lock(stats_mutex);
     WorkerStats& s = stats[id];
@@ -70,25 +87,11 @@ struct ClusterClient::State {
     std::lock_guard lock(stats_mutex);
     ++stats[id].failures;
   }
-  void record_latency(Clock::duration latency) {
-    if (recent.size() < kRecentLatencies) {
-      recent.push_back(latency);
-    } else {
-      recent[recent_next] = latency;
-      recent_next = (recent_next + 1) % kRecentLatencies;
-    }
-  }
-  // The hedge delay: the configured percentile of recent latencies (nullopt with too few).
-  std::optional<Clock::duration> hedge_delay() const {
-    if (!config.hedge_percentile || recent.size() < 16) return std::nullopt;
-    std::vector<Clock::duration> sorted = recent;
-    const auto index = static_cast<std::size_t>(*config.hedge_percentile * static_cast<double>(sorted.size() - 1));
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(index), sorted.end());
-    return std::max<Clock::duration>(sorted[index], config.hedge_min_delay);
-  }
-
-  void connection_failed(const std::string& id) {
-    if (auto it = pool.find(id); it != pool.end() && !it->second->connecting) it->second->client.reset();
+  // `generation`: of the connection a call failed on; nullopt when connecting failed.
+  void connection_failed(const std::string& id, std::optional<std::uint64_t> generation = std::nullopt) {
+    const auto it = pool.find(id);
+    if (generation && it != pool.end() && it->second->generation != *generation) return;
+    if (it != pool.end() && !it->second->connecting) it->second->client.reset();
     registry->eject(id, config.ejection);
   }
 };
@@ -97,7 +100,8 @@ namespace {
 
 using State = ClusterClient::State;
 
-asio::awaitable<Result<RpcClient>> pooled_connection(std::shared_ptr<State> s, WorkerInfo worker, Clock::time_point deadline) {
+asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s, WorkerInfo worker,
+                                                       Clock::time_point deadline) {
   auto& slot = s->pool[worker.id];
   if (!slot) slot = std::make_shared<Pooled>();
   const std::shared_ptr<Pooled> entry = slot;
@@ -107,11 +111,18 @@ asio::awaitable<Result<RpcClient>> pooled_connection(std::shared_ptr<State> s, W
     (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (Clock::now() >= deadline && entry->connecting) co_return RpcError::timeout("connect to " + worker.id + " timed out");
   }
-  if (entry->client && entry->client->is_connected() && entry->address == worker.address) co_return *entry->client;
-  if (entry->client) entry->client->close();
-  entry->client.reset();
+  if (entry->client) {
+    const PooledVerdict verdict = judge_pooled_connection(entry->client->is_connected(), entry->made_for, worker);
+    if (verdict == PooledVerdict::kReuse) co_return PooledClient{*entry->client, entry->generation};
+    // A restarted worker's old process is gone: calls still waiting on its connection fail now
+    // (kConnection) instead of at the idle timeout.
+    if (verdict == PooledVerdict::kRestarted) s->count(&ClusterClientStats::connections_dropped_for_restart);
+    entry->client->close();
+    entry->client.reset();
+  }
   entry->connecting = true;
-  entry->address = worker.address;
+  entry->made_for = worker;
+  ++entry->generation;
   RpcConfig config = s->config.rpc;
   config.with_connect_timeout(std::min(config.connect_timeout(), ceil_ms(deadline - Clock::now())));
   auto connected = co_await RpcClient::connect(worker.address, config);
@@ -123,7 +134,7 @@ asio::awaitable<Result<RpcClient>> pooled_connection(std::shared_ptr<State> s, W
     co_return connected.error();
   }
   entry->client = *connected;
-  co_return std::move(*connected);
+  co_return PooledClient{std::move(*connected), entry->generation};
 }
 
 // The result of one attempt, with what the retry logic needs to know about it.
@@ -142,30 +153,35 @@ asio::awaitable<Result<Bytes>> unary_attempt(std::shared_ptr<State> s, WorkerInf
   options.metadata = std::move(metadata);
   s->registry->call_started(worker.id);
   const auto started = Clock::now();
-  auto reply = co_await client->call(method, std::move(data), options);
+  auto reply = co_await client->client.call(method, std::move(data), options);
   const auto latency = Clock::now() - started;
   s->registry->call_finished(worker.id, latency, !reply.ok());
-  if (reply) {
-    s->record_latency(latency);
-  } else {
+  s->hedging.on_attempt_ended(latency, reply ? AttemptOutcome::kSucceeded : attempt_outcome(reply.error()));
+  if (!reply) {
     s->record_failure(worker.id);
-    if (reply.error().kind() == ErrorKind::kConnection) s->connection_failed(worker.id);
+    if (reply.error().kind() == ErrorKind::kConnection) s->connection_failed(worker.id, client->generation);
   }
   co_return reply;
 }
 
-// A second attempt on another worker after `delay`; with no other worker it never answers
-// before the deadline (the first attempt then decides).
+// A second attempt on another worker after `delay`, paid for with a retry-budget token taken
+// when it fires. With no other worker or no token it never answers before the deadline: the
+// first attempt then decides alone.
 asio::awaitable<Result<Bytes>> hedge_attempt(std::shared_ptr<State> s, TagFilter filter, std::string first_id,
                                              std::string method, Bytes data, Metadata metadata,
                                              Clock::time_point deadline, Clock::duration delay) {
   asio::steady_timer timer(s->executor, Clock::now() + delay);
   (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   auto worker = s->registry->select_worker(filter, {first_id});
-  if (!worker || worker->id == first_id) {
+  const bool other_worker = worker && worker->id != first_id;
+  const bool paid = other_worker && s->budget.try_withdraw(Clock::now());
+  if (other_worker) {
+    s->count(paid ? &ClusterClientStats::hedges : &ClusterClientStats::hedges_suppressed_by_budget);
+  }
+  if (!paid) {
     timer.expires_at(deadline);
     (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    co_return RpcError::timeout("no second worker to hedge on");
+    co_return RpcError::timeout(other_worker ? "no hedge: the retry budget is empty" : "no second worker to hedge on");
   }
   co_return co_await unary_attempt(s, std::move(*worker), std::move(method), std::move(data), std::move(metadata),
                                    deadline);
@@ -202,7 +218,7 @@ asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::
     if (options.idempotent && options.attempt_timeout) deadline = std::min(*deadline, now + *options.attempt_timeout);
     const std::string id = worker->id;
     std::optional<Clock::duration> hedge;
-    if (attempt == 1 && options.hedge && options.idempotent) hedge = s->hedge_delay();
+    if (attempt == 1 && options.hedge && options.idempotent) hedge = s->hedging.delay();
     Result<Bytes> reply = RpcError::cancelled();
     if (hedge) {
       reply = co_await hedged_attempt(s, std::move(*worker), filter, method, data, options.metadata, *deadline, *hedge);
@@ -214,6 +230,7 @@ asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::
     tried.insert(id);
     const RetryPlan plan = plan_retry(policy, s->budget, error, options.idempotent, error.not_started(), attempt,
                                       overall, Clock::now(), s->rng());
+    s->count_retry_plan(plan.verdict);
     if (plan.verdict != RetryVerdict::kRetry) co_return error;
     last = std::move(error);
     if (plan.start > Clock::now()) {
@@ -244,7 +261,7 @@ asio::awaitable<Result<T>> open_with_retries(std::shared_ptr<State> s, TagFilter
       CallOptions call_options;
       call_options.timeout = options.timeout ? std::optional(ceil_ms(*deadline - Clock::now())) : std::nullopt;
       call_options.metadata = options.metadata;
-      auto opened = co_await open(*client, call_options);
+      auto opened = co_await open(client->client, call_options);
       if (opened) co_return opened;
       error = std::move(opened).error();
     } else {
@@ -255,6 +272,7 @@ asio::awaitable<Result<T>> open_with_retries(std::shared_ptr<State> s, TagFilter
     s->record_failure(worker->id);
     const RetryPlan plan = plan_retry(s->config.retry, s->budget, error, false, error.not_started(), attempt, overall,
                                       Clock::now(), s->rng());
+    s->count_retry_plan(plan.verdict);
     if (plan.verdict != RetryVerdict::kRetry) co_return error;
     last = std::move(error);
   }
@@ -339,6 +357,11 @@ asio::awaitable<Result<Bytes>> ClusterClient::call_worker_client_streaming(std::
     return client.call_client_streaming(method, requests, call_options);
   };
   co_return co_await open_on_some_worker<Bytes>(state_, filter, std::move(options), std::move(open));
+}
+
+ClusterClientStats ClusterClient::stats() const {
+  std::lock_guard lock(state_->stats_mutex);
+  return state_->totals;
 }
 
 std::vector<WorkerStats> ClusterClient::worker_stats() const {

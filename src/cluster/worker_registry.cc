@@ -21,7 +21,7 @@ std::optional<WorkerInfo> as_worker(const Member& member) {
   if (!address) return std::nullopt;
   const auto health = worker_health(member);
   if (!health) return std::nullopt;
-  return WorkerInfo{member.id, *address, member.tags, *health};
+  return WorkerInfo{member.id, *address, member.tags, *health, member.incarnation};
 }
 
 std::uint64_t seed() {

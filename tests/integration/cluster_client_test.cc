@@ -88,6 +88,19 @@ class ClusterClientTest : public ::testing::Test {
     FAIL() << "registry saw " << seen.size() << " workers, expected " << ids.size();
   }
 
+  // Waits (bounded) until the registry's view of worker `id` carries `incarnation`.
+  static void wait_for_incarnation(WorkerRegistry& registry, const std::string& id, std::uint64_t incarnation) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    auto events = registry.cluster()->subscribe();
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const auto& w : registry.workers()) {
+        if (w.id == id && w.incarnation == incarnation) return;
+      }
+      (void)events->wait_next(50ms);  // wakes on membership changes
+    }
+    FAIL() << "registry never saw " << id << " at incarnation " << incarnation;
+  }
+
   ClusterClient make_client(const std::shared_ptr<WorkerRegistry>& registry, cluster::ClusterClientConfig config = {}) {
     config.rpc = client_config();
     return ClusterClient(registry, std::move(config), runtime_.executor(0));
@@ -283,6 +296,102 @@ TEST_F(ClusterClientTest, HedgedCallTakesTheFasterWorkerAndCancelsTheSlowOne) {
   auto outcome = cancelled->get_future();
   ASSERT_EQ(outcome.wait_for(10s), std::future_status::ready) << "the slow attempt was not cancelled";
   EXPECT_TRUE(outcome.get());
+}
+
+TEST_F(ClusterClientTest, HedgesSpendRetryBudgetTokensAndNoneIsSentWhenTheBudgetIsEmpty) {
+  // Slow only for non-empty requests (so the test can open the connection first), and slow
+  // enough that the hedge delay — a percentile of loopback latencies — passes long before.
+  auto slow = [](Bytes request, CallContext&) -> asio::awaitable<Result<Bytes>> {
+    if (request.empty()) co_return Bytes{'a'};
+    asio::steady_timer timer(co_await asio::this_coro::executor, 500ms);
+    (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_return Bytes{'s', 'l', 'o', 'w'};
+  };
+  add_worker("a-slow", {{"role", "worker"}, {"speed", "slow"}}, slow);
+  add_worker("b-fast", {{"role", "worker"}, {"speed", "fast"}});
+  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  wait_for_workers(*registry, {"a-slow", "b-fast"});
+  cluster::ClusterClientConfig config;
+  config.hedge_percentile = 0.95;
+  // Tokens come only from calls (0.02 each, no refill over time), so the balance is exact: 101
+  // warm-up calls leave 2.02 tokens; the hedged calls add 0.02 each. Hedged call 1 finds 2.04
+  // and hedges, 2 finds 1.06 and hedges, 3 finds 0.08 and 4 finds 0.10: no hedge.
+  config.retry.budget_ratio = 0.02;
+  config.retry.budget_min_per_second = 0;
+  auto client = make_client(registry, config);
+  auto replies = run_bounded(runtime_, [&]() -> asio::awaitable<std::vector<std::string>> {
+    for (int i = 0; i < 100; ++i) (void)co_await client.call_worker("work", {}, "speed=fast");  // latency history
+    (void)co_await client.call_worker("work", {}, "speed=slow");  // connects to a-slow (answers at once)
+    std::vector<std::string> out;
+    cluster::WorkerCallOptions options;
+    options.idempotent = true;
+    options.hedge = true;
+    options.timeout = 20s;
+    for (int i = 0; i < 4; ++i) {
+      // Round robin: a-slow first every time (the hedge, sent or not, selected b-fast last).
+      auto reply = co_await client.call_worker("work", Bytes(1, 'x'), "role=worker", options);
+      out.push_back(reply ? text(*reply) : reply.error().to_string());
+    }
+    co_return out;
+  }());
+  EXPECT_EQ(replies, (std::vector<std::string>{"b-fast", "b-fast", "slow", "slow"}));
+  const auto stats = client.stats();
+  EXPECT_EQ(stats.hedges, 2u);
+  EXPECT_EQ(stats.hedges_suppressed_by_budget, 2u);
+  EXPECT_EQ(stats.retries, 0u);
+}
+
+TEST_F(ClusterClientTest, ATagChangeRaisesTheIncarnationButKeepsThePooledConnection) {
+  Worker& w = add_worker("w1");
+  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  wait_for_workers(*registry, {"w1"});
+  auto client = make_client(registry);
+  auto first = run_bounded(runtime_, client.call_worker("work", {}, "role=worker"));
+  ASSERT_TRUE(first) << first.error();
+  const std::uint64_t before = w.membership->self().incarnation;
+  ASSERT_TRUE(w.membership->update_tag("zone", "b"));
+  const std::uint64_t after = w.membership->self().incarnation;
+  ASSERT_GT(after, before);
+  ASSERT_EQ(cluster::incarnation_boot_seconds(after), cluster::incarnation_boot_seconds(before));
+  wait_for_incarnation(*registry, "w1", after);
+  auto second = run_bounded(runtime_, client.call_worker("work", {}, "role=worker"));
+  ASSERT_TRUE(second) << second.error();
+  EXPECT_EQ(text(*second), "w1");
+  EXPECT_EQ(w.server.server().stats().connections_accepted, 1u);
+  EXPECT_EQ(client.stats().connections_dropped_for_restart, 0u);
+}
+
+TEST_F(ClusterClientTest, AWorkerWhoseServerRestartedOnTheSamePortGetsANewConnectionAtTheNextCall) {
+  Worker& w = add_worker("w1");
+  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  wait_for_workers(*registry, {"w1"});
+  auto client = make_client(registry);
+  auto first = run_bounded(runtime_, client.call_worker("work", {}, "role=worker"));
+  ASSERT_TRUE(first) << first.error();
+  const SocketAddress address = w.server.address();
+  w.server.stop();
+  const auto& certs = certificates().main;
+  LoopbackServer restarted(
+      RpcConfig(certs.server_cert, to_string(address)).with_key_path(certs.server_key).with_event_loops(2));
+  restarted.server().register_method("work", [](Bytes, CallContext&) -> asio::awaitable<Result<Bytes>> {
+    co_return Bytes{'n', 'e', 'w'};
+  });
+  restarted.start();
+  ASSERT_EQ(restarted.address(), address);
+  // Idempotent: the old connection may still look open when the call starts — then the new
+  // server's stateless reset closes it and the retry reconnects. Either way one new connection.
+  cluster::WorkerCallOptions idempotent;
+  idempotent.idempotent = true;
+  auto replies = run_bounded(runtime_, [&]() -> asio::awaitable<std::vector<std::string>> {
+    std::vector<std::string> out;
+    auto reply = co_await client.call_worker("work", {}, "role=worker", idempotent);
+    out.push_back(reply ? text(*reply) : reply.error().to_string());
+    reply = co_await client.call_worker("work", {}, "role=worker");
+    out.push_back(reply ? text(*reply) : reply.error().to_string());
+    co_return out;
+  }());
+  EXPECT_EQ(replies, (std::vector<std::string>{"new", "new"}));
+  EXPECT_EQ(restarted.server().stats().connections_accepted, 1u);
 }
 
 TEST_F(ClusterClientTest, FailedWorkerIsDroppedAndCallsFailOverWithoutErrors) {

@@ -2,24 +2,33 @@
 //
 // Contract: ClusterClient picks a worker from a WorkerRegistry for every call (strategy,
 // filter and health rules: worker_registry.h), keeps one pooled QUIC connection per worker
-// (reused by all calls, re-established after a failure, closed by the transport's idle timeout
-// when unused), counts in-flight calls and latencies for the balancer, and retries:
+// (reused by all calls, closed by the transport's idle timeout when unused), counts in-flight
+// calls and latencies for the balancer, and retries. A pooled connection is replaced by the next
+// call that needs it once it is closed (a failure, the peer's close, a stateless reset from a
+// worker restarted on the same port), once the worker publishes another address, or once the
+// worker's membership incarnation carries another boot time (incarnation_boot_seconds: the
+// worker restarted; the old connection is closed, its calls fail). A higher incarnation with
+// the same boot time (a refuted suspicion, new tags) keeps the connection.
+// Retries:
 //   - a call that never reached a handler (connect failure, connection already closed, refused
 //     unstarted — RpcError::not_started()) is retried on another worker, always;
 //   - a call with WorkerCallOptions::idempotent is also retried after UNAVAILABLE or a timeout;
 //   - retries draw on a retry budget (RetryPolicy: by default at most 20 % extra load plus
 //     10 retries/s), and the caller's deadline spans all attempts (retry_policy.h);
 //   - optional hedging (idempotent calls, ClusterClientConfig::hedge_percentile): when the
-//     first attempt has not answered after that latency percentile, a second one starts on
-//     another worker; the first answer wins and the loser is cancelled (its stream is reset, so
-//     the worker stops working on it).
+//     first attempt has not answered after that percentile of the latencies of recent attempts
+//     (successful AND failed ones, so slow failures in a brownout raise it; hedge_policy.h), a
+//     second one starts on another worker; the first answer wins and the loser is cancelled (its
+//     stream is reset, so the worker stops working on it). A hedge spends a token of the same
+//     retry budget when it fires; with the budget empty no hedge is sent, the first attempt
+//     goes on alone, and ClusterClientStats::hedges_suppressed_by_budget counts it.
 // A worker whose connection fails is ejected for ClusterClientConfig::ejection so the next calls
 // do not try it while gossip is still confirming the failure.
 // Streaming calls retry only while opening (connect failures); once a stream exists its errors
 // are the caller's.
 //
 // Threading: a ClusterClient lives on the event loop given at construction; its calls may be
-// awaited from any loop (they hop to it and back). worker_stats() is thread-safe.
+// awaited from any loop (they hop to it and back). worker_stats() and stats() are thread-safe.
 //
 // Example:
 //   auto registry = std::make_shared<WorkerRegistry>(cluster);
@@ -58,7 +67,8 @@ struct ClusterClientConfig {
   // How long a worker whose connection failed is not selected (unless nothing else matches).
   std::chrono::milliseconds ejection{std::chrono::seconds(2)};
   // Hedging for idempotent calls that ask for it: start a second attempt when the first has not
-  // answered after this percentile of recent latencies (e.g. 0.95). nullopt: no hedging.
+  // answered after this percentile of recent attempt latencies, failures included (e.g. 0.95),
+  // if the retry budget has a token for it. nullopt: no hedging.
   std::optional<double> hedge_percentile;
   // Never hedge sooner than this.
   std::chrono::milliseconds hedge_min_delay{1};
@@ -85,6 +95,17 @@ struct WorkerStats {
   std::optional<std::chrono::steady_clock::time_point> last_routed;  // last attempt started
 };
 
+// Totals over the client's life. "Suppressed by budget": the retry or hedge was otherwise due
+// but the retry budget had no token.
+struct ClusterClientStats {
+  std::uint64_t retries = 0;
+  std::uint64_t retries_suppressed_by_budget = 0;
+  std::uint64_t hedges = 0;
+  std::uint64_t hedges_suppressed_by_budget = 0;
+  // Pooled connections closed because their worker's incarnation showed a new boot time.
+  std::uint64_t connections_dropped_for_restart = 0;
+};
+
 class ClusterClient {
  public:
   ClusterClient(std::shared_ptr<WorkerRegistry> registry, ClusterClientConfig config,
@@ -109,6 +130,7 @@ class ClusterClient {
                                                               WorkerCallOptions options = {});
 
   std::vector<WorkerStats> worker_stats() const;
+  ClusterClientStats stats() const;
   const std::shared_ptr<WorkerRegistry>& registry() const noexcept { return registry_; }
 
   struct State;  // implementation

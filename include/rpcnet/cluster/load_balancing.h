@@ -79,6 +79,9 @@ struct WorkerInfo {
   SocketAddress address;  // where its RPC server listens
   std::map<std::string, std::string> tags;
   WorkerHealth health = WorkerHealth::kHealthy;
+  // The member's incarnation when this was read; its boot-time bits (incarnation_boot_seconds,
+  // member.h) tell a restarted worker from one that only refuted a suspicion or changed tags.
+  std::uint64_t incarnation = 0;
   friend bool operator==(const WorkerInfo&, const WorkerInfo&) = default;
 };
 
@@ -111,7 +114,8 @@ class WorkerSet {
   WorkerSet(LoadBalancerConfig config, std::uint64_t seed);
   WorkerSet(LoadBalancerConfig config, Rng rng);
 
-  // Adds a worker or updates its address, tags and health. Load stats survive an update.
+  // Adds a worker or updates its address, tags, health and incarnation. Load stats survive an
+  // update.
   void upsert(WorkerInfo worker);
   // Forgets the worker and its stats. Returns false if it was unknown.
   bool remove(std::string_view id);

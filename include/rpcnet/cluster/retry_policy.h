@@ -12,8 +12,9 @@
 //      token. The retry goes to another worker (WorkerSet::select with the tried ids excluded).
 //
 // Retry budget (a token bucket in the spirit of Finagle's RetryBudget and Envoy's retry
-// budgets), so retries cannot multiply load when a whole cluster is failing. Exact arithmetic,
-// in integer milli-tokens:
+// budgets), so retries cannot multiply load when a whole cluster is failing. Hedges (the second
+// attempt of a hedged call, hedge_policy.h) spend from the same budget, so hedging cannot
+// multiply it in a brownout either. Exact arithmetic, in integer milli-tokens:
 //   - it starts with min(budget_min_per_second, budget_max_tokens) tokens;
 //   - deposit() adds round(budget_ratio × 1000) milli-tokens;
 //   - time adds budget_min_per_second tokens per second, i.e. elapsed_ns × rate / 10^6
@@ -21,7 +22,7 @@
 //   - the balance never exceeds budget_max_tokens (the largest retry burst after a quiet spell);
 //     refill time spent at the cap is lost;
 //   - try_withdraw() takes 1000 milli-tokens if the balance holds at least that much.
-// So over any period retries ≤ budget_ratio × first attempts + budget_min_per_second × seconds
+// So over any period retries + hedges ≤ budget_ratio × first attempts + budget_min_per_second × seconds
 // + budget_max_tokens. Out-of-range settings are clamped: ratio to [0, 100], rate to
 // [0, 10^6]/s, cap to [0, 10^6] tokens.
 //
@@ -93,7 +94,7 @@ class RetryBudget {
 
   // Once per logical call (its first attempt).
   void deposit(Time now) noexcept;
-  // Before each retry: true (and one token spent) if the budget allows it.
+  // Before each retry or hedge: true (and one token spent) if the budget allows it.
   bool try_withdraw(Time now) noexcept;
 
   // The balance at `now` in milli-tokens (1000 = one retry), refill included; no side effect.
