@@ -4,8 +4,10 @@
 //
 // Contract: Xoshiro256(seed) fills its 256-bit state with four successive splitmix64 outputs
 // from `seed`, so every seed (0 included) gives a valid stream, and the same seed gives the same
-// stream on every platform and compiler. It is not a cryptographic generator: the cluster core
-// uses it for protocol choices (probe order, gossip targets) and takes nonces and keys elsewhere.
+// stream on every platform and compiler. It is not a cryptographic generator and nothing secret
+// or unique-by-contract comes from it: the cluster core uses it for protocol choices only (probe
+// order, gossip targets, challenge tokens that travel sealed). AEAD nonces come from a counter
+// under a prefix derived from a gnutls_rnd secret (src/cluster/packet_seal.h), keys from the user.
 // The cluster core's PRNG and the test kit's SeededRng (rpcnet/testing/seeded_rng.h) are thin
 // layers over this engine that add their own, exactly specified, range helpers.
 //
