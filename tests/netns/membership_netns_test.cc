@@ -4,9 +4,19 @@
 // otherwise. Member count for the detection test: RPCNET_NETNS_MEMBERS (default 3).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "netns/netns_lab.h"
@@ -63,6 +73,22 @@ class MembershipNetns : public ::testing::Test {
       }
     }
     return true;
+  }
+
+  // The `stats` line of a member, as numbers by name (empty if it does not answer).
+  static std::map<std::string, std::uint64_t> stats_of(Process& p) {
+    const std::size_t from = p.line_count();
+    p.send("stats");
+    std::map<std::string, std::uint64_t> values;
+    const auto line = p.wait_line([](const std::string& l) { return l.rfind("stats ", 0) == 0; }, 5s, from);
+    if (!line) return values;
+    std::istringstream fields(p.lines(*line).front().substr(6));
+    std::string field;
+    while (fields >> field) {
+      const auto eq = field.find('=');
+      if (eq != std::string::npos) values[field.substr(0, eq)] = std::stoull(field.substr(eq + 1));
+    }
+    return values;
   }
 
   static std::map<std::string, std::string> members_of(Process& p) {
@@ -222,6 +248,104 @@ TEST_F(MembershipNetns, MemberWithAnotherKeyCannotJoinAndIsCounted) {
   const auto at = stats.find("auth_drops=") + 11;
   EXPECT_GT(std::stoul(stats.substr(at)), 0u) << stats;
   EXPECT_EQ(members_of(*keyed).size(), 1u);
+}
+
+
+// Reflection (issue 13): a join captured on the wire, replayed at the members with a victim's
+// address as its source (the victim's own host sends it: the same packet a spoofing attacker
+// would send). Before the fix every member that had not seen the packet answered the victim
+// with its member table; now an unproven address gets at most as many bytes as it sent — one
+// challenge — and the member that already saw the join drops it as a replay.
+TEST_F(MembershipNetns, AReplayedJoinWithAVictimsSourceSendsTheVictimNoMoreThanItCarried) {
+  constexpr int n = 4;  // m0..m2 members; host 3 is the victim
+  Lab lab(n);
+  ASSERT_TRUE(lab.ok()) << "lab set-up failed; see /tmp/rpcnet-netns-last.log";
+  // Capture on m2's port of the hub's bridge (v2b): everything m2 sends passes there. (A packet
+  // socket on br0 itself sees only traffic to the hub, not what it forwards.)
+  // ETH_P_ALL: a bridge port hands frames to the bridge before per-protocol sockets see them;
+  // only "all protocols" taps run first.
+  const int capture = Lab::socket_in(lab.hub(), AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL), [](int fd) {
+    sockaddr_ll where{};
+    where.sll_family = AF_PACKET;
+    where.sll_protocol = htons(ETH_P_ALL);
+    where.sll_ifindex = static_cast<int>(if_nametoindex("v2b"));
+    return where.sll_ifindex != 0 && bind(fd, reinterpret_cast<sockaddr*>(&where), sizeof where) == 0;
+  });
+  ASSERT_GE(capture, 0) << "no packet socket in the hub namespace";
+  std::vector<std::unique_ptr<Process>> members;
+  members.push_back(start(lab, 0, "local"));
+  members.push_back(start(lab, 1, "local"));
+  members.push_back(start(lab, 2, "local"));  // its join to m0 is what we capture
+  ASSERT_TRUE(full_view(members, 20s));
+  // The first unaddressed (format 3) datagram from m2 to m0's gossip port: m2's join.
+  std::vector<std::uint8_t> join;
+  in_addr m2{}, m0{};
+  inet_pton(AF_INET, Lab::ip(2).c_str(), &m2);
+  inet_pton(AF_INET, Lab::ip(0).c_str(), &m0);
+  for (int packets = 0; packets < 10000 && join.empty(); ++packets) {
+    pollfd ready{capture, POLLIN, 0};
+    if (poll(&ready, 1, 0) != 1) break;  // everything so far has been read
+    std::uint8_t frame[2048];
+    sockaddr_ll from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t got = recvfrom(capture, frame, sizeof frame, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (from.sll_protocol != htons(ETH_P_IP) || got < static_cast<ssize_t>(sizeof(ip) + sizeof(udphdr) + 1)) continue;
+    const auto* ip_header = reinterpret_cast<const ip*>(frame);
+    const std::size_t ip_len = static_cast<std::size_t>(ip_header->ip_hl) * 4;
+    if (ip_header->ip_p != IPPROTO_UDP || ip_header->ip_src.s_addr != m2.s_addr ||
+        ip_header->ip_dst.s_addr != m0.s_addr || static_cast<std::size_t>(got) < ip_len + sizeof(udphdr) + 1) {
+      continue;
+    }
+    const auto* udp = reinterpret_cast<const udphdr*>(frame + ip_len);
+    const std::uint8_t* payload = frame + ip_len + sizeof(udphdr);
+    const std::uint8_t* end = frame + got;
+    if (ntohs(udp->uh_dport) == 7946 && payload[0] == 3) join.assign(payload, end);
+  }
+  close(capture);
+  ASSERT_FALSE(join.empty()) << "m2's join was not seen on the bridge";
+
+  // The victim: a UDP socket on host 3. It sends the captured join to m0 and m1, then counts
+  // what comes back in a bounded window.
+  const int victim = Lab::socket_in(lab.name(3), AF_INET, SOCK_DGRAM, 0, [](int fd) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_port = htons(9999);
+    inet_pton(AF_INET, Lab::ip(3).c_str(), &local.sin_addr);
+    return bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0;
+  });
+  ASSERT_GE(victim, 0);
+  const auto m0_before = stats_of(*members[0]);
+  const auto m1_before = stats_of(*members[1]);
+  for (int member = 0; member < 2; ++member) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(7946);
+    inet_pton(AF_INET, Lab::ip(member).c_str(), &to.sin_addr);
+    ASSERT_EQ(sendto(victim, join.data(), join.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(join.size()));
+  }
+  std::size_t bytes = 0;
+  std::size_t datagrams = 0;
+  const auto window_end = Clock::now() + 3s;  // members answer within milliseconds; 3 s is slack
+  while (Clock::now() < window_end) {
+    pollfd ready{victim, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(window_end - Clock::now());
+    if (poll(&ready, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 1))) != 1) continue;
+    std::uint8_t datagram[65536];
+    const ssize_t got = recv(victim, datagram, sizeof datagram, 0);
+    if (got > 0) {
+      bytes += static_cast<std::size_t>(got);
+      ++datagrams;
+    }
+  }
+  close(victim);
+  // Bound: at most the replayed bytes, 1x per member that accepted the packet (m1; m0 had seen it).
+  EXPECT_LE(bytes, join.size()) << datagrams << " datagrams; the join was " << join.size() << " bytes";
+  EXPECT_LE(datagrams, 1u);
+  const auto after = stats_of(*members[1]);
+  EXPECT_EQ(after.at("challenges"), m1_before.at("challenges") + 1) << "m1 challenged the victim's address once";
+  EXPECT_EQ(after.at("validated"), m1_before.at("validated")) << "nobody at the victim's address answers";
+  EXPECT_EQ(stats_of(*members[0]).at("replay_drops"), m0_before.at("replay_drops") + 1) << "m0 had seen the join";
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -95,6 +97,28 @@ class Lab {
                               std::to_string(percent) + " drop"));
   }
   bool clear_rules(int i) { return sh(in(name(i), "nft flush chain inet rpcnet in")); }
+
+  // A socket created inside namespace `ns` (it stays there; the calling thread does not move):
+  // how the test itself plays a host of the lab. -1 on failure. `setup` runs in the namespace
+  // too, e.g. to bind or to look up an interface index there.
+  static int socket_in(const std::string& ns, int domain, int type, int protocol,
+                       const std::function<bool(int fd)>& setup = {}) {
+    int result = -1;
+    std::thread([&] {
+      const int target = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (target < 0) return;
+      const bool entered = ::setns(target, CLONE_NEWNET) == 0;
+      ::close(target);
+      if (!entered) return;  // this thread ends here: nothing else runs in the namespace
+      const int fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
+      if (fd >= 0 && setup && !setup(fd)) {
+        ::close(fd);
+        return;
+      }
+      result = fd;
+    }).join();
+    return result;
+  }
 
  private:
   std::string prefix_;

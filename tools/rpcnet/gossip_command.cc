@@ -3,6 +3,7 @@
 //   event <kind> id=<member> tags=<k=v,...> t_ms=<steady clock, ms>
 //   member id=<id> addr=<address> state=<state> inc=<n> phi=<phi> tags=<k=v,...>   (after `members`)
 //   stats in=<packets> out=<packets> auth_drops=<n> replay_drops=<n> malformed=<n>
+//         implausible=<n> challenges=<n> validated=<n> withheld=<n> transfers_limited=<n>
 //   end
 // Commands (stdin, one per line): `tag <key> <value>`, `untag <key>`, `members`, `stats`,
 // `leave` (graceful, then exit). End of input also leaves.
@@ -104,7 +105,10 @@ int run_gossip(const GossipOptions& options) {
       const auto s = node.stats();
       std::ostringstream line;
       line << "stats in=" << s.packets_in << " out=" << s.packets_out << " auth_drops=" << s.dropped_auth
-           << " replay_drops=" << s.dropped_replay << " malformed=" << s.dropped_malformed;
+           << " replay_drops=" << s.dropped_replay << " malformed=" << s.dropped_malformed
+           << " implausible=" << s.dropped_implausible << " challenges=" << s.challenges_sent
+           << " validated=" << s.addresses_validated << " withheld=" << s.replies_withheld
+           << " transfers_limited=" << s.state_transfers_limited;
       print_line(line.str());
     } else if (verb == "leave") {
       break;
