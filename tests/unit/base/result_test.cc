@@ -33,9 +33,89 @@ TEST(Result, HoldsAnError) {
   EXPECT_EQ(r.error().message(), "bad");
 }
 
-TEST(Result, ValueOnAnErrorThrowsBadVariantAccess) {
+// Misuse is a programming error: loud in debug builds (the assertion names the precondition),
+// defined in release builds (an exception, or an error that says what happened) — never UB.
+#ifndef NDEBUG
+TEST(ResultMisuseDeathTest, ValueOnAnErrorAbortsNamingThePrecondition) {
+  const Result<int> r = RpcError::io("x");
+  EXPECT_DEATH(static_cast<void>(r.value()), "value\\(\\) called on an error Result: check ok\\(\\) first");
+  EXPECT_DEATH(static_cast<void>(*r), "value\\(\\) called on an error Result");
+}
+
+TEST(ResultMisuseDeathTest, ErrorOnASuccessAbortsNamingThePrecondition) {
+  const Result<int> value = 1;
+  EXPECT_DEATH(static_cast<void>(value.error()), "error\\(\\) called on a successful Result");
+  const Result<void> success;
+  EXPECT_DEATH(static_cast<void>(success.error()), "error\\(\\) called on a successful Result");
+}
+#else
+TEST(ResultMisuse, ValueOnAnErrorThrowsBadVariantAccess) {
   const Result<int> r = RpcError::io("x");
   EXPECT_THROW(static_cast<void>(r.value()), std::bad_variant_access);
+}
+
+TEST(ResultMisuse, ErrorOnASuccessIsAnUnknownErrorThatSaysSo) {
+  const Result<int> value = 1;
+  EXPECT_EQ(value.error().code(), StatusCode::kUnknown);
+  EXPECT_EQ(value.error().message(), "error() called on a successful Result");
+  const Result<void> success;
+  EXPECT_EQ(success.error().message(), "error() called on a successful Result");
+  EXPECT_EQ(Result<void>().error().code(), StatusCode::kUnknown);
+}
+#endif
+
+TEST(ResultMonadic, AndThenChainsFallibleStepsAndStopsAtTheFirstError) {
+  const auto tens = [](int v) -> Result<int> { return v * 10; };
+  EXPECT_EQ(*parse_digit('4').and_then(tens), 40);
+  EXPECT_EQ(*parse_digit('4').and_then(tens).and_then([](int v) { return parse_digit(static_cast<char>('0' + v / 10)); }), 4);
+  int calls = 0;
+  const auto counted = [&](int v) -> Result<int> {
+    ++calls;
+    return v;
+  };
+  const auto failed = parse_digit('x').and_then(counted);
+  EXPECT_EQ(calls, 0) << "the step after an error never runs";
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message(), "not a digit: x");
+  const Result<void> done = parse_digit('2').and_then([](int) { return ok(); });
+  EXPECT_TRUE(done);
+}
+
+TEST(ResultMonadic, TransformMapsTheValueAndPassesErrorsThrough) {
+  const Result<std::string> text = parse_digit('7').transform([](int v) { return std::to_string(v * 2); });
+  EXPECT_EQ(*text, "14");
+  const Result<std::string> bad = parse_digit('?').transform([](int v) { return std::to_string(v); });
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind(), ErrorKind::kSerialization);
+  int seen = 0;
+  const Result<void> side_effect = parse_digit('5').transform([&](int v) { seen = v; });
+  EXPECT_TRUE(side_effect);
+  EXPECT_EQ(seen, 5);
+  auto owned = Result<std::unique_ptr<int>>(std::make_unique<int>(3)).transform([](std::unique_ptr<int> p) { return *p + 1; });
+  EXPECT_EQ(*owned, 4);
+  const Result<int> from_void = ok().transform([] { return 9; });
+  EXPECT_EQ(*from_void, 9);
+  const Result<int> from_void_error = Result<void>(RpcError::io("down")).transform([] { return 9; });
+  EXPECT_EQ(from_void_error.error().message(), "down");
+}
+
+TEST(ResultMonadic, OrElseRecoversOrReplacesTheError) {
+  const Result<int> recovered = parse_digit('x').or_else([](const RpcError&) -> Result<int> { return 0; });
+  EXPECT_EQ(*recovered, 0);
+  const Result<int> replaced = parse_digit('x').or_else([](const RpcError& e) -> Result<int> {
+    return RpcError::status(StatusCode::kInvalidArgument, "digit expected (" + e.message() + ")");
+  });
+  EXPECT_EQ(replaced.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(replaced.error().message(), "digit expected (not a digit: x)");
+  int calls = 0;
+  const Result<int> untouched = parse_digit('3').or_else([&](const RpcError&) -> Result<int> {
+    ++calls;
+    return 0;
+  });
+  EXPECT_EQ(*untouched, 3);
+  EXPECT_EQ(calls, 0);
+  const Result<void> void_recovered = Result<void>(RpcError::io("x")).or_else([](const RpcError&) { return ok(); });
+  EXPECT_TRUE(void_recovered);
 }
 
 TEST(Result, ReturnsValuesAndErrorsFromFunctions) {
