@@ -56,7 +56,8 @@ class ResponseStream {
   // The next response message; nullopt when the server finished with OK. A non-OK status, a
   // reset or a broken stream is an error, never a silent end.
   asio::awaitable<Result<std::optional<Bytes>>> next();
-  // Resets the stream: the server's handler is cancelled, later next() calls fail with kCancelled.
+  // Resets the stream: the server's handler is cancelled, and the next next() fails with
+  // kCancelled — responses already received but not yet read are discarded.
   void cancel();
   // Metadata the server attached to its OK status (after next() returned nullopt).
   const Metadata& trailer_metadata() const;
@@ -82,6 +83,8 @@ class ClientCall {
   asio::awaitable<Result<void>> finish();
   // The next response, or nullopt when the server finished with OK.
   asio::awaitable<Result<std::optional<Bytes>>> read();
+  // Resets the stream as ResponseStream::cancel() does: the next read() fails with kCancelled,
+  // responses not yet read are discarded.
   void cancel();
   const Metadata& trailer_metadata() const;
 

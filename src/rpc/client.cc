@@ -193,17 +193,19 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
     co_return std::optional<Bytes>();
   }
   for (;;) {
+    // A local end (cancel, deadline) comes before what is buffered: after cancel() the caller
+    // gets kCancelled, not the responses that happened to arrive first.
+    if (local_failure_) {
+      ended_ = true;
+      end_error_ = *local_failure_;
+      co_return *local_failure_;
+    }
     if (core_.has_event()) {
       rpc::InboundEvent event = core_.pop_event();
       if (event.kind == rpc::InboundEvent::Kind::kMessage) {
         co_return std::optional<Bytes>(std::move(event.message));
       }
       co_return end_call(event);
-    }
-    if (local_failure_) {
-      ended_ = true;
-      end_error_ = *local_failure_;
-      co_return *local_failure_;
     }
     quic::StreamChunk chunk = co_await stream_->read(read_signal_.slot());
     switch (chunk.status) {

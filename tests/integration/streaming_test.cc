@@ -1,6 +1,8 @@
 // The three streaming patterns over real QUIC on loopback.
 #include <gtest/gtest.h>
 
+#include <asio/redirect_error.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -73,10 +75,25 @@ class StreamingTest : public ::testing::Test {
       if (!first || !*first) co_return RpcError::status(StatusCode::kInvalidArgument, "empty");
       co_return co_await stream.write(std::move(**first));
     });
+    // Writes ten items, then signals the test on its loop (written_ and all_written_).
+    all_written_ = std::make_unique<asio::steady_timer>(server_.runtime().executor(0),
+                                                        std::chrono::steady_clock::time_point::max());
+    server.register_streaming("ten_then_signal", [this](ServerStream stream) -> asio::awaitable<Result<void>> {
+      for (int i = 0; i < 10; ++i) {
+        if (auto w = co_await stream.write(to_bytes("item" + std::to_string(i))); !w) co_return w;
+      }
+      asio::post(all_written_->get_executor(), [this] {
+        written_ = true;
+        all_written_->cancel();
+      });
+      co_return ok();
+    });
     server_.start();
   }
 
   LoopbackServer server_;
+  std::unique_ptr<asio::steady_timer> all_written_;
+  bool written_ = false;  // on the test's loop
 };
 
 TEST_F(StreamingTest, BidirectionalEchoesEveryMessageInOrderIncludingEmptyOnes) {
@@ -119,6 +136,51 @@ TEST_F(StreamingTest, ServerStreamingDeliversAllItemsThenEnds) {
     co_return co_await drain(*stream);
   }());
   EXPECT_EQ(log, "item0,item1,item2,item3|end");
+}
+
+// cancel() means stop, even with responses already received and not yet read: they are
+// discarded, and the next read fails with kCancelled (it used to hand them out first). The
+// handler writes all ten items before the client reads the first, so the first read pulls
+// several of them into the client's buffer.
+TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfAServerStream) {
+  auto& all_written = *all_written_;
+  auto& written = written_;
+  auto log = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+    auto client = co_await server_.connect();
+    auto stream = co_await client.call_server_streaming("ten_then_signal", {});
+    if (!stream) co_return stream.error().to_string();
+    if (!written) {
+      std::error_code woken;  // operation_aborted: the handler's signal
+      co_await all_written.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+    }
+    auto first = co_await stream->next();
+    if (!first || !*first) co_return "no first item";
+    stream->cancel();
+    auto after = co_await stream->next();
+    if (after) co_return to_string(**first) + " then " + (*after ? to_string(**after) : "end");
+    co_return to_string(**first) + " then " + after.error().to_string();
+  }());
+  EXPECT_EQ(log, "item0 then cancelled: call abandoned (CANCELLED)");
+}
+
+// The same rule for a bidirectional call: what the server sent before cancel() is not read.
+TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfABidirectionalCall) {
+  auto log = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+    auto client = co_await server_.connect();
+    auto call = co_await client.open_call("uppercase");
+    if (!call) co_return call.error().to_string();
+    for (const char* word : {"a", "b", "c"}) {
+      if (auto w = co_await call->write(to_bytes(word)); !w) co_return w.error().to_string();
+    }
+    if (auto f = co_await call->finish(); !f) co_return f.error().to_string();
+    auto first = co_await call->read();  // "A"; "B", "C" and the end are in flight or buffered
+    if (!first || !*first) co_return "no first reply";
+    call->cancel();
+    auto after = co_await call->read();
+    if (after) co_return to_string(**first) + " then " + (*after ? to_string(**after) : "end");
+    co_return to_string(**first) + " then " + after.error().to_string();
+  }());
+  EXPECT_EQ(log, "A then cancelled: call abandoned (CANCELLED)");
 }
 
 TEST_F(StreamingTest, ServerStreamingThousandsOfMessagesArriveInOrder) {
