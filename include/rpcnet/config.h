@@ -3,15 +3,15 @@
 // Certificates (PEM files):
 //   Server: cert_path + key_path are the server's identity. Setting ca_path turns on mutual TLS:
 //           clients must then present a certificate issued by that CA, or the handshake fails.
-//   Client: the certificate to trust is ca_path if set, otherwise cert_path (so, as in the guide,
-//           a client config can simply name the CA or the server's own certificate). A client
+//   Client: the certificate to trust is ca_path if set, otherwise cert_path (so a client config
+//           can simply name the CA or the server's own certificate). A client
 //           that sets key_path presents cert_path/key_path as its own certificate (mutual TLS),
 //           and then needs ca_path for the server's CA.
 // server_name is what the client verifies in the server certificate (a DNS name or an IP
 // literal); empty means "the IP address connected to". Development certificates for all of this
 // come from `rpcnet certs` (rpcnet/certs.h).
 //
-// Every setter returns *this, so configs read like the guide's builder chains. Text parameters are
+// Every setter returns *this, so configs read as builder chains. Text parameters are
 // std::string_view on purpose: GCC 12 miscompiles a std::string parameter initialised from a
 // string literal inside a co_await expression ("array used as initializer"), and configs are
 // often built right inside `co_await RpcClient::connect(...)`. Invalid values are
@@ -37,7 +37,7 @@
 
 namespace rpcnet {
 
-// Timeout for calls whose options and client config set none. (The guide's DEFAULT_TIMEOUT.)
+// Timeout for calls whose options and client config set none: 30 s.
 inline constexpr std::chrono::milliseconds kDefaultCallTimeout{30'000};
 
 class RpcConfig {

@@ -111,7 +111,7 @@ class RpcServer {
   // Errors: kConfig (bad address, missing/unreadable/mismatched certificate or key),
   // kIo (the port is taken, ...).
   Result<SocketAddress> bind();
-  // The bound address (the guide's socket_addr), once bind() succeeded.
+  // The bound address, once bind() succeeded.
   std::optional<SocketAddress> socket_addr() const;
 
   // Serves until shutdown() completes. Awaitable from any executor. Errors: kConfig when bind()

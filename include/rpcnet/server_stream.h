@@ -8,7 +8,7 @@
 // Backpressure: write() waits while the client is not reading; read() only grants the client
 // more credit as messages are taken.
 //
-// Example (the guide's echo_stream):
+// Example (an echo stream):
 //   server.register_streaming("echo_stream", [](rpcnet::ServerStream stream)
 //       -> asio::awaitable<rpcnet::Result<void>> {
 //     for (;;) {

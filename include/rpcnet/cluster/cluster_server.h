@@ -4,8 +4,8 @@
 // the server's RPC address in the tag `rpc_addr` ("ip:port"), which is how WorkerRegistry and
 // ClusterClient find the server: members without it are not callable workers. The IP is the
 // server's bound IP, or the membership's advertised IP when the server is bound to a wildcard.
-// The returned membership is the seed's `server.update_tag(k, v)` / `server.cluster_events()`:
-// call update_tag() and subscribe() on it. It runs on an event loop of its own and lives as long
+// The returned membership is where the server's own tags and cluster events live: call
+// update_tag() and subscribe() on it. It runs on an event loop of its own and lives as long
 // as you hold it; leave() it before shutting the server down so workers depart gracefully.
 //
 // Example:

@@ -36,7 +36,7 @@ struct MembershipCounters {
   std::uint64_t push_pulls_in_sync = 0;    // digests received that matched our view: nothing to send
   std::uint64_t stale_rumors_corrected = 0;  // suspect/dead at an old incarnation: sender sent our record
   std::uint64_t join_attempts = 0;
-  // Issue 13 additions.
+  // Abuse the membership resisted (doc/membership.md, "Threat model").
   std::uint64_t dropped_implausible = 0;  // boot id or incarnation beyond max_clock_skew ahead
   std::uint64_t dropped_unaddressed = 0;  // a message other than a join in an unaddressed packet
   std::uint64_t replies_withheld = 0;     // a reply larger than its request, to an unproven address
