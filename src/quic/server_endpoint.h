@@ -80,7 +80,6 @@ class ServerEndpoint final : public ConnectionOwner,
   void close_all(std::uint64_t app_code, std::string_view reason);
   // Stops receiving and closes the socket; connections still open are dropped.
   void stop();
-  std::size_t connection_count() const noexcept { return connections_.size(); }
   const EndpointCounters& counters() const noexcept { return counters_; }
 
   // ConnectionOwner

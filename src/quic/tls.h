@@ -50,7 +50,6 @@ class TlsCredentials {
   // `conn_ref` must outlive the session. Errors: kTls.
   Result<gnutls_session_t> new_session(void* conn_ref) const;
 
-  bool is_server() const noexcept { return server_; }
   // Server: sends the session ticket a client needs to resume (after the handshake completed).
   static void send_session_ticket(gnutls_session_t session);
   static bool resumed(gnutls_session_t session);

@@ -138,7 +138,6 @@ class UdpSocket final : public DatagramSender {
   std::size_t drain_icmp_reports(const std::function<void(const IcmpReport&)>& on_report,
                                  std::size_t max = 64);
 
-  bool gso_enabled() const noexcept { return gso_enabled_; }
   // The descriptor, for callers that wait on several sockets with poll() (tests).
   int native_handle() const noexcept { return fd_; }
   std::uint64_t send_drops() const noexcept override { return send_drops_; }
