@@ -128,7 +128,7 @@ class [[nodiscard]] Result {
     if (!ok()) return Result<U>(std::get<1>(state_));
     if constexpr (std::is_void_v<U>) {
       std::invoke(std::forward<F>(f), std::get<0>(state_));
-      return Result<void>();
+      return Result<U>();  // U is void here; dependent, so complete when instantiated
     } else {
       return Result<U>(std::invoke(std::forward<F>(f), std::get<0>(state_)));
     }
@@ -139,7 +139,7 @@ class [[nodiscard]] Result {
     if (!ok()) return Result<U>(std::get<1>(std::move(state_)));
     if constexpr (std::is_void_v<U>) {
       std::invoke(std::forward<F>(f), std::get<0>(std::move(state_)));
-      return Result<void>();
+      return Result<U>();  // U is void here; dependent, so complete when instantiated
     } else {
       return Result<U>(std::invoke(std::forward<F>(f), std::get<0>(std::move(state_))));
     }
