@@ -106,6 +106,25 @@ class ClusterClientTest : public ::testing::Test {
     return ClusterClient(registry, std::move(config), runtime_.executor(0));
   }
 
+  // Worker "w1", a registry that sees it, and a client whose pool holds a connection to it
+  // (one call went through).
+  struct PooledWorker {
+    Worker& worker;
+    std::shared_ptr<WorkerRegistry> registry;
+    std::unique_ptr<ClusterClient> client;  // not movable: held by pointer
+  };
+  PooledWorker pooled_to_one_worker() {
+    Worker& w = add_worker("w1");
+    auto registry = std::make_shared<WorkerRegistry>(caller_);
+    wait_for_workers(*registry, {"w1"});
+    cluster::ClusterClientConfig config;
+    config.rpc = client_config();
+    auto client = std::make_unique<ClusterClient>(registry, std::move(config), runtime_.executor(0));
+    auto first = run_bounded(runtime_, client->call_worker("work", {}, "role=worker"));
+    EXPECT_TRUE(first) << first.error();
+    return PooledWorker{w, std::move(registry), std::move(client)};
+  }
+
   std::shared_ptr<ClusterMembership> caller_;
   std::vector<std::unique_ptr<Worker>> workers_;
   Runtime runtime_{1};
@@ -342,32 +361,22 @@ TEST_F(ClusterClientTest, HedgesSpendRetryBudgetTokensAndNoneIsSentWhenTheBudget
 }
 
 TEST_F(ClusterClientTest, ATagChangeRaisesTheIncarnationButKeepsThePooledConnection) {
-  Worker& w = add_worker("w1");
-  auto registry = std::make_shared<WorkerRegistry>(caller_);
-  wait_for_workers(*registry, {"w1"});
-  auto client = make_client(registry);
-  auto first = run_bounded(runtime_, client.call_worker("work", {}, "role=worker"));
-  ASSERT_TRUE(first) << first.error();
+  auto [w, registry, client] = pooled_to_one_worker();
   const std::uint64_t before = w.membership->self().incarnation;
   ASSERT_TRUE(w.membership->update_tag("zone", "b"));
   const std::uint64_t after = w.membership->self().incarnation;
   ASSERT_GT(after, before);
   ASSERT_EQ(cluster::incarnation_boot_seconds(after), cluster::incarnation_boot_seconds(before));
   wait_for_incarnation(*registry, "w1", after);
-  auto second = run_bounded(runtime_, client.call_worker("work", {}, "role=worker"));
+  auto second = run_bounded(runtime_, client->call_worker("work", {}, "role=worker"));
   ASSERT_TRUE(second) << second.error();
   EXPECT_EQ(text(*second), "w1");
   EXPECT_EQ(w.server.server().stats().connections_accepted, 1u);
-  EXPECT_EQ(client.stats().connections_dropped_for_restart, 0u);
+  EXPECT_EQ(client->stats().connections_dropped_for_restart, 0u);
 }
 
 TEST_F(ClusterClientTest, AWorkerWhoseServerRestartedOnTheSamePortGetsANewConnectionAtTheNextCall) {
-  Worker& w = add_worker("w1");
-  auto registry = std::make_shared<WorkerRegistry>(caller_);
-  wait_for_workers(*registry, {"w1"});
-  auto client = make_client(registry);
-  auto first = run_bounded(runtime_, client.call_worker("work", {}, "role=worker"));
-  ASSERT_TRUE(first) << first.error();
+  auto [w, registry, client] = pooled_to_one_worker();
   const SocketAddress address = w.server.address();
   w.server.stop();
   const auto& certs = certificates().main;
@@ -384,9 +393,9 @@ TEST_F(ClusterClientTest, AWorkerWhoseServerRestartedOnTheSamePortGetsANewConnec
   idempotent.idempotent = true;
   auto replies = run_bounded(runtime_, [&]() -> asio::awaitable<std::vector<std::string>> {
     std::vector<std::string> out;
-    auto reply = co_await client.call_worker("work", {}, "role=worker", idempotent);
+    auto reply = co_await client->call_worker("work", {}, "role=worker", idempotent);
     out.push_back(reply ? text(*reply) : reply.error().to_string());
-    reply = co_await client.call_worker("work", {}, "role=worker");
+    reply = co_await client->call_worker("work", {}, "role=worker");
     out.push_back(reply ? text(*reply) : reply.error().to_string());
     co_return out;
   }());

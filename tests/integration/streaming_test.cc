@@ -27,6 +27,12 @@ asio::awaitable<std::string> drain(ResponseStream& stream) {
   }
 }
 
+// "<first> then <what the next read gave>": an item, "end", or the error.
+std::string first_then(const Bytes& first, const Result<std::optional<Bytes>>& after) {
+  if (!after) return to_string(first) + " then " + after.error().to_string();
+  return to_string(first) + " then " + (*after ? to_string(**after) : "end");
+}
+
 class StreamingTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -156,9 +162,7 @@ TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfAServerStream) {
     auto first = co_await stream->next();
     if (!first || !*first) co_return "no first item";
     stream->cancel();
-    auto after = co_await stream->next();
-    if (after) co_return to_string(**first) + " then " + (*after ? to_string(**after) : "end");
-    co_return to_string(**first) + " then " + after.error().to_string();
+    co_return first_then(**first, co_await stream->next());
   }());
   EXPECT_EQ(log, "item0 then cancelled: call abandoned (CANCELLED)");
 }
@@ -176,9 +180,7 @@ TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfABidirectionalCall) {
     auto first = co_await call->read();  // "A"; "B", "C" and the end are in flight or buffered
     if (!first || !*first) co_return "no first reply";
     call->cancel();
-    auto after = co_await call->read();
-    if (after) co_return to_string(**first) + " then " + (*after ? to_string(**after) : "end");
-    co_return to_string(**first) + " then " + after.error().to_string();
+    co_return first_then(**first, co_await call->read());
   }());
   EXPECT_EQ(log, "A then cancelled: call abandoned (CANCELLED)");
 }
