@@ -91,11 +91,26 @@ bool TlsCredentials::resumed(gnutls_session_t session) {
   return gnutls_session_is_resumed(session) != 0;
 }
 
-TlsCredentials::~TlsCredentials() {
-  if (ticket_key_.data != nullptr) {
-    gnutls_memset(ticket_key_.data, 0, ticket_key_.size);
-    gnutls_free(ticket_key_.data);
+struct TlsCredentials::ByValue {
+  ByValue() = default;
+  ByValue(const ByValue&) = delete;
+  ByValue& operator=(const ByValue&) = delete;
+  ~ByValue() {
+    if (ticket_key.data != nullptr) {
+      gnutls_memset(ticket_key.data, 0, ticket_key.size);
+      gnutls_free(ticket_key.data);
+    }
   }
+
+  gnutls_datum_t ticket_key{};  // server: encrypts the tickets it issues
+  // GnuTLS keeps a pointer to this array (it does not copy it): it must outlive every session.
+  gnutls_typed_vdata_st verify_data[2] = {};
+  unsigned verify_elements = 0;
+};
+
+TlsCredentials::TlsCredentials() : by_value_(std::make_unique<ByValue>()) {}
+
+TlsCredentials::~TlsCredentials() {
   if (credentials_) gnutls_certificate_free_credentials(credentials_);
   if (priority_) gnutls_priority_deinit(priority_);
 }
@@ -112,7 +127,7 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_server(
   if (auto r = load_key_pair(tls->credentials_, options.cert_path, options.key_path); !r) {
     return std::move(r).error();
   }
-  if (gnutls_session_ticket_key_generate(&tls->ticket_key_) != 0) {
+  if (gnutls_session_ticket_key_generate(&tls->by_value_->ticket_key) != 0) {
     return RpcError::tls("cannot generate a session ticket key");
   }
   if (!options.client_ca_path.empty()) {
@@ -121,10 +136,10 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_server(
     }
     tls->require_client_cert_ = true;
     // Require the clientAuth purpose: a server certificate from the same CA is no client ID.
-    tls->verify_data_[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
+    tls->by_value_->verify_data[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
                             reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_CLIENT)),
                             0};
-    tls->verify_elements_ = 1;
+    tls->by_value_->verify_elements = 1;
   }
   return std::shared_ptr<const TlsCredentials>(std::move(tls));
 }
@@ -136,12 +151,12 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_client(
   tls->server_name_ = options.server_name;
   tls->alpn_ = options.alpn;
   tls->resumption_key_ = options.resumption_key;
-  tls->verify_data_[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
+  tls->by_value_->verify_data[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
                           reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)),
                           0};
-  tls->verify_data_[1] = {GNUTLS_DT_DNS_HOSTNAME,
+  tls->by_value_->verify_data[1] = {GNUTLS_DT_DNS_HOSTNAME,
                           reinterpret_cast<unsigned char*>(tls->server_name_.data()), 0};
-  tls->verify_elements_ = tls->server_name_.empty() ? 1 : 2;
+  tls->by_value_->verify_elements = tls->server_name_.empty() ? 1 : 2;
   if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0 ||
       gnutls_priority_init(&tls->priority_, kPriority, nullptr) != 0) {
     return RpcError::tls("cannot initialise GnuTLS");
@@ -178,15 +193,15 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
   gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(alpn_.data())),
                       static_cast<unsigned>(alpn_.size())};
   if (server_) {
-    gnutls_session_ticket_enable_server(session, &ticket_key_);
+    gnutls_session_ticket_enable_server(session, &by_value_->ticket_key);
     gnutls_alpn_set_protocols(session, &alpn, 1,
                               GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE);
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_POST,
                                        require_alpn_hook);
     if (require_client_cert_) {
       gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
-      gnutls_session_set_verify_cert2(session, const_cast<gnutls_typed_vdata_st*>(verify_data_),
-                                      verify_elements_, 0);
+      gnutls_session_set_verify_cert2(session, by_value_->verify_data,
+                                      by_value_->verify_elements, 0);
     }
   } else {
     if (!alpn_.empty()) gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
@@ -198,8 +213,8 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
       gnutls_server_name_set(session, GNUTLS_NAME_DNS, server_name_.data(), server_name_.size());
     }
     // GnuTLS verifies nothing unless asked: chain, name and the serverAuth purpose.
-    gnutls_session_set_verify_cert2(session, const_cast<gnutls_typed_vdata_st*>(verify_data_),
-                                    verify_elements_, 0);
+    gnutls_session_set_verify_cert2(session, by_value_->verify_data,
+                                    by_value_->verify_elements, 0);
     if (!resumption_key_.empty()) {
       if (auto ticket = SessionCache::instance().find(resumption_key_)) {
         gnutls_session_set_data(session, ticket->data(), ticket->size());

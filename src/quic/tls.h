@@ -1,6 +1,8 @@
 // GnuTLS glue for QUIC: credentials loaded once per endpoint (shared read-only by every
-// connection and loop) and per-connection session setup. The only file besides connection.cc
-// that knows GnuTLS.
+// connection and loop) and per-connection session setup. Only tls.cc and connection.cc know
+// GnuTLS: this header names its handles by their opaque struct tags and includes no GnuTLS
+// header, so the layers above (src/rpc, src/cluster) compile without one (a header fence in
+// cmake/HeaderFence.cmake fails their build if one slips in).
 //
 // Security rules enforced here (see doc/protocol.md §2):
 //   - TLS 1.3 only; ALPN "rpcnet/1" is mandatory: a ClientHello without it or with another
@@ -9,12 +11,16 @@
 //   - A server configured with a client CA requires and verifies client certificates (mTLS).
 #pragma once
 
-#include <gnutls/gnutls.h>
-
 #include <memory>
 #include <string>
 
 #include "rpcnet/result.h"
+
+// GnuTLS's handle types are pointers to these (gnutls_session_t, gnutls_certificate_credentials_t,
+// gnutls_priority_t); naming the tags keeps <gnutls/gnutls.h> out of every includer.
+struct gnutls_session_int;
+struct gnutls_certificate_credentials_st;
+struct gnutls_priority_st;
 
 namespace rpcnet::quic {
 
@@ -48,29 +54,29 @@ class TlsCredentials {
 
   // Creates a session configured for QUIC (ngtcp2_crypto_gnutls) with these credentials.
   // `conn_ref` must outlive the session. Errors: kTls.
-  Result<gnutls_session_t> new_session(void* conn_ref) const;
+  Result<gnutls_session_int*> new_session(void* conn_ref) const;
 
   // Server: sends the session ticket a client needs to resume (after the handshake completed).
-  static void send_session_ticket(gnutls_session_t session);
-  static bool resumed(gnutls_session_t session);
+  static void send_session_ticket(gnutls_session_int* session);
+  static bool resumed(gnutls_session_int* session);
 
  private:
-  TlsCredentials() = default;
+  // The members GnuTLS defines by value (the ticket key, the verification data); tls.cc only.
+  struct ByValue;
+
+  TlsCredentials();
 
   bool server_ = false;
   bool require_client_cert_ = false;
   std::string server_name_;
   std::string alpn_;
   std::string resumption_key_;         // client: where tickets are cached; empty: no resumption
-  gnutls_datum_t ticket_key_{};        // server: encrypts the tickets it issues
-  gnutls_certificate_credentials_t credentials_ = nullptr;
-  gnutls_priority_t priority_ = nullptr;
-  // GnuTLS keeps a pointer to this array (it does not copy it): it must outlive every session.
-  gnutls_typed_vdata_st verify_data_[2] = {};
-  unsigned verify_elements_ = 0;
+  gnutls_certificate_credentials_st* credentials_ = nullptr;
+  gnutls_priority_st* priority_ = nullptr;
+  std::unique_ptr<ByValue> by_value_;
 };
 
 // A readable reason for a failed handshake on `session`, given the TLS alert ngtcp2 recorded.
-std::string describe_handshake_failure(gnutls_session_t session, unsigned alert);
+std::string describe_handshake_failure(gnutls_session_int* session, unsigned alert);
 
 }  // namespace rpcnet::quic
