@@ -742,20 +742,25 @@ void Connection::send_train() {
   train_segment_ = 0;
 }
 
+// What one ngtcp2_conn_writev_stream call offers from a stream (none: control frames only).
+struct Connection::StreamWrite {
+  Stream* stream = nullptr;
+  ngtcp2_vec vecs[kMaxVectors];
+  std::size_t nvecs = 0;
+  std::size_t total = 0;
+  std::int64_t stream_id = -1;
+  std::uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+  bool fin = false;
+};
+
+// Writes packets until ngtcp2 has nothing more to send now (false) or the burst allowed by the
+// send quantum is used up (true: the caller yields to incoming ACKs before continuing).
 bool Connection::write_packets(std::uint64_t now) {
   const std::size_t max_udp = ngtcp2_conn_get_path_max_tx_udp_payload_size(conn_);
   const std::size_t quantum = ngtcp2_conn_get_send_quantum(conn_);
   const std::size_t burst =
       std::clamp<std::size_t>(quantum / std::max<std::size_t>(max_udp, 1), 1, kMaxBurstPackets);
-  // One packet-train buffer per thread, shared by all of its connections: a flush never
-  // suspends, so they cannot overlap, and idle connections then cost no send buffer at all.
-  thread_local std::vector<std::uint8_t> thread_send_buffer;
-  if (thread_send_buffer.size() < kMaxTrainBytes + max_udp) {
-    thread_send_buffer.resize(kMaxTrainBytes + max_udp);
-  }
-  send_buffer_ = thread_send_buffer.data();
-  train_len_ = 0;
-  train_segment_ = 0;
+  begin_trains(max_udp);
 
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);
@@ -765,97 +770,25 @@ bool Connection::write_packets(std::uint64_t now) {
   std::size_t segments = 0;
 
   for (;;) {
-    Stream* stream = nullptr;
-    while (!send_queue_.empty() && stalls <= send_queue_.size()) {
-      if (send_cursor_ >= send_queue_.size()) send_cursor_ = 0;
-      Stream* candidate = send_queue_[send_cursor_];
-      if (candidate->has_pending_send() && !candidate->blocked_) {
-        stream = candidate;
-        break;
-      }
-      candidate->in_send_queue_ = false;
-      send_queue_[send_cursor_] = send_queue_.back();
-      send_queue_.pop_back();
-    }
-
-    ngtcp2_vec vecs[kMaxVectors];
-    std::size_t nvecs = 0;
-    std::size_t total = 0;
-    std::int64_t stream_id = -1;
-    std::uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
-    bool fin = false;
-    if (stream != nullptr) {
-      nvecs = stream->unsent_vectors(vecs, kMaxVectors, total);
-      stream_id = stream->id_;
-      fin = stream->tx_fin_queued_ && total == stream->tx_unsent_bytes_;
-      if (fin) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
-    }
-    if (stream == nullptr && stalls > 0) flags = NGTCP2_WRITE_STREAM_FLAG_NONE;
+    StreamWrite write;
+    write.stream = next_sendable_stream(stalls);
+    offer_stream_data(write, stalls);
 
     std::uint8_t* dest = send_buffer_ + train_len_;
     ngtcp2_ssize datalen = -1;
-    const ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, dest, max_udp, &datalen,
-                                                     flags, stream_id, vecs, nvecs, now);
+    const ngtcp2_ssize n =
+        ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, dest, max_udp, &datalen, write.flags,
+                                  write.stream_id, write.vecs, write.nvecs, now);
     if (n < 0) {
-      switch (n) {
-        case NGTCP2_ERR_STREAM_DATA_BLOCKED:
-          if (stream != nullptr) stream->blocked_ = true;
-          continue;  // dropped from the queue by the scan above
-        case NGTCP2_ERR_STREAM_SHUT_WR:
-        case NGTCP2_ERR_STREAM_NOT_FOUND:
-          if (stream != nullptr) stream->on_write_shut();
-          continue;
-        case NGTCP2_ERR_WRITE_MORE: {
-          if (stream == nullptr) continue;
-          const auto taken = static_cast<std::size_t>(datalen);
-          stream->consume_sent(taken, fin && taken == total);
-          if (taken == 0 && !(fin && total == 0)) ++stalls;
-          ++send_cursor_;  // round robin: the next stream fills the rest of the packet
-          continue;
-        }
-        default:
-          send_train();
-          fail_handshake_or_close(static_cast<int>(n));
-          return false;
-      }
+      if (!absorb_write_error(n, write, datalen, stalls)) return false;
+      continue;
     }
-    if (stream != nullptr && datalen >= 0) {
-      const auto taken = static_cast<std::size_t>(datalen);
-      stream->consume_sent(taken, fin && taken == total);
-      ++send_cursor_;
-    }
+    if (write.stream != nullptr && datalen >= 0) record_sent(write, datalen);
     stalls = 0;
     if (n == 0) break;  // congestion, pacing or flow control: nothing more for now
 
     ++packets_sent_;
-    const auto size = static_cast<std::size_t>(n);
-    if (role_ == Role::kServer &&
-        (ps.path.remote.addrlen != remote_len_ ||
-         std::memcmp(ps.path.remote.addr, &remote_storage_, remote_len_) != 0)) {
-      // ngtcp2 moved the connection to another path (the client's address changed, e.g. a NAT
-      // rebinding, or a path probe): send there from now on, ending the train for the old one.
-      const std::size_t start = train_len_;
-      send_train();
-      if (start != 0) std::memmove(send_buffer_, send_buffer_ + start, size);
-      segments = 0;
-      remote_len_ = static_cast<socklen_t>(ps.path.remote.addrlen);
-      std::memcpy(&remote_storage_, ps.path.remote.addr, remote_len_);
-    }
-    if (train_segment_ != 0 && size > train_segment_) {
-      // Larger than the train's segment size: send the train, start a new one with this packet.
-      const std::size_t start = train_len_;
-      send_train();
-      std::memmove(send_buffer_, send_buffer_ + start, size);
-      segments = 0;
-    }
-    if (train_segment_ == 0) train_segment_ = size;
-    train_len_ += size;
-    ++segments;
-    if (size < train_segment_ || segments >= kMaxTrainSegments ||
-        train_len_ + max_udp > kMaxTrainBytes) {
-      send_train();  // a short packet ends a GSO train
-      segments = 0;
-    }
+    append_to_train(ps.path, static_cast<std::size_t>(n), max_udp, segments);
     if (++packets >= burst) {
       send_train();
       return true;
@@ -864,6 +797,108 @@ bool Connection::write_packets(std::uint64_t now) {
   send_train();
   ngtcp2_conn_update_pkt_tx_time(conn_, now);
   return false;
+}
+
+void Connection::begin_trains(std::size_t max_udp) {
+  // One packet-train buffer per thread, shared by all of its connections: a flush never
+  // suspends, so they cannot overlap, and idle connections then cost no send buffer at all.
+  thread_local std::vector<std::uint8_t> thread_send_buffer;
+  if (thread_send_buffer.size() < kMaxTrainBytes + max_udp) {
+    thread_send_buffer.resize(kMaxTrainBytes + max_udp);
+  }
+  send_buffer_ = thread_send_buffer.data();
+  train_len_ = 0;
+  train_segment_ = 0;
+}
+
+// Round robin over the send queue; drops the streams that have nothing to send or are blocked
+// by flow control (they are queued again when that changes). After as many stalls as queued
+// streams, none can make progress in this packet.
+Stream* Connection::next_sendable_stream(std::size_t stalls) {
+  while (!send_queue_.empty() && stalls <= send_queue_.size()) {
+    if (send_cursor_ >= send_queue_.size()) send_cursor_ = 0;
+    Stream* candidate = send_queue_[send_cursor_];
+    if (candidate->has_pending_send() && !candidate->blocked_) return candidate;
+    candidate->in_send_queue_ = false;
+    send_queue_[send_cursor_] = send_queue_.back();
+    send_queue_.pop_back();
+  }
+  return nullptr;
+}
+
+void Connection::offer_stream_data(StreamWrite& write, std::size_t stalls) {
+  if (write.stream != nullptr) {
+    Stream& stream = *write.stream;
+    write.nvecs = stream.unsent_vectors(write.vecs, kMaxVectors, write.total);
+    write.stream_id = stream.id_;
+    write.fin = stream.tx_fin_queued_ && write.total == stream.tx_unsent_bytes_;
+    if (write.fin) write.flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+  }
+  // Every stream stalled: write the packet with what it holds rather than ask for more.
+  if (write.stream == nullptr && stalls > 0) write.flags = NGTCP2_WRITE_STREAM_FLAG_NONE;
+}
+
+void Connection::record_sent(const StreamWrite& write, std::ptrdiff_t datalen) {
+  const auto taken = static_cast<std::size_t>(datalen);
+  write.stream->consume_sent(taken, write.fin && taken == write.total);
+  ++send_cursor_;  // round robin: the next stream fills the rest of the packet (or the next one)
+}
+
+// A negative ngtcp2_conn_writev_stream result: the stream-level ones let the loop go on (true);
+// anything else is fatal to the connection (false, after sending the train written so far).
+bool Connection::absorb_write_error(std::ptrdiff_t error, const StreamWrite& write,
+                                    std::ptrdiff_t datalen, std::size_t& stalls) {
+  switch (error) {
+    case NGTCP2_ERR_STREAM_DATA_BLOCKED:
+      if (write.stream != nullptr) write.stream->blocked_ = true;
+      return true;  // dropped from the queue by the next scan
+    case NGTCP2_ERR_STREAM_SHUT_WR:
+    case NGTCP2_ERR_STREAM_NOT_FOUND:
+      if (write.stream != nullptr) write.stream->on_write_shut();
+      return true;
+    case NGTCP2_ERR_WRITE_MORE:
+      if (write.stream == nullptr) return true;
+      record_sent(write, datalen);
+      if (datalen == 0 && !(write.fin && write.total == 0)) ++stalls;
+      return true;
+    default:
+      send_train();
+      fail_handshake_or_close(static_cast<int>(error));
+      return false;
+  }
+}
+
+// Adds the packet just written at send_buffer_ + train_len_ to the GSO train, sending the train
+// first when the packet cannot join it and afterwards when the packet ends it.
+void Connection::append_to_train(const ngtcp2_path& path, std::size_t size, std::size_t max_udp,
+                                 std::size_t& segments) {
+  if (role_ == Role::kServer &&
+      (path.remote.addrlen != remote_len_ ||
+       std::memcmp(path.remote.addr, &remote_storage_, remote_len_) != 0)) {
+    // ngtcp2 moved the connection to another path (the client's address changed, e.g. a NAT
+    // rebinding, or a path probe): send there from now on, ending the train for the old one.
+    restart_train_with(size, segments);
+    remote_len_ = static_cast<socklen_t>(path.remote.addrlen);
+    std::memcpy(&remote_storage_, path.remote.addr, remote_len_);
+  }
+  // Larger than the train's segment size: send the train, start a new one with this packet.
+  if (train_segment_ != 0 && size > train_segment_) restart_train_with(size, segments);
+  if (train_segment_ == 0) train_segment_ = size;
+  train_len_ += size;
+  ++segments;
+  if (size < train_segment_ || segments >= kMaxTrainSegments ||
+      train_len_ + max_udp > kMaxTrainBytes) {
+    send_train();  // a short packet ends a GSO train
+    segments = 0;
+  }
+}
+
+// Sends the train so far and moves the packet of `size` bytes written after it to the front.
+void Connection::restart_train_with(std::size_t size, std::size_t& segments) {
+  const std::size_t start = train_len_;
+  send_train();
+  if (start != 0) std::memmove(send_buffer_, send_buffer_ + start, size);
+  segments = 0;
 }
 
 // ---- timers -------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@
 #include "runtime/udp_socket.h"
 
 struct ngtcp2_conn;
+struct ngtcp2_path;
 struct gnutls_session_int;
 
 namespace rpcnet::quic {
@@ -198,6 +199,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void schedule_flush();
   void flush();
   bool write_packets(std::uint64_t now_ns);
+  // Its steps: stream scheduling, ngtcp2's answers, GSO batching.
+  struct StreamWrite;
+  void begin_trains(std::size_t max_udp);
+  Stream* next_sendable_stream(std::size_t stalls);
+  void offer_stream_data(StreamWrite& write, std::size_t stalls);
+  void record_sent(const StreamWrite& write, std::ptrdiff_t datalen);
+  bool absorb_write_error(std::ptrdiff_t error, const StreamWrite& write, std::ptrdiff_t datalen,
+                          std::size_t& stalls);
+  void append_to_train(const ngtcp2_path& path, std::size_t size, std::size_t max_udp,
+                       std::size_t& segments);
+  void restart_train_with(std::size_t size, std::size_t& segments);
   void send_train();
   // Sends one datagram (or GSO train) to the connection's peer at `to` (null: the current path).
   void send_to_peer(const sockaddr* to, socklen_t to_len, const std::uint8_t* data,
