@@ -226,78 +226,113 @@ void ServerEndpoint::handle_new_connection(const runtime::ReceivedDatagram& data
     return;
   }
   Connection::ServerAccept accept{data, len, datagram.from, datagram.from_len, now};
+  const bool has_retry_token = hd.type == NGTCP2_PKT_INITIAL && hd.tokenlen > 0 &&
+                               hd.token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY;
+  if (has_retry_token && !redeem_retry_token(hd, datagram, now, accept)) return;
+  if (!admit(hd, datagram, now, accept.address_validated)) return;
+  accept_connection(accept, datagram, now);
+}
+
+// A client Initial carrying our Retry token: true (and `accept` marked validated, with the
+// original destination CID) when the token is genuine, fresh and minted for this address.
+bool ServerEndpoint::redeem_retry_token(const ngtcp2_pkt_hd& hd,
+                                        const runtime::ReceivedDatagram& datagram,
+                                        std::uint64_t now, Connection::ServerAccept& accept) {
   const auto& secrets = options_.shared->secrets;
-  if (hd.type == NGTCP2_PKT_INITIAL && hd.tokenlen > 0 &&
-      hd.token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY) {
-    ngtcp2_cid original;
-    if (ngtcp2_crypto_verify_retry_token(&original, hd.token, hd.tokenlen, secrets.token.data(),
-                                         secrets.token.size(), hd.version, datagram.from,
-                                         datagram.from_len, &hd.dcid, kRetryTokenLifetimeNs,
-                                         now) != 0) {
-      // Forged, expired, or minted for another address: drop, as RFC 9000 §8.1.3 allows; the
-      // client retransmits its Initial and gets a fresh Retry when one is needed.
-      counters_.invalid_tokens.fetch_add(1, std::memory_order_relaxed);
-      counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    accept.address_validated = true;
-    accept.original_dcid_len = original.datalen;
-    std::memcpy(accept.original_dcid, original.data, original.datalen);
+  ngtcp2_cid original;
+  if (ngtcp2_crypto_verify_retry_token(&original, hd.token, hd.tokenlen, secrets.token.data(),
+                                       secrets.token.size(), hd.version, datagram.from,
+                                       datagram.from_len, &hd.dcid, kRetryTokenLifetimeNs,
+                                       now) != 0) {
+    // Forged, expired, or minted for another address: drop, as RFC 9000 §8.1.3 allows; the
+    // client retransmits its Initial and gets a fresh Retry when one is needed.
+    counters_.invalid_tokens.fetch_add(1, std::memory_order_relaxed);
+    counters_.datagrams_dropped.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
+  accept.address_validated = true;
+  accept.original_dcid_len = original.datalen;
+  std::memcpy(accept.original_dcid, original.data, original.datalen);
+  return true;
+}
 
-  std::uint8_t out[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
-  const auto send = [&](ngtcp2_ssize n) {
-    if (n > 0) {
-      sender_->send(datagram.from, datagram.from_len, out, static_cast<std::size_t>(n),
-                    static_cast<std::size_t>(n));
-    }
-  };
-  // A refusal the client reports as its connect error (Connection::error_from_peer_close).
-  const auto refuse = [&](std::string_view reason, std::atomic<std::uint64_t>& counter) {
-    counter.fetch_add(1, std::memory_order_relaxed);
-    std::uint8_t scid_bytes[kCidLen];
-    random_bytes(scid_bytes, sizeof scid_bytes);
-    ngtcp2_cid scid;
-    ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
-    send(ngtcp2_crypto_write_connection_close(
-        out, sizeof out, hd.version, &hd.scid, &hd.dcid, NGTCP2_CONNECTION_REFUSED,
-        reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size()));
-  };
-
+// Asks admission control about a new connection; answers the client itself (Retry or a
+// refusal) unless it is accepted.
+bool ServerEndpoint::admit(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
+                           std::uint64_t now, bool address_validated) {
   const auto& limits = options_.shared->admission.limits();
-  switch (options_.shared->admission.decide(datagram.from, accept.address_validated, now)) {
+  switch (options_.shared->admission.decide(datagram.from, address_validated, now)) {
     case Admission::Decision::kAccept:
-      break;
-    case Admission::Decision::kRetry: {
-      counters_.retries_sent.fetch_add(1, std::memory_order_relaxed);
-      std::uint8_t scid_bytes[kCidLen];
-      generate_cid(scid_bytes, sizeof scid_bytes);
-      ngtcp2_cid scid;
-      ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
-      std::uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
-      const auto token_len = ngtcp2_crypto_generate_retry_token(
-          token, secrets.token.data(), secrets.token.size(), hd.version, datagram.from,
-          datagram.from_len, &scid, &hd.dcid, now);
-      if (token_len < 0) return;
-      send(ngtcp2_crypto_write_retry(out, sizeof out, hd.version, &hd.scid, &scid, &hd.dcid,
-                                     token, static_cast<std::size_t>(token_len)));
-      return;
-    }
+      return true;
+    case Admission::Decision::kRetry:
+      send_retry(hd, datagram, now);
+      return false;
     case Admission::Decision::kRefuseConnections:
-      refuse("the server has its maximum of " + std::to_string(limits.max_connections) +
+      refuse(hd, datagram,
+             "the server has its maximum of " + std::to_string(limits.max_connections) +
                  " connections",
              counters_.refused_connection_limit);
-      return;
+      return false;
     case Admission::Decision::kRefuseHandshakes:
-      refuse("the server has its maximum of " + std::to_string(limits.max_handshakes) +
+      refuse(hd, datagram,
+             "the server has its maximum of " + std::to_string(limits.max_handshakes) +
                  " handshakes in progress",
              counters_.refused_handshake_limit);
-      return;
+      return false;
     case Admission::Decision::kRefuseSourceRate:
-      refuse("too many new connections from this address", counters_.refused_source_rate);
-      return;
+      refuse(hd, datagram, "too many new connections from this address",
+             counters_.refused_source_rate);
+      return false;
   }
+  return false;
+}
 
+void ServerEndpoint::send_retry(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
+                                std::uint64_t now) {
+  counters_.retries_sent.fetch_add(1, std::memory_order_relaxed);
+  const auto& secrets = options_.shared->secrets;
+  std::uint8_t scid_bytes[kCidLen];
+  generate_cid(scid_bytes, sizeof scid_bytes);
+  ngtcp2_cid scid;
+  ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
+  std::uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+  const auto token_len = ngtcp2_crypto_generate_retry_token(
+      token, secrets.token.data(), secrets.token.size(), hd.version, datagram.from,
+      datagram.from_len, &scid, &hd.dcid, now);
+  if (token_len < 0) return;
+  std::uint8_t out[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
+  reply(datagram, out,
+        ngtcp2_crypto_write_retry(out, sizeof out, hd.version, &hd.scid, &scid, &hd.dcid, token,
+                                  static_cast<std::size_t>(token_len)));
+}
+
+// A refusal the client reports as its connect error (Connection::error_from_peer_close).
+void ServerEndpoint::refuse(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
+                            std::string_view reason, std::atomic<std::uint64_t>& counter) {
+  counter.fetch_add(1, std::memory_order_relaxed);
+  std::uint8_t scid_bytes[kCidLen];
+  random_bytes(scid_bytes, sizeof scid_bytes);
+  ngtcp2_cid scid;
+  ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
+  std::uint8_t out[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
+  reply(datagram, out,
+        ngtcp2_crypto_write_connection_close(
+            out, sizeof out, hd.version, &hd.scid, &hd.dcid, NGTCP2_CONNECTION_REFUSED,
+            reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size()));
+}
+
+// Sends the `written` bytes of `out` (nothing when the write failed) back to the datagram's sender.
+void ServerEndpoint::reply(const runtime::ReceivedDatagram& datagram, const std::uint8_t* out,
+                           std::ptrdiff_t written) {
+  if (written > 0) {
+    sender_->send(datagram.from, datagram.from_len, out, static_cast<std::size_t>(written),
+                  static_cast<std::size_t>(written));
+  }
+}
+
+void ServerEndpoint::accept_connection(const Connection::ServerAccept& accept,
+                                       const runtime::ReceivedDatagram& datagram,
+                                       std::uint64_t now) {
   auto created = Connection::make_server(executor_, sender_, this, accept, options_.tls,
                                          options_.transport);
   if (!created) {

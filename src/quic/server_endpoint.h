@@ -16,9 +16,11 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -30,6 +32,8 @@
 #include "quic/tls.h"
 #include "quic/transport_settings.h"
 #include "runtime/udp_socket.h"
+
+struct ngtcp2_pkt_hd;
 
 namespace rpcnet::quic {
 
@@ -97,6 +101,19 @@ class ServerEndpoint final : public ConnectionOwner,
   void handle_datagram(const runtime::ReceivedDatagram& datagram, std::uint64_t now_ns,
                        bool forwarded);
   void handle_new_connection(const runtime::ReceivedDatagram& datagram, std::uint64_t now_ns);
+  // Its steps: the Retry token, admission control (with its answers), the new connection.
+  bool redeem_retry_token(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
+                          std::uint64_t now_ns, Connection::ServerAccept& accept);
+  bool admit(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
+             std::uint64_t now_ns, bool address_validated);
+  void send_retry(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
+                  std::uint64_t now_ns);
+  void refuse(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
+              std::string_view reason, std::atomic<std::uint64_t>& counter);
+  void reply(const runtime::ReceivedDatagram& datagram, const std::uint8_t* out,
+             std::ptrdiff_t written);
+  void accept_connection(const Connection::ServerAccept& accept,
+                         const runtime::ReceivedDatagram& datagram, std::uint64_t now_ns);
   void forward(std::uint8_t loop, const runtime::ReceivedDatagram& datagram);
   void send_version_negotiation(const std::uint8_t* dcid, std::size_t dcid_len,
                                 const std::uint8_t* scid, std::size_t scid_len,
