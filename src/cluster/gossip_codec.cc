@@ -206,6 +206,59 @@ void write_body(Writer& w, const Message& message) {
       message);
 }
 
+PingReq read_ping_req(Reader& r) {
+  PingReq m;
+  m.seq = r.u32_varint();
+  m.target = r.id();
+  m.target_address = r.address();
+  const std::uint8_t nack = r.u8();
+  if (nack > 1) r.fail();
+  m.want_nack = nack == 1;
+  return m;
+}
+
+Alive read_alive(Reader& r) {
+  Alive m;
+  m.incarnation = r.varint();
+  m.id = r.id();
+  m.address = r.address();
+  m.tags = r.tags();
+  return m;
+}
+
+// Suspect and Dead: a member accused at an incarnation, by another.
+template <class Accusation>
+Accusation read_accusation(Reader& r) {
+  Accusation m;
+  m.incarnation = r.varint();
+  m.id = r.id();
+  m.from = r.id();
+  return m;
+}
+
+PushPull read_push_pull(Reader& r) {
+  PushPull m;
+  m.flags = r.u8();
+  m.exchange = r.u32_varint();
+  m.chunk = r.u32_varint();
+  m.chunks = r.u32_varint();
+  if (m.chunks == 0 || m.chunk >= m.chunks) r.fail();
+  const std::uint64_t n = r.varint();
+  if (n > kMaxPushPullEntries) r.fail();
+  for (std::uint64_t i = 0; i < n && r.ok(); ++i) m.entries.push_back(read_entry(r));
+  return m;
+}
+
+StateDigest read_state_digest(Reader& r) {
+  StateDigest m;
+  m.flags = r.u8();
+  m.exchange = r.u32_varint();
+  const std::uint64_t n = r.varint();
+  if (n == 0 || n > kMaxDigestBuckets || n * 8 > r.remaining()) r.fail();
+  for (std::uint64_t i = 0; i < n && r.ok(); ++i) m.buckets.push_back(r.u64());
+  return m;
+}
+
 std::optional<Message> read_body(MessageType type, Reader& r) {
   switch (type) {
     case MessageType::kPing: {
@@ -214,68 +267,21 @@ std::optional<Message> read_body(MessageType type, Reader& r) {
       m.target = r.id();
       return m;
     }
-    case MessageType::kPingReq: {
-      PingReq m;
-      m.seq = r.u32_varint();
-      m.target = r.id();
-      m.target_address = r.address();
-      const std::uint8_t nack = r.u8();
-      if (nack > 1) r.fail();
-      m.want_nack = nack == 1;
-      return m;
-    }
+    case MessageType::kPingReq: return read_ping_req(r);
     case MessageType::kAck: return Ack{r.u32_varint()};
     case MessageType::kNack: return Nack{r.u32_varint()};
-    case MessageType::kAlive: {
-      Alive m;
-      m.incarnation = r.varint();
-      m.id = r.id();
-      m.address = r.address();
-      m.tags = r.tags();
-      return m;
-    }
-    case MessageType::kSuspect: {
-      Suspect m;
-      m.incarnation = r.varint();
-      m.id = r.id();
-      m.from = r.id();
-      return m;
-    }
-    case MessageType::kDead: {
-      Dead m;
-      m.incarnation = r.varint();
-      m.id = r.id();
-      m.from = r.id();
-      return m;
-    }
+    case MessageType::kAlive: return read_alive(r);
+    case MessageType::kSuspect: return read_accusation<Suspect>(r);
+    case MessageType::kDead: return read_accusation<Dead>(r);
     case MessageType::kLeft: {
       Left m;
       m.incarnation = r.varint();
       m.id = r.id();
       return m;
     }
-    case MessageType::kPushPull: {
-      PushPull m;
-      m.flags = r.u8();
-      m.exchange = r.u32_varint();
-      m.chunk = r.u32_varint();
-      m.chunks = r.u32_varint();
-      if (m.chunks == 0 || m.chunk >= m.chunks) r.fail();
-      const std::uint64_t n = r.varint();
-      if (n > kMaxPushPullEntries) r.fail();
-      for (std::uint64_t i = 0; i < n && r.ok(); ++i) m.entries.push_back(read_entry(r));
-      return m;
-    }
+    case MessageType::kPushPull: return read_push_pull(r);
     case MessageType::kJoin: return Join{};
-    case MessageType::kStateDigest: {
-      StateDigest m;
-      m.flags = r.u8();
-      m.exchange = r.u32_varint();
-      const std::uint64_t n = r.varint();
-      if (n == 0 || n > kMaxDigestBuckets || n * 8 > r.remaining()) r.fail();
-      for (std::uint64_t i = 0; i < n && r.ok(); ++i) m.buckets.push_back(r.u64());
-      return m;
-    }
+    case MessageType::kStateDigest: return read_state_digest(r);
     case MessageType::kChallenge: return Challenge{r.u64()};
     case MessageType::kChallengeResponse: return ChallengeResponse{r.u64()};
   }
