@@ -1,5 +1,6 @@
 # Checks the state tests/deps/CMakeLists.txt recorded: the targets outside src/quic have the
 # header fence on their include path, and src/cluster leaves out exactly its GnuTLS files.
+cmake_minimum_required(VERSION 3.25)
 include(${STATE})
 foreach(target rpcnet_base rpcnet_runtime rpcnet_rpc rpcnet_testing rpcnet_checkheaders)
   if(NOT "${FENCE}" IN_LIST ${target})
