@@ -132,8 +132,8 @@ class RpcServer {
 
   // Serves until shutdown() completes, blocking the calling thread, then returns ok(). Binds
   // first unless bind() has already succeeded, and returns its error if that fails (nothing is
-  // served then). Returns ok() at once when shutdown() came first. Never call it from a handler
-  // or another of this server's loops: it would wait for itself.
+  // served then). A server serves once: when shutdown() came first, returns ok() at once. Never
+  // call it from a handler (a thread of this server's): it would wait for itself.
   Result<void> run();
   // run() for a coroutine: the server keeps running on its own loops; the awaiting coroutine,
   // on any executor, resumes once the shutdown is complete. Same binding and errors as run().
