@@ -45,8 +45,7 @@ int run_server(const rpcnet::DevCertificatePaths& certs, int ready_fd) {
   const unsigned short port = bound->port();
   if (::write(ready_fd, &port, sizeof port) != sizeof port) return 1;
   ::close(ready_fd);
-  rpcnet::Runtime runtime(1);
-  auto result = runtime.block_on(server.start());  // until SIGTERM ends the process
+  auto result = server.run();  // until SIGTERM ends the process
   return result ? 0 : 1;
 }
 

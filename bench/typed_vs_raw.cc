@@ -293,11 +293,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     rpcnet::Runtime runtime(1);  // the client's loop
-    auto serving = asio::co_spawn(runtime.executor(0), server.start(), asio::use_future);
+    auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
     results = runtime.block_on(run_client(
         *address, rpcnet::RpcConfig(certs->ca_cert, "127.0.0.1:0").with_server_name("localhost"),
         options));
-    runtime.block_on(server.shutdown(std::chrono::seconds(1)));
+    server.shutdown(std::chrono::seconds(1));
     if (!serving.get()) ++failures;
   }
   std::filesystem::remove_all(dir);

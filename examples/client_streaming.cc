@@ -86,11 +86,11 @@ int main() {
     return 1;
   }
   rpcnet::Runtime runtime(1);
-  auto serving = asio::co_spawn(runtime.executor(0), server.start(), asio::use_future);
+  auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
 
   auto summary = runtime.block_on(run_client(*address, certs.client_config()));
 
-  runtime.block_on(server.shutdown(std::chrono::seconds(1)));
+  server.shutdown(std::chrono::seconds(1));
   auto served = serving.get();
 
   if (!summary) {

@@ -69,14 +69,14 @@ int main() {
     std::cerr << "bind failed: " << address.error() << "\n";
     return 1;
   }
-  rpcnet::Runtime runtime(1);  // our loop: runs the client and awaits server.start()
-  auto serving = asio::co_spawn(runtime.executor(0), server.start(), asio::use_future);
+  rpcnet::Runtime runtime(1);  // our loop: runs the client and awaits server.serve()
+  auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
 
   // Client: run the calls to completion.
   const int failures = runtime.block_on(run_client(*address, certs.client_config()));
 
-  // Graceful shutdown; start() returns once it is complete.
-  runtime.block_on(server.shutdown(std::chrono::seconds(1)));
+  // Graceful shutdown; serve() returns once it is complete.
+  server.shutdown(std::chrono::seconds(1));
   auto served = serving.get();
   if (!served) std::cerr << "server: " << served.error() << "\n";
   return failures == 0 && served ? 0 : 1;

@@ -90,26 +90,7 @@ asio::awaitable<void> stop_after_first_call(rpcnet::RpcServer& server,
     tick.expires_after(10ms);
     (void)co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   }
-  server.stop(2s);
-}
-
-// Runs on our Runtime's loop: serves until a signal (or --once) stops the server.
-asio::awaitable<rpcnet::Result<void>> serve(rpcnet::RpcServer& server,
-                                            std::shared_ptr<asio::steady_timer> served, bool once) {
-  auto executor = co_await asio::this_coro::executor;
-
-  // Ctrl-C / kill: graceful shutdown, letting calls in flight finish for up to 5 s.
-  asio::signal_set signals(executor, SIGINT, SIGTERM);
-  signals.async_wait([&server](const asio::error_code& error, int signal_number) {
-    if (error) return;  // cancelled: we are exiting anyway
-    std::cerr << "signal " << signal_number << ": shutting down\n";
-    server.stop(5s);
-  });
-  if (once) asio::co_spawn(executor, stop_after_first_call(server, served), asio::detached);
-
-  auto result = co_await server.start();  // returns once the shutdown is complete
-  signals.cancel();
-  co_return result;
+  server.shutdown(2s);
 }
 
 }  // namespace
@@ -153,8 +134,18 @@ int main(int argc, char** argv) {
   }
   std::cout << "listening on " << rpcnet::to_string(*address) << std::endl;  // flushes
 
-  // 4. Serve until stopped.
-  auto result = runtime.block_on(serve(server, served, options.once));
+  // 4. Serve until stopped. Ctrl-C / kill: graceful shutdown, letting calls in flight finish
+  //    for up to 5 s. The signal is awaited on our loop; the server has loops of its own.
+  asio::signal_set signals(runtime.executor(0), SIGINT, SIGTERM);
+  signals.async_wait([&server](const asio::error_code& error, int signal_number) {
+    if (error) return;  // cancelled: we are exiting anyway
+    std::cerr << "signal " << signal_number << ": shutting down\n";
+    server.shutdown(5s);
+  });
+  if (options.once) {
+    asio::co_spawn(runtime.executor(0), stop_after_first_call(server, served), asio::detached);
+  }
+  auto result = server.run();  // returns once the shutdown is complete
   if (!result) {
     std::cerr << "greeting_server: " << result.error() << "\n";
     return 1;

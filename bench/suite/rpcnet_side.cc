@@ -491,8 +491,7 @@ int rpcnet_server_main(const std::string& cert_path, const std::string& key_path
   }
   std::printf("PORT %u\n", static_cast<unsigned>(bound->port()));
   std::fflush(stdout);
-  rpcnet::Runtime runtime(1);
-  auto served = runtime.block_on(server.start());  // until the orchestrator kills the process
+  auto served = server.run();  // until the orchestrator kills the process
   return served ? 0 : 1;
 }
 

@@ -5,8 +5,13 @@
 // names are not resolved — pass an IP address).
 //
 // Example:
-//   auto addr = rpcnet::parse_socket_address("127.0.0.1:0");
-//   if (!addr) std::cerr << addr.error() << "\n";
+//   #include <iostream>
+//
+//   void print_port(std::string_view text) {
+//     auto addr = rpcnet::parse_socket_address(text);  // e.g. "127.0.0.1:4433", "[::1]:0"
+//     if (!addr) { std::cerr << addr.error() << "\n"; return; }
+//     std::cout << addr->port() << "\n";
+//   }
 #pragma once
 
 #include <asio/ip/udp.hpp>

@@ -7,7 +7,7 @@
 // applies (Result documents what each accessor does then). Never for untrusted input: that gets
 // an RpcError, not an assertion.
 //
-// Example:
+// Example (fragment):
 //   const RpcError& error() const& {
 //     RPCNET_ASSERT(!ok(), "error() called on a successful Result: check ok() first");
 //     ...

@@ -4,8 +4,9 @@
 // hand-rolled struct codec) is layered on top by the caller. rpcnet never inspects payloads.
 //
 // Example:
-//   rpcnet::Bytes request = rpcnet::to_bytes("hello");
-//   std::string text = rpcnet::to_string(response);
+//   rpcnet::Bytes greet(const rpcnet::Bytes& name) {
+//     return rpcnet::to_bytes("Hello, " + rpcnet::to_string(name) + "!");
+//   }
 #pragma once
 
 #include <cstdint>

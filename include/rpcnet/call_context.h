@@ -12,10 +12,12 @@
 // an RpcError once the call is cancelled, and new Asio operations run normally.
 //
 // Example:
-//   server.register_method("whoami", [](rpcnet::Bytes, rpcnet::CallContext& ctx)
-//       -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
-//     co_return rpcnet::to_bytes(ctx.peer_identity());
-//   });
+//   void add_whoami(rpcnet::RpcServer& server) {
+//     server.register_method("whoami", [](rpcnet::Bytes, rpcnet::CallContext& ctx)
+//         -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
+//       co_return rpcnet::to_bytes(ctx.peer_identity());
+//     });
+//   }
 #pragma once
 
 #include <atomic>

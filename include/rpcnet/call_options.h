@@ -1,10 +1,13 @@
 // rpcnet/call_options.h — per-call settings on the client.
 //
 // Example:
-//   rpcnet::CallOptions options;
-//   options.timeout = std::chrono::milliseconds(200);
-//   options.metadata.emplace_back("trace-id", "abc123");
-//   auto reply = co_await client.call("add", request, options);
+//   asio::awaitable<rpcnet::Result<rpcnet::Bytes>> add(rpcnet::RpcClient& client,
+//                                                       rpcnet::Bytes request) {
+//     rpcnet::CallOptions options;
+//     options.timeout = std::chrono::milliseconds(200);
+//     options.metadata.emplace_back("trace-id", "abc123");
+//     co_return co_await client.call("add", std::move(request), options);
+//   }
 #pragma once
 
 #include <chrono>

@@ -10,10 +10,11 @@
 // certificates.
 //
 // Example:
-//   auto paths = rpcnet::make_dev_certificates({.directory = "certs"});
-//   if (!paths) { std::cerr << paths.error() << "\n"; return 1; }
-//   auto config = rpcnet::RpcConfig(paths->server_cert, "127.0.0.1:0")
-//                     .with_key_path(paths->server_key);
+//   rpcnet::Result<rpcnet::RpcConfig> development_server_config() {
+//     auto paths = rpcnet::make_dev_certificates({.directory = "certs"});
+//     if (!paths) return paths.error();
+//     return rpcnet::RpcConfig(paths->server_cert, "127.0.0.1:0").with_key_path(paths->server_key);
+//   }
 #pragma once
 
 #include <chrono>

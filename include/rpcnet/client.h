@@ -15,10 +15,15 @@
 // observes the cancellation. Calls that hop loops can be cancelled only by their deadline.
 //
 // Example:
-//   auto client = co_await rpcnet::RpcClient::connect(server_addr, config);
-//   if (!client) co_return client.error();
-//   auto sum = co_await client->call("add", encode(21, 21));
-//   if (!sum && sum.error().kind() == rpcnet::ErrorKind::kTimeout) { /* server took too long */ }
+//   asio::awaitable<rpcnet::Result<std::string>> ping(rpcnet::SocketAddress server_addr,
+//                                                     rpcnet::RpcConfig config) {
+//     auto client = co_await rpcnet::RpcClient::connect(server_addr, std::move(config));
+//     if (!client) co_return client.error();
+//     auto reply = co_await client->call("ping", rpcnet::to_bytes("hello"));
+//     if (!reply && reply.error().kind() == rpcnet::ErrorKind::kTimeout) { /* server took too long */ }
+//     if (!reply) co_return reply.error();
+//     co_return rpcnet::to_string(*reply);
+//   }
 #pragma once
 
 #include <asio/awaitable.hpp>

@@ -19,10 +19,12 @@
 // name the culprit.
 //
 // Example:
-//   auto config = rpcnet::RpcConfig("certs/server.pem", "127.0.0.1:0")
-//                     .with_key_path("certs/server-key.pem")
-//                     .with_server_name("localhost")
-//                     .with_keep_alive_interval(std::chrono::seconds(30));
+//   rpcnet::RpcConfig server_config() {
+//     return rpcnet::RpcConfig("certs/server.pem", "127.0.0.1:0")
+//         .with_key_path("certs/server-key.pem")
+//         .with_server_name("localhost")
+//         .with_keep_alive_interval(std::chrono::seconds(30));
+//   }
 #pragma once
 
 #include <chrono>

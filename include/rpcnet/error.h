@@ -21,11 +21,15 @@
 // not_started() when the call provably never reached a handler (safe to retry anywhere).
 //
 // Example:
-//   auto reply = co_await client.call("ping", {});
-//   if (!reply) {
-//     switch (reply.error().kind()) {
-//       case rpcnet::ErrorKind::kTimeout: std::cerr << "server took too long\n"; break;
-//       default: std::cerr << "rpc failed: " << reply.error().to_string() << "\n";
+//   #include <iostream>
+//
+//   asio::awaitable<void> ping(rpcnet::RpcClient& client) {
+//     auto reply = co_await client.call("ping", {});
+//     if (!reply) {
+//       switch (reply.error().kind()) {
+//         case rpcnet::ErrorKind::kTimeout: std::cerr << "server took too long\n"; break;
+//         default: std::cerr << "rpc failed: " << reply.error().to_string() << "\n";
+//       }
 //     }
 //   }
 #pragma once

@@ -3,8 +3,9 @@
 // It turns rpcnet's byte-level calls into typed ones for protobuf messages: serialization,
 // typed results, typed streams, and the adapters that wire a generated handler's virtual methods
 // into an RpcServer. You rarely use it by hand; generated `<Service>Client` / `<Service>Handler`
-// classes do. Two helpers are for application code:
+// classes do. Two helpers are for application code.
 //
+// Example (fragment):
 //   // Handler side: an error status carrying a typed details message.
 //   co_return rpcnet::status_with_details(rpcnet::StatusCode::kInvalidArgument, "overflow",
 //                                         OverflowDetail{...});

@@ -5,8 +5,11 @@
 // encoded header, metadata included, must fit RpcConfig::max_header_size.
 //
 // Example:
-//   rpcnet::CallOptions options;
-//   options.metadata.emplace_back("tenant", "blue");
+//   rpcnet::CallOptions for_tenant(std::string tenant) {
+//     rpcnet::CallOptions options;
+//     options.metadata.emplace_back("tenant", std::move(tenant));
+//     return options;
+//   }
 #pragma once
 
 #include <optional>

@@ -12,10 +12,13 @@
 // layers over this engine that add their own, exactly specified, range helpers.
 //
 // Example:
-//   rpcnet::Xoshiro256 engine(42);
-//   std::uint64_t word = engine.next();
-//   std::uint64_t scrambled = rpcnet::mix64(word);
-//   std::uint64_t id_hash = rpcnet::fnv1a64(std::as_bytes(std::span(std::string_view("node-1"))));
+//   std::uint64_t scrambled_draw() {
+//     rpcnet::Xoshiro256 engine(42);
+//     std::uint64_t word = engine.next();
+//     std::uint64_t scrambled = rpcnet::mix64(word);
+//     std::uint64_t id_hash = rpcnet::fnv1a64(std::as_bytes(std::span(std::string_view("node-1"))));
+//     return scrambled ^ id_hash;
+//   }
 #pragma once
 
 #include <cstddef>

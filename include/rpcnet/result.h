@@ -13,10 +13,22 @@
 // value), or_else (handle or replace the error).
 //
 // Example:
-//   rpcnet::Result<int> parse(std::string_view s);
-//   auto n = parse("42");
-//   if (!n) return n.error();          // propagate
-//   int value = *n;                    // or n.value()
+//   #include <charconv>
+//
+//   rpcnet::Result<int> parse(std::string_view s) {
+//     int value = 0;
+//     auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), value);
+//     if (error != std::errc() || end != s.data() + s.size()) {
+//       return rpcnet::RpcError::status(rpcnet::StatusCode::kInvalidArgument, "not a number");
+//     }
+//     return value;
+//   }
+//   rpcnet::Result<int> twice(std::string_view s) {
+//     auto n = parse(s);
+//     if (!n) return n.error();          // propagate
+//     int value = *n;                    // or n.value()
+//     return 2 * value;
+//   }
 //   rpcnet::Result<std::string> doubled = parse("21").transform([](int v) { return std::to_string(2 * v); });
 #pragma once
 

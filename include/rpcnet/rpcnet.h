@@ -4,22 +4,28 @@
 // client connects once and calls them; every call is its own QUIC stream on the shared
 // connection, payloads are opaque bytes, and errors are values (Result<T> / RpcError).
 //
-// Example (a complete round trip; certificates from `rpcnet certs`):
-//   rpcnet::RpcServer server(rpcnet::RpcConfig("certs/server.pem", "127.0.0.1:0")
-//                                .with_key_path("certs/server-key.pem"));
-//   server.register_method("ping", [](rpcnet::Bytes) -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
-//     co_return rpcnet::to_bytes("pong");
-//   });
-//   auto addr = server.bind();                    // port 0: the OS picks one
-//   rpcnet::Runtime runtime(1);
-//   auto serving = asio::co_spawn(runtime.executor(0), server.start(), asio::use_future);
-//   auto reply = runtime.block_on([&]() -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
-//     auto client = co_await rpcnet::RpcClient::connect(
-//         *addr, rpcnet::RpcConfig("certs/ca.pem", "127.0.0.1:0").with_server_name("localhost"));
-//     if (!client) co_return client.error();
-//     co_return co_await client->call("ping", {});
-//   }());
-//   runtime.block_on(server.shutdown());
+// Example (a complete round trip in one process; certificates from `rpcnet certs`):
+//   #include <iostream>
+//
+//   int main() {
+//     rpcnet::RpcServer server(rpcnet::RpcConfig("certs/server.pem", "127.0.0.1:0")
+//                                  .with_key_path("certs/server-key.pem"));
+//     server.register_method("ping", [](rpcnet::Bytes)
+//         -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> { co_return rpcnet::to_bytes("pong"); });
+//     auto addr = server.bind();                    // port 0: the OS picks one
+//     if (!addr) { std::cerr << addr.error() << "\n"; return 1; }
+//     rpcnet::Runtime runtime(1);                   // our loop: the client, and serve() on it
+//     auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
+//     auto reply = runtime.block_on([&]() -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
+//       auto client = co_await rpcnet::RpcClient::connect(
+//           *addr, rpcnet::RpcConfig("certs/ca.pem", "127.0.0.1:0").with_server_name("localhost"));
+//       if (!client) co_return client.error();
+//       co_return co_await client->call("ping", {});
+//     }());
+//     server.shutdown();                            // returns at once; serve() when it is done
+//     if (!serving.get() || !reply) return 1;
+//     std::cout << rpcnet::to_string(*reply) << "\n";  // pong
+//   }
 #pragma once
 
 // The Asio pieces almost every rpcnet program uses alongside it.

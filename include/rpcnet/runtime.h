@@ -9,12 +9,14 @@
 // drive it from exactly one thread.
 //
 // Example:
-//   rpcnet::Runtime runtime(1);
-//   auto reply = runtime.block_on([]() -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
-//     auto client = co_await rpcnet::RpcClient::connect(addr, config);
-//     if (!client) co_return client.error();
-//     co_return co_await client->call("ping", {});
-//   }());
+//   rpcnet::Result<rpcnet::Bytes> ping(rpcnet::SocketAddress addr, rpcnet::RpcConfig config) {
+//     rpcnet::Runtime runtime(1);
+//     return runtime.block_on([&]() -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
+//       auto client = co_await rpcnet::RpcClient::connect(addr, config);
+//       if (!client) co_return client.error();
+//       co_return co_await client->call("ping", {});
+//     }());
+//   }
 #pragma once
 
 #include <asio/any_io_executor.hpp>

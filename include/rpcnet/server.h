@@ -1,9 +1,13 @@
 // rpcnet/server.h — RpcServer: serves registered methods over QUIC + TLS 1.3.
 //
 // Lifecycle: construct with an RpcConfig, register handlers (also allowed while serving; a new
-// registration under an existing name replaces it for calls that start afterwards), bind() to
-// claim the UDP port (port 0 lets the OS choose; socket_addr() tells which), then co_await
-// start(), which serves until shutdown() completes.
+// registration under an existing name replaces it for calls that start afterwards), then serve
+// in one of two ways, whichever fits the program:
+//   - run() blocks the calling thread until the server has shut down (a program's main);
+//   - co_await serve() does the same inside a coroutine on an event loop you already have.
+// Either binds first if bind() has not been called (call bind() yourself to learn the port
+// before serving: port 0 lets the OS choose). shutdown(grace), from any thread or coroutine,
+// ends serving: run() or serve() returns once the shutdown is complete.
 //
 // Concurrency: the server runs its own event loops (RpcConfig::with_event_loops, one per core by
 // default), each with its own socket on the shared port (SO_REUSEPORT). A connection stays on the
@@ -16,16 +20,25 @@
 // them affects other calls or the connection.
 //
 // Example:
-//   rpcnet::RpcServer server(config);
-//   server.register_method("add", [](rpcnet::Bytes request)
-//       -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
-//     co_return request;  // decode, compute, encode
-//   });
-//   auto addr = server.bind();
-//   if (!addr) { std::cerr << addr.error() << "\n"; return 1; }
-//   std::cout << "listening on " << rpcnet::to_string(*addr) << "\n";
-//   rpcnet::Runtime runtime(1);
-//   runtime.block_on(server.start());
+//   #include <asio/signal_set.hpp>
+//   #include <csignal>
+//   #include <iostream>
+//
+//   int main() {
+//     rpcnet::RpcServer server(rpcnet::RpcConfig("certs/server.pem", "0.0.0.0:4433")
+//                                  .with_key_path("certs/server-key.pem"));
+//     server.register_method("echo", [](rpcnet::Bytes request)
+//         -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> { co_return request; });
+//     // Ctrl-C or SIGTERM: refuse new calls, give calls in flight 5 s, then close.
+//     rpcnet::Runtime signal_loop(1);
+//     asio::signal_set signals(signal_loop.executor(0), SIGINT, SIGTERM);
+//     signals.async_wait([&server](const asio::error_code& error, int) {
+//       if (!error) server.shutdown(std::chrono::seconds(5));
+//     });
+//     auto served = server.run();  // binds, serves, returns once the shutdown is complete
+//     if (!served) std::cerr << served.error() << "\n";  // e.g. the port is taken
+//     return served ? 0 : 1;
+//   }
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -85,7 +98,8 @@ struct ServerStats {
 class RpcServer {
  public:
   explicit RpcServer(RpcConfig config);
-  // Stops serving at once (no grace period) and joins the server's threads.
+  // Stops serving at once (no grace period) and joins the server's threads. Never destroy the
+  // server from one of its own handlers.
   ~RpcServer();
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
@@ -107,25 +121,32 @@ class RpcServer {
   // Streaming handler: serves server-streaming, client-streaming and bidirectional calls.
   void register_streaming(std::string name, StreamingHandler handler);
 
-  // Validates the config, loads the TLS material and binds the UDP sockets.
+  // Validates the config, loads the TLS material and binds the UDP sockets; serving begins with
+  // run() or serve(). Call it first to learn the port the OS chose; once it has succeeded, later
+  // calls return the same address.
   // Errors: kConfig (bad address, missing/unreadable/mismatched certificate or key),
   // kIo (the port is taken, ...).
   Result<SocketAddress> bind();
   // The bound address, once bind() succeeded.
   std::optional<SocketAddress> socket_addr() const;
 
-  // Serves until shutdown() completes. Awaitable from any executor. Errors: kConfig when bind()
-  // was not called successfully first.
-  asio::awaitable<Result<void>> start();
+  // Serves until shutdown() completes, blocking the calling thread, then returns ok(). Binds
+  // first unless bind() has already succeeded, and returns its error if that fails (nothing is
+  // served then). A server serves once: when shutdown() came first, returns ok() at once. Never
+  // call it from a handler (a thread of this server's): it would wait for itself.
+  Result<void> run();
+  // run() for a coroutine: the server keeps running on its own loops; the awaiting coroutine,
+  // on any executor, resumes once the shutdown is complete. Same binding and errors as run().
+  asio::awaitable<Result<void>> serve();
 
-  // Graceful shutdown, awaitable from any executor: stop accepting connections and calls (new
-  // calls get UNAVAILABLE, safe to retry elsewhere), let in-flight calls finish for up to
-  // `grace`, then cancel what remains and close every connection with an application close
-  // code. start() returns afterwards. Idempotent.
-  asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10));
-  // Starts shutdown(grace) in the background; callable from any thread (e.g. a signal handler
-  // thread). start() returns when it is done.
-  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  // Begins a graceful shutdown and returns at once; callable from any thread or coroutine,
+  // handlers included, and idempotent (a later call changes nothing, not even the grace). The
+  // server stops accepting connections and calls (new calls get UNAVAILABLE, safe to retry
+  // elsewhere), lets calls in flight finish for up to `grace`, then cancels what remains and
+  // closes every connection with an application close code. run() and serve() return when this
+  // is done; await serve() (or join the thread in run()) to know it is. Called before serving,
+  // it makes run() and serve() return at once without serving.
+  void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
   ServerStats stats() const;
 

@@ -9,15 +9,17 @@
 // more credit as messages are taken.
 //
 // Example (an echo stream):
-//   server.register_streaming("echo_stream", [](rpcnet::ServerStream stream)
-//       -> asio::awaitable<rpcnet::Result<void>> {
-//     for (;;) {
-//       auto next = co_await stream.read();
-//       if (!next) co_return next.error();      // client cancelled, oversized message, ...
-//       if (!*next) co_return rpcnet::ok();      // client finished sending
-//       if (auto w = co_await stream.write(std::move(**next)); !w) co_return w;
-//     }
-//   });
+//   void add_echo_stream(rpcnet::RpcServer& server) {
+//     server.register_streaming("echo_stream", [](rpcnet::ServerStream stream)
+//         -> asio::awaitable<rpcnet::Result<void>> {
+//       for (;;) {
+//         auto next = co_await stream.read();
+//         if (!next) co_return next.error();      // client cancelled, oversized message, ...
+//         if (!*next) co_return rpcnet::ok();      // client finished sending
+//         if (auto w = co_await stream.write(std::move(**next)); !w) co_return w;
+//       }
+//     });
+//   }
 #pragma once
 
 #include <asio/awaitable.hpp>

@@ -26,7 +26,9 @@
 //   kUnauthenticated     credentials missing or invalid; fix them, then retry.
 //
 // Example:
-//   if (err.code() == rpcnet::StatusCode::kUnavailable) { /* safe to retry */ }
+//   bool safe_to_retry_elsewhere(const rpcnet::RpcError& err) {
+//     return err.code() == rpcnet::StatusCode::kUnavailable;
+//   }
 #pragma once
 
 #include <cstdint>

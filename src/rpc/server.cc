@@ -81,6 +81,11 @@ asio::awaitable<void> ServerState::wait_done() {
   (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
+void ServerState::wait_done_blocking() {
+  std::unique_lock lock(done_mutex_);
+  done_changed_.wait(lock, [this] { return done_; });
+}
+
 void ServerState::mark_done() {
   std::vector<std::pair<asio::any_io_executor, std::shared_ptr<asio::steady_timer>>> waiters;
   {
@@ -88,6 +93,7 @@ void ServerState::mark_done() {
     done_ = true;
     waiters = std::move(done_waiters_);
     done_waiters_.clear();
+    done_changed_.notify_all();
   }
   // One handler per loop wakes all of that loop's waiters, and the timers move into it: once a
   // waiter resumes, its program may destroy that loop (and its timers), so this thread must not
@@ -574,6 +580,7 @@ void RpcServer::register_streaming(std::string name, StreamingHandler handler) {
 
 Result<SocketAddress> RpcServer::bind() {
   ServerState& st = *state_;
+  std::lock_guard lock(st.lifecycle_mutex);
   if (st.bound) return *st.bound;
   auto address = st.config.parsed_bind_address();
   if (!address) return std::move(address).error();
@@ -627,37 +634,50 @@ Result<SocketAddress> RpcServer::bind() {
 
 std::optional<SocketAddress> RpcServer::socket_addr() const { return state_->bound; }
 
-asio::awaitable<Result<void>> RpcServer::start() {
-  ServerState& st = *state_;
-  if (!st.bound) co_return RpcError::config("start() before a successful bind()");
-  if (!st.started.exchange(true)) {
-    for (auto& loop : st.loops) {
-      asio::post(loop->executor, [endpoint = loop->endpoint] { endpoint->start(); });
-    }
+namespace {
+
+// Binds if needed and starts the endpoints, unless shutdown() came first: then there is nothing
+// to serve and the shutdown is already complete.
+Result<void> start_serving(RpcServer& server, ServerState& st) {
+  {
+    std::lock_guard lock(st.lifecycle_mutex);
+    if (st.shutdown_requested) return ok();
   }
-  co_await st.wait_done();
+  if (auto bound = server.bind(); !bound) return std::move(bound).error();
+  std::lock_guard lock(st.lifecycle_mutex);
+  if (st.shutdown_requested || st.started.exchange(true)) return ok();
+  for (auto& loop : st.loops) {
+    asio::post(loop->executor, [endpoint = loop->endpoint] { endpoint->start(); });
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<void> RpcServer::run() {
+  if (auto started = start_serving(*this, *state_); !started) return started;
+  state_->wait_done_blocking();
+  return ok();
+}
+
+asio::awaitable<Result<void>> RpcServer::serve() {
+  if (auto started = start_serving(*this, *state_); !started) co_return started;
+  co_await state_->wait_done();
   co_return ok();
 }
 
-asio::awaitable<void> RpcServer::shutdown(std::chrono::milliseconds grace) {
+void RpcServer::shutdown(std::chrono::milliseconds grace) {
   ServerState& st = *state_;
-  if (!st.runtime) {
-    st.shutting_down = true;
-    st.mark_done();
-    co_return;
-  }
-  // Runs on the server's own loop; the caller only waits for the outcome on its own executor.
-  asio::co_spawn(st.runtime->executor(0), st.shutdown(grace), asio::detached);
-  co_await st.wait_done();
-}
-
-void RpcServer::stop(std::chrono::milliseconds grace) {
-  ServerState& st = *state_;
-  if (!st.runtime) {
+  std::lock_guard lock(st.lifecycle_mutex);
+  if (st.shutdown_requested) return;
+  st.shutdown_requested = true;
+  if (!st.started.load()) {
+    // Never served: nothing to drain or close, and run()/serve() will not start serving.
     st.shutting_down = true;
     st.mark_done();
     return;
   }
+  // Runs on the server's own loop, so callers on any thread (or a handler) never wait for it.
   asio::co_spawn(st.runtime->executor(0), st.shutdown(grace), asio::detached);
 }
 

@@ -12,6 +12,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,6 +54,8 @@ class ServerState {
   std::int64_t active_calls() const;
   // Completes once shutdown has finished (immediately if it has).
   asio::awaitable<void> wait_done();
+  // wait_done() for a thread outside the server's loops.
+  void wait_done_blocking();
   void mark_done();
   // Runs `fn(ServerLoop&)` on every loop and completes when all have run it.
   asio::awaitable<void> on_each_loop(std::function<void(ServerLoop&)> fn);
@@ -62,8 +65,12 @@ class ServerState {
   RpcConfig config;
   rpc::HandlerRegistry registry;
   wire::FrameLimits limits;
+  // Serializes bind, the start of serving and the first shutdown request, which may come from
+  // different threads (a signal handler's shutdown() racing run()'s bind).
+  std::mutex lifecycle_mutex;
   std::optional<SocketAddress> bound;
   std::atomic<bool> started{false};
+  bool shutdown_requested = false;  // guarded by lifecycle_mutex; shutdown() ran once
   std::atomic<bool> shutting_down{false};
   std::vector<std::unique_ptr<ServerLoop>> loops;
   std::shared_ptr<quic::ServerShared> shared;  // admission, connection-ID directory, secrets
@@ -77,6 +84,7 @@ class ServerState {
 
  private:
   std::mutex done_mutex_;
+  std::condition_variable done_changed_;
   bool done_ = false;
   std::vector<std::pair<asio::any_io_executor, std::shared_ptr<asio::steady_timer>>> done_waiters_;
 };

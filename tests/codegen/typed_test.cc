@@ -495,7 +495,7 @@ TEST(CodegenServerTest, GeneratedServerOwnsAnRpcServerAndServes) {
     if (!client) co_return client.error();
     co_return co_await client->SayHello(hello("Linus"));
   }());
-  run_bounded(runtime, server.shutdown(0ms));
+  server.shutdown(0ms);
   ASSERT_EQ(serving.wait_for(10s), std::future_status::ready);
   auto served = serving.get();
   EXPECT_TRUE(served) << served.error();

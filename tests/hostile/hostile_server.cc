@@ -164,10 +164,9 @@ int main(int argc, char** argv) {
     char buffer[64];
     while (::read(0, buffer, sizeof buffer) > 0) {
     }
-    server.stop(std::chrono::seconds(2));
+    server.shutdown(std::chrono::seconds(2));
   });
-  rpcnet::Runtime runtime(1);
-  auto served = runtime.block_on(server.start());
+  auto served = server.run();
   watcher.join();
   if (!served) {
     std::cerr << "hostile_server: " << served.error() << "\n";

@@ -120,12 +120,12 @@ class LoopbackServer {
     auto bound = server_.bind();
     ASSERT_TRUE(bound) << bound.error();
     address_ = *bound;
-    serving_ = asio::co_spawn(runtime_.executor(0), server_.start(), asio::use_future);
+    serving_ = asio::co_spawn(runtime_.executor(0), server_.serve(), asio::use_future);
   }
 
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0)) {
     if (!serving_.valid()) return;
-    run_bounded(runtime_, server_.shutdown(grace));
+    server_.shutdown(grace);
     ASSERT_EQ(serving_.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     auto result = serving_.get();
     EXPECT_TRUE(result) << result.error();

@@ -280,7 +280,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
     };
     asio::co_spawn(executor, std::move(slow), asio::detached);
     for (int i = 0; i < 1000 && !parking->parked.load(); ++i) (void)co_await client.call("echo", {});
-    server.server().stop(10s);  // graceful: the parked call may still finish
+    server.server().shutdown(10s);  // graceful: the parked call may still finish
     for (int i = 0; i < 1000 && !out.refused; ++i) {
       auto r = co_await client.call("echo", {});
       if (!r) out.refused = r.error();
@@ -316,7 +316,7 @@ TEST(ShutdownTest, StoppingTheServerFailsCallsInFlightPromptly) {
     };
     asio::co_spawn(executor, std::move(parked_call), asio::detached);
     (void)co_await client.call("echo", {});  // the park request is in before this returns
-    server.server().stop(0ms);
+    server.server().shutdown(0ms);
     co_await done.wait();
     co_return seen;
   }());

@@ -209,13 +209,13 @@ int run_worker(const WorkerOptions& options) {
   (*cluster)->join(setup->seeds);
 
   Runtime runtime(1);
-  auto serving = asio::co_spawn(runtime.executor(0), server.start(), asio::use_future);
+  auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
   print_line("ready id=" + id + " rpc=" + to_string(*bound) + " gossip=" + to_string((*cluster)->advertised_address()));
   wait_for_signal();
   // Leave first, so the others stop routing here before the server refuses calls.
   (*cluster)->leave(1s);
   (void)(*cluster)->wait_stopped(2s);
-  server.stop(2s);
+  server.shutdown(2s);
   (void)serving.wait_for(5s);
   done = true;
   printer.join();
@@ -276,7 +276,7 @@ int run_director(const DirectorOptions& options) {
     return 1;
   }
   Runtime runtime(1);
-  auto serving = asio::co_spawn(runtime.executor(0), server.start(), asio::use_future);
+  auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
   print_line("ready id=" + options.node.id + " rpc=" + to_string(*bound) +
              " gossip=" + to_string((*cluster)->advertised_address()));
   std::thread reporter;
@@ -297,7 +297,7 @@ int run_director(const DirectorOptions& options) {
     });
   }
   wait_for_signal();
-  server.stop(2s);
+  server.shutdown(2s);
   (void)serving.wait_for(5s);
   (*cluster)->leave(1s);
   (void)(*cluster)->wait_stopped(2s);

@@ -535,8 +535,8 @@ asio::awaitable<void> step_shutdown(Demo& d) {
                std::to_string(kWorkDuration.count()) + " ms)");
 
   const auto shutdown_at = Clock::now();
-  d.server.stop(5s);
-  d.report.say("server.stop(grace = 5 s): refuse new calls, let calls in flight finish, then close");
+  d.server.shutdown(5s);
+  d.report.say("server.shutdown(grace = 5 s): refuse new calls, let calls in flight finish, then close");
 
   // New calls are refused from now on: UNAVAILABLE, safe to retry elsewhere.
   std::optional<RpcError> refused;
@@ -561,14 +561,13 @@ asio::awaitable<void> step_shutdown(Demo& d) {
                " ms");
   d.report.check(finished, "the call in flight finished normally within the grace period");
 
-  co_await d.server.shutdown(5s);  // idempotent: waits for the shutdown begun above
   auto& serving = d.serving;
-  auto start_returned = [&serving] { return serving.wait_for(0s) == std::future_status::ready; };
-  const bool returned = co_await wait_until(start_returned, 5s);
+  auto serve_returned = [&serving] { return serving.wait_for(0s) == std::future_status::ready; };
+  const bool returned = co_await wait_until(serve_returned, 5s);
   d.report.say("shutdown complete " +
                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - shutdown_at).count()) +
-               " ms after it began" + (returned ? "; server.start() returned" : ""));
-  d.report.check(returned, "server.start() returned after the shutdown");
+               " ms after it began" + (returned ? "; server.serve() returned" : ""));
+  d.report.check(returned, "server.serve() returned after the shutdown");
 
   RpcClient* client = d.client;
   auto disconnected = [client] { return !client->is_connected(); };
@@ -632,10 +631,10 @@ int run_demo(const DemoOptions& options) {
              " KiB)");
   report.say("              methods: add, divide, echo, list_items, upload, chat, slow, work");
 
-  // 3. The client side runs on a Runtime loop of ours; server.start() is awaited there too.
+  // 3. The client side runs on a Runtime loop of ours; server.serve() is awaited there too.
   //    (Declared after the server, so its loop and pending frames go first.)
   Runtime runtime(1);
-  auto serving = asio::co_spawn(runtime.executor(0), server.start(), asio::use_future);
+  auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
   Demo demo{options, report, server, serving, probe};
   try {
     runtime.block_on(run_steps(demo, *address, certs->ca_cert));
@@ -644,11 +643,11 @@ int run_demo(const DemoOptions& options) {
   }
 
   // Whatever happened above, stop the server (a no-op when step 7 already did).
-  runtime.block_on(server.shutdown(0ms));
+  server.shutdown(0ms);
   if (serving.wait_for(10s) != std::future_status::ready) {
-    report.fail("server.start() did not return after shutdown");
+    report.fail("server.serve() did not return after shutdown");
   } else if (auto served = serving.get(); !served) {
-    report.fail("server.start() failed: " + describe(served.error()));
+    report.fail("server.serve() failed: " + describe(served.error()));
   }
 
   std::cout << "\n";

@@ -8,7 +8,6 @@
 //   greeting_server --certs certs --listen 127.0.0.1:50051
 //   greeting_client --server 127.0.0.1:50051 --ca certs/ca.pem --name rpcnet
 #include <asio/signal_set.hpp>
-#include <asio/this_coro.hpp>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -35,21 +34,6 @@ class GreetingService final : public greeting::v1::GreetingHandler {
     co_return reply;
   }
 };
-
-// Serves until SIGINT/SIGTERM, then shuts down, letting calls in flight finish (up to 5 s).
-asio::awaitable<rpcnet::Result<void>> serve_until_signal(greeting::v1::GreetingServer& server,
-                                                         rpcnet::SocketAddress address) {
-  auto executor = co_await asio::this_coro::executor;
-  asio::signal_set signals(executor, SIGINT, SIGTERM);
-  signals.async_wait([&server](const asio::error_code& error, int) {
-    if (error) return;  // cancelled: we are exiting anyway
-    server.server().stop(std::chrono::seconds(5));  // shutdown() in the background
-  });
-  std::cout << "listening on " << rpcnet::to_string(address) << std::endl;  // flushes
-  auto served = co_await server.serve();  // returns once shutdown is complete
-  signals.cancel();
-  co_return served;
-}
 
 }  // namespace
 
@@ -82,8 +66,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  rpcnet::Runtime runtime(1);  // a loop for our own coroutine; the server has loops of its own
-  auto served = runtime.block_on(serve_until_signal(server, *address));
+  std::cout << "listening on " << rpcnet::to_string(*address) << std::endl;  // flushes
+
+  // SIGINT/SIGTERM start a graceful shutdown: new calls are refused, calls in flight get up to
+  // 5 s to finish. The signal is awaited on a loop of ours; the server has loops of its own.
+  rpcnet::Runtime runtime(1);
+  asio::signal_set signals(runtime.executor(0), SIGINT, SIGTERM);
+  signals.async_wait([&server](const asio::error_code& error, int) {
+    if (!error) server.shutdown(std::chrono::seconds(5));
+  });
+  auto served = server.run();  // returns once the shutdown is complete
   if (!served) {
     std::cerr << "greeting_server: " << served.error() << "\n";
     return 1;

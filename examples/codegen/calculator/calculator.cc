@@ -238,7 +238,7 @@ int main() {
 
   const int failures = runtime.block_on(run_client(*address, certs.client_config()));
 
-  runtime.block_on(server.shutdown(std::chrono::seconds(1)));
+  server.shutdown(std::chrono::seconds(1));
   auto served = serving.get();
   if (!served) std::cerr << "server: " << served.error() << "\n";
   return failures == 0 && served ? 0 : 1;

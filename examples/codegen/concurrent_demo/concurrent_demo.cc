@@ -377,7 +377,7 @@ int main() {
   const int failures = runtime.block_on(run_client(*address, certs.client_config()));
   std::cout << "handlers ran on " << ledger->threads_seen() << " server thread(s)\n";
 
-  runtime.block_on(server.shutdown(std::chrono::seconds(1)));
+  server.shutdown(std::chrono::seconds(1));
   auto served = serving.get();
   if (!served) std::cerr << "server: " << served.error() << "\n";
   std::cout << (failures == 0 && served ? "the final state is exactly what the calls imply\n"

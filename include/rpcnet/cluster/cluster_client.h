@@ -31,12 +31,20 @@
 // awaited from any loop (they hop to it and back). worker_stats() and stats() are thread-safe.
 //
 // Example:
-//   auto registry = std::make_shared<WorkerRegistry>(cluster);
-//   registry->start();
-//   ClusterClient client(registry, {.rpc = RpcConfig("certs/ca.pem", "0.0.0.0:0")
-//                                             .with_server_name("localhost")},
-//                        runtime.executor(0));
-//   auto result = co_await client.call_worker("compute", data, "role=worker", {.idempotent = true});
+//   #include <asio/this_coro.hpp>
+//
+//   asio::awaitable<rpcnet::Result<rpcnet::Bytes>> compute(
+//       std::shared_ptr<rpcnet::cluster::ClusterMembership> cluster, rpcnet::Bytes data) {
+//     auto registry = std::make_shared<rpcnet::cluster::WorkerRegistry>(cluster);
+//     registry->start();
+//     rpcnet::cluster::ClusterClientConfig config;
+//     config.rpc = rpcnet::RpcConfig("certs/ca.pem", "0.0.0.0:0").with_server_name("localhost");
+//     rpcnet::cluster::ClusterClient client(registry, std::move(config),
+//                                           co_await asio::this_coro::executor);
+//     rpcnet::cluster::WorkerCallOptions options;
+//     options.idempotent = true;  // may be retried on another worker, and hedged
+//     co_return co_await client.call_worker("compute", std::move(data), "role=worker", options);
+//   }
 #pragma once
 
 #include <asio/any_io_executor.hpp>

@@ -15,10 +15,13 @@
 // All nodes of one cluster must share max_packet_bytes (larger packets are dropped).
 //
 // Example:
-//   auto config = rpcnet::cluster::ClusterConfig::Lan();
-//   config.node_id = "worker-7";
-//   config.bind_address = *rpcnet::parse_socket_address("0.0.0.0:7946");
-//   config.push_pull_interval = std::chrono::seconds(10);
+//   rpcnet::cluster::ClusterConfig worker_config() {
+//     auto config = rpcnet::cluster::ClusterConfig::Lan();
+//     config.node_id = "worker-7";
+//     config.bind_address = *rpcnet::parse_socket_address("0.0.0.0:7946");
+//     config.push_pull_interval = std::chrono::seconds(10);
+//     return config;
+//   }
 #pragma once
 
 #include <chrono>

@@ -9,15 +9,20 @@
 // as you hold it; leave() it before shutting the server down so workers depart gracefully.
 //
 // Example:
-//   rpcnet::RpcServer server(rpcnet::RpcConfig(cert, "0.0.0.0:0").with_key_path(key));
-//   server.register_method("compute", compute);
-//   (void)server.bind();
-//   auto config = rpcnet::cluster::ClusterConfig::Lan();
-//   config.node_id = "worker-1";
-//   auto cluster = rpcnet::cluster::enable_cluster(server, config, std::move(keys));
-//   (*cluster)->update_tag("role", "worker");
-//   (*cluster)->join({director_gossip_address});
-//   auto events = (*cluster)->subscribe();
+//   rpcnet::Result<void> serve_as_worker(rpcnet::RpcConfig rpc, rpcnet::cluster::KeyRing keys,
+//                                        rpcnet::SocketAddress director_gossip_address) {
+//     rpcnet::RpcServer server(std::move(rpc));
+//     server.register_method("compute", [](rpcnet::Bytes data)
+//         -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> { co_return data; });
+//     if (auto bound = server.bind(); !bound) return bound.error();
+//     auto config = rpcnet::cluster::ClusterConfig::Lan();
+//     config.node_id = "worker-1";
+//     auto cluster = rpcnet::cluster::enable_cluster(server, config, std::move(keys));
+//     if (!cluster) return cluster.error();
+//     if (auto tagged = (*cluster)->update_tag("role", "worker"); !tagged) return tagged;
+//     (*cluster)->join({director_gossip_address});
+//     return server.run();  // until server.shutdown(grace), after (*cluster)->leave()
+//   }
 #pragma once
 
 #include <memory>

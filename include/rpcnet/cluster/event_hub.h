@@ -7,11 +7,14 @@
 // released. Thread-safe: publish and poll may run on different threads.
 //
 // Example:
-//   EventHub hub(config.event_queue_capacity);
-//   auto sub = hub.subscribe();
-//   while (auto e = core.poll_event()) hub.publish(*e);
-//   while (auto e = sub->poll()) handle(*e);
-//   if (sub->missed() > 0) resync();
+//   #include <iostream>
+//
+//   void relay(rpcnet::cluster::EventHub& hub, const rpcnet::cluster::ClusterEvent& event) {
+//     auto sub = hub.subscribe();
+//     hub.publish(event);
+//     while (auto e = sub->poll()) std::cout << rpcnet::cluster::event_kind_name(e->kind) << "\n";
+//     if (sub->missed() > 0) std::cout << "events were dropped: re-read the member list\n";
+//   }
 #pragma once
 
 #include <chrono>

@@ -17,8 +17,15 @@
 // unreachable and `members` the number of members (self included) the fraction was taken of.
 //
 // Example:
-//   while (auto e = core.poll_event()) {
-//     if (e->kind == EventKind::kNodeFailed) pool.remove(e->member.address);
+//   #include <iostream>
+//
+//   #include "rpcnet/cluster/membership.h"
+//
+//   void report_failures(rpcnet::cluster::ClusterMembership& membership) {
+//     auto events = membership.subscribe();
+//     while (auto e = events->poll()) {
+//       if (e->kind == rpcnet::cluster::EventKind::kNodeFailed) std::cout << e->member.id << "\n";
+//     }
 //   }
 #pragma once
 

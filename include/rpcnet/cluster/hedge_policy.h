@@ -16,7 +16,7 @@
 //     (retry_policy.h): ClusterClient withdraws a token at that moment and sends no hedge when
 //     the budget is empty, so hedges and retries together stay within one budget.
 //
-// Example:
+// Example (fragment):
 //   HedgePolicy hedging(/*percentile=*/0.95, /*min_delay=*/1ms);
 //   hedging.on_attempt_ended(latency, AttemptOutcome::kFailed);
 //   if (auto delay = hedging.delay()) { ... after *delay, if budget.try_withdraw(now), hedge ... }

@@ -9,9 +9,17 @@
 // secrets: they are never logged, and a KeyRing has no printable form.
 //
 // Example:
-//   auto ring = rpcnet::cluster::KeyRing::from_text(std::getenv("RPCNET_CLUSTER_KEY"));
-//   if (!ring) return ring.error();
-//   SwimCore core(config, std::move(*ring), seed, now);
+//   #include <cstdlib>
+//
+//   #include "rpcnet/cluster/membership.h"
+//
+//   rpcnet::Result<std::shared_ptr<rpcnet::cluster::ClusterMembership>> start_member(
+//       rpcnet::cluster::ClusterConfig config) {
+//     const char* key = std::getenv("RPCNET_CLUSTER_KEY");  // base64 or hex
+//     auto ring = rpcnet::cluster::KeyRing::from_text(key != nullptr ? key : "");
+//     if (!ring) return ring.error();
+//     return rpcnet::cluster::ClusterMembership::start(std::move(config), std::move(*ring));
+//   }
 #pragma once
 
 #include <array>

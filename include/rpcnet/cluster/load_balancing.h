@@ -22,7 +22,7 @@
 // is eventually tried again; its next sample restores the truth. A failed call counts as a
 // sample of max(latency, failure_penalty), so a worker that fails fast does not attract traffic.
 //
-// Example:
+// Example (fragment):
 //   WorkerSet workers({.strategy = LoadBalancingStrategy::kPowerOfTwoChoices}, /*seed=*/42);
 //   workers.upsert({.id = "w1", .address = addr1, .tags = {{"role", "worker"}}});
 //   auto filter = TagFilter::parse("role=worker");

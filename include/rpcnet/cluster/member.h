@@ -6,8 +6,14 @@
 // `phi` and `healthy` are this node's local phi-accrual opinion, which other nodes never see.
 //
 // Example:
-//   for (const rpcnet::cluster::Member& m : core.members()) {
-//     if (m.state == MemberState::kAlive && m.healthy) route_to(m.address);
+//   #include "rpcnet/cluster/membership.h"
+//
+//   std::vector<rpcnet::SocketAddress> routable(const rpcnet::cluster::ClusterMembership& cluster) {
+//     std::vector<rpcnet::SocketAddress> out;
+//     for (const rpcnet::cluster::Member& m : cluster.members()) {
+//       if (m.state == rpcnet::cluster::MemberState::kAlive && m.healthy) out.push_back(m.address);
+//     }
+//     return out;
 //   }
 #pragma once
 

@@ -12,17 +12,24 @@
 // address of the same family (kConfig if there is none) and port 0 by the port the OS chose.
 //
 // Example:
-//   auto config = rpcnet::cluster::ClusterConfig::Lan();
-//   config.node_id = "worker-1";
-//   config.bind_address = *rpcnet::parse_socket_address("10.0.0.5:7946");
-//   auto keys = rpcnet::cluster::KeyRing::from_text(std::getenv("RPCNET_CLUSTER_KEY"));
-//   auto member = rpcnet::cluster::ClusterMembership::start(config, std::move(*keys));
-//   if (!member) return member.error();
-//   (*member)->join({*rpcnet::parse_socket_address("10.0.0.1:7946")});
-//   (void)(*member)->update_tag("role", "worker");
-//   auto events = (*member)->subscribe();
-//   while (auto e = events->wait_next(std::chrono::seconds(1))) log(*e);
-//   (*member)->leave(std::chrono::seconds(1));
+//   #include <cstdlib>
+//   #include <iostream>
+//
+//   rpcnet::Result<void> run_member() {
+//     auto config = rpcnet::cluster::ClusterConfig::Lan();
+//     config.node_id = "worker-1";
+//     config.bind_address = *rpcnet::parse_socket_address("10.0.0.5:7946");
+//     auto keys = rpcnet::cluster::KeyRing::from_text(std::getenv("RPCNET_CLUSTER_KEY"));
+//     if (!keys) return keys.error();
+//     auto member = rpcnet::cluster::ClusterMembership::start(config, std::move(*keys));
+//     if (!member) return member.error();
+//     (*member)->join({*rpcnet::parse_socket_address("10.0.0.1:7946")});
+//     if (auto tagged = (*member)->update_tag("role", "worker"); !tagged) return tagged;
+//     auto events = (*member)->subscribe();
+//     while (auto e = events->wait_next(std::chrono::seconds(1))) std::cout << e->member.id << "\n";
+//     (*member)->leave(std::chrono::seconds(1));
+//     return rpcnet::ok();
+//   }
 #pragma once
 
 #include <asio/any_io_executor.hpp>

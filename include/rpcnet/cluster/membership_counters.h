@@ -5,8 +5,14 @@
 // unauthenticated, replayed or oversized is ever acted on, it is counted here.
 //
 // Example:
-//   const auto s = member->stats();
-//   if (s.dropped_auth > 0) log("packets sealed with a key we do not hold: ", s.dropped_auth);
+//   #include <iostream>
+//
+//   #include "rpcnet/cluster/membership.h"
+//
+//   void report_foreign_keys(const rpcnet::cluster::ClusterMembership& member) {
+//     const auto s = member.stats();
+//     if (s.dropped_auth > 0) std::cerr << s.dropped_auth << " packets sealed with a key we do not hold\n";
+//   }
 #pragma once
 
 #include <cstdint>

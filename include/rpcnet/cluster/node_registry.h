@@ -7,10 +7,15 @@
 // Thread-safe.
 //
 // Example:
-//   rpcnet::cluster::NodeRegistry registry(cluster);
-//   auto gpu_workers = registry.nodes_with_tag("gpu");
-//   if (!gpu_workers) std::cerr << gpu_workers.error() << "\n";   // a malformed filter
-//   auto events = registry.subscribe();                            // joins, failures, tags ...
+//   #include <iostream>
+//
+//   void list_gpu_nodes(std::shared_ptr<rpcnet::cluster::ClusterMembership> cluster) {
+//     rpcnet::cluster::NodeRegistry registry(std::move(cluster));
+//     auto gpu_nodes = registry.nodes_with_tag("gpu");
+//     if (!gpu_nodes) { std::cerr << gpu_nodes.error() << "\n"; return; }  // a malformed filter
+//     for (const auto& node : *gpu_nodes) std::cout << node.id << "\n";
+//     auto events = registry.subscribe();  // joins, failures, tag changes ...
+//   }
 #pragma once
 
 #include <memory>

@@ -26,7 +26,7 @@
 // + budget_max_tokens. Out-of-range settings are clamped: ratio to [0, 100], rate to
 // [0, 10^6]/s, cap to [0, 10^6] tokens.
 //
-// Example:
+// Example (fragment):
 //   RetryBudget budget(policy, now);
 //   budget.deposit(now);
 //   auto deadline = attempt_deadline(overall, now, policy.min_attempt_time);

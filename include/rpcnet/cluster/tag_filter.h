@@ -15,10 +15,16 @@
 // (parse(f.to_string()) == f).
 //
 // Example:
-//   auto filter = rpcnet::cluster::TagFilter::parse("role=worker, gpu");
-//   if (!filter) { std::cerr << filter.error() << "\n"; return; }
-//   for (const auto& m : members) {
-//     if (filter->matches(m.tags)) candidates.push_back(m);
+//   #include "rpcnet/cluster/member.h"
+//
+//   std::vector<rpcnet::cluster::Member> candidates(const std::vector<rpcnet::cluster::Member>& members) {
+//     std::vector<rpcnet::cluster::Member> out;
+//     auto filter = rpcnet::cluster::TagFilter::parse("role=worker, gpu");
+//     if (!filter) return out;  // filter.error() says what is malformed
+//     for (const auto& m : members) {
+//       if (filter->matches(m.tags)) out.push_back(m);
+//     }
+//     return out;
 //   }
 #pragma once
 

@@ -10,11 +10,15 @@
 // call_finished). Thread-safe.
 //
 // Example:
-//   auto registry = std::make_shared<rpcnet::cluster::WorkerRegistry>(
-//       cluster, rpcnet::cluster::LoadBalancingStrategy::kLeastConnections);
-//   registry->start();
-//   auto worker = registry->select_worker("role=worker");
-//   if (worker) std::cout << worker->id << " at " << rpcnet::to_string(worker->address) << "\n";
+//   #include <iostream>
+//
+//   void pick_worker(std::shared_ptr<rpcnet::cluster::ClusterMembership> cluster) {
+//     auto registry = std::make_shared<rpcnet::cluster::WorkerRegistry>(
+//         cluster, rpcnet::cluster::LoadBalancingStrategy::kLeastConnections);
+//     registry->start();
+//     auto worker = registry->select_worker("role=worker");
+//     if (worker) std::cout << worker->id << " at " << rpcnet::to_string(worker->address) << "\n";
+//   }
 #pragma once
 
 #include <chrono>

@@ -8,10 +8,13 @@
 // Not thread-safe: a simulation is single-threaded by design.
 //
 // Example:
-//   rpcnet::testing::ManualClock clock;
-//   core.on_timer(clock.now());
-//   clock.advance(std::chrono::milliseconds(500));
-//   core.on_timer(clock.now());
+//   template <class Core>  // a sans-I/O core: on_timer(now) runs what is due at `now`
+//   void half_a_second_later(Core& core) {
+//     rpcnet::testing::ManualClock clock;
+//     core.on_timer(clock.now());
+//     (void)clock.advance(std::chrono::milliseconds(500));
+//     core.on_timer(clock.now());
+//   }
 #pragma once
 
 #include <chrono>

@@ -9,10 +9,13 @@
 // randomness does not shift everyone else's draws. Meets UniformRandomBitGenerator.
 //
 // Example:
-//   rpcnet::testing::SeededRng rng(42);
-//   bool lost = rng.bernoulli(0.1);             // true with probability 0.1
-//   std::uint64_t die = rng.uniform(6) + 1;     // 1..6, unbiased
-//   auto node_rng = rng.fork(7);                // same for every run seeded with 42
+//   std::uint64_t simulated_roll() {
+//     rpcnet::testing::SeededRng rng(42);
+//     bool lost = rng.bernoulli(0.1);             // true with probability 0.1
+//     std::uint64_t die = rng.uniform(6) + 1;     // 1..6, unbiased
+//     auto node_rng = rng.fork(7);                // same for every run seeded with 42
+//     return lost ? 0 : die + node_rng.uniform(6);
+//   }
 #pragma once
 
 #include <cstdint>

@@ -25,7 +25,7 @@
 //   returns false if that budget ran out before reaching the target time (a runaway node).
 // - Nodes are not owned and must outlive their registration (or be removed / replaced).
 //
-// Example (see tests/sim/sim_network_test.cc for a complete ping/pong node):
+// Example (fragment; tests/sim/sim_network_test.cc has a complete ping/pong node):
 //   rpcnet::testing::SimNetwork net({.seed = 7});
 //   net.set_loss(0.01);
 //   net.add_node(a_addr, a);  net.add_node(b_addr, b);

@@ -57,7 +57,7 @@ int run(const std::filesystem::path& directory) {
   auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
   auto reply = runtime.block_on(
       call(*address, rpcnet::RpcConfig(certs->ca_cert, "127.0.0.1:0").with_server_name("localhost")));
-  runtime.block_on(server.shutdown(std::chrono::milliseconds(0)));
+  server.shutdown(std::chrono::milliseconds(0));
   auto served = serving.get();
   if (!reply) {
     std::cerr << "call: " << reply.error() << "\n";

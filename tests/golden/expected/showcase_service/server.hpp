@@ -63,15 +63,15 @@ class ShowcaseServiceServer {
     register_with(server_, std::move(handler));
   }
 
-  // Binds the configured address (port 0: the OS picks one; see rpcnet::RpcServer::bind).
+  // The owned rpcnet::RpcServer's lifecycle: bind() is optional (port 0: the OS picks one),
+  // run() blocks until shutdown() completes, co_await serve() waits for it in a coroutine, and
+  // shutdown(grace) begins it from any thread or coroutine.
   rpcnet::Result<rpcnet::SocketAddress> bind() { return server_.bind(); }
-  // Serves until shutdown() completes.
-  asio::awaitable<rpcnet::Result<void>> serve() { return server_.start(); }
-  asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
-    return server_.shutdown(grace);
+  rpcnet::Result<void> run() { return server_.run(); }
+  asio::awaitable<rpcnet::Result<void>> serve() { return server_.serve(); }
+  void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
+    server_.shutdown(grace);
   }
-  // Starts shutdown(grace) in the background, from any thread (e.g. a signal handler's).
-  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10)) { server_.stop(grace); }
   rpcnet::RpcServer& server() noexcept { return server_; }
 
  private:
