@@ -23,6 +23,7 @@ class InMemoryServer {
 
   RpcServer& server() { return server_; }
   InMemoryNetwork& network() { return *network_; }
+  const std::shared_ptr<InMemoryNetwork>& network_ptr() const { return network_; }
   const SocketAddress& address() const { return address_; }
 
   void start() {
