@@ -20,7 +20,7 @@
 // server's worker threads in real time; virtual time does not wait for them. Not thread-safe:
 // one thread drives the network and owns everything on it.
 //
-// Example:
+// Example (server_config / client_config are the RpcConfigs a loopback test would use):
 //   auto network = std::make_shared<rpcnet::testing::InMemoryNetwork>();
 //   rpcnet::RpcServer server(server_config.with_network(network));
 //   server.register_method("echo", [](rpcnet::Bytes b) -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
@@ -28,12 +28,11 @@
 //   });
 //   auto address = server.bind();                      // 127.0.0.1:40000, on the network
 //   asio::co_spawn(network->executor(), server.start(), asio::detached);
-//   auto reply = network->run([&]() -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
-//     auto client = co_await rpcnet::RpcClient::connect(*address, client_config.with_network(network));
-//     if (!client) co_return client.error();
-//     co_await network->sleep(std::chrono::minutes(5));  // instant; keep-alive PINGs fire on the way
-//     co_return co_await client->call("echo", {});
-//   }());
+//   auto client = network->run(rpcnet::RpcClient::connect(*address, client_config.with_network(network)));
+//   network->advance(std::chrono::minutes(5));         // instant; keep-alive PINGs fire on the way
+//   auto reply = network->run(client->call("echo", {}));
+//
+// Keep the network alive as long as anything on it (configs that name it keep it alive).
 #pragma once
 
 #include <asio/any_io_executor.hpp>
