@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,10 @@
 #include "rpcnet/result.h"
 
 namespace rpcnet {
+
+namespace testing {
+class InMemoryNetwork;
+}
 
 // Timeout for calls whose options and client config set none: 30 s.
 inline constexpr std::chrono::milliseconds kDefaultCallTimeout{30'000};
@@ -111,6 +116,11 @@ class RpcConfig {
   // at once with RESOURCE_EXHAUSTED, and its handler never runs. Default: 1,024.
   RpcConfig& with_max_queued_blocking_calls(std::size_t calls);
 
+  // Testing: serve or connect over `network` (rpcnet/testing/in_memory_network.h) in virtual
+  // time, instead of over UDP sockets in real time. A server then runs one event loop, the
+  // network's. Default: none.
+  RpcConfig& with_network(std::shared_ptr<testing::InMemoryNetwork> network);
+
   const std::string& cert_path() const noexcept { return cert_path_; }
   const std::string& bind_address() const noexcept { return bind_address_; }
   const std::string& key_path() const noexcept { return key_path_; }
@@ -136,6 +146,7 @@ class RpcConfig {
   std::size_t max_metadata_entries() const noexcept { return max_metadata_entries_; }
   std::size_t max_metadata_bytes() const noexcept { return max_metadata_bytes_; }
   std::size_t max_queued_blocking_calls() const noexcept { return max_queued_blocking_calls_; }
+  const std::shared_ptr<testing::InMemoryNetwork>& network() const noexcept { return network_; }
 
   // The bind address, parsed. Errors: kConfig naming the address.
   Result<SocketAddress> parsed_bind_address() const;
@@ -166,6 +177,7 @@ class RpcConfig {
   std::size_t max_metadata_entries_ = 64;
   std::size_t max_metadata_bytes_ = 8u << 10;
   std::size_t max_queued_blocking_calls_ = 1'024;
+  std::shared_ptr<testing::InMemoryNetwork> network_;
 };
 
 }  // namespace rpcnet

@@ -11,7 +11,6 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_signal.hpp>
-#include <asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +28,8 @@
 #include "rpcnet/address.h"
 #include "rpcnet/result.h"
 #include "runtime/notifier.h"
+#include "runtime/timer.h"
+#include "runtime/memory_network.h"
 #include "runtime/udp_socket.h"
 
 struct ngtcp2_conn;
@@ -84,6 +85,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   const asio::any_io_executor& executor() const noexcept { return executor_; }
+  // The clock this connection's timestamps and timers use (TransportSettings::clock).
+  const runtime::Clock& clock() const noexcept { return settings_.clock; }
   Role role() const noexcept { return role_; }
   State state() const noexcept { return state_; }
   bool is_open() const noexcept { return state_ == State::kOpen; }
@@ -133,6 +136,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static asio::awaitable<Result<std::shared_ptr<Connection>>> connect(
       const SocketAddress& remote, std::shared_ptr<const TlsCredentials> tls,
       const TransportSettings& settings, std::optional<SocketAddress> local = std::nullopt);
+  // Client: connects through `port` (owned) on an in-memory network, as connect() does
+  // through a socket: the port's datagrams are fed to the connection.
+  static asio::awaitable<Result<std::shared_ptr<Connection>>> connect(
+      std::unique_ptr<runtime::MemoryPort> port, const SocketAddress& remote,
+      std::shared_ptr<const TlsCredentials> tls, const TransportSettings& settings);
 
   // ---- driver interface (quic/ only) ----
 
@@ -245,6 +253,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   State state_ = State::kHandshaking;
   runtime::DatagramSender* socket_;                   // the endpoint's, owned_socket_ or a test pipe
   std::unique_ptr<runtime::UdpSocket> owned_socket_;  // client only
+  std::unique_ptr<runtime::MemoryPort> owned_port_;    // client on an in-memory network
   ConnectionOwner* owner_ = nullptr;                  // server only
   std::shared_ptr<const TlsCredentials> tls_;         // co-owned by every connection of the endpoint
   TransportSettings settings_;
@@ -286,7 +295,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t last_ts_ = 0;
   std::uint64_t bytes_received_ = 0;
 
-  asio::steady_timer timer_;
+  runtime::Timer timer_;
   std::uint64_t armed_expiry_ = UINT64_MAX;
   bool flush_scheduled_ = false;
   bool in_flush_ = false;

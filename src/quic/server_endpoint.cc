@@ -133,7 +133,7 @@ asio::awaitable<void> ServerEndpoint::receive_loop() {
   while (!stopped_) {
     auto [error] = co_await socket_->async_wait_readable(asio::experimental::as_tuple(asio::use_awaitable));
     if (error || stopped_) break;
-    const std::uint64_t now = runtime::monotonic_ns();
+    const std::uint64_t now = options_.transport.clock.now_ns();
     socket_->receive_ready([&](const runtime::ReceivedDatagram& datagram) {
       handle_datagram(datagram, now, false);
     });
@@ -369,7 +369,7 @@ void ServerEndpoint::forward(std::uint8_t loop, const runtime::ReceivedDatagram&
     if (peer->stopped_) return;
     runtime::ReceivedDatagram forwarded{std::span<const std::uint8_t>(copy.data(), copy.size()),
                                         reinterpret_cast<const sockaddr*>(&from), from_len};
-    peer->handle_datagram(forwarded, runtime::monotonic_ns(), true);
+    peer->handle_datagram(forwarded, peer->options_.transport.clock.now_ns(), true);
     peer->flush_touched();
   });
 }

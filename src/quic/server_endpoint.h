@@ -85,6 +85,8 @@ class ServerEndpoint final : public ConnectionOwner,
   // Stops receiving and closes the socket; connections still open are dropped.
   void stop();
   const EndpointCounters& counters() const noexcept { return counters_; }
+  // False once every connection has finished (closing ones linger for three PTOs).
+  bool has_connections() const noexcept { return !connections_.empty(); }
 
   // ConnectionOwner
   void generate_cid(std::uint8_t* out, std::size_t len) override;

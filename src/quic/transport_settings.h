@@ -8,9 +8,13 @@
 #include <cstdint>
 #include <optional>
 
+#include "runtime/clock.h"
+
 namespace rpcnet::quic {
 
 struct TransportSettings {
+  // Where connections and endpoints read the time and set their timers (real, or virtual).
+  runtime::Clock clock;
   // Receive windows we grant the peer. Credit is returned only as the application consumes data.
   std::uint64_t stream_window = 1u << 20;           // bytes, per stream, initially
   std::uint64_t connection_window = 16u << 20;      // bytes, whole connection, initially

@@ -7,6 +7,8 @@
 #include "rpc/client_call.h"
 #include "rpc/transport_config.h"
 #include "rpc/wire/codes.h"
+#include "rpcnet/testing/in_memory_network.h"
+#include "runtime/memory_network.h"
 
 namespace rpcnet {
 
@@ -48,7 +50,7 @@ ClientShared::ClientShared(asio::any_io_executor executor,
       default_timeout_(config.default_timeout()),
       remote_(connection_->remote_address()),
       connected_(std::make_shared<std::atomic<bool>>(connection_->is_open())),
-      deadlines_(std::make_unique<runtime::DeadlineQueue>(executor_)),
+      deadlines_(std::make_unique<runtime::DeadlineQueue>(executor_, connection_->clock())),
       resumed_(connection_->resumed()) {
   connection_->set_close_handler(
       [flag = connected_](const RpcError&) { flag->store(false, std::memory_order_release); });
@@ -96,7 +98,7 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
     ended_ = true;
     co_return too_large(first->size(), client_->limits().max_message_size);
   }
-  if (timeout_ != kNoDeadline) client_->deadlines().add(*this, runtime::steady_now() + timeout_);
+  if (timeout_ != kNoDeadline) client_->deadlines().add(*this, client_->connection().clock().now() + timeout_);
   auto opened = co_await client_->connection().open_stream(write_signal_.slot());
   if (local_failure_) {
     if (opened) (*opened)->reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
@@ -388,8 +390,16 @@ asio::awaitable<Result<RpcClient>> RpcClient::connect(SocketAddress server, RpcC
     }
     if (!bind->address().is_unspecified() || bind->port() != 0) local = *bind;
   }
-  auto connection = co_await quic::Connection::connect(
-      server, std::move(*credentials), rpc::transport_settings(config), local);
+  Result<std::shared_ptr<quic::Connection>> connection = RpcError::connection("not connected");
+  if (config.network()) {
+    auto port = config.network()->implementation().open(local.value_or(SocketAddress(server.address(), 0)));
+    if (!port) co_return std::move(port).error();
+    connection = co_await quic::Connection::connect(std::move(*port), server, std::move(*credentials),
+                                                    rpc::transport_settings(config));
+  } else {
+    connection = co_await quic::Connection::connect(server, std::move(*credentials),
+                                                    rpc::transport_settings(config), local);
+  }
   if (!connection) co_return std::move(connection).error();
   auto executor = co_await asio::this_coro::executor;
   co_return RpcClient(std::make_shared<ClientShared>(executor, std::move(*connection), config));

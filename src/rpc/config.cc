@@ -94,6 +94,11 @@ RpcConfig& RpcConfig::with_max_queued_blocking_calls(std::size_t calls) {
   return *this;
 }
 
+RpcConfig& RpcConfig::with_network(std::shared_ptr<testing::InMemoryNetwork> network) {
+  network_ = std::move(network);
+  return *this;
+}
+
 Result<SocketAddress> RpcConfig::parsed_bind_address() const {
   return parse_socket_address(bind_address_);
 }

@@ -12,7 +12,10 @@
 #include "rpc/server_call.h"
 #include "rpc/transport_config.h"
 #include "rpc/wire/codes.h"
+#include "rpcnet/testing/in_memory_network.h"
 #include "runtime/clock.h"
+#include "runtime/memory_network.h"
+#include "runtime/timer.h"
 
 namespace rpcnet {
 
@@ -142,9 +145,9 @@ asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
   });
   // 2. Let calls in flight finish within the grace period.
   auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer tick(executor);
-  const auto drain_deadline = std::chrono::steady_clock::now() + grace;
-  while (active_calls() > 0 && std::chrono::steady_clock::now() < drain_deadline) {
+  runtime::Timer tick(executor, clock);
+  const auto drain_deadline = clock.now() + grace;
+  while (active_calls() > 0 && clock.now() < drain_deadline) {
     tick.expires_after(std::chrono::milliseconds(1));
     (void)co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   }
@@ -158,8 +161,8 @@ asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
                              "server shutting down");
   });
   // 4. Give cancelled handlers a bounded moment to unwind, then stop the sockets.
-  const auto unwind_deadline = std::chrono::steady_clock::now() + kUnwindLimit;
-  while (active_calls() > 0 && std::chrono::steady_clock::now() < unwind_deadline) {
+  const auto unwind_deadline = clock.now() + kUnwindLimit;
+  while (active_calls() > 0 && clock.now() < unwind_deadline) {
     tick.expires_after(std::chrono::milliseconds(1));
     (void)co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   }
@@ -245,7 +248,7 @@ void ServerCall::cancel(RpcError reason, StreamErrorCode code) {
 void ServerCall::arm_deadline(std::chrono::microseconds timeout) {
   // `timeout` came from the peer, clamped by the header decoder (wire::kMaxTimeout), so this
   // sum cannot overflow.
-  loop_.deadlines->add(*this, runtime::steady_now() + timeout);
+  loop_.deadlines->add(*this, connection_->clock().now() + timeout);
 }
 
 void ServerCall::on_deadline() {
@@ -290,7 +293,7 @@ asio::awaitable<std::optional<rpc::InboundEvent>> ServerCall::next_event() {
     if (cancelled()) co_return std::nullopt;
     if (!header_received_ && !armed() && !stream_->readable()) {
       // Only a header that did not come with the stream's first bytes needs a timer.
-      loop_.deadlines->add(*this, runtime::steady_now() + server_.config.header_timeout());
+      loop_.deadlines->add(*this, connection_->clock().now() + server_.config.header_timeout());
     }
     quic::StreamChunk chunk = co_await stream_->read();
     switch (chunk.status) {
@@ -486,7 +489,7 @@ asio::awaitable<void> ServerCall::serve() {
   for (const auto& [key, value] : h.metadata) header_bytes_ += key.size() + value.size();
   if (!sync_budget()) co_return;
   kind_ = h.kind;
-  const auto now = runtime::steady_now();
+  const auto now = connection_->clock().now();
   const auto deadline = h.timeout ? now + *h.timeout : std::chrono::steady_clock::time_point::max();
   context_.emplace(h.method, std::move(h.metadata), h.request_id, deadline,
                    connection_->remote_address(), connection_->peer_certificate_subject());
@@ -549,6 +552,18 @@ CallContext& ServerStream::context() noexcept { return call_->context(); }
 RpcServer::RpcServer(RpcConfig config) : state_(std::make_unique<ServerState>(std::move(config))) {}
 
 RpcServer::~RpcServer() {
+  if (const auto& network = state_->config.network(); network && state_->started.load()) {
+    // On the network's loop, driven from here (never from inside one of its runs). Closing
+    // connections linger for three PTOs, instant in virtual time: wait for them to finish, so
+    // nothing left on the network refers to this server.
+    if (network->implementation().running()) return;
+    network->run(state_->shutdown(std::chrono::milliseconds(0)));
+    (void)network->run_until([&] {
+      return std::none_of(state_->loops.begin(), state_->loops.end(),
+                          [](const auto& loop) { return loop->endpoint->has_connections(); });
+    });
+    return;
+  }
   if (state_->runtime && state_->started.load()) {
     // Immediate shutdown, run on the server's own loop; never call from one of its loops.
     asio::co_spawn(state_->runtime->executor(0), state_->shutdown(std::chrono::milliseconds(0)),
@@ -578,6 +593,40 @@ void RpcServer::register_streaming(std::string name, StreamingHandler handler) {
   state_->registry.add(std::move(name), std::move(entry));
 }
 
+namespace {
+
+// bind() on an in-memory network: one loop, the network's, with a port instead of a socket.
+Result<SocketAddress> bind_in_memory(ServerState& st, const SocketAddress& address,
+                                     std::shared_ptr<const quic::TlsCredentials> tls,
+                                     const quic::TransportSettings& transport) {
+  runtime::MemoryNetwork& network = st.config.network()->implementation();
+  auto port = network.open(address);
+  if (!port) return std::move(port).error();
+  auto loop = std::make_unique<ServerLoop>();
+  loop->executor = network.executor();
+  loop->deadlines = std::make_unique<runtime::DeadlineQueue>(loop->executor, transport.clock);
+  loop->port = std::move(*port);
+  ServerLoop* raw = loop.get();
+  quic::ServerEndpoint::Options endpoint_options;
+  endpoint_options.transport = transport;
+  endpoint_options.tls = std::move(tls);
+  endpoint_options.shared = st.shared;
+  loop->endpoint = std::make_shared<quic::ServerEndpoint>(
+      loop->executor, loop->port.get(), std::move(endpoint_options),
+      [&st, raw](const std::shared_ptr<quic::Connection>& connection) { st.accept(*raw, connection); });
+  loop->port->set_receiver([endpoint = std::weak_ptr<quic::ServerEndpoint>(loop->endpoint),
+                            clock = transport.clock](const runtime::ReceivedDatagram& datagram) {
+    if (auto alive = endpoint.lock()) alive->receive(datagram, clock.now_ns());
+  });
+  const SocketAddress bound = loop->port->local_address();
+  st.loops.push_back(std::move(loop));
+  st.workers = std::make_unique<asio::thread_pool>(std::max<std::size_t>(1, st.config.worker_threads()));
+  st.bound = bound;
+  return bound;
+}
+
+}  // namespace
+
 Result<SocketAddress> RpcServer::bind() {
   ServerState& st = *state_;
   std::lock_guard lock(st.lifecycle_mutex);
@@ -591,6 +640,9 @@ Result<SocketAddress> RpcServer::bind() {
   st.shared = std::make_shared<quic::ServerShared>(rpc::admission_limits(st.config), *secrets);
   st.limits = rpc::frame_limits(st.config);
   const quic::TransportSettings transport = rpc::transport_settings(st.config);
+
+  st.clock = transport.clock;
+  if (st.config.network()) return bind_in_memory(st, *address, *tls, transport);
 
   std::size_t loops = st.config.event_loops();
   if (loops == 0) loops = std::max(1u, std::thread::hardware_concurrency());
@@ -678,7 +730,7 @@ void RpcServer::shutdown(std::chrono::milliseconds grace) {
     return;
   }
   // Runs on the server's own loop, so callers on any thread (or a handler) never wait for it.
-  asio::co_spawn(st.runtime->executor(0), st.shutdown(grace), asio::detached);
+  asio::co_spawn(st.loops.front()->executor, st.shutdown(grace), asio::detached);
 }
 
 ServerStats RpcServer::stats() const {

@@ -35,6 +35,7 @@ class ServerCall;
 // Per event loop. Fields marked loop-local are touched only by that loop's thread.
 struct ServerLoop {
   asio::any_io_executor executor;
+  std::unique_ptr<runtime::MemoryPort> port;  // on an in-memory network, instead of a socket
   std::shared_ptr<quic::ServerEndpoint> endpoint;  // co-owned by its receive-loop coroutine and peers' forwarders
   rpc::HandlerCache handlers;              // loop-local
   bool refusing = false;                   // loop-local: shutting down, new calls are refused
@@ -73,6 +74,7 @@ class ServerState {
   bool shutdown_requested = false;  // guarded by lifecycle_mutex; shutdown() ran once
   std::atomic<bool> shutting_down{false};
   std::vector<std::unique_ptr<ServerLoop>> loops;
+  runtime::Clock clock;  // TransportSettings::clock: real, or the in-memory network's
   std::shared_ptr<quic::ServerShared> shared;  // admission, connection-ID directory, secrets
   std::unique_ptr<asio::thread_pool> workers;
   // Blocking calls posted to the worker pool and not yet started (bounded by the config).

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "rpc/wire/codes.h"
+#include "rpcnet/testing/in_memory_network.h"
+#include "runtime/memory_network.h"
 
 namespace rpcnet::rpc {
 
@@ -48,6 +50,7 @@ quic::TransportSettings transport_settings(const RpcConfig& config) {
   settings.connection_memory = config.max_connection_memory();
   settings.budget_reset_code = static_cast<std::uint64_t>(wire::StreamErrorCode::kResourceExhausted);
   settings.budget_close_code = static_cast<std::uint64_t>(wire::ConnectionCloseCode::kResourceExhausted);
+  if (config.network()) settings.clock = config.network()->implementation().clock();
   return settings;
 }
 

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <asio/any_io_executor.hpp>
-#include <asio/steady_timer.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "runtime/clock.h"
+#include "runtime/timer.h"
 
 namespace rpcnet::runtime {
 
@@ -50,8 +50,8 @@ class DeadlineEntry {
 
 class DeadlineQueue {
  public:
-  explicit DeadlineQueue(asio::any_io_executor executor)
-      : timer_(std::move(executor)), alive_(std::make_shared<bool>(true)) {}
+  explicit DeadlineQueue(const asio::any_io_executor& executor, Clock clock = {})
+      : timer_(executor, clock), alive_(std::make_shared<bool>(true)) {}
   ~DeadlineQueue() {
     for (DeadlineEntry* entry : heap_) entry->queue_ = nullptr;
   }
@@ -150,7 +150,7 @@ class DeadlineQueue {
   }
 
   void fire() {
-    const SteadyTime now = steady_now();
+    const SteadyTime now = timer_.clock().now();
     while (!heap_.empty() && heap_.front()->at_ <= now) {
       DeadlineEntry& due = *heap_.front();
       remove(due);
@@ -159,7 +159,7 @@ class DeadlineQueue {
     if (!heap_.empty()) arm();
   }
 
-  asio::steady_timer timer_;
+  Timer timer_;
   std::shared_ptr<bool> alive_;  // handlers check it: the queue may be gone when they run
   std::vector<DeadlineEntry*> heap_;  // min-heap on (at_, seq_); heap_[i]->index_ == i
   std::uint64_t next_seq_ = 0;

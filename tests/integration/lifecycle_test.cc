@@ -1,4 +1,5 @@
-// Deadlines, cancellation in both directions, shutdown and connection lifetime over loopback.
+// Deadlines, cancellation in both directions, shutdown and connection lifetime: what depends on
+// time runs on an in-memory network in virtual time (exact instants), the rest over loopback.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include <utility>
 
 #include "harness.h"
+#include "in_memory_harness.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -55,59 +57,82 @@ UnaryHandler parking_handler(std::shared_ptr<Observation> observation) {
   };
 }
 
-TEST(DeadlineTest, CallPastItsDeadlineTimesOutAndTheHandlerIsCancelled) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_method("park", parking_handler(observation));
+// A handler that parks until its call is cancelled, and records when (in virtual time) and how.
+struct Parked {
+  std::optional<std::string> how;
+  InMemoryNetwork::time_point when{};
+};
+
+UnaryHandler parking_handler(InMemoryNetwork& network, std::shared_ptr<Parked> parked) {
+  return [&network, parked](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+    // A timer that never expires: only a cancellation ends the wait (virtual time ignores it).
+    asio::steady_timer timer(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    auto [error] = co_await timer.async_wait(as_tuple(asio::use_awaitable));
+    parked->when = network.now();
+    parked->how = error == asio::error::operation_aborted && context.cancelled() ? "cancelled" : "not cancelled";
+    co_return Bytes{};
+  };
+}
+
+TEST(DeadlineTest, CallPastItsDeadlineTimesOutAtItsDeadlineAndTheHandlerIsCancelledThen) {
+  InMemoryServer server;
+  auto parked = std::make_shared<Parked>();
+  server.server().register_method("park", parking_handler(server.network(), parked));
   server.start();
+  RpcClient client = server.connect();
   CallOptions options;
   options.timeout = 100ms;
-  auto result = run_bounded(server.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
-    auto client = co_await server.connect();
-    co_return co_await client.call("park", {}, options);
-  }());
+  const auto called = server.network().now();
+  auto result = server.run(client.call("park", {}, options));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().kind(), ErrorKind::kTimeout);
   EXPECT_EQ(result.error().code(), StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(observation->wait(), "cancelled");
+  EXPECT_EQ(server.network().now() - called, 100ms);
+  ASSERT_TRUE(server.network().run_until([&] { return parked->how.has_value(); }));
+  EXPECT_EQ(*parked->how, "cancelled");
+  // The server's copy of the deadline starts when the header arrives, which ngtcp2's pacing may
+  // delay by a nanosecond or so: within 1 ms of the client's.
+  EXPECT_GE(parked->when - called, 100ms);
+  EXPECT_LT(parked->when - called, 101ms) << "the deadline travelled with the call";
 }
 
 TEST(DeadlineTest, ClientDefaultTimeoutComesFromTheConfig) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_method("park", parking_handler(observation));
+  InMemoryServer server;
+  auto parked = std::make_shared<Parked>();
+  server.server().register_method("park", parking_handler(server.network(), parked));
   server.start();
-  auto result = run_bounded(server.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
-    auto client = co_await server.connect(client_config().with_default_timeout(150ms));
-    co_return co_await client.call("park", {});
-  }());
+  RpcClient client = server.connect(client_config().with_default_timeout(150ms));
+  const auto called = server.network().now();
+  auto result = server.run(client.call("park", {}));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().kind(), ErrorKind::kTimeout);
-  EXPECT_EQ(observation->wait(), "cancelled");
+  EXPECT_EQ(server.network().now() - called, 150ms);
+  ASSERT_TRUE(server.network().run_until([&] { return parked->how.has_value(); }));
+  EXPECT_EQ(*parked->how, "cancelled");
 }
 
 TEST(DeadlineTest, TheDeadlineTravelsToTheHandler) {
-  LoopbackServer server;
-  server.server().register_method("budget", [](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
-    const auto left = context.deadline() - std::chrono::steady_clock::now();
-    // Reports whether the remaining budget is within (0, 5 s]: the client asked for 5 s.
-    co_return to_bytes(left > 0s && left <= 5s ? "bounded" : "unbounded");
+  InMemoryServer server;
+  server.server().register_method("budget", [&server](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+    // No time passes in transit on the in-memory network: the whole budget is left.
+    const auto left = context.deadline() - server.network().now();
+    co_return to_bytes(std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
   });
   server.server().register_method("none", [](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
     co_return to_bytes(context.deadline() == std::chrono::steady_clock::time_point::max() ? "none" : "set");
   });
   server.start();
-  auto results = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
-    auto client = co_await server.connect();
-    CallOptions five;
-    five.timeout = 5s;
-    CallOptions unlimited;
-    unlimited.timeout = kNoDeadline;
-    auto a = co_await client.call("budget", {}, five);
-    auto b = co_await client.call("none", {}, unlimited);
-    co_return (a ? to_string(*a) : a.error().to_string()) + "," + (b ? to_string(*b) : b.error().to_string());
-  }());
-  EXPECT_EQ(results, "bounded,none");
+  RpcClient client = server.connect();
+  CallOptions five;
+  five.timeout = 5s;
+  CallOptions unlimited;
+  unlimited.timeout = kNoDeadline;
+  auto a = server.run(client.call("budget", {}, five));
+  auto b = server.run(client.call("none", {}, unlimited));
+  ASSERT_TRUE(a) << a.error();
+  ASSERT_TRUE(b) << b.error();
+  EXPECT_EQ(to_string(*a), "5000");
+  EXPECT_EQ(to_string(*b), "none");
 }
 
 TEST(CancellationTest, CancellingACallWithAsioCancelsTheHandler) {
@@ -327,36 +352,86 @@ TEST(ShutdownTest, StoppingTheServerFailsCallsInFlightPromptly) {
   EXPECT_EQ(observation->wait(), "cancelled");
 }
 
-TEST(ConnectionLifetimeTest, IdleConnectionClosesAfterTheIdleTimeout) {
-  LoopbackServer server(server_config().with_idle_timeout(300ms));
+TEST(ConnectionLifetimeTest, IdleConnectionClosesExactlyAtTheIdleTimeout) {
+  InMemoryServer server(server_config().with_idle_timeout(300ms));
   server.server().register_method("echo", [](Bytes b) -> asio::awaitable<Result<Bytes>> { co_return b; });
   server.start();
-  auto outcome = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
-    auto client = co_await server.connect(client_config().with_idle_timeout(300ms));
-    auto first = co_await client.call("echo", {});
-    asio::steady_timer idle(co_await asio::this_coro::executor, 1500ms);  // time must pass here
-    co_await idle.async_wait(asio::use_awaitable);
-    auto second = co_await client.call("echo", {});
-    co_return std::string(first ? "ok" : "fail") + "," + (client.is_connected() ? "connected" : "closed") +
-              "," + (second ? "ok" : std::string(error_kind_name(second.error().kind())));
-  }());
-  EXPECT_EQ(outcome, "ok,closed,connection");
+  RpcClient client = server.connect(client_config().with_idle_timeout(300ms));
+  auto first = server.run(client.call("echo", {}));
+  ASSERT_TRUE(first) << first.error();
+  // The client's last packet left when the reply was acknowledged, at the reply's instant.
+  server.network().advance(299ms);
+  EXPECT_TRUE(client.is_connected()) << "closed before the idle timeout";
+  server.network().advance(1ms);
+  EXPECT_FALSE(client.is_connected()) << "still open at the idle timeout";
+  auto second = server.run(client.call("echo", {}));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().kind(), ErrorKind::kConnection);
 }
 
 TEST(ConnectionLifetimeTest, KeepAliveKeepsAnIdleConnectionOpen) {
-  LoopbackServer server(server_config().with_idle_timeout(300ms).with_keep_alive_interval(100ms));
+  InMemoryServer server(server_config().with_idle_timeout(300ms).with_keep_alive_interval(100ms));
   server.server().register_method("echo", [](Bytes b) -> asio::awaitable<Result<Bytes>> { co_return b; });
   server.start();
-  auto outcome = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
-    auto client = co_await server.connect(
-        client_config().with_idle_timeout(300ms).with_keep_alive_interval(100ms));
-    asio::steady_timer idle(co_await asio::this_coro::executor, 1500ms);  // time must pass here
-    co_await idle.async_wait(asio::use_awaitable);
-    auto call = co_await client.call("echo", to_bytes("still"));
-    co_return std::string(client.is_connected() ? "connected" : "closed") + "," +
-              (call ? to_string(*call) : call.error().to_string());
-  }());
-  EXPECT_EQ(outcome, "connected,still");
+  RpcClient client = server.connect(client_config().with_idle_timeout(300ms).with_keep_alive_interval(100ms));
+  const auto before = server.network().datagrams_delivered();
+  server.network().advance(10min);  // 2000 idle timeouts
+  EXPECT_TRUE(client.is_connected());
+  // A PING and its ACK at least every idle timeout, or the connection would have closed.
+  EXPECT_GE(server.network().datagrams_delivered() - before, 2 * (10min / 300ms));
+  auto call = server.run(client.call("echo", to_bytes("still")));
+  ASSERT_TRUE(call) << call.error();
+  EXPECT_EQ(to_string(*call), "still");
+}
+
+TEST(ShutdownTest, ACallStillRunningWhenTheGracePeriodEndsIsCancelledThen) {
+  InMemoryServer server(server_config().with_event_loops(1));
+  auto parked = std::make_shared<Parked>();
+  server.server().register_method("park", parking_handler(server.network(), parked));
+  server.server().register_method("echo", [](Bytes b) -> asio::awaitable<Result<Bytes>> { co_return b; });
+  server.start();
+  RpcClient client = server.connect();
+  std::optional<Result<Bytes>> parked_call;
+  CallOptions no_deadline;
+  no_deadline.timeout = kNoDeadline;  // only the shutdown can end it
+  asio::co_spawn(server.network().executor(), client.call("park", {}, no_deadline),
+                 [&](std::exception_ptr, Result<Bytes> r) { parked_call = std::move(r); });
+  ASSERT_TRUE(server.run(client.call("echo", {}))) << "the park request is in before this returns";
+  const auto stopped = server.network().now();
+  server.server().shutdown(2s);
+  ASSERT_TRUE(server.network().run_until([&] { return parked_call.has_value() && parked->how; }));
+  EXPECT_EQ(*parked->how, "cancelled");
+  EXPECT_EQ(parked->when - stopped, 2s) << "cancelled exactly when the grace period ended";
+  ASSERT_FALSE(parked_call->ok());
+  EXPECT_EQ(parked_call->error().code(), StatusCode::kUnavailable);
+}
+
+TEST(ShutdownTest, ACallThatFinishesWithinTheGracePeriodFinishes) {
+  InMemoryServer server(server_config().with_event_loops(1));
+  InMemoryNetwork::time_point started_at{};
+  InMemoryNetwork::time_point finished_at{};
+  server.server().register_method("slow", [&](Bytes) -> asio::awaitable<Result<Bytes>> {
+    started_at = server.network().now();
+    co_await server.network().sleep(1500ms);
+    finished_at = server.network().now();
+    co_return to_bytes("finished");
+  });
+  server.start();
+  RpcClient client = server.connect();
+  std::optional<Result<Bytes>> slow;
+  asio::co_spawn(server.network().executor(), client.call("slow", {}),
+                 [&](std::exception_ptr, Result<Bytes> r) { slow = std::move(r); });
+  server.network().advance(500ms);  // the call is 500 ms into its 1.5 s
+  const auto stopped = server.network().now();
+  server.server().shutdown(2s);
+  ASSERT_TRUE(server.network().run_until([&] { return slow.has_value(); }));
+  ASSERT_TRUE(*slow) << slow->error();
+  EXPECT_EQ(to_string(**slow), "finished");
+  EXPECT_EQ(finished_at - started_at, 1500ms) << "the handler ran its full 1.5 s";
+  // The request arrived microseconds after the call began (ngtcp2 paces packets), so the
+  // shutdown waited 1 s and those microseconds.
+  EXPECT_GE(finished_at - stopped, 1s);
+  EXPECT_LT(finished_at - stopped, 1001ms);
 }
 
 TEST(ConnectionLifetimeTest, ClosingTheClientFailsLaterCallsWithConnectionError) {

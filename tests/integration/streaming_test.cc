@@ -1,4 +1,4 @@
-// The three streaming patterns over real QUIC on loopback.
+// The three streaming patterns over real QUIC, over loopback and over the in-memory network.
 #include <gtest/gtest.h>
 
 #include <asio/redirect_error.hpp>
@@ -8,7 +8,7 @@
 #include <asio/use_awaitable.hpp>
 #include <cctype>
 
-#include "harness.h"
+#include "transport_harness.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -33,7 +33,7 @@ std::string first_then(const Bytes& first, const Result<std::optional<Bytes>>& a
   return to_string(first) + " then " + (*after ? to_string(**after) : "end");
 }
 
-class StreamingTest : public ::testing::Test {
+class StreamingTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     auto& server = server_.server();
@@ -82,7 +82,7 @@ class StreamingTest : public ::testing::Test {
       co_return co_await stream.write(std::move(**first));
     });
     // Writes ten items, then signals the test on its loop (written_ and all_written_).
-    all_written_ = std::make_unique<asio::steady_timer>(server_.runtime().executor(0),
+    all_written_ = std::make_unique<asio::steady_timer>(server_.executor(),
                                                         std::chrono::steady_clock::time_point::max());
     server.register_streaming("ten_then_signal", [this](ServerStream stream) -> asio::awaitable<Result<void>> {
       for (int i = 0; i < 10; ++i) {
@@ -97,13 +97,15 @@ class StreamingTest : public ::testing::Test {
     server_.start();
   }
 
-  LoopbackServer server_;
+  TransportServer server_{GetParam()};
   std::unique_ptr<asio::steady_timer> all_written_;
   bool written_ = false;  // on the test's loop
 };
 
-TEST_F(StreamingTest, BidirectionalEchoesEveryMessageInOrderIncludingEmptyOnes) {
-  auto log = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+RPCNET_OVER_BOTH_TRANSPORTS(StreamingTest);
+
+TEST_P(StreamingTest, BidirectionalEchoesEveryMessageInOrderIncludingEmptyOnes) {
+  auto log = server_.run([&]() -> asio::awaitable<std::string> {
     auto client = co_await server_.connect();
     std::vector<Bytes> requests{to_bytes("hello"), Bytes{}, to_bytes("world")};
     auto stream = co_await client.call_streaming("uppercase", std::move(requests));
@@ -113,10 +115,10 @@ TEST_F(StreamingTest, BidirectionalEchoesEveryMessageInOrderIncludingEmptyOnes) 
   EXPECT_EQ(log, "HELLO,,WORLD|end");
 }
 
-TEST_F(StreamingTest, BidirectionalDirectionsAreIndependent) {
+TEST_P(StreamingTest, BidirectionalDirectionsAreIndependent) {
   // Each response arrives before the next request is written: the server answers while the
   // client is still sending.
-  auto log = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+  auto log = server_.run([&]() -> asio::awaitable<std::string> {
     auto client = co_await server_.connect();
     auto call = co_await client.open_call("uppercase");
     if (!call) co_return call.error().to_string();
@@ -134,8 +136,8 @@ TEST_F(StreamingTest, BidirectionalDirectionsAreIndependent) {
   EXPECT_EQ(log, "ABC|end");
 }
 
-TEST_F(StreamingTest, ServerStreamingDeliversAllItemsThenEnds) {
-  auto log = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+TEST_P(StreamingTest, ServerStreamingDeliversAllItemsThenEnds) {
+  auto log = server_.run([&]() -> asio::awaitable<std::string> {
     auto client = co_await server_.connect();
     auto stream = co_await client.call_server_streaming("list_items", to_bytes("4"));
     if (!stream) co_return stream.error().to_string();
@@ -148,10 +150,10 @@ TEST_F(StreamingTest, ServerStreamingDeliversAllItemsThenEnds) {
 // discarded, and the next read fails with kCancelled (it used to hand them out first). The
 // handler writes all ten items before the client reads the first, so the first read pulls
 // several of them into the client's buffer.
-TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfAServerStream) {
+TEST_P(StreamingTest, CancelDiscardsBufferedResponsesOfAServerStream) {
   auto& all_written = *all_written_;
   auto& written = written_;
-  auto log = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+  auto log = server_.run([&]() -> asio::awaitable<std::string> {
     auto client = co_await server_.connect();
     auto stream = co_await client.call_server_streaming("ten_then_signal", {});
     if (!stream) co_return stream.error().to_string();
@@ -168,8 +170,8 @@ TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfAServerStream) {
 }
 
 // The same rule for a bidirectional call: what the server sent before cancel() is not read.
-TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfABidirectionalCall) {
-  auto log = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+TEST_P(StreamingTest, CancelDiscardsBufferedResponsesOfABidirectionalCall) {
+  auto log = server_.run([&]() -> asio::awaitable<std::string> {
     auto client = co_await server_.connect();
     auto call = co_await client.open_call("uppercase");
     if (!call) co_return call.error().to_string();
@@ -185,8 +187,8 @@ TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfABidirectionalCall) {
   EXPECT_EQ(log, "A then cancelled: call abandoned (CANCELLED)");
 }
 
-TEST_F(StreamingTest, ServerStreamingThousandsOfMessagesArriveInOrder) {
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::pair<int, bool>> {
+TEST_P(StreamingTest, ServerStreamingThousandsOfMessagesArriveInOrder) {
+  auto result = server_.run([&]() -> asio::awaitable<std::pair<int, bool>> {
     auto client = co_await server_.connect();
     auto stream = co_await client.call_server_streaming("list_items", to_bytes("5000"));
     if (!stream) co_return std::pair{-1, false};
@@ -205,8 +207,8 @@ TEST_F(StreamingTest, ServerStreamingThousandsOfMessagesArriveInOrder) {
   EXPECT_TRUE(result.second);
 }
 
-TEST_F(StreamingTest, ClientStreamingAggregatesTheUpload) {
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+TEST_P(StreamingTest, ClientStreamingAggregatesTheUpload) {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     std::vector<Bytes> uploads{to_bytes("chunk-a"), to_bytes("chunk-b"), Bytes(1000)};
     co_return co_await client.call_client_streaming("upload", std::move(uploads));
@@ -215,8 +217,8 @@ TEST_F(StreamingTest, ClientStreamingAggregatesTheUpload) {
   EXPECT_EQ(to_string(*result), "3 chunks, 1014 bytes");
 }
 
-TEST_F(StreamingTest, ClientStreamingFromAnAsyncSource) {
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+TEST_P(StreamingTest, ClientStreamingFromAnAsyncSource) {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     auto remaining = std::make_shared<int>(100);
     RequestSource source = [remaining]() -> asio::awaitable<std::optional<Bytes>> {
@@ -229,12 +231,12 @@ TEST_F(StreamingTest, ClientStreamingFromAnAsyncSource) {
   EXPECT_EQ(to_string(*result), "100 chunks, 1000 bytes");
 }
 
-TEST_F(StreamingTest, HandlerFailingMidStreamEndsWithItsStatus) {
+TEST_P(StreamingTest, HandlerFailingMidStreamEndsWithItsStatus) {
   struct Outcome {
     std::string messages;
     std::optional<RpcError> error;
   };
-  auto outcome = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Outcome> {
+  auto outcome = server_.run([&]() -> asio::awaitable<Outcome> {
     auto client = co_await server_.connect();
     auto stream = co_await client.call_server_streaming("fail_after_two", {});
     Outcome out;
@@ -260,8 +262,8 @@ TEST_F(StreamingTest, HandlerFailingMidStreamEndsWithItsStatus) {
   EXPECT_EQ(to_string(outcome.error->details()), "why");
 }
 
-TEST_F(StreamingTest, ServerThatEndsEarlyIsSeenByTheClient) {
-  auto log = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+TEST_P(StreamingTest, ServerThatEndsEarlyIsSeenByTheClient) {
+  auto log = server_.run([&]() -> asio::awaitable<std::string> {
     auto client = co_await server_.connect();
     auto call = co_await client.open_call("first_only");
     if (!call) co_return call.error().to_string();
@@ -279,9 +281,9 @@ TEST_F(StreamingTest, ServerThatEndsEarlyIsSeenByTheClient) {
   EXPECT_EQ(log, "first|end|write refused");
 }
 
-TEST_F(StreamingTest, UnaryMethodCalledAsStreamIsUnimplemented) {
+TEST_P(StreamingTest, UnaryMethodCalledAsStreamIsUnimplemented) {
   server_.server().register_method("plain", [](Bytes b) -> asio::awaitable<Result<Bytes>> { co_return b; });
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<std::string> {
+  auto result = server_.run([&]() -> asio::awaitable<std::string> {
     auto client = co_await server_.connect();
     auto stream = co_await client.call_server_streaming("plain", {});
     if (!stream) co_return stream.error().to_string();
@@ -290,11 +292,11 @@ TEST_F(StreamingTest, UnaryMethodCalledAsStreamIsUnimplemented) {
   EXPECT_NE(result.find("UNIMPLEMENTED"), std::string::npos) << result;
 }
 
-TEST_F(StreamingTest, ClientStreamingHandlerWithoutResponseIsInternal) {
+TEST_P(StreamingTest, ClientStreamingHandlerWithoutResponseIsInternal) {
   server_.server().register_streaming("silent", [](ServerStream) -> asio::awaitable<Result<void>> {
     co_return ok();
   });
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     std::vector<Bytes> none;
     co_return co_await client.call_client_streaming("silent", std::move(none));
@@ -303,10 +305,10 @@ TEST_F(StreamingTest, ClientStreamingHandlerWithoutResponseIsInternal) {
   EXPECT_EQ(result.error().code(), StatusCode::kInternal);
 }
 
-TEST_F(StreamingTest, EightMebibyteMessagesStreamBothWays) {
+TEST_P(StreamingTest, EightMebibyteMessagesStreamBothWays) {
   Bytes big(8u << 20);
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i % 251);
-  auto ok_count = run_bounded(server_.runtime(), [&]() -> asio::awaitable<int> {
+  auto ok_count = server_.run([&]() -> asio::awaitable<int> {
     auto client = co_await server_.connect();
     std::vector<Bytes> requests{to_bytes(std::string(big.begin(), big.end())), big};
     auto stream = co_await client.call_streaming("uppercase", std::move(requests));

@@ -1,4 +1,6 @@
-// Unary calls over real QUIC on loopback: payloads, errors, limits, concurrency, configuration.
+// Unary calls over real QUIC: payloads, errors, limits, concurrency, configuration. UnaryTest runs
+// over loopback and over the in-memory network; the rest, about threads, ports and limits, over
+// loopback.
 #include <gtest/gtest.h>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -9,7 +11,7 @@
 #include <cstring>
 #include <thread>
 
-#include "harness.h"
+#include "transport_harness.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -31,7 +33,7 @@ std::int32_t decode_int(const Bytes& bytes) {
 
 asio::awaitable<Result<Bytes>> echo(Bytes request) { co_return request; }
 
-class UnaryTest : public ::testing::Test {
+class UnaryTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     server_.server().register_method("echo", echo);
@@ -51,11 +53,13 @@ class UnaryTest : public ::testing::Test {
     server_.start();
   }
 
-  LoopbackServer server_;
+  TransportServer server_{GetParam()};
 };
 
-TEST_F(UnaryTest, AddReturnsTheSumAsInTheGuide) {
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+RPCNET_OVER_BOTH_TRANSPORTS(UnaryTest);
+
+TEST_P(UnaryTest, AddReturnsTheSumAsInTheGuide) {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     co_return co_await client.call("add", encode_pair(21, 21));
   }());
@@ -63,8 +67,8 @@ TEST_F(UnaryTest, AddReturnsTheSumAsInTheGuide) {
   EXPECT_EQ(decode_int(*result), 42);
 }
 
-TEST_F(UnaryTest, EmptyRequestAndEmptyResponseAreLegal) {
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+TEST_P(UnaryTest, EmptyRequestAndEmptyResponseAreLegal) {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     co_return co_await client.call("echo", Bytes{});
   }());
@@ -72,8 +76,8 @@ TEST_F(UnaryTest, EmptyRequestAndEmptyResponseAreLegal) {
   EXPECT_TRUE(result->empty());
 }
 
-TEST_F(UnaryTest, SerializationErrorFromHandlerArrivesAsInvalidArgument) {
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+TEST_P(UnaryTest, SerializationErrorFromHandlerArrivesAsInvalidArgument) {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     co_return co_await client.call("add", to_bytes("not two ints"));
   }());
@@ -84,8 +88,8 @@ TEST_F(UnaryTest, SerializationErrorFromHandlerArrivesAsInvalidArgument) {
   EXPECT_EQ(result.error().message(), "add expects two 32-bit integers");
 }
 
-TEST_F(UnaryTest, UnknownMethodIsNotFoundAndTheConnectionKeepsWorking) {
-  auto results = run_bounded(server_.runtime(),
+TEST_P(UnaryTest, UnknownMethodIsNotFoundAndTheConnectionKeepsWorking) {
+  auto results = server_.run(
                              [&]() -> asio::awaitable<std::pair<Result<Bytes>, Result<Bytes>>> {
                                auto client = co_await server_.connect();
                                auto missing = co_await client.call("no.such/Method", Bytes(1, 1));
@@ -99,11 +103,11 @@ TEST_F(UnaryTest, UnknownMethodIsNotFoundAndTheConnectionKeepsWorking) {
   EXPECT_EQ(to_string(*results.second), "still here");
 }
 
-TEST_F(UnaryTest, HandlerStatusCarriesCodeMessageAndDetails) {
+TEST_P(UnaryTest, HandlerStatusCarriesCodeMessageAndDetails) {
   server_.server().register_method("deny", [](Bytes) -> asio::awaitable<Result<Bytes>> {
     co_return RpcError::status(StatusCode::kPermissionDenied, "not yours", to_bytes("detail-blob"));
   });
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     co_return co_await client.call("deny", {});
   }());
@@ -113,12 +117,12 @@ TEST_F(UnaryTest, HandlerStatusCarriesCodeMessageAndDetails) {
   EXPECT_EQ(to_string(result.error().details()), "detail-blob");
 }
 
-TEST_F(UnaryTest, HandlerThatThrowsIsInternalWithTheExceptionMessage) {
+TEST_P(UnaryTest, HandlerThatThrowsIsInternalWithTheExceptionMessage) {
   server_.server().register_method("boom", [](Bytes) -> asio::awaitable<Result<Bytes>> {
     throw std::runtime_error("kaboom");
     co_return Bytes{};
   });
-  auto results = run_bounded(server_.runtime(),
+  auto results = server_.run(
                              [&]() -> asio::awaitable<std::pair<Result<Bytes>, Result<Bytes>>> {
                                auto client = co_await server_.connect();
                                auto boom = co_await client.call("boom", {});
@@ -132,8 +136,8 @@ TEST_F(UnaryTest, HandlerThatThrowsIsInternalWithTheExceptionMessage) {
   EXPECT_TRUE(results.second) << results.second.error();
 }
 
-TEST_F(UnaryTest, RegisteringAgainWhileServingReplacesTheHandler) {
-  auto results = run_bounded(server_.runtime(),
+TEST_P(UnaryTest, RegisteringAgainWhileServingReplacesTheHandler) {
+  auto results = server_.run(
                              [&]() -> asio::awaitable<std::pair<Result<Bytes>, Result<Bytes>>> {
                                auto client = co_await server_.connect();
                                auto before = co_await client.call("echo", to_bytes("x"));
@@ -149,7 +153,7 @@ TEST_F(UnaryTest, RegisteringAgainWhileServingReplacesTheHandler) {
   EXPECT_EQ(to_string(*results.second), "replaced");
 }
 
-TEST_F(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
+TEST_P(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
   constexpr int kCalls = 10'000;
   struct Outcome {
     int ok = 0;
@@ -157,7 +161,7 @@ TEST_F(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
     std::uint64_t ids_used = 0;
     std::uint64_t connections = 0;
   };
-  auto outcome = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Outcome> {
+  auto outcome = server_.run([&]() -> asio::awaitable<Outcome> {
     auto client = co_await server_.connect();
     const std::uint64_t first_id = client.next_request_id();
     auto executor = co_await asio::this_coro::executor;
@@ -188,10 +192,10 @@ TEST_F(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
   EXPECT_EQ(outcome.connections, 1u);
 }
 
-TEST_F(UnaryTest, EightMebibytePayloadRoundTripsIntact) {
+TEST_P(UnaryTest, EightMebibytePayloadRoundTripsIntact) {
   Bytes big(8u << 20);
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 131 + 7);
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     co_return co_await client.call("echo", big);
   }());
@@ -199,8 +203,8 @@ TEST_F(UnaryTest, EightMebibytePayloadRoundTripsIntact) {
   EXPECT_TRUE(*result == big);
 }
 
-TEST_F(UnaryTest, RequestOverTheClientLimitFailsLocallyWithResourceExhausted) {
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+TEST_P(UnaryTest, RequestOverTheClientLimitFailsLocallyWithResourceExhausted) {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect(client_config().with_max_message_size(1024));
     co_return co_await client.call("echo", Bytes(1025));
   }());
@@ -209,9 +213,12 @@ TEST_F(UnaryTest, RequestOverTheClientLimitFailsLocallyWithResourceExhausted) {
   EXPECT_FALSE(result.error().is_remote());
 }
 
-TEST_F(UnaryTest, CallsFromAnotherThreadHopToTheConnectionLoop) {
+TEST_P(UnaryTest, CallsFromAnotherThreadHopToTheConnectionLoop) {
+  if (GetParam() == Transport::kInMemory) {
+    GTEST_SKIP() << "threads: virtual time does not wait for another thread's loop";
+  }
   Runtime other(1);
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     // Call from a coroutine on a different loop; the client hops to its own loop and back.
     auto elsewhere = [client]() -> asio::awaitable<Result<Bytes>> {

@@ -1,0 +1,67 @@
+// One server fixture over either transport, for suites that run the same tests over loopback
+// UDP (real time, real threads) and over an in-memory network (virtual time, the test's thread),
+// the way KJ runs its RPC tests over its in-memory network too.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include "harness.h"
+#include "in_memory_harness.h"
+
+namespace rpcnet::testing {
+
+enum class Transport { kLoopback, kInMemory };
+
+inline std::string transport_name(const ::testing::TestParamInfo<Transport>& info) {
+  return info.param == Transport::kLoopback ? "Loopback" : "InMemory";
+}
+
+// Instantiates a TEST_P suite over both transports.
+#define RPCNET_OVER_BOTH_TRANSPORTS(suite)                                                      \
+  INSTANTIATE_TEST_SUITE_P(, suite,                                                             \
+                           ::testing::Values(::rpcnet::testing::Transport::kLoopback,           \
+                                             ::rpcnet::testing::Transport::kInMemory),          \
+                           ::rpcnet::testing::transport_name)
+
+class TransportServer {
+ public:
+  explicit TransportServer(Transport transport, RpcConfig config = server_config()) {
+    if (transport == Transport::kLoopback) {
+      loopback_.emplace(std::move(config));
+    } else {
+      in_memory_.emplace(std::move(config));
+    }
+  }
+
+  RpcServer& server() { return loopback_ ? loopback_->server() : in_memory_->server(); }
+  void start() { loopback_ ? loopback_->start() : in_memory_->start(); }
+  // The loop run() runs tasks on (the client's loop).
+  asio::any_io_executor executor() {
+    return loopback_ ? loopback_->runtime().executor(0) : in_memory_->network().executor();
+  }
+
+  // Runs `task` to completion: bounded in real time on loopback, in virtual time in memory.
+  template <class T>
+  T run(asio::awaitable<T> task, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    return loopback_ ? run_bounded(loopback_->runtime(), std::move(task), limit)
+                     : in_memory_->run(std::move(task));
+  }
+
+  // Connects from the calling coroutine's loop (inside run()).
+  asio::awaitable<RpcClient> connect(RpcConfig config = client_config()) {
+    if (loopback_) co_return co_await loopback_->connect(std::move(config));
+    config.with_network(in_memory_->network_ptr());
+    auto client = co_await RpcClient::connect(in_memory_->address(), std::move(config));
+    if (!client) throw std::runtime_error("connect failed: " + client.error().to_string());
+    co_return std::move(*client);
+  }
+
+ private:
+  std::optional<LoopbackServer> loopback_;
+  std::optional<InMemoryServer> in_memory_;
+};
+
+}  // namespace rpcnet::testing
