@@ -4,9 +4,10 @@
 // the server's RPC address in the tag `rpc_addr` ("ip:port"), which is how WorkerRegistry and
 // ClusterClient find the server: members without it are not callable workers. The IP is the
 // server's bound IP, or the membership's advertised IP when the server is bound to a wildcard.
-// The returned membership is where the server's own tags and cluster events live: call
-// update_tag() and subscribe() on it. It runs on an event loop of its own and lives as long
-// as you hold it; leave() it before shutting the server down so workers depart gracefully.
+// The returned membership (a handle, see membership.h) is where the server's own tags and
+// cluster events live: call update_tag() and subscribe() on it. It runs on an event loop of its
+// own and lives as long as you hold a copy; leave() it before shutting the server down so
+// workers depart gracefully.
 //
 // Example:
 //   rpcnet::RpcServer server(rpcnet::RpcConfig(cert, "0.0.0.0:0").with_key_path(key));
@@ -15,9 +16,10 @@
 //   auto config = rpcnet::cluster::ClusterConfig::Lan();
 //   config.node_id = "worker-1";
 //   auto cluster = rpcnet::cluster::enable_cluster(server, config, std::move(keys));
-//   (*cluster)->update_tag("role", "worker");
-//   (*cluster)->join({director_gossip_address});
-//   auto events = (*cluster)->subscribe();
+//   if (!cluster) return cluster.error();
+//   (void)cluster->update_tag("role", "worker");
+//   if (auto joined = cluster->join({director_gossip_address}); !joined) return joined.error();
+//   auto events = cluster->subscribe();
 #pragma once
 
 #include <memory>
@@ -35,7 +37,6 @@ namespace rpcnet::cluster {
 inline constexpr std::string_view kRpcAddressTag = "rpc_addr";
 
 // Errors: kConfig when the server is not bound yet, or from ClusterMembership::start.
-Result<std::shared_ptr<ClusterMembership>> enable_cluster(RpcServer& server, ClusterConfig config,
-                                                          KeyRing keys);
+Result<ClusterMembership> enable_cluster(RpcServer& server, ClusterConfig config, KeyRing keys);
 
 }  // namespace rpcnet::cluster
