@@ -394,8 +394,8 @@ asio::awaitable<Sample> cluster_overhead(Target target, ClientArgs args) {
   auto caller = cl::ClusterMembership::start(member_config("bench-caller"), *keys);
   auto worker = cl::ClusterMembership::start(member_config("bench-worker"), *keys);
   if (!keys || !caller || !worker) co_return sample;
-  (void)(*worker)->update_tag(std::string(cl::kRpcAddressTag), rpcnet::to_string(target.address));
-  (*worker)->join({(*caller)->advertised_address()});
+  (void)worker->update_tag(std::string(cl::kRpcAddressTag), rpcnet::to_string(target.address));
+  if (!worker->join({caller->advertised_address()})) co_return sample;
   auto registry = std::make_shared<cl::WorkerRegistry>(*caller);
   registry->start();
   for (int i = 0; i < 500 && registry->workers().empty(); ++i) co_await sleep_for(0.01);
@@ -434,8 +434,8 @@ asio::awaitable<Sample> cluster_overhead(Target target, ClientArgs args) {
     sample.set("overhead_us", cluster_p50 - direct_p50);
   }
   direct->close();
-  (*worker)->stop();
-  (*caller)->stop();
+  worker->stop();
+  caller->stop();
   co_return sample;
 }
 

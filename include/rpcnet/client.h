@@ -49,6 +49,19 @@ class ClientCallState;
 }  // namespace detail
 
 // Produces request messages for a streaming call, one per co_await; nullopt ends the requests.
+//
+// WARNING: the call keeps the source and co_awaits it on the client's event loop after
+// call_streaming() / call_client_streaming() has returned, until it yields nullopt or the call
+// ends. So a lambda passed as a RequestSource must own everything it reads: capture by value
+// (or a std::shared_ptr to shared state), never `[&]` or a reference/pointer to the caller's
+// locals, which are gone once the calling coroutine moves on. Its captures live in the stored
+// lambda, so a by-value capture stays valid across co_awaits.
+//   auto items = std::make_shared<std::vector<rpcnet::Bytes>>(load());
+//   auto next = [items, i = std::size_t{0}]() mutable
+//       -> asio::awaitable<std::optional<rpcnet::Bytes>> {
+//     if (i == items->size()) co_return std::nullopt;
+//     co_return (*items)[i++];
+//   };
 using RequestSource = std::function<asio::awaitable<std::optional<Bytes>>()>;
 
 // Responses of a streaming call. Drop it (or cancel()) to abandon the call.

@@ -123,46 +123,52 @@ using TypedRequestSource = std::function<asio::awaitable<std::optional<Request>>
 
 // ---- typed server streams ----------------------------------------------------------------------
 
+// The typed views borrow the handler's ServerStream (see the WARNING in server_stream.h): they
+// are made by the generated glue for one handler call and die with it, so they cannot be copied.
 template <class Request>
 class TypedServerReader {
  public:
-  explicit TypedServerReader(ServerStream raw) : raw_(raw) {}
+  explicit TypedServerReader(ServerStream& raw) noexcept : raw_(&raw) {}
+  TypedServerReader(const TypedServerReader&) = delete;
+  TypedServerReader& operator=(const TypedServerReader&) = delete;
 
   // The next request, or nullopt once the client finished sending. A request that does not
   // parse is an INVALID_ARGUMENT status: return it and the caller receives it.
   asio::awaitable<Result<std::optional<Request>>> read() {
-    auto raw = co_await raw_.read();
+    auto raw = co_await raw_->read();
     if (!raw) co_return std::move(raw).error();
     if (!*raw) co_return std::optional<Request>();
     auto parsed = parse<Request>(**raw);
     if (!parsed) co_return RpcError::status(StatusCode::kInvalidArgument, parsed.error().message());
     co_return std::optional<Request>(std::move(*parsed));
   }
-  CallContext& context() noexcept { return raw_.context(); }
+  CallContext& context() noexcept { return raw_->context(); }
 
  private:
-  ServerStream raw_;
+  ServerStream* raw_;  // the handler's, outlives this view
 };
 
 template <class Response>
 class TypedServerWriter {
  public:
-  explicit TypedServerWriter(ServerStream raw) : raw_(raw) {}
+  explicit TypedServerWriter(ServerStream& raw) noexcept : raw_(&raw) {}
+  TypedServerWriter(const TypedServerWriter&) = delete;
+  TypedServerWriter& operator=(const TypedServerWriter&) = delete;
 
   asio::awaitable<Result<void>> write(const Response& response) {
-    return raw_.write(serialize(response));
+    return raw_->write(serialize(response));
   }
-  CallContext& context() noexcept { return raw_.context(); }
+  CallContext& context() noexcept { return raw_->context(); }
 
  private:
-  ServerStream raw_;
+  ServerStream* raw_;  // the handler's, outlives this view
 };
 
 // Both directions of a bidirectional call.
 template <class Request, class Response>
 class TypedServerStream : public TypedServerReader<Request> {
  public:
-  explicit TypedServerStream(ServerStream raw) : TypedServerReader<Request>(raw), writer_(raw) {}
+  explicit TypedServerStream(ServerStream& raw) noexcept : TypedServerReader<Request>(raw), writer_(raw) {}
 
   asio::awaitable<Result<void>> write(const Response& response) { return writer_.write(response); }
 

@@ -8,6 +8,13 @@
 // Backpressure: write() waits while the client is not reading; read() only grants the client
 // more credit as messages are taken.
 //
+// WARNING: a ServerStream and the CallContext& it hands out die with the handler. The server
+// builds the stream for one handler invocation and frees the call when the handler's coroutine
+// returns; a stream (or a CallContext&) moved or referenced into anything that outlives the
+// handler — a detached coroutine, a callback, a member of a longer-lived object — dangles. This
+// is why a ServerStream is move-only and only the server can make one: take it by value and
+// use it inside the handler. Copy out what you need later (metadata, peer identity) as values.
+//
 // Example (an echo stream):
 //   void add_echo_stream(rpcnet::RpcServer& server) {
 //     server.register_streaming("echo_stream", [](rpcnet::ServerStream stream)
@@ -24,6 +31,7 @@
 
 #include <asio/awaitable.hpp>
 #include <optional>
+#include <utility>
 
 #include "rpcnet/bytes.h"
 #include "rpcnet/call_context.h"
@@ -37,7 +45,13 @@ class ServerCall;
 
 class ServerStream {
  public:
-  explicit ServerStream(detail::ServerCall& call) noexcept : call_(&call) {}
+  ServerStream(ServerStream&& other) noexcept : call_(std::exchange(other.call_, nullptr)) {}
+  ServerStream& operator=(ServerStream&& other) noexcept {
+    call_ = std::exchange(other.call_, nullptr);
+    return *this;
+  }
+  ServerStream(const ServerStream&) = delete;
+  ServerStream& operator=(const ServerStream&) = delete;
 
   // The next request message, or nullopt once the client finished sending.
   // Errors: kCancelled (client cancelled or server shutting down), kTimeout (deadline),
@@ -49,10 +63,14 @@ class ServerStream {
   // message on a call that takes a single response (client streaming).
   asio::awaitable<Result<void>> write(Bytes message);
 
+  // The call's context; the same WARNING applies: it dies with the handler.
   CallContext& context() noexcept;
 
  private:
-  detail::ServerCall* call_;
+  friend class detail::ServerCall;  // the only place a stream is made: one per handler call
+  explicit ServerStream(detail::ServerCall& call) noexcept : call_(&call) {}
+
+  detail::ServerCall* call_;  // not owned; null once moved from
 };
 
 }  // namespace rpcnet

@@ -3,7 +3,15 @@
 
 #include <algorithm>
 
+#include "cluster/cross_thread_wait.h"
+#include "cluster/wait_deadline.h"
+
 namespace rpcnet::cluster {
+
+EventHub::Subscription::Subscription(std::size_t capacity)
+    : waiters_(std::make_unique<detail::CrossThreadWaiters>()), capacity_(capacity == 0 ? 1 : capacity) {}
+
+EventHub::Subscription::~Subscription() = default;
 
 std::optional<ClusterEvent> EventHub::Subscription::poll() {
   std::lock_guard lock(mutex_);
@@ -13,12 +21,36 @@ std::optional<ClusterEvent> EventHub::Subscription::poll() {
   return event;
 }
 
-std::optional<ClusterEvent> EventHub::Subscription::wait_next(std::chrono::milliseconds timeout) {
+std::optional<Result<ClusterEvent>> EventHub::Subscription::take_locked() {
+  if (!queue_.empty()) {
+    ClusterEvent event = std::move(queue_.front());
+    queue_.pop_front();
+    return Result<ClusterEvent>(std::move(event));
+  }
+  if (closed_) return Result<ClusterEvent>(RpcError::cancelled("the event hub closed (the membership stopped)"));
+  return std::nullopt;
+}
+
+Result<ClusterEvent> EventHub::Subscription::next_blocking(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (!pushed_.wait_for(lock, timeout, [&] { return !queue_.empty(); })) return std::nullopt;
-  ClusterEvent event = std::move(queue_.front());
-  queue_.pop_front();
-  return event;
+  std::optional<Result<ClusterEvent>> taken;
+  const auto ready = [&] { return (taken = take_locked()).has_value(); };
+  if (!pushed_.wait_until(lock, detail::wait_deadline(timeout), ready)) {
+    return RpcError::timeout("no cluster event within the timeout");
+  }
+  return std::move(*taken);
+}
+
+bool EventHub::Subscription::closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+void EventHub::Subscription::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  pushed_.notify_all();
+  waiters_->wake_all();
 }
 
 std::uint64_t EventHub::Subscription::missed() const {
@@ -39,14 +71,31 @@ void EventHub::Subscription::push(const ClusterEvent& event) {
     ++missed_;
   }
   queue_.push_back(event);
-  pushed_.notify_one();
+  pushed_.notify_all();
+  waiters_->wake_all();
 }
 
 std::shared_ptr<EventHub::Subscription> EventHub::subscribe() {
   auto sub = std::make_shared<Subscription>(capacity_);
   std::lock_guard lock(mutex_);
-  subscribers_.push_back(sub);
+  if (closed_) {
+    sub->close();
+  } else {
+    subscribers_.push_back(sub);
+  }
   return sub;
+}
+
+void EventHub::close() {
+  std::vector<std::weak_ptr<Subscription>> subscribers;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    subscribers.swap(subscribers_);
+  }
+  for (const auto& weak : subscribers) {
+    if (auto sub = weak.lock()) sub->close();
+  }
 }
 
 void EventHub::publish(const ClusterEvent& event) {

@@ -11,9 +11,12 @@
 #include <asio/steady_timer.hpp>
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <mutex>
 
+#include "cluster/cross_thread_wait.h"
 #include "cluster/swim_core.h"
+#include "cluster/wait_deadline.h"
 #include "rpcnet/runtime.h"
 #include "runtime/clock.h"
 #include "runtime/udp_socket.h"
@@ -107,6 +110,9 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
 
   mutable std::mutex mutex;
   std::condition_variable stopped_changed;
+  detail::CrossThreadWaiters stop_waiters;  // coroutines in await_stopped(); mutex
+  std::map<std::uint64_t, ClusterMembership::HeartbeatListener> heartbeat_listeners;  // mutex
+  std::uint64_t next_listener_id = 1;                                                  // mutex
   SwimCore core;
   EventHub hub;
   std::string id;
@@ -150,6 +156,8 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
     timer.cancel();
     if (socket) socket->close();
     stopped_changed.notify_all();
+    stop_waiters.wake_all();
+    hub.close();  // a subscriber waiting in next() learns that nothing more comes
   }
 
   void on_timer() {
@@ -197,18 +205,36 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
   }
 };
 
-ClusterMembership::ClusterMembership(std::shared_ptr<State> state) : state_(std::move(state)) {}
+// The handles' shared part: the last handle to go stops the member and, when it owns its loop,
+// joins the loop thread, so no handler of this member runs after the last handle is gone.
+struct ClusterMembership::Owner {
+  explicit Owner(std::shared_ptr<State> state_in) : state(std::move(state_in)) {}
+  ~Owner() {
+    ClusterMembership::stop_state(*state);
+    if (state->owned_runtime) state->owned_runtime->shutdown();
+    // Subscribers outlive the member: if its loop is gone before the posted stop ran, they must
+    // still learn that nothing more comes.
+    state->hub.close();
+  }
+  Owner(const Owner&) = delete;
+  Owner& operator=(const Owner&) = delete;
+  std::shared_ptr<State> state;
+};
 
-Result<std::shared_ptr<ClusterMembership>> ClusterMembership::start(ClusterConfig config, KeyRing keys) {
+ClusterMembership::ClusterMembership(std::shared_ptr<Owner> owner) : owner_(std::move(owner)) {}
+
+ClusterMembership::State& ClusterMembership::state() const noexcept { return *owner_->state; }
+
+Result<ClusterMembership> ClusterMembership::start(ClusterConfig config, KeyRing keys) {
   auto runtime = std::make_unique<Runtime>(1);
   auto member = start(std::move(config), std::move(keys), runtime->executor(0));
   if (!member) return member.error();
-  (*member)->state_->owned_runtime = std::move(runtime);
+  member->state().owned_runtime = std::move(runtime);
   return member;
 }
 
-Result<std::shared_ptr<ClusterMembership>> ClusterMembership::start(ClusterConfig config, KeyRing keys,
-                                                                    asio::any_io_executor executor) {
+Result<ClusterMembership> ClusterMembership::start(ClusterConfig config, KeyRing keys,
+                                                   asio::any_io_executor executor) {
   if (config.node_id.empty() || config.node_id.size() > kMaxMemberIdBytes) {
     return RpcError::config("node_id must be 1.." + std::to_string(kMaxMemberIdBytes) + " bytes");
   }
@@ -231,6 +257,10 @@ Result<std::shared_ptr<ClusterMembership>> ClusterMembership::start(ClusterConfi
   state->id = std::move(id);
   state->local = local;
   state->advertise = *advertise;
+  // The core calls this with the state's mutex held (every input runs under it).
+  state->core.set_heartbeat_observer([raw = state.get()](const Member& member, Time now, Duration expected) {
+    for (const auto& [listener_id, listener] : raw->heartbeat_listeners) listener(member, now, expected);
+  });
   asio::post(executor, [state] {
     {
       std::lock_guard lock(state->mutex);
@@ -239,96 +269,140 @@ Result<std::shared_ptr<ClusterMembership>> ClusterMembership::start(ClusterConfi
     }
     state->wait_readable();
   });
-  return std::shared_ptr<ClusterMembership>(new ClusterMembership(std::move(state)));
+  return ClusterMembership(std::make_shared<Owner>(std::move(state)));
 }
 
-ClusterMembership::~ClusterMembership() {
-  stop();
-  if (state_->owned_runtime) {
-    // Joins the loop thread: no handler of this member runs after this point.
-    state_->owned_runtime->shutdown();
+Result<void> ClusterMembership::join(std::vector<SocketAddress> seeds) {
+  for (const auto& seed : seeds) {
+    if (seed.port() == 0 || seed.address().is_unspecified()) {
+      return RpcError::config("join: seed " + to_string(seed) + " is not an address a member can be reached at");
+    }
   }
-}
-
-void ClusterMembership::join(std::vector<SocketAddress> seeds) {
-  std::lock_guard lock(state_->mutex);
-  if (state_->stopped) return;
-  state_->core.join(seeds, State::now());
-  state_->request_flush_locked();
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  if (s.stopped) return RpcError::cancelled("join: the member has stopped");
+  if (s.leaving) return RpcError::cancelled("join: the member is leaving");
+  s.core.join(seeds, State::now());
+  s.request_flush_locked();
+  return ok();
 }
 
 Result<void> ClusterMembership::update_tag(std::string key, std::string value) {
-  std::lock_guard lock(state_->mutex);
-  auto status = state_->core.update_tag(std::move(key), std::move(value), State::now());
-  if (status) state_->request_flush_locked();
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  auto status = s.core.update_tag(std::move(key), std::move(value), State::now());
+  if (status) s.request_flush_locked();
   return status;
 }
 
 Result<void> ClusterMembership::remove_tag(std::string_view key) {
-  std::lock_guard lock(state_->mutex);
-  auto status = state_->core.remove_tag(key, State::now());
-  if (status) state_->request_flush_locked();
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  auto status = s.core.remove_tag(key, State::now());
+  if (status) s.request_flush_locked();
   return status;
 }
 
 void ClusterMembership::leave(std::chrono::milliseconds grace) {
-  std::lock_guard lock(state_->mutex);
-  if (state_->stopped || state_->leaving) return;
-  state_->core.leave(State::now());
-  state_->leaving = true;
-  state_->leave_deadline = State::now() + grace;
-  state_->request_flush_locked();
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  if (s.stopped || s.leaving) return;
+  s.core.leave(State::now());
+  s.leaving = true;
+  s.leave_deadline = State::now() + grace;
+  s.request_flush_locked();
 }
 
-void ClusterMembership::stop() {
-  std::lock_guard lock(state_->mutex);
-  if (state_->stopped) return;
+void ClusterMembership::stop() { stop_state(state()); }
+
+void ClusterMembership::stop_state(State& s) {
+  std::lock_guard lock(s.mutex);
+  if (s.stopped) return;
   // The socket and timer belong to the loop; it closes them.
-  asio::post(state_->executor, [state = state_] {
+  asio::post(s.executor, [state = s.shared_from_this()] {
     std::lock_guard inner(state->mutex);
     state->stop_locked();
   });
 }
 
-bool ClusterMembership::wait_stopped(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(state_->mutex);
-  return state_->stopped_changed.wait_for(lock, timeout, [&] { return state_->stopped; });
+asio::awaitable<Result<void>> ClusterMembership::await_stopped(std::chrono::milliseconds timeout) {
+  const auto owner = owner_;  // the wait keeps the member's state alive
+  State& s = *owner->state;
+  const auto ready = [&s] { return s.stopped; };
+  const detail::WaitEnd end = co_await s.stop_waiters.wait(s.mutex, ready, detail::wait_deadline(timeout));
+  switch (end) {
+    case detail::WaitEnd::kReady: co_return ok();
+    case detail::WaitEnd::kTimedOut: co_return RpcError::timeout("the member did not stop within the timeout");
+    case detail::WaitEnd::kCancelled: break;
+  }
+  co_return RpcError::cancelled("the wait for the member to stop was cancelled");
+}
+
+Result<void> ClusterMembership::wait_stopped_blocking(std::chrono::milliseconds timeout) {
+  State& s = state();
+  std::unique_lock lock(s.mutex);
+  if (!s.stopped_changed.wait_until(lock, detail::wait_deadline(timeout), [&] { return s.stopped; })) {
+    return RpcError::timeout("the member did not stop within the timeout");
+  }
+  return ok();
+}
+
+std::uint64_t ClusterMembership::add_heartbeat_listener(HeartbeatListener listener) {
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  const std::uint64_t id = s.next_listener_id++;
+  s.heartbeat_listeners.emplace(id, std::move(listener));
+  return id;
+}
+
+void ClusterMembership::remove_heartbeat_listener(std::uint64_t id) {
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  s.heartbeat_listeners.erase(id);
+}
+
+asio::any_io_executor ClusterMembership::executor() const { return state().executor; }
+
+bool ClusterMembership::stopped() const {
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  return s.stopped;
 }
 
 std::vector<Member> ClusterMembership::members() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->core.members();
+  std::lock_guard lock(state().mutex);
+  return state().core.members();
 }
 
 Member ClusterMembership::self() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->core.self();
+  std::lock_guard lock(state().mutex);
+  return state().core.self();
 }
 
-SocketAddress ClusterMembership::local_address() const { return state_->local; }
-SocketAddress ClusterMembership::advertised_address() const { return state_->advertise; }
-const std::string& ClusterMembership::id() const noexcept { return state_->id; }
+SocketAddress ClusterMembership::local_address() const { return state().local; }
+SocketAddress ClusterMembership::advertised_address() const { return state().advertise; }
+const std::string& ClusterMembership::id() const noexcept { return state().id; }
 
-std::shared_ptr<EventHub::Subscription> ClusterMembership::subscribe() { return state_->hub.subscribe(); }
+std::shared_ptr<EventHub::Subscription> ClusterMembership::subscribe() { return state().hub.subscribe(); }
 
 Result<void> ClusterMembership::add_key(std::span<const std::byte> key) {
-  std::lock_guard lock(state_->mutex);
-  return state_->core.key_ring().add(key);
+  std::lock_guard lock(state().mutex);
+  return state().core.key_ring().add(key);
 }
 
 Result<void> ClusterMembership::use_key(std::span<const std::byte> key) {
-  std::lock_guard lock(state_->mutex);
-  return state_->core.key_ring().use(key);
+  std::lock_guard lock(state().mutex);
+  return state().core.key_ring().use(key);
 }
 
 Result<void> ClusterMembership::remove_key(std::span<const std::byte> key) {
-  std::lock_guard lock(state_->mutex);
-  return state_->core.key_ring().remove(key);
+  std::lock_guard lock(state().mutex);
+  return state().core.key_ring().remove(key);
 }
 
 MembershipCounters ClusterMembership::stats() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->core.counters();
+  std::lock_guard lock(state().mutex);
+  return state().core.counters();
 }
 
 }  // namespace rpcnet::cluster

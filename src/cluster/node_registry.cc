@@ -12,7 +12,7 @@ Result<std::vector<Member>> NodeRegistry::nodes_with_tag(std::string_view filter
 
 std::vector<Member> NodeRegistry::nodes_with_tag(const TagFilter& filter) const {
   std::vector<Member> out;
-  for (auto& member : cluster_->members()) {
+  for (auto& member : cluster_.members()) {
     const bool reachable = member.state == MemberState::kAlive || member.state == MemberState::kSuspect;
     if (reachable && filter.matches(member.tags)) out.push_back(std::move(member));
   }

@@ -319,6 +319,10 @@ SwimCore::~SwimCore() = default;
 SwimCore::SwimCore(SwimCore&&) noexcept = default;
 SwimCore& SwimCore::operator=(SwimCore&&) noexcept = default;
 
+void SwimCore::set_heartbeat_observer(HeartbeatObserver observer) {
+  impl_->heartbeat_observer = std::move(observer);
+}
+
 void SwimCore::join(std::span<const SocketAddress> seeds, Time now) {
   auto& s = *impl_;
   if (s.leaving) return;

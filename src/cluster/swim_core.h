@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -83,6 +84,12 @@ class SwimCore {
   bool joined() const;               // a seed (or any member) answered the join
   std::size_t pending_broadcasts() const;
   const ClusterConfig& config() const;
+
+  // Called with every phi heartbeat this core records (an ack to its probe of `member`, direct or
+  // relayed), with the time and the expected interval its own detector was fed: what a second,
+  // independently tuned detector (HealthChecker) needs. Runs inside the input call that caused it.
+  using HeartbeatObserver = std::function<void(const Member& member, Time now, Duration expected)>;
+  void set_heartbeat_observer(HeartbeatObserver observer);
 
  private:
   struct Impl;

@@ -161,6 +161,7 @@ struct SwimCore::Impl {
 
   ClusterConfig cfg;
   PhiAccrual::Params phi_params;
+  SwimCore::HeartbeatObserver heartbeat_observer;  // HealthChecker's feed; may be empty
   KeyRing keys;
   Prng rng;
   NonceSequence nonces;

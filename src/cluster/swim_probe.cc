@@ -125,6 +125,7 @@ void SwimCore::Impl::handle_ack(std::uint32_t seq, Time now) {
       if (MemberRecord* rec = find(probe->target); rec != nullptr && rec->m.state != MemberState::kDead) {
         rec->phi.heartbeat(now, phi_expected_interval());
         update_health(*rec, now);
+        if (heartbeat_observer) heartbeat_observer(rec->m, now, phi_expected_interval());
       }
     }
     return;

@@ -31,16 +31,16 @@ std::uint64_t seed() {
 
 }  // namespace
 
-WorkerRegistry::WorkerRegistry(std::shared_ptr<ClusterMembership> cluster, LoadBalancingStrategy strategy)
+WorkerRegistry::WorkerRegistry(ClusterMembership cluster, LoadBalancingStrategy strategy)
     : WorkerRegistry(std::move(cluster), LoadBalancerConfig{.strategy = strategy}) {}
 
-WorkerRegistry::WorkerRegistry(std::shared_ptr<ClusterMembership> cluster, LoadBalancerConfig config)
+WorkerRegistry::WorkerRegistry(ClusterMembership cluster, LoadBalancerConfig config)
     : cluster_(std::move(cluster)), workers_(config, seed()) {}
 
 void WorkerRegistry::start() {
   std::lock_guard lock(mutex_);
   if (events_) return;
-  events_ = cluster_->subscribe();
+  events_ = cluster_.subscribe();
   refresh_locked(std::chrono::steady_clock::now());
 }
 
@@ -70,8 +70,8 @@ void WorkerRegistry::apply_locked(const ClusterEvent& event) {
 void WorkerRegistry::refresh_locked(Time now) {
   refreshed_ = now;
   std::set<std::string, std::less<>> present;
-  for (const Member& member : cluster_->members()) {
-    if (member.id == cluster_->id()) continue;
+  for (const Member& member : cluster_.members()) {
+    if (member.id == cluster_.id()) continue;
     auto worker = as_worker(member);
     if (!worker) continue;
     present.insert(worker->id);
@@ -84,7 +84,7 @@ void WorkerRegistry::refresh_locked(Time now) {
 
 void WorkerRegistry::sync_locked(Time now) {
   if (!events_) {
-    events_ = cluster_->subscribe();
+    events_ = cluster_.subscribe();
     refresh_locked(now);
   }
   while (auto event = events_->poll()) apply_locked(*event);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "counter/counter.hpp"
@@ -39,6 +40,10 @@ constexpr int kMaxCount = 100;
 
 static_assert(GreetingServer::kServiceName == std::string_view("codegen.test.Greeting"));
 static_assert(CounterServer::kServiceName == std::string_view("codegen.test.Counter"));
+// The typed views borrow the handler's ServerStream, so they cannot be copied out of it either.
+static_assert(!std::is_copy_constructible_v<TypedServerReader<HelloRequest>>);
+static_assert(!std::is_copy_constructible_v<TypedServerWriter<HelloReply>>);
+static_assert(!std::is_copy_constructible_v<TypedServerStream<HelloRequest, HelloReply>>);
 
 HelloRequest hello(std::string name) {
   HelloRequest request;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 
@@ -51,13 +52,13 @@ struct Worker {
     server.start();
     auto joined = cluster::enable_cluster(server.server(), member_config(name), keys());
     EXPECT_TRUE(joined) << joined.error();
-    membership = std::move(*joined);
+    membership.emplace(std::move(*joined));
     for (const auto& [k, v] : tags) EXPECT_TRUE(membership->update_tag(k, v));
-    membership->join({seed});
+    EXPECT_TRUE(membership->join({seed}));
   }
   std::string id;
   LoopbackServer server;
-  std::shared_ptr<ClusterMembership> membership;
+  std::optional<ClusterMembership> membership;  // set once the server is bound
 };
 
 class ClusterClientTest : public ::testing::Test {
@@ -65,7 +66,7 @@ class ClusterClientTest : public ::testing::Test {
   void SetUp() override {
     auto started = ClusterMembership::start(member_config("caller"), keys());
     ASSERT_TRUE(started) << started.error();
-    caller_ = std::move(*started);
+    caller_.emplace(std::move(*started));
   }
 
   Worker& add_worker(const std::string& id, std::map<std::string, std::string> tags = {{"role", "worker"}},
@@ -78,12 +79,12 @@ class ClusterClientTest : public ::testing::Test {
   static void wait_for_workers(WorkerRegistry& registry, std::set<std::string> ids) {
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     std::set<std::string> seen;
-    auto events = registry.cluster()->subscribe();
+    auto events = registry.cluster().subscribe();
     while (std::chrono::steady_clock::now() < deadline) {
       seen.clear();
       for (const auto& w : registry.workers()) seen.insert(w.id);
       if (seen == ids) return;
-      (void)events->wait_next(50ms);  // wakes on membership changes
+      (void)events->next_blocking(50ms);  // wakes on membership changes
     }
     FAIL() << "registry saw " << seen.size() << " workers, expected " << ids.size();
   }
@@ -91,12 +92,12 @@ class ClusterClientTest : public ::testing::Test {
   // Waits (bounded) until the registry's view of worker `id` carries `incarnation`.
   static void wait_for_incarnation(WorkerRegistry& registry, const std::string& id, std::uint64_t incarnation) {
     const auto deadline = std::chrono::steady_clock::now() + 20s;
-    auto events = registry.cluster()->subscribe();
+    auto events = registry.cluster().subscribe();
     while (std::chrono::steady_clock::now() < deadline) {
       for (const auto& w : registry.workers()) {
         if (w.id == id && w.incarnation == incarnation) return;
       }
-      (void)events->wait_next(50ms);  // wakes on membership changes
+      (void)events->next_blocking(50ms);  // wakes on membership changes
     }
     FAIL() << "registry never saw " << id << " at incarnation " << incarnation;
   }
@@ -115,7 +116,7 @@ class ClusterClientTest : public ::testing::Test {
   };
   PooledWorker pooled_to_one_worker() {
     Worker& w = add_worker("w1");
-    auto registry = std::make_shared<WorkerRegistry>(caller_);
+    auto registry = std::make_shared<WorkerRegistry>(*caller_);
     wait_for_workers(*registry, {"w1"});
     cluster::ClusterClientConfig config;
     config.rpc = client_config();
@@ -125,7 +126,7 @@ class ClusterClientTest : public ::testing::Test {
     return PooledWorker{w, std::move(registry), std::move(client)};
   }
 
-  std::shared_ptr<ClusterMembership> caller_;
+  std::optional<ClusterMembership> caller_;  // set in SetUp
   std::vector<std::unique_ptr<Worker>> workers_;
   Runtime runtime_{1};
 };
@@ -140,9 +141,9 @@ TEST_F(ClusterClientTest, EnableClusterPublishesTheRpcAddress) {
 TEST_F(ClusterClientTest, NodeRegistryFiltersByTags) {
   add_worker("w1", {{"role", "worker"}, {"gpu", "a100"}});
   add_worker("w2", {{"role", "worker"}});
-  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  auto registry = std::make_shared<WorkerRegistry>(*caller_);
   wait_for_workers(*registry, {"w1", "w2"});
-  cluster::NodeRegistry nodes(caller_);
+  cluster::NodeRegistry nodes(*caller_);
   auto gpu = nodes.nodes_with_tag("gpu");
   ASSERT_TRUE(gpu);
   ASSERT_EQ(gpu->size(), 1u);
@@ -158,7 +159,7 @@ TEST_F(ClusterClientTest, NodeRegistryFiltersByTags) {
 
 TEST_F(ClusterClientTest, RoundRobinSpreadsCallsExactlyOverOnePooledConnectionPerWorker) {
   for (const char* id : {"w1", "w2", "w3"}) add_worker(id);
-  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  auto registry = std::make_shared<WorkerRegistry>(*caller_, LoadBalancingStrategy::kRoundRobin);
   wait_for_workers(*registry, {"w1", "w2", "w3"});
   auto client = make_client(registry);
   auto served = run_bounded(runtime_, [&]() -> asio::awaitable<std::map<std::string, int>> {
@@ -177,7 +178,7 @@ TEST_F(ClusterClientTest, RoundRobinSpreadsCallsExactlyOverOnePooledConnectionPe
 TEST_F(ClusterClientTest, FilterSelectsOnlyMatchingWorkersAndNoMatchIsUnavailable) {
   add_worker("cpu", {{"role", "worker"}});
   add_worker("gpu", {{"role", "worker"}, {"gpu", ""}});
-  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  auto registry = std::make_shared<WorkerRegistry>(*caller_);
   wait_for_workers(*registry, {"cpu", "gpu"});
   auto client = make_client(registry);
   auto outcome = run_bounded(runtime_, [&]() -> asio::awaitable<std::pair<std::set<std::string>, Result<Bytes>>> {
@@ -205,10 +206,10 @@ TEST_F(ClusterClientTest, CallThatNeverReachedAHandlerIsRetriedElsewhereEvenIfNo
     closed.start();
     nowhere = closed.address();
   }
-  ASSERT_TRUE((*ghost)->update_tag("rpc_addr", to_string(nowhere)));
-  ASSERT_TRUE((*ghost)->update_tag("role", "worker"));
-  (*ghost)->join({caller_->advertised_address()});
-  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  ASSERT_TRUE(ghost->update_tag("rpc_addr", to_string(nowhere)));
+  ASSERT_TRUE(ghost->update_tag("role", "worker"));
+  ASSERT_TRUE(ghost->join({caller_->advertised_address()}));
+  auto registry = std::make_shared<WorkerRegistry>(*caller_, LoadBalancingStrategy::kRoundRobin);
   wait_for_workers(*registry, {"alive", "ghost"});
   auto client = make_client(registry);
   auto replies = run_bounded(runtime_, [&]() -> asio::awaitable<std::vector<Result<Bytes>>> {
@@ -232,7 +233,7 @@ TEST_F(ClusterClientTest, UnavailableIsRetriedOnlyForIdempotentCalls) {
   };
   add_worker("a-flaky", {{"role", "worker"}}, flaky);
   add_worker("b-good");
-  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  auto registry = std::make_shared<WorkerRegistry>(*caller_, LoadBalancingStrategy::kRoundRobin);
   wait_for_workers(*registry, {"a-flaky", "b-good"});
   auto client = make_client(registry);
   auto outcome = run_bounded(runtime_, [&]() -> asio::awaitable<std::pair<Result<Bytes>, Result<Bytes>>> {
@@ -258,7 +259,7 @@ TEST_F(ClusterClientTest, DeadlineSpansAllAttemptsOfAHangingCall) {
     co_return Bytes{};
   };
   for (const char* id : {"h1", "h2", "h3", "h4"}) add_worker(id, {{"role", "worker"}}, hang);
-  auto registry = std::make_shared<WorkerRegistry>(caller_);
+  auto registry = std::make_shared<WorkerRegistry>(*caller_);
   wait_for_workers(*registry, {"h1", "h2", "h3", "h4"});
   auto client = make_client(registry);
   // Handlers hang for an hour; run_bounded fails the test if the call outlives its bound.
@@ -294,7 +295,7 @@ TEST_F(ClusterClientTest, HedgedCallTakesTheFasterWorkerAndCancelsTheSlowOne) {
   };
   add_worker("a-slow", {{"role", "worker"}, {"speed", "slow"}}, slow);
   add_worker("b-fast", {{"role", "worker"}, {"speed", "fast"}});
-  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  auto registry = std::make_shared<WorkerRegistry>(*caller_, LoadBalancingStrategy::kRoundRobin);
   wait_for_workers(*registry, {"a-slow", "b-fast"});
   cluster::ClusterClientConfig config;
   config.hedge_percentile = 0.95;
@@ -328,7 +329,7 @@ TEST_F(ClusterClientTest, HedgesSpendRetryBudgetTokensAndNoneIsSentWhenTheBudget
   };
   add_worker("a-slow", {{"role", "worker"}, {"speed", "slow"}}, slow);
   add_worker("b-fast", {{"role", "worker"}, {"speed", "fast"}});
-  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  auto registry = std::make_shared<WorkerRegistry>(*caller_, LoadBalancingStrategy::kRoundRobin);
   wait_for_workers(*registry, {"a-slow", "b-fast"});
   cluster::ClusterClientConfig config;
   config.hedge_percentile = 0.95;
@@ -405,7 +406,7 @@ TEST_F(ClusterClientTest, AWorkerWhoseServerRestartedOnTheSamePortGetsANewConnec
 
 TEST_F(ClusterClientTest, FailedWorkerIsDroppedAndCallsFailOverWithoutErrors) {
   for (const char* id : {"w1", "w2", "w3"}) add_worker(id);
-  auto registry = std::make_shared<WorkerRegistry>(caller_, LoadBalancingStrategy::kRoundRobin);
+  auto registry = std::make_shared<WorkerRegistry>(*caller_, LoadBalancingStrategy::kRoundRobin);
   wait_for_workers(*registry, {"w1", "w2", "w3"});
   auto client = make_client(registry);
   // w2 vanishes without a word: membership stopped, server stopped.

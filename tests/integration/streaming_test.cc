@@ -7,6 +7,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cctype>
+#include <type_traits>
 
 #include "transport_harness.h"
 
@@ -14,6 +15,12 @@ namespace rpcnet::testing {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A stream borrows the server's call for one handler invocation: it can be moved into the handler
+// but neither copied out of it nor forged from a call by user code.
+static_assert(!std::is_copy_constructible_v<ServerStream> && !std::is_copy_assignable_v<ServerStream>);
+static_assert(std::is_nothrow_move_constructible_v<ServerStream>);
+static_assert(!std::is_constructible_v<ServerStream, rpcnet::detail::ServerCall&>);
 
 // Drains a response stream into "a,b,c|<end or error>".
 asio::awaitable<std::string> drain(ResponseStream& stream) {

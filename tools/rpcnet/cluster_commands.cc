@@ -159,8 +159,11 @@ void print_line(const std::string& line) {
 std::thread print_events(std::shared_ptr<cluster::EventHub::Subscription> events, const std::atomic<bool>& done) {
   return std::thread([events = std::move(events), &done] {
     while (!done.load()) {
-      auto event = events->wait_next(100ms);
-      if (!event) continue;
+      auto event = events->next_blocking(100ms);
+      if (!event) {
+        if (events->closed()) break;  // the member stopped: nothing more comes
+        continue;
+      }
       std::ostringstream line;
       line << "event " << cluster::event_kind_name(event->kind);
       if (!event->member.id.empty()) {
@@ -199,22 +202,27 @@ int run_worker(const WorkerOptions& options) {
     std::cerr << "rpcnet worker: " << cluster.error().message() << "\n";
     return 1;
   }
-  (void)(*cluster)->update_tag("role", "worker");
-  if (auto tagged = apply_tags(**cluster, options.node.tags); !tagged) {
+  (void)cluster->update_tag("role", "worker");
+  if (auto tagged = apply_tags(*cluster, options.node.tags); !tagged) {
     std::cerr << "rpcnet worker: " << tagged.error().message() << "\n";
     return 2;
   }
   std::atomic<bool> done{false};
-  std::thread printer = print_events((*cluster)->subscribe(), done);
-  (*cluster)->join(setup->seeds);
+  std::thread printer = print_events(cluster->subscribe(), done);
+  if (auto joined = cluster->join(setup->seeds); !joined) {
+    std::cerr << "rpcnet worker: " << joined.error().message() << "\n";
+    done = true;
+    printer.join();
+    return 2;
+  }
 
   Runtime runtime(1);
   auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
-  print_line("ready id=" + id + " rpc=" + to_string(*bound) + " gossip=" + to_string((*cluster)->advertised_address()));
+  print_line("ready id=" + id + " rpc=" + to_string(*bound) + " gossip=" + to_string(cluster->advertised_address()));
   wait_for_signal();
   // Leave first, so the others stop routing here before the server refuses calls.
-  (*cluster)->leave(1s);
-  (void)(*cluster)->wait_stopped(2s);
+  cluster->leave(1s);
+  (void)cluster->wait_stopped_blocking(2s);
   server.shutdown(2s);
   (void)serving.wait_for(5s);
   done = true;
@@ -237,10 +245,15 @@ int run_director(const DirectorOptions& options) {
     std::cerr << "rpcnet director: " << cluster.error().message() << "\n";
     return 1;
   }
-  (void)(*cluster)->update_tag("role", "director");
+  (void)cluster->update_tag("role", "director");
   std::atomic<bool> done{false};
-  std::thread printer = print_events((*cluster)->subscribe(), done);
-  if (!setup->seeds.empty()) (*cluster)->join(setup->seeds);
+  std::thread printer = print_events(cluster->subscribe(), done);
+  if (auto joined = cluster->join(setup->seeds); !joined) {
+    std::cerr << "rpcnet director: " << joined.error().message() << "\n";
+    done = true;
+    printer.join();
+    return 2;
+  }
 
   auto registry = std::make_shared<cluster::WorkerRegistry>(*cluster, *strategy);
   registry->start();
@@ -278,7 +291,7 @@ int run_director(const DirectorOptions& options) {
   Runtime runtime(1);
   auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
   print_line("ready id=" + options.node.id + " rpc=" + to_string(*bound) +
-             " gossip=" + to_string((*cluster)->advertised_address()));
+             " gossip=" + to_string(cluster->advertised_address()));
   std::thread reporter;
   if (options.report_ms > 0) {
     reporter = std::thread([client, &done, period = std::chrono::milliseconds(options.report_ms)] {
@@ -299,8 +312,8 @@ int run_director(const DirectorOptions& options) {
   wait_for_signal();
   server.shutdown(2s);
   (void)serving.wait_for(5s);
-  (*cluster)->leave(1s);
-  (void)(*cluster)->wait_stopped(2s);
+  cluster->leave(1s);
+  (void)cluster->wait_stopped_blocking(2s);
   done = true;
   printer.join();
   if (reporter.joinable()) reporter.join();
@@ -323,15 +336,18 @@ int run_members(const MembersOptions& options) {
     std::cerr << "rpcnet members: " << cluster.error().message() << "\n";
     return 1;
   }
-  (void)(*cluster)->update_tag("role", "observer");
-  auto events = (*cluster)->subscribe();
-  (*cluster)->join(setup->seeds);
+  (void)cluster->update_tag("role", "observer");
+  auto events = cluster->subscribe();
+  if (auto joined = cluster->join(setup->seeds); !joined) {
+    std::cerr << "rpcnet members: " << joined.error().message() << "\n";
+    return 2;
+  }
   // Wait for the first contact, then until the view has been stable for `settle` (push-pull
   // brings the whole table in the first exchange; later joins trickle in through gossip).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.wait_ms);
   bool contacted = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto event = events->wait_next(contacted ? 500ms : 100ms);
+    auto event = events->next_blocking(contacted ? 500ms : 100ms);
     if (event) {
       contacted = true;
       continue;
@@ -343,20 +359,20 @@ int run_members(const MembersOptions& options) {
               << " ms (wrong address or cluster key?)\n";
     return 1;
   }
-  const auto members = (*cluster)->members();
+  const auto members = cluster->members();
   std::cout << std::left << std::setw(24) << "ID" << std::setw(24) << "ADDRESS" << std::setw(9) << "STATE"
             << std::setw(6) << "INC" << std::setw(8) << "PHI"
             << "TAGS\n";
   for (const auto& m : members) {
-    if (m.id == (*cluster)->id()) continue;
+    if (m.id == cluster->id()) continue;
     std::ostringstream phi;
     phi << std::fixed << std::setprecision(2) << m.phi;
     std::cout << std::left << std::setw(24) << m.id << std::setw(24) << to_string(m.address) << std::setw(9)
               << cluster::member_state_name(m.state) << std::setw(6) << m.incarnation << std::setw(8) << phi.str()
               << tags_text(m.tags) << "\n";
   }
-  (*cluster)->leave(500ms);
-  (void)(*cluster)->wait_stopped(1s);
+  cluster->leave(500ms);
+  (void)cluster->wait_stopped_blocking(1s);
   return 0;
 }
 

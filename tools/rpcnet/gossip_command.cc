@@ -65,14 +65,17 @@ int run_gossip(const GossipOptions& options) {
     std::cerr << "rpcnet gossip: " << member.error().message() << "\n";
     return 1;
   }
-  auto& node = **member;
+  auto& node = *member;
   if (auto tagged = apply_tags(node, options.tags); !tagged) {
     std::cerr << "rpcnet gossip: " << tagged.error().message() << "\n";
     return 2;
   }
   auto events = node.subscribe();
   print_line("ready id=" + node.id() + " addr=" + to_string(node.advertised_address()));
-  if (!setup->seeds.empty()) node.join(setup->seeds);
+  if (auto joined = node.join(setup->seeds); !joined) {
+    std::cerr << "rpcnet gossip: " << joined.error().message() << "\n";
+    return 2;
+  }
 
   std::atomic<bool> done{false};
   std::thread printer = print_events(events, done);
@@ -117,7 +120,7 @@ int run_gossip(const GossipOptions& options) {
     }
   }
   node.leave(std::chrono::seconds(2));
-  (void)node.wait_stopped(std::chrono::seconds(3));
+  (void)node.wait_stopped_blocking(std::chrono::seconds(3));
   done = true;
   printer.join();
   print_line("left");

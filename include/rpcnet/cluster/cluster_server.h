@@ -4,9 +4,10 @@
 // the server's RPC address in the tag `rpc_addr` ("ip:port"), which is how WorkerRegistry and
 // ClusterClient find the server: members without it are not callable workers. The IP is the
 // server's bound IP, or the membership's advertised IP when the server is bound to a wildcard.
-// The returned membership is where the server's own tags and cluster events live: call
-// update_tag() and subscribe() on it. It runs on an event loop of its own and lives as long
-// as you hold it; leave() it before shutting the server down so workers depart gracefully.
+// The returned membership (a handle, see membership.h) is where the server's own tags and
+// cluster events live: call update_tag() and subscribe() on it. It runs on an event loop of its
+// own and lives as long as you hold a copy; leave() it before shutting the server down so
+// workers depart gracefully.
 //
 // Example:
 //   rpcnet::Result<void> serve_as_worker(rpcnet::RpcConfig rpc, rpcnet::cluster::KeyRing keys,
@@ -19,9 +20,9 @@
 //     config.node_id = "worker-1";
 //     auto cluster = rpcnet::cluster::enable_cluster(server, config, std::move(keys));
 //     if (!cluster) return cluster.error();
-//     if (auto tagged = (*cluster)->update_tag("role", "worker"); !tagged) return tagged;
-//     (*cluster)->join({director_gossip_address});
-//     return server.run();  // until server.shutdown(grace), after (*cluster)->leave()
+//     if (auto tagged = cluster->update_tag("role", "worker"); !tagged) return tagged;
+//     if (auto joined = cluster->join({director_gossip_address}); !joined) return joined;
+//     return server.run();  // until server.shutdown(grace), after cluster->leave()
 //   }
 #pragma once
 
@@ -40,7 +41,6 @@ namespace rpcnet::cluster {
 inline constexpr std::string_view kRpcAddressTag = "rpc_addr";
 
 // Errors: kConfig when the server is not bound yet, or from ClusterMembership::start.
-Result<std::shared_ptr<ClusterMembership>> enable_cluster(RpcServer& server, ClusterConfig config,
-                                                          KeyRing keys);
+Result<ClusterMembership> enable_cluster(RpcServer& server, ClusterConfig config, KeyRing keys);
 
 }  // namespace rpcnet::cluster

@@ -6,6 +6,14 @@
 // members()) while a fast one loses nothing. A subscription ends when its last shared_ptr is
 // released. Thread-safe: publish and poll may run on different threads.
 //
+// Waiting: `co_await sub->next(timeout)` suspends only the awaiting coroutine (on whatever loop
+// it runs) until an event is queued. It ends with kTimeout when `timeout` passes (the default
+// waits for ever), and with kCancelled when the hub is closed (ClusterMembership closes it when it
+// stops; queued events are still delivered first) or when the awaiting operation is cancelled
+// through Asio's per-operation cancellation, e.g. by racing it against a stop signal with
+// asio::experimental::awaitable_operators `||`. next_blocking() is the same for a plain thread
+// (never call it on an event loop: it blocks the thread, and with it every coroutine there).
+//
 // Example:
 //   #include <iostream>
 //
@@ -15,8 +23,18 @@
 //     while (auto e = sub->poll()) std::cout << rpcnet::cluster::event_kind_name(e->kind) << "\n";
 //     if (sub->missed() > 0) std::cout << "events were dropped: re-read the member list\n";
 //   }
+//
+//   asio::awaitable<void> print_events(std::shared_ptr<rpcnet::cluster::EventHub::Subscription> sub) {
+//     for (;;) {
+//       auto e = co_await sub->next(std::chrono::seconds(5));
+//       if (!e && e.error().code() == rpcnet::StatusCode::kDeadlineExceeded) continue;  // quiet
+//       if (!e) break;                                                                   // closed
+//       std::cout << e->member.id << "\n";
+//     }
+//   }
 #pragma once
 
+#include <asio/awaitable.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -28,42 +46,71 @@
 #include <vector>
 
 #include "rpcnet/cluster/events.h"
+#include "rpcnet/result.h"
 
 namespace rpcnet::cluster {
 
+namespace detail {
+class CrossThreadWaiters;
+}
+
 class EventHub {
  public:
-  class Subscription {
+  // "No timeout" for next() and next_blocking().
+  static constexpr std::chrono::milliseconds kForever = std::chrono::milliseconds::max();
+
+  class Subscription : public std::enable_shared_from_this<Subscription> {
    public:
-    explicit Subscription(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+    explicit Subscription(std::size_t capacity);
+    ~Subscription();
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+
+    // The oldest queued event, without waiting.
     std::optional<ClusterEvent> poll();
-    // Blocks until an event is queued or `timeout` passes (nullopt). Do not call it on the
-    // event loop that publishes to this hub.
-    std::optional<ClusterEvent> wait_next(std::chrono::milliseconds timeout);
+    // The next event, waiting without blocking the thread. Errors: kTimeout once `timeout`
+    // passed; kCancelled when the hub closed and the queue is empty, or when the awaiting
+    // operation was cancelled (Asio per-operation cancellation). Keeps the subscription alive
+    // while it waits.
+    asio::awaitable<Result<ClusterEvent>> next(std::chrono::milliseconds timeout = kForever);
+    // The same, blocking the calling thread: a convenience for plain threads and main(). Never
+    // call it on an event loop.
+    Result<ClusterEvent> next_blocking(std::chrono::milliseconds timeout);
     // Events dropped from this queue because it was full (cumulative).
     std::uint64_t missed() const;
     std::size_t pending() const;
+    // True once the hub closed: nothing more will be queued.
+    bool closed() const;
 
    private:
     friend class EventHub;
     void push(const ClusterEvent& event);
+    void close();
+    // mutex_ held: the event that ends a wait (or the error once closed); nullopt to keep waiting.
+    std::optional<Result<ClusterEvent>> take_locked();
 
     mutable std::mutex mutex_;
     std::condition_variable pushed_;
+    std::unique_ptr<detail::CrossThreadWaiters> waiters_;  // coroutines in next(); mutex_
     std::size_t capacity_;
     std::deque<ClusterEvent> queue_;
     std::uint64_t missed_ = 0;
+    bool closed_ = false;
   };
 
   explicit EventHub(std::size_t capacity) : capacity_(capacity) {}
 
   std::shared_ptr<Subscription> subscribe();
   void publish(const ClusterEvent& event);
+  // Ends every subscription (present and future): waiters get kCancelled once the queue is
+  // drained. Idempotent.
+  void close();
   std::size_t subscribers() const;
 
  private:
   mutable std::mutex mutex_;
   std::size_t capacity_;
+  bool closed_ = false;
   std::vector<std::weak_ptr<Subscription>> subscribers_;
 };
 

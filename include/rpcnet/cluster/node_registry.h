@@ -32,16 +32,16 @@ namespace rpcnet::cluster {
 
 class NodeRegistry {
  public:
-  explicit NodeRegistry(std::shared_ptr<ClusterMembership> cluster) : cluster_(std::move(cluster)) {}
+  explicit NodeRegistry(ClusterMembership cluster) : cluster_(std::move(cluster)) {}
 
   std::vector<Member> nodes() const;
   // Errors: kConfig when `filter` does not parse (see tag_filter.h).
   Result<std::vector<Member>> nodes_with_tag(std::string_view filter) const;
   std::vector<Member> nodes_with_tag(const TagFilter& filter) const;
-  std::shared_ptr<EventHub::Subscription> subscribe() { return cluster_->subscribe(); }
+  std::shared_ptr<EventHub::Subscription> subscribe() { return cluster_.subscribe(); }
 
  private:
-  std::shared_ptr<ClusterMembership> cluster_;
+  ClusterMembership cluster_;
 };
 
 }  // namespace rpcnet::cluster

@@ -38,9 +38,9 @@ namespace rpcnet::cluster {
 
 class WorkerRegistry {
  public:
-  explicit WorkerRegistry(std::shared_ptr<ClusterMembership> cluster,
+  explicit WorkerRegistry(ClusterMembership cluster,
                           LoadBalancingStrategy strategy = LoadBalancingStrategy::kPowerOfTwoChoices);
-  WorkerRegistry(std::shared_ptr<ClusterMembership> cluster, LoadBalancerConfig config);
+  WorkerRegistry(ClusterMembership cluster, LoadBalancerConfig config);
 
   // Subscribes to the membership and loads its current members. Idempotent.
   void start();
@@ -59,7 +59,8 @@ class WorkerRegistry {
   // returns by itself, or earlier if the membership reports it recovered or re-joined.
   void eject(const std::string& id, std::chrono::milliseconds duration);
 
-  const std::shared_ptr<ClusterMembership>& cluster() const noexcept { return cluster_; }
+  // The membership followed (a handle: the copy shares it).
+  ClusterMembership cluster() const noexcept { return cluster_; }
 
  private:
   using Time = std::chrono::steady_clock::time_point;
@@ -67,7 +68,7 @@ class WorkerRegistry {
   void refresh_locked(Time now);
   void apply_locked(const ClusterEvent& event);
 
-  std::shared_ptr<ClusterMembership> cluster_;
+  ClusterMembership cluster_;
   mutable std::mutex mutex_;
   WorkerSet workers_;
   std::shared_ptr<EventHub::Subscription> events_;
