@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "rpc/read_single.h"
 #include "rpc/server_call.h"
 #include "rpc/transport_config.h"
 #include "rpc/wire/codes.h"
@@ -317,14 +318,9 @@ asio::awaitable<Result<std::optional<Bytes>>> ServerCall::read_request() {
 }
 
 asio::awaitable<Result<Bytes>> ServerCall::read_single_request() {
-  auto first = co_await read_request();
-  if (!first) co_return std::move(first).error();
-  if (!*first) co_return RpcError::stream("no request message", StatusCode::kInternal);
-  // The FIN must follow (the core rejects a second message); wait for it, so a unary handler
-  // runs only on a complete request.
-  auto end = co_await read_request();
-  if (!end) co_return std::move(end).error();
-  co_return std::move(**first);
+  // The FIN must follow the request: a unary handler runs only on a complete request.
+  auto read = [this] { return read_request(); };
+  co_return co_await rpc::read_single_message(read, "no request message");
 }
 
 asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
