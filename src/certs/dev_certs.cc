@@ -2,6 +2,8 @@
 // certificate, generated with GnuTLS and written as PEM files (see rpcnet/certs.h).
 #include "rpcnet/certs.h"
 
+#include "rpcnet/bytes.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
@@ -378,12 +380,7 @@ Result<std::pair<FileDescriptor, fs::path>> create_temp_file(const fs::path& tar
     if (const int rv = gnutls_rnd(GNUTLS_RND_NONCE, random.data(), random.size()); rv < 0) {
       return tls_error("generating a temporary file name", rv);
     }
-    std::string suffix = ".tmp-";
-    for (const unsigned char byte : random) {
-      constexpr std::string_view kHex = "0123456789abcdef";
-      suffix += kHex[byte >> 4];
-      suffix += kHex[byte & 0x0F];
-    }
+    const std::string suffix = ".tmp-" + to_hex(random);
     fs::path temp = target;
     temp.replace_filename("." + target.filename().string() + suffix);
     const int fd = ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);

@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 
 #include "cluster/pooled_connection.h"
+#include "cluster/prng.h"
 #include "rpcnet/cluster/hedge_policy.h"
 #include "runtime/cross_loop.h"
 
@@ -54,14 +54,14 @@ struct ClusterClient::State {
         executor(std::move(executor_in)),
         budget(config.retry, Clock::now()),
         hedging(config.hedge_percentile, config.hedge_min_delay),
-        rng(std::random_device{}()) {}
+        rng(entropy_seed(), "cluster_client") {}
 
   std::shared_ptr<WorkerRegistry> registry;
   ClusterClientConfig config;
   asio::any_io_executor executor;
   RetryBudget budget;                                      // loop only: retries and hedges
   HedgePolicy hedging;                                     // loop only
-  std::mt19937_64 rng;                                     // loop only
+  Prng rng;                                                // loop only: retry jitter
   std::map<std::string, std::shared_ptr<Pooled>> pool;     // loop only
 
   mutable std::mutex stats_mutex;
@@ -229,7 +229,7 @@ asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::
     RpcError error = std::move(reply).error();
     tried.insert(id);
     const RetryPlan plan = plan_retry(policy, s->budget, error, options.idempotent, error.not_started(), attempt,
-                                      overall, Clock::now(), s->rng());
+                                      overall, Clock::now(), s->rng.next());
     s->count_retry_plan(plan.verdict);
     if (plan.verdict != RetryVerdict::kRetry) co_return error;
     last = std::move(error);
@@ -271,7 +271,7 @@ asio::awaitable<Result<T>> open_with_retries(std::shared_ptr<State> s, TagFilter
     }
     s->record_failure(worker->id);
     const RetryPlan plan = plan_retry(s->config.retry, s->budget, error, false, error.not_started(), attempt, overall,
-                                      Clock::now(), s->rng());
+                                      Clock::now(), s->rng.next());
     s->count_retry_plan(plan.verdict);
     if (plan.verdict != RetryVerdict::kRetry) co_return error;
     last = std::move(error);

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -55,5 +56,12 @@ class Prng {
 
   Xoshiro256 engine_;
 };
+
+// A seed from the system's entropy, for generators whose sequence need not replay (the worker
+// registry's load balancing, the cluster client's retry jitter).
+inline std::uint64_t entropy_seed() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
 
 }  // namespace rpcnet::cluster

@@ -4,8 +4,8 @@
 // most every kRefreshInterval.
 #include "rpcnet/cluster/worker_registry.h"
 
-#include <random>
 
+#include "cluster/prng.h"
 #include "rpcnet/cluster/cluster_server.h"
 
 namespace rpcnet::cluster {
@@ -24,18 +24,13 @@ std::optional<WorkerInfo> as_worker(const Member& member) {
   return WorkerInfo{member.id, *address, member.tags, *health, member.incarnation};
 }
 
-std::uint64_t seed() {
-  std::random_device device;
-  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
-}
-
 }  // namespace
 
 WorkerRegistry::WorkerRegistry(ClusterMembership cluster, LoadBalancingStrategy strategy)
     : WorkerRegistry(std::move(cluster), LoadBalancerConfig{.strategy = strategy}) {}
 
 WorkerRegistry::WorkerRegistry(ClusterMembership cluster, LoadBalancerConfig config)
-    : cluster_(std::move(cluster)), workers_(config, seed()) {}
+    : cluster_(std::move(cluster)), workers_(config, entropy_seed()) {}
 
 void WorkerRegistry::start() {
   std::lock_guard lock(mutex_);

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "rpc/client_call.h"
+#include "rpc/read_single.h"
 #include "rpc/transport_config.h"
 #include "rpc/wire/codes.h"
 #include "rpcnet/testing/in_memory_network.h"
@@ -233,12 +234,8 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
 }
 
 asio::awaitable<Result<Bytes>> ClientCallState::read_single() {
-  auto first = co_await read();
-  if (!first) co_return std::move(first).error();
-  if (!*first) co_return RpcError::stream("call ended without a response", StatusCode::kInternal);
-  auto end = co_await read();
-  if (!end) co_return std::move(end).error();
-  co_return std::move(**first);
+  auto read = [this] { return this->read(); };
+  co_return co_await rpc::read_single_message(read, "call ended without a response");
 }
 
 void ClientCallState::cancel(RpcError reason, StreamErrorCode code) {
@@ -302,6 +299,26 @@ asio::awaitable<void> pump_requests(std::shared_ptr<ClientCallState> call, Reque
   }
 }
 
+// What a cancellation of the coroutine awaiting an operation does to the call.
+enum class CallerCancellation { kCancelsCall, kIgnored };
+
+// Runs `op(call)` (returning awaitable<Result<T>>) on the call's loop, inline when already there;
+// with kCancelsCall the awaiting coroutine's cancellation cancels the call while `op` runs.
+template <class T, class Op>
+asio::awaitable<Result<T>> on_call_loop(std::shared_ptr<ClientCallState> call, Op op,
+                                        CallerCancellation cancellation = CallerCancellation::kCancelsCall) {
+  auto body = [call, op = std::move(op), cancellation]() mutable -> asio::awaitable<Result<T>> {
+    std::optional<CancellationForward> forward;
+    if (cancellation == CallerCancellation::kCancelsCall) {
+      auto cs = co_await asio::this_coro::cancellation_state;
+      forward.emplace(cs.slot(), call);
+    }
+    co_return co_await cancellation_as_error(op(*call));
+  };
+  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
+  co_return co_await run_on_loop<Result<T>>(call->client(), std::move(body));
+}
+
 RequestSource source_from(std::vector<Bytes> requests) {
   auto items = std::make_shared<std::vector<Bytes>>(std::move(requests));
   auto index = std::make_shared<std::size_t>(0);
@@ -322,14 +339,8 @@ ResponseStream::ResponseStream(std::shared_ptr<ClientCallState> state) : state_(
 ResponseStream::~ResponseStream() { detail::cancel_on_loop(state_); }
 
 asio::awaitable<Result<std::optional<Bytes>>> ResponseStream::next() {
-  auto state = state_;
-  auto body = [state]() -> asio::awaitable<Result<std::optional<Bytes>>> {
-        auto cs = co_await asio::this_coro::cancellation_state;
-        detail::CancellationForward forward(cs.slot(), state);
-        co_return co_await cancellation_as_error(state->read());
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<std::optional<Bytes>>>(state->client(), std::move(body));
+  auto read = [](ClientCallState& call) { return call.read(); };
+  co_return co_await detail::on_call_loop<std::optional<Bytes>>(state_, std::move(read));
 }
 
 void ResponseStream::cancel() { detail::cancel_on_loop(state_); }
@@ -339,34 +350,21 @@ ClientCall::ClientCall(std::shared_ptr<ClientCallState> state) : state_(std::mov
 ClientCall::~ClientCall() { detail::cancel_on_loop(state_); }
 
 asio::awaitable<Result<void>> ClientCall::write(Bytes message) {
-  auto state = state_;
-  auto body = [state, message = std::move(message)]() mutable -> asio::awaitable<Result<void>> {
-        auto cs = co_await asio::this_coro::cancellation_state;
-        detail::CancellationForward forward(cs.slot(), state);
-        co_return co_await cancellation_as_error(state->write(std::move(message)));
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<void>>(state->client(), std::move(body));
+  auto write = [message = std::move(message)](ClientCallState& call) mutable {
+    return call.write(std::move(message));
+  };
+  co_return co_await detail::on_call_loop<void>(state_, std::move(write));
 }
 
 asio::awaitable<Result<void>> ClientCall::finish() {
-  auto state = state_;
-  auto body = [state]() -> asio::awaitable<Result<void>> {
-        co_return co_await cancellation_as_error(state->finish_writes());
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<void>>(state->client(), std::move(body));
+  auto finish = [](ClientCallState& call) { return call.finish_writes(); };
+  co_return co_await detail::on_call_loop<void>(state_, std::move(finish),
+                                                detail::CallerCancellation::kIgnored);
 }
 
 asio::awaitable<Result<std::optional<Bytes>>> ClientCall::read() {
-  auto state = state_;
-  auto body = [state]() -> asio::awaitable<Result<std::optional<Bytes>>> {
-        auto cs = co_await asio::this_coro::cancellation_state;
-        detail::CancellationForward forward(cs.slot(), state);
-        co_return co_await cancellation_as_error(state->read());
-      };
-  // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
-  co_return co_await detail::run_on_loop<Result<std::optional<Bytes>>>(state->client(), std::move(body));
+  auto read = [](ClientCallState& call) { return call.read(); };
+  co_return co_await detail::on_call_loop<std::optional<Bytes>>(state_, std::move(read));
 }
 
 void ClientCall::cancel() { detail::cancel_on_loop(state_); }

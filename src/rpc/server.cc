@@ -1,14 +1,17 @@
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 #include <algorithm>
 #include <thread>
 
+#include "rpc/read_single.h"
 #include "rpc/server_call.h"
 #include "rpc/transport_config.h"
 #include "rpc/wire/codes.h"
@@ -19,6 +22,7 @@
 
 namespace rpcnet {
 
+using namespace asio::experimental::awaitable_operators;
 using detail::ServerCall;
 using detail::ServerLoop;
 using detail::ServerState;
@@ -69,64 +73,60 @@ ServerState::~ServerState() {
 
 std::int64_t ServerState::active_calls() const {
   std::int64_t total = 0;
-  for (const auto& loop : loops) total += loop->active_calls.load(std::memory_order_acquire);
+  // Sequentially consistent, as are the calls' decrements and draining_ (see note_call_ended).
+  for (const auto& loop : loops) total += loop->active_calls.load();
   return total;
 }
 
 asio::awaitable<void> ServerState::wait_done() {
-  auto executor = co_await asio::this_coro::executor;
-  auto timer = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
-  {
-    std::lock_guard lock(done_mutex_);
-    if (done_) co_return;
-    done_waiters_.emplace_back(executor, timer);
-  }
-  (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  // A cancelled wait just returns, as it always has: start() then reports ok().
+  std::error_code ignored;
+  co_await done_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
 void ServerState::wait_done_blocking() {
   std::unique_lock lock(done_mutex_);
-  done_changed_.wait(lock, [this] { return done_; });
+  done_changed_.wait(lock, [this] { return done_flag_; });
 }
 
 void ServerState::mark_done() {
-  std::vector<std::pair<asio::any_io_executor, std::shared_ptr<asio::steady_timer>>> waiters;
   {
     std::lock_guard lock(done_mutex_);
-    done_ = true;
-    waiters = std::move(done_waiters_);
-    done_waiters_.clear();
+    done_flag_ = true;
     done_changed_.notify_all();
   }
-  // One handler per loop wakes all of that loop's waiters, and the timers move into it: once a
-  // waiter resumes, its program may destroy that loop (and its timers), so this thread must not
-  // post there again or hold a reference to anything of that loop.
-  while (!waiters.empty()) {
-    const asio::any_io_executor executor = waiters.front().first;
-    std::vector<std::shared_ptr<asio::steady_timer>> timers;
-    auto same_loop = std::partition(waiters.begin(), waiters.end(),
-                                    [&](const auto& waiter) { return waiter.first != executor; });
-    for (auto it = same_loop; it != waiters.end(); ++it) timers.push_back(std::move(it->second));
-    waiters.erase(same_loop, waiters.end());
-    asio::post(executor, [timers = std::move(timers)] {
-      for (const auto& timer : timers) timer->cancel();
-    });
-  }
+  done_.set();
+}
+
+void ServerState::note_call_ended() {
+  if (draining_.load() && active_calls() == 0) drained_.set();
+}
+
+asio::awaitable<void> ServerState::wait_drained(std::chrono::steady_clock::duration limit) {
+  if (active_calls() == 0) co_return;
+  // The limit is measured on the server's clock (virtual on an in-memory network); its expiry
+  // is an Event too, so the race below can cancel either side.
+  auto expired = std::make_shared<runtime::Event>();
+  runtime::Timer expiry(co_await asio::this_coro::executor, clock);
+  expiry.expires_after(limit);
+  expiry.async_wait([expired](asio::error_code error) {
+    if (!error) expired->set();
+  });
+  (void)co_await (drained_.wait() || expired->wait());
+}
 }
 
 asio::awaitable<void> ServerState::on_each_loop(std::function<void(ServerLoop&)> fn) {
-  auto executor = co_await asio::this_coro::executor;
-  auto timer = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  if (loops.empty()) co_return;
+  auto all_ran = std::make_shared<runtime::Event>();  // co-owned by the posts to the loops
   auto remaining = std::make_shared<std::atomic<std::size_t>>(loops.size());
   for (auto& loop : loops) {
-    asio::post(loop->executor, [fn, raw = loop.get(), remaining, timer, executor] {
+    asio::post(loop->executor, [fn, raw = loop.get(), remaining, all_ran] {
       fn(*raw);
-      if (remaining->fetch_sub(1) == 1) asio::post(executor, [timer] { timer->cancel(); });
+      if (remaining->fetch_sub(1) == 1) all_ran->set();
     });
   }
-  if (remaining->load() > 0) {
-    (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
+  co_await all_ran->wait();
 }
 
 asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
@@ -143,14 +143,10 @@ asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
     loop.refusing = true;
     loop.endpoint->stop_accepting();
   });
-  // 2. Let calls in flight finish within the grace period.
-  auto executor = co_await asio::this_coro::executor;
-  runtime::Timer tick(executor, clock);
-  const auto drain_deadline = clock.now() + grace;
-  while (active_calls() > 0 && clock.now() < drain_deadline) {
-    tick.expires_after(std::chrono::milliseconds(1));
-    (void)co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
+  // 2. Let calls in flight finish within the grace period. No call starts from here on, so the
+  // count only falls, and the call that takes it to zero sets drained_.
+  draining_.store(true);
+  co_await wait_drained(grace);
   // 3. Cancel what is left and close every connection with the shutdown code.
   co_await on_each_loop([](ServerLoop& loop) {
     const std::vector<ServerCall*> calls(loop.calls.begin(), loop.calls.end());
@@ -161,11 +157,7 @@ asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
                              "server shutting down");
   });
   // 4. Give cancelled handlers a bounded moment to unwind, then stop the sockets.
-  const auto unwind_deadline = clock.now() + kUnwindLimit;
-  while (active_calls() > 0 && clock.now() < unwind_deadline) {
-    tick.expires_after(std::chrono::milliseconds(1));
-    (void)co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
+  co_await wait_drained(kUnwindLimit);
   co_await on_each_loop([](ServerLoop& loop) { loop.endpoint->stop(); });
   mark_done();
 }
@@ -207,7 +199,8 @@ ServerCall::~ServerCall() {
   connection_->budget().release(charged_);
   loop_.deadlines->remove(*this);
   loop_.calls.erase(this);
-  loop_.active_calls.fetch_sub(1, std::memory_order_release);
+  loop_.active_calls.fetch_sub(1);
+  server_.note_call_ended();
 }
 
 void ServerCall::spawn(ServerState& server, ServerLoop& loop,
@@ -348,14 +341,9 @@ asio::awaitable<Result<std::optional<Bytes>>> ServerCall::read_request() {
 }
 
 asio::awaitable<Result<Bytes>> ServerCall::read_single_request() {
-  auto first = co_await read_request();
-  if (!first) co_return std::move(first).error();
-  if (!*first) co_return RpcError::stream("no request message", StatusCode::kInternal);
-  // The FIN must follow (the core rejects a second message); wait for it, so a unary handler
-  // runs only on a complete request.
-  auto end = co_await read_request();
-  if (!end) co_return std::move(end).error();
-  co_return std::move(**first);
+  // The FIN must follow the request: a unary handler runs only on a complete request.
+  auto read = [this] { return read_request(); };
+  co_return co_await rpc::read_single_message(read, "no request message");
 }
 
 asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {

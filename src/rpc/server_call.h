@@ -9,7 +9,6 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_signal.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <atomic>
 #include <condition_variable>
@@ -27,6 +26,7 @@
 #include "rpcnet/runtime.h"
 #include "rpcnet/server.h"
 #include "runtime/deadline_queue.h"
+#include "runtime/event.h"
 
 namespace rpcnet::detail {
 
@@ -58,6 +58,10 @@ class ServerState {
   // wait_done() for a thread outside the server's loops.
   void wait_done_blocking();
   void mark_done();
+  // Called by every call as it ends (any loop): while draining, the last one sets drained_.
+  void note_call_ended();
+  // Completes when no call is active (once draining has begun) or after `limit`.
+  asio::awaitable<void> wait_drained(std::chrono::steady_clock::duration limit);
   // Runs `fn(ServerLoop&)` on every loop and completes when all have run it.
   asio::awaitable<void> on_each_loop(std::function<void(ServerLoop&)> fn);
   asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
@@ -85,10 +89,15 @@ class ServerState {
   std::unique_ptr<Runtime> runtime;
 
  private:
-  std::mutex done_mutex_;
+  std::mutex done_mutex_;  // for wait_done_blocking(): a thread outside the loops
   std::condition_variable done_changed_;
-  bool done_ = false;
-  std::vector<std::pair<asio::any_io_executor, std::shared_ptr<asio::steady_timer>>> done_waiters_;
+  bool done_flag_ = false;
+  runtime::Event done_;  // shutdown has finished
+  // Set once every loop refuses new calls: from then on active_calls() only falls, and the call
+  // that takes it to zero sets drained_. Sequentially consistent with that count, so the last
+  // call cannot miss the flag while shutdown misses its decrement.
+  std::atomic<bool> draining_{false};
+  runtime::Event drained_;
 };
 
 // Owned by its serve() coroutine; the stream's abort hook and the deadline timer hold weak

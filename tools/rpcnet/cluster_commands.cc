@@ -28,6 +28,7 @@
 
 #include "cluster_tool.h"
 #include "commands.h"
+#include "rpcnet/bytes.h"
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
 #include "rpcnet/cluster/node_registry.h"
@@ -134,13 +135,7 @@ std::string tags_text(const std::map<std::string, std::string>& tags) {
 std::string random_cluster_key() {
   unsigned char key[32];
   if (gnutls_rnd(GNUTLS_RND_KEY, key, sizeof key) != 0) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string text;
-  for (unsigned char byte : key) {
-    text += kHex[byte >> 4];
-    text += kHex[byte & 15];
-  }
-  return text;
+  return to_hex(key);
 }
 
 long long steady_ms(std::chrono::steady_clock::time_point t) {

@@ -32,6 +32,7 @@
 #include "rpcnet/client.h"
 #include "rpcnet/runtime.h"
 #include "rpcnet/server.h"
+#include "runtime/event.h"
 
 #ifndef RPCNET_VERSION
 #define RPCNET_VERSION "unknown"
@@ -481,7 +482,7 @@ asio::awaitable<void> benchmark_concurrent(Demo& d, Clock::duration duration) {
   std::uint64_t errors = 0;
   std::optional<RpcError> first_error;
   int running = kInFlight;
-  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+  runtime::Event all_done;
   const auto start = Clock::now();
   const auto stop_at = start + duration;
   for (int i = 0; i < kInFlight; ++i) {
@@ -496,11 +497,11 @@ asio::awaitable<void> benchmark_concurrent(Demo& d, Clock::duration duration) {
           if (!reply && !first_error) first_error = reply.error();
         }
       }
-      if (--running == 0) all_done.cancel();
+      if (--running == 0) all_done.set();
     };
     asio::co_spawn(executor, std::move(worker), asio::detached);
   }
-  (void)co_await all_done.async_wait(as_tuple(asio::use_awaitable));
+  co_await all_done.wait();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   d.report.say("   " + std::to_string(completed) + " calls in " + fixed(seconds, 2) + " s = " +
                fixed(static_cast<double>(completed) / seconds, 0) + " calls/s");
@@ -522,11 +523,11 @@ asio::awaitable<void> step_shutdown(Demo& d) {
 
   // A call that takes a while is in flight when shutdown begins.
   std::optional<Result<Bytes>> work;
-  asio::steady_timer work_done(executor, asio::steady_timer::time_point::max());
+  runtime::Event work_done;
   auto in_flight = [&]() -> asio::awaitable<void> {
     Bytes request;
     work.emplace(co_await d.client->call("work", std::move(request)));
-    work_done.cancel();
+    work_done.set();
   };
   asio::co_spawn(executor, std::move(in_flight), asio::detached);
   auto started = [probe] { return probe->work_started.load(); };
@@ -552,7 +553,7 @@ asio::awaitable<void> step_shutdown(Demo& d) {
   d.report.check(refused && refused->code() == StatusCode::kUnavailable,
                  "a call started during shutdown is refused with UNAVAILABLE (retryable)");
 
-  (void)co_await work_done.async_wait(as_tuple(asio::use_awaitable));
+  co_await work_done.wait();
   const bool finished = work && *work && to_string(**work) == "finished";
   d.report.say("the in-flight call -> " +
                (work && *work ? shown(**work) : (work ? describe(work->error()) : std::string("?"))) +

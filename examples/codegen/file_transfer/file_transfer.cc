@@ -74,13 +74,7 @@ class Sha256 {
     unsigned char digest[32];
     gnutls_hash_deinit(handle_, digest);
     handle_ = nullptr;
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char byte : digest) {
-      out += kDigits[byte >> 4];
-      out += kDigits[byte & 15];
-    }
-    return out;
+    return rpcnet::to_hex(digest);
   }
 
  private:
