@@ -9,6 +9,7 @@
 #include <cctype>
 
 #include "harness.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -254,8 +255,7 @@ TEST_F(StreamingTest, HandlerFailingMidStreamEndsWithItsStatus) {
   }());
   EXPECT_EQ(outcome.messages, "one;two;");
   ASSERT_TRUE(outcome.error.has_value());
-  EXPECT_EQ(outcome.error->kind(), ErrorKind::kStatus);
-  EXPECT_EQ(outcome.error->code(), StatusCode::kAborted);
+  EXPECT_THAT(*outcome.error, ErrorIs(ErrorKind::kStatus, StatusCode::kAborted));
   EXPECT_EQ(outcome.error->message(), "gave up after two");
   EXPECT_EQ(to_string(outcome.error->details()), "why");
 }
@@ -300,7 +300,7 @@ TEST_F(StreamingTest, ClientStreamingHandlerWithoutResponseIsInternal) {
     co_return co_await client.call_client_streaming("silent", std::move(none));
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code(), StatusCode::kInternal);
+  EXPECT_THAT(result, StatusIs(StatusCode::kInternal));
 }
 
 TEST_F(StreamingTest, EightMebibyteMessagesStreamBothWays) {
