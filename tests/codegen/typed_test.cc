@@ -315,7 +315,7 @@ TEST_F(CodegenTypedTest, StreamingHandlerStatusWithTypedDetailsEndsTheStream) {
     co_return next.error();
   }());
   ASSERT_TRUE(error.has_value());
-  EXPECT_THAT(*error, ErrorIs(ErrorKind::kStatus, StatusCode::kOutOfRange));
+  EXPECT_THAT(error, ErrorIs(ErrorKind::kStatus, StatusCode::kOutOfRange));
   EXPECT_EQ(error->message(), "count is too large");
   auto details = details_as<Problem>(*error);
   ASSERT_TRUE(details.has_value());

@@ -122,7 +122,7 @@ TEST(HostileEndpoint, PastMaxConnectionsAClientIsRefusedWithTheLimitNamed) {
   EXPECT_TRUE(a.connection->is_open());
   EXPECT_TRUE(b.connection->is_open());
   ASSERT_TRUE(c.connection->close_error().has_value());
-  EXPECT_THAT(*c.connection->close_error(), ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable));
+  EXPECT_THAT(c.connection->close_error(), ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable));
   EXPECT_NE(c.connection->close_error()->message().find(
                 "refused the connection: the server has its maximum of 2 connections"),
             std::string::npos)
@@ -232,7 +232,7 @@ TEST(HostileEndpoint, AClientOfARestartedServerLearnsAtOnceFromTheStatelessReset
                                    runtime::monotonic_ns());
   }
   ASSERT_TRUE(client.connection->close_error().has_value());
-  EXPECT_THAT(*client.connection->close_error(), ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable));
+  EXPECT_THAT(client.connection->close_error(), ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable));
   EXPECT_NE(client.connection->close_error()->message().find("stateless reset"), std::string::npos)
       << client.connection->close_error()->message();
 }

@@ -243,7 +243,7 @@ TEST(ServerCancellationTest, ServerDeadlineResetIsAnErrorNotACleanEnd) {
     }
   }());
   ASSERT_TRUE(error.has_value()) << "a deadline-reset stream ended cleanly";
-  EXPECT_THAT(*error, StatusIs(StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(error, StatusIs(StatusCode::kDeadlineExceeded));
 }
 
 TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
@@ -291,7 +291,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
   }());
   EXPECT_EQ(outcome.slow, "finished");
   ASSERT_TRUE(outcome.refused.has_value());
-  EXPECT_THAT(*outcome.refused, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
+  EXPECT_THAT(outcome.refused, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
   EXPECT_TRUE(outcome.refused->not_started()) << "a refused call never ran: safe to retry elsewhere";
 }
 
@@ -321,7 +321,7 @@ TEST(ShutdownTest, StoppingTheServerFailsCallsInFlightPromptly) {
   }());
   ASSERT_TRUE(error.has_value());
   // The stream reset (code kShutdown) goes out just before the CONNECTION_CLOSE.
-  EXPECT_THAT(*error, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
+  EXPECT_THAT(error, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
   EXPECT_EQ(observation->wait(), "cancelled");
 }
 

@@ -255,7 +255,7 @@ TEST_F(StreamingTest, HandlerFailingMidStreamEndsWithItsStatus) {
   }());
   EXPECT_EQ(outcome.messages, "one;two;");
   ASSERT_TRUE(outcome.error.has_value());
-  EXPECT_THAT(*outcome.error, ErrorIs(ErrorKind::kStatus, StatusCode::kAborted));
+  EXPECT_THAT(outcome.error, ErrorIs(ErrorKind::kStatus, StatusCode::kAborted));
   EXPECT_EQ(outcome.error->message(), "gave up after two");
   EXPECT_EQ(to_string(outcome.error->details()), "why");
 }

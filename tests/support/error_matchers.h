@@ -1,7 +1,8 @@
 // ErrorIs(kind, code) / StatusIs(code): the one way tests assert how something failed.
 //
-// Both match an RpcError, a Result<T> / Result<void> holding one, or a std::optional<RpcError>
-// holding one; a success (or an empty optional) never matches. StatusIs checks only code() — what
+// Both match an RpcError, or a Result<T> / Result<void>, std::optional<RpcError> or pointer
+// holding one; a success, an empty optional or a null pointer never matches (no dereference, so
+// asserting on an error that is missing fails instead of crashing). StatusIs checks only code() — what
 // callers branch on (rpcnet/error.h); ErrorIs also checks kind(), where the error was noticed. A
 // mismatch prints the whole error ("kind: message (CODE)"), so a failure says what happened
 // instead of two bare enum values.
@@ -40,6 +41,7 @@ namespace detail {
 
 inline const RpcError* error_in(const RpcError& error) { return &error; }
 inline const RpcError* error_in(const std::optional<RpcError>& error) { return error ? &*error : nullptr; }
+inline const RpcError* error_in(const RpcError* error) { return error; }
 template <class T>
 const RpcError* error_in(const Result<T>& result) {
   return result.ok() ? nullptr : &result.error();
@@ -53,7 +55,7 @@ class ErrorMatcher {
   bool MatchAndExplain(const Value& value, ::testing::MatchResultListener* listener) const {
     const RpcError* error = error_in(value);
     if (error == nullptr) {
-      *listener << "which is a success, not an error";
+      *listener << "which holds no error";
       return false;
     }
     *listener << "which is " << error->to_string();

@@ -82,7 +82,7 @@ std::string padded(std::string text, std::size_t width) {
   return text + " ";
 }
 
-// What a caller branches on: kind and code, then the human-readable part.
+// What a caller branches on (code), where it was noticed (kind), then the human-readable part.
 std::string describe(const RpcError& error) {
   std::string out = "kind=" + std::string(error_kind_name(error.kind())) +
                     "  code=" + std::string(status_code_name(error.code())) +

@@ -39,13 +39,15 @@ TEST(ErrorIs, LooksInsideResultsAndOptionals) {
   EXPECT_THAT(failed, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
   EXPECT_THAT(failed_void, StatusIs(StatusCode::kUnavailable));
   EXPECT_THAT(held, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
+  EXPECT_THAT(&*held, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
 TEST(ErrorIs, NeverMatchesASuccess) {
   EXPECT_THAT(Result<int>(7), Not(StatusIs(StatusCode::kUnknown)));
   EXPECT_THAT(Result<void>(), Not(StatusIs(StatusCode::kUnknown)));
   EXPECT_THAT(std::optional<RpcError>(), Not(StatusIs(StatusCode::kUnknown)));
-  EXPECT_EQ(explain(StatusIs(StatusCode::kUnknown), Result<int>(7)), "which is a success, not an error");
+  EXPECT_THAT(static_cast<const RpcError*>(nullptr), Not(StatusIs(StatusCode::kUnknown)));
+  EXPECT_EQ(explain(StatusIs(StatusCode::kUnknown), Result<int>(7)), "which holds no error");
 }
 
 TEST(ErrorIs, AFailurePrintsTheWholeError) {

@@ -185,7 +185,7 @@ TEST_P(ServerCallCoreTest, FirstFrameNotAHeaderIsAProtocolError) {
   const InboundEvent& end = events[0];
   EXPECT_EQ(end.kind, Kind::kEnd);
   ASSERT_TRUE(end.error.has_value());
-  EXPECT_THAT(*end.error, rpcnet::testing::ErrorIs(ErrorKind::kStream, StatusCode::kInternal));
+  EXPECT_THAT(end.error, rpcnet::testing::ErrorIs(ErrorKind::kStream, StatusCode::kInternal));
   EXPECT_FALSE(end.error->is_remote());
   EXPECT_EQ(end.action, StreamAction::kReset);
   EXPECT_EQ(end.reset_code, StreamErrorCode::kProtocolError);
@@ -286,7 +286,7 @@ TEST_P(ServerCallCoreTest, AnOversizedRequestIsAnsweredWithResourceExhausted) {
   ASSERT_EQ(summary(events),
             (Seq{"H(svc/Echo)", "M(fits)", "END!status:RESOURCE_EXHAUSTED/respond/4"}));
   const InboundEvent& end = events.back();
-  EXPECT_THAT(*end.error, rpcnet::testing::StatusIs(StatusCode::kResourceExhausted));
+  EXPECT_THAT(end.error, rpcnet::testing::StatusIs(StatusCode::kResourceExhausted));
   EXPECT_EQ(end.action, StreamAction::kRespondStatus);
   EXPECT_EQ(end.reset_code, StreamErrorCode::kMessageTooLarge);
   EXPECT_NE(end.error->message().find("17"), std::string::npos) << end.error->message();
@@ -314,7 +314,7 @@ TEST_P(ServerCallCoreTest, AClientResetEndsTheCallAsCancelled) {
   core.on_reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
   const auto events = drain(core);
   ASSERT_EQ(summary(events), (Seq{"H(svc/Echo)", "M(a)", "END!call:CANCELLED/reset/1"}));
-  EXPECT_THAT(*events.back().error, rpcnet::testing::ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
+  EXPECT_THAT(events.back().error, rpcnet::testing::ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
   EXPECT_EQ(events.back().action, StreamAction::kReset);
   EXPECT_EQ(events.back().reset_code, StreamErrorCode::kCancelled);
 }
@@ -325,7 +325,7 @@ TEST_P(ServerCallCoreTest, AClientResetWithDeadlineExceededEndsTheCallAsATimeout
   core.on_reset(static_cast<std::uint64_t>(StreamErrorCode::kDeadlineExceeded));
   const auto events = drain(core);
   ASSERT_EQ(summary(events), (Seq{"H(svc/Echo)", "END!call:DEADLINE_EXCEEDED/reset/1"}));
-  EXPECT_THAT(*events.back().error, rpcnet::testing::ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(events.back().error, rpcnet::testing::ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
 }
 
 TEST_P(ServerCallCoreTest, AnyOtherResetCodeAlsoMeansCancelled) {
@@ -429,7 +429,7 @@ TEST_P(ClientCallCoreTest, ADeadlineExceededTrailerIsARemoteStatus) {
   feed(core, status_trailer(StatusCode::kDeadlineExceeded, "too slow"));
   const auto events = drain(core);
   ASSERT_EQ(summary(events), (Seq{"END!status:DEADLINE_EXCEEDED/none/0"}));
-  EXPECT_THAT(*events[0].error, rpcnet::testing::ErrorIs(ErrorKind::kStatus, StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(events[0].error, rpcnet::testing::ErrorIs(ErrorKind::kStatus, StatusCode::kDeadlineExceeded));
   EXPECT_TRUE(events[0].error->is_remote());
   EXPECT_EQ(events[0].error->message(), "too slow");
 }
