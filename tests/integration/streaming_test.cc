@@ -165,7 +165,7 @@ TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfAServerStream) {
     stream->cancel();
     co_return first_then(**first, co_await stream->next());
   }());
-  EXPECT_EQ(log, "item0 then cancelled: call abandoned (CANCELLED)");
+  EXPECT_EQ(log, "item0 then call: call abandoned (CANCELLED)");
 }
 
 // The same rule for a bidirectional call: what the server sent before cancel() is not read.
@@ -183,7 +183,7 @@ TEST_F(StreamingTest, CancelDiscardsBufferedResponsesOfABidirectionalCall) {
     call->cancel();
     co_return first_then(**first, co_await call->read());
   }());
-  EXPECT_EQ(log, "A then cancelled: call abandoned (CANCELLED)");
+  EXPECT_EQ(log, "A then call: call abandoned (CANCELLED)");
 }
 
 TEST_F(StreamingTest, ServerStreamingThousandsOfMessagesArriveInOrder) {
