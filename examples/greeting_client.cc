@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   auto greeting = runtime.block_on(greet(*server, options));
   if (!greeting) {
     // Branch on the kind / code, never on the message text.
-    if (greeting.error().kind() == rpcnet::ErrorKind::kTimeout) {
+    if (greeting.error().code() == rpcnet::StatusCode::kDeadlineExceeded) {
       std::cerr << "greeting_client: the server took too long\n";
     } else {
       std::cerr << "greeting_client: " << greeting.error() << "\n";

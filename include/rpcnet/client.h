@@ -7,7 +7,7 @@
 // another loop or thread hop to it and back. When the last copy is dropped the connection closes.
 //
 // Deadlines: every call has one (30 s unless the config or CallOptions say otherwise). It travels
-// to the server, which cancels the handler when it passes; locally the call fails with kTimeout.
+// to the server, which cancels the handler when it passes; locally the call fails with DEADLINE_EXCEEDED.
 //
 // Cancellation: cancel a call the Asio way (e.g. `co_await (client.call(...) || timer.async_wait(
 // asio::use_awaitable))`, or a cancellation slot bound to co_spawn) from the connection's loop,
@@ -20,7 +20,7 @@
 //     auto client = co_await rpcnet::RpcClient::connect(server_addr, std::move(config));
 //     if (!client) co_return client.error();
 //     auto reply = co_await client->call("ping", rpcnet::to_bytes("hello"));
-//     if (!reply && reply.error().kind() == rpcnet::ErrorKind::kTimeout) { /* server took too long */ }
+//     if (!reply && reply.error().code() == rpcnet::StatusCode::kDeadlineExceeded) { /* server took too long */ }
 //     if (!reply) co_return reply.error();
 //     co_return rpcnet::to_string(*reply);
 //   }
@@ -95,13 +95,13 @@ class ClientCall {
 
   // Sends one request; waits while the server is not reading (backpressure). Errors: the call
   // has ended (the server finished: read() gives its status), kStatus RESOURCE_EXHAUSTED over
-  // max_message_size, kCancelled, kTimeout, kConnection.
+  // max_message_size, CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE (connection lost).
   asio::awaitable<Result<void>> write(Bytes message);
   // Ends the requests (QUIC FIN). Further writes fail.
   asio::awaitable<Result<void>> finish();
   // The next response, or nullopt when the server finished with OK.
   asio::awaitable<Result<std::optional<Bytes>>> read();
-  // Resets the stream as ResponseStream::cancel() does: the next read() fails with kCancelled,
+  // Resets the stream as ResponseStream::cancel() does: the next read() fails with CANCELLED,
   // responses not yet read are discarded.
   void cancel();
   const Metadata& trailer_metadata() const;
@@ -121,8 +121,9 @@ class RpcClient {
   static asio::awaitable<Result<RpcClient>> connect(SocketAddress server, RpcConfig config);
 
   // Unary call. Errors: kStatus with the handler's status (NOT_FOUND for an unknown method,
-  // INTERNAL if it threw, ...), kTimeout, kCancelled, kConnection, kStream, and kStatus
-  // RESOURCE_EXHAUSTED locally when `request` exceeds max_message_size.
+  // INTERNAL if it threw, ...), DEADLINE_EXCEEDED, CANCELLED, UNAVAILABLE (connection lost or
+  // refused), a stream reset's code, and RESOURCE_EXHAUSTED locally when `request` exceeds
+  // max_message_size.
   asio::awaitable<Result<Bytes>> call(std::string_view method, Bytes request,
                                       CallOptions options = {}) const;
 

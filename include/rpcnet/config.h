@@ -106,7 +106,7 @@ class RpcConfig {
   // twice max_message_size. Default: 64 MiB.
   RpcConfig& with_max_connection_memory(std::size_t bytes);
   // Server: time a call's header may take to arrive once its stream opened; a stream still
-  // without one is reset (the caller gets kTimeout / kDeadlineExceeded). Default: 10 s.
+  // without one is reset (the caller gets kStream / kDeadlineExceeded). Default: 10 s.
   RpcConfig& with_header_timeout(std::chrono::milliseconds timeout);
   // Metadata entries, and their total bytes (keys plus values), accepted in one call header
   // (server) or status trailer (client). Past either the call ends with RESOURCE_EXHAUSTED.

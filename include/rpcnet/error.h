@@ -1,22 +1,35 @@
 // rpcnet/error.h — RpcError: what went wrong, as values callers can branch on.
 //
-// Every error has a *kind* (where it failed: connecting, TLS, a stream, configuration, I/O,
-// serialization, a deadline, a local cancellation, or a status sent by the peer) and a canonical
-// *code* (rpcnet/status.h) that says what to do about it. Branch on kind() or code(), never on
-// message() — messages are for humans and may change.
+// The rule: branch on code(). Every error carries a canonical code (rpcnet/status.h) that says
+// what to do about it — retry, fix the request, give up — whether the failure was noticed here
+// or reported by the peer. kind() says only *where* it was noticed; use it for logs and for the
+// rare decision that depends on the layer (e.g. a pool dropping a broken connection), always
+// together with code(). Never branch on message(): messages are for humans and may change.
 //
-// Kinds and the code each carries:
-//   kConnection     connect failed, or the connection closed or broke   -> kUnavailable
-//   kStream         the call's stream was reset or ended without status -> the reset's code
-//   kTls            handshake failed: untrusted or misnamed certificate, missing client
-//                   certificate, ALPN mismatch                          -> kUnavailable
-//   kConfig         invalid RpcConfig; message() names the culprit       -> kInvalidArgument
+// Kinds (where) and the codes each carries (what):
+//   kConnection     setting up, or losing, the QUIC connection          -> kUnavailable
+//   kTls            the handshake: untrusted or misnamed certificate,
+//                   missing client certificate, ALPN mismatch           -> kUnavailable
+//   kStream         the peer reset the call's stream, or broke the call
+//                   protocol on it                                      -> the reset's code, e.g.
+//                   kDeadlineExceeded (the server's deadline fired), kCancelled (it stopped
+//                   reading), kUnavailable (refused before a handler ran), kResourceExhausted
+//                   (a frame over the limit), kInternal (malformed frames, missing status),
+//                   kFailedPrecondition (a write after finish)
+//   kCall           this side ended the call or the wait: its deadline
+//                   passed                                              -> kDeadlineExceeded
+//                   or it was cancelled (by the caller, a dropped
+//                   handle, a shutdown, or on a server the client)      -> kCancelled
+//   kConfig         invalid configuration or argument; message() names
+//                   the culprit                                         -> kInvalidArgument
 //   kIo             a socket or file operation failed                   -> kUnavailable
 //   kSerialization  a payload could not be encoded or decoded           -> kInvalidArgument
-//   kTimeout        the deadline passed (noticed locally, or reported by
-//                   the peer with DEADLINE_EXCEEDED)                     -> kDeadlineExceeded
-//   kCancelled      the call was cancelled on this side                 -> kCancelled
-//   kStatus         the peer finished the call with a non-OK status     -> that status
+//   kStatus         a status chosen by a handler or the library (a limit,
+//                   an unknown method...), or received from the peer's
+//                   trailer (is_remote())                               -> that status
+// code() is never kOk for an error the library makes (one built by hand with kOk travels as
+// UNKNOWN). The codes are the ones on the wire: a peer sees exactly the code() of the error
+// its call ended with.
 // is_remote() is true when the code and message came from the peer's status trailer;
 // not_started() when the call provably never reached a handler (safe to retry anywhere).
 //
@@ -26,8 +39,9 @@
 //   asio::awaitable<void> ping(rpcnet::RpcClient& client) {
 //     auto reply = co_await client.call("ping", {});
 //     if (!reply) {
-//       switch (reply.error().kind()) {
-//         case rpcnet::ErrorKind::kTimeout: std::cerr << "server took too long\n"; break;
+//       switch (reply.error().code()) {
+//         case rpcnet::StatusCode::kDeadlineExceeded: std::cerr << "server took too long\n"; break;
+//         case rpcnet::StatusCode::kUnavailable: /* retry with backoff */ break;
 //         default: std::cerr << "rpc failed: " << reply.error().to_string() << "\n";
 //       }
 //     }
@@ -51,8 +65,7 @@ enum class ErrorKind : std::uint8_t {
   kConfig,
   kIo,
   kSerialization,
-  kTimeout,
-  kCancelled,
+  kCall,
   kStatus,
 };
 
@@ -68,6 +81,7 @@ class RpcError {
   static RpcError config(std::string message);
   static RpcError io(std::string message);
   static RpcError serialization(std::string message);
+  // kCall: this side's deadline passed / this side cancelled.
   static RpcError timeout(std::string message = "deadline exceeded");
   static RpcError cancelled(std::string message = "cancelled");
   // A status a handler returns, e.g. RpcError::status(StatusCode::kNotFound, "no such user").

@@ -10,7 +10,8 @@
 // so — never undefined behaviour.
 //
 // The monadic helpers are std::expected's: and_then (chain a fallible step), transform (map the
-// value), or_else (handle or replace the error).
+// value), or_else (handle or replace the error). To pass a step's error up unchanged between
+// statements, RPCNET_TRY(step) says it in one line.
 //
 // Example:
 //   #include <charconv>
@@ -30,6 +31,7 @@
 //     return 2 * value;
 //   }
 //   rpcnet::Result<std::string> doubled = parse("21").transform([](int v) { return std::to_string(2 * v); });
+//   RPCNET_TRY(check_port(config));    // returns check_port's error, if any
 #pragma once
 
 #include <functional>
@@ -228,3 +230,13 @@ class [[nodiscard]] Result<void> {
 inline Result<void> ok() { return {}; }
 
 }  // namespace rpcnet
+
+// RPCNET_TRY(expr): evaluates `expr`, a Result of any T; when it holds an error, returns that
+// error from the enclosing function (which returns a Result). The value, if any, is dropped: to
+// keep it, test the Result yourself or chain with and_then / transform. One statement; it needs
+// the trailing semicolon. (In a coroutine, test the Result and co_return its error.)
+#define RPCNET_TRY(...)                                                           \
+  if (auto rpcnet_try_result_ = (__VA_ARGS__); !rpcnet_try_result_)               \
+    return std::move(rpcnet_try_result_).error();                                 \
+  else                                                                            \
+    static_cast<void>(0)

@@ -54,8 +54,8 @@ class ServerStream {
   ServerStream& operator=(const ServerStream&) = delete;
 
   // The next request message, or nullopt once the client finished sending.
-  // Errors: kCancelled (client cancelled or server shutting down), kTimeout (deadline),
-  // kStatus RESOURCE_EXHAUSTED (a message over max_message_size), kStream (protocol violation).
+  // Errors: CANCELLED (client cancelled or server shutting down), DEADLINE_EXCEEDED,
+  // RESOURCE_EXHAUSTED (a message over max_message_size), INTERNAL (protocol violation).
   asio::awaitable<Result<std::optional<Bytes>>> read();
 
   // Sends one response message. Errors: kCancelled when the client went away,

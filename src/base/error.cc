@@ -10,8 +10,7 @@ std::string_view error_kind_name(ErrorKind kind) noexcept {
     case ErrorKind::kConfig: return "config";
     case ErrorKind::kIo: return "io";
     case ErrorKind::kSerialization: return "serialization";
-    case ErrorKind::kTimeout: return "timeout";
-    case ErrorKind::kCancelled: return "cancelled";
+    case ErrorKind::kCall: return "call";
     case ErrorKind::kStatus: return "status";
   }
   return "unknown";
@@ -39,10 +38,10 @@ RpcError RpcError::serialization(std::string message) {
   return {ErrorKind::kSerialization, StatusCode::kInvalidArgument, std::move(message)};
 }
 RpcError RpcError::timeout(std::string message) {
-  return {ErrorKind::kTimeout, StatusCode::kDeadlineExceeded, std::move(message)};
+  return {ErrorKind::kCall, StatusCode::kDeadlineExceeded, std::move(message)};
 }
 RpcError RpcError::cancelled(std::string message) {
-  return {ErrorKind::kCancelled, StatusCode::kCancelled, std::move(message)};
+  return {ErrorKind::kCall, StatusCode::kCancelled, std::move(message)};
 }
 RpcError RpcError::status(StatusCode code, std::string message, Bytes details) {
   RpcError error(ErrorKind::kStatus, code, std::move(message));
@@ -50,9 +49,7 @@ RpcError RpcError::status(StatusCode code, std::string message, Bytes details) {
   return error;
 }
 RpcError RpcError::remote(StatusCode code, std::string message, Bytes details) {
-  const ErrorKind kind =
-      code == StatusCode::kDeadlineExceeded ? ErrorKind::kTimeout : ErrorKind::kStatus;
-  RpcError error(kind, code, std::move(message));
+  RpcError error(ErrorKind::kStatus, code, std::move(message));
   error.details_ = std::move(details);
   error.remote_ = true;
   return error;

@@ -247,7 +247,7 @@ Result<void> add_role_extensions(gnutls_x509_crt_t crt, const CertificateSpec& s
     return tls_error("setting extendedKeyUsage", rv);
   }
   for (const std::string& name : spec.alt_names) {
-    if (auto added = add_subject_alt_name(crt, name); !added) return added;
+    RPCNET_TRY(add_subject_alt_name(crt, name));
   }
   return {};
 }
@@ -269,7 +269,7 @@ Result<Issued> issue(const CertificateSpec& spec, const Issued* issuer, const Va
   if (const int rv = gnutls_x509_crt_set_version(crt.get(), 3); rv < 0) {
     return tls_error("setting the certificate version", rv);
   }
-  if (auto serial = set_random_serial(crt.get()); !serial) return std::move(serial).error();
+  RPCNET_TRY(set_random_serial(crt.get()));
   if (const int rv = gnutls_x509_crt_set_activation_time(crt.get(), validity.not_before); rv < 0) {
     return tls_error("setting notBefore", rv);
   }
@@ -435,7 +435,7 @@ Result<void> write_files(const fs::path& directory, const std::vector<OutputFile
     staged.push_back(std::move(*one));
   }
   for (StagedFile& file : staged) {
-    if (auto committed = file.commit(); !committed) return committed;
+    RPCNET_TRY(file.commit());
   }
   return {};
 }
@@ -456,7 +456,7 @@ Result<void> ensure_directory(const fs::path& directory) {
 }  // namespace
 
 Result<DevCertificatePaths> make_dev_certificates(const DevCertificateOptions& options) {
-  if (auto valid = validate(options); !valid) return std::move(valid).error();
+  RPCNET_TRY(validate(options));
   auto validity = validity_from_now(options.valid_for);
   if (!validity) return std::move(validity).error();
 
@@ -469,13 +469,13 @@ Result<DevCertificatePaths> make_dev_certificates(const DevCertificateOptions& o
   if (!client) return std::move(client).error();
 
   std::vector<OutputFile> files;
-  if (auto pem = append_pem_files(files, *ca, "ca"); !pem) return std::move(pem).error();
-  if (auto pem = append_pem_files(files, *server, "server"); !pem) return std::move(pem).error();
-  if (auto pem = append_pem_files(files, *client, "client"); !pem) return std::move(pem).error();
+  RPCNET_TRY(append_pem_files(files, *ca, "ca"));
+  RPCNET_TRY(append_pem_files(files, *server, "server"));
+  RPCNET_TRY(append_pem_files(files, *client, "client"));
 
   const fs::path directory(options.directory);
-  if (auto created = ensure_directory(directory); !created) return std::move(created).error();
-  if (auto written = write_files(directory, files); !written) return std::move(written).error();
+  RPCNET_TRY(ensure_directory(directory));
+  RPCNET_TRY(write_files(directory, files));
 
   return DevCertificatePaths{
       .ca_cert = (directory / "ca.pem").string(),

@@ -7,7 +7,8 @@
 namespace rpcnet::cluster {
 
 AttemptOutcome attempt_outcome(const RpcError& error) noexcept {
-  return error.kind() == ErrorKind::kCancelled ? AttemptOutcome::kAbandoned : AttemptOutcome::kFailed;
+  const bool cancelled_here = error.kind() == ErrorKind::kCall && error.code() == StatusCode::kCancelled;
+  return cancelled_here ? AttemptOutcome::kAbandoned : AttemptOutcome::kFailed;
 }
 
 HedgePolicy::HedgePolicy(std::optional<double> percentile, std::chrono::nanoseconds min_delay) noexcept

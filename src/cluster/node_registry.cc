@@ -5,9 +5,7 @@ namespace rpcnet::cluster {
 std::vector<Member> NodeRegistry::nodes() const { return nodes_with_tag(TagFilter()); }
 
 Result<std::vector<Member>> NodeRegistry::nodes_with_tag(std::string_view filter) const {
-  auto parsed = TagFilter::parse(filter);
-  if (!parsed) return parsed.error();
-  return nodes_with_tag(*parsed);
+  return TagFilter::parse(filter).transform([this](const TagFilter& parsed) { return nodes_with_tag(parsed); });
 }
 
 std::vector<Member> NodeRegistry::nodes_with_tag(const TagFilter& filter) const {

@@ -33,18 +33,14 @@ std::uint64_t mul_high(std::uint64_t a, std::uint64_t b) noexcept {
 }  // namespace
 
 RetryDecision classify(const RpcError& error, bool idempotent, bool not_started) noexcept {
-  switch (error.kind()) {
-    case ErrorKind::kCancelled:
-    case ErrorKind::kConfig:
-    case ErrorKind::kSerialization:
-      return RetryDecision::kDoNotRetry;
-    default:
-      break;
+  // Our own cancellation and our own bad input fail the same way on every worker.
+  const bool cancelled_here = error.kind() == ErrorKind::kCall && error.code() == StatusCode::kCancelled;
+  if (cancelled_here || error.kind() == ErrorKind::kConfig || error.kind() == ErrorKind::kSerialization) {
+    return RetryDecision::kDoNotRetry;
   }
   if (not_started) return RetryDecision::kRetryOtherWorker;
   if (!idempotent) return RetryDecision::kDoNotRetry;
-  if (error.code() == StatusCode::kUnavailable || error.code() == StatusCode::kDeadlineExceeded ||
-      error.kind() == ErrorKind::kTimeout) {
+  if (error.code() == StatusCode::kUnavailable || error.code() == StatusCode::kDeadlineExceeded) {
     return RetryDecision::kRetryOtherWorker;
   }
   return RetryDecision::kDoNotRetry;

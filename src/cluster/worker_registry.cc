@@ -98,9 +98,7 @@ void WorkerRegistry::sync_locked(Time now) {
 }
 
 Result<WorkerInfo> WorkerRegistry::select_worker(std::string_view filter) {
-  auto parsed = TagFilter::parse(filter);
-  if (!parsed) return parsed.error();
-  return select_worker(*parsed);
+  return TagFilter::parse(filter).and_then([this](const TagFilter& parsed) { return select_worker(parsed); });
 }
 
 Result<WorkerInfo> WorkerRegistry::select_worker(const TagFilter& filter, const std::set<std::string>& exclude) {

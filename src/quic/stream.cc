@@ -82,7 +82,7 @@ asio::awaitable<Result<void>> Stream::write(Bytes head, Bytes body, bool fin,
                                             asio::cancellation_slot cancel) {
   if (connection_ == nullptr) co_return RpcError::connection("connection closed");
   if (tx_shut_) co_return write_after_shutdown();
-  if (tx_fin_queued_) co_return RpcError::stream("write after the stream was finished");
+  if (tx_fin_queued_) co_return RpcError::stream("write after the stream was finished", StatusCode::kFailedPrecondition);
   const std::size_t queued = head.size() + body.size();
   if (queued > 0) {
     if (!connection_->budget_.try_charge(queued)) {

@@ -48,8 +48,8 @@ int require_alpn_hook(gnutls_session_t session, unsigned, unsigned when, unsigne
 
 Result<void> load_key_pair(gnutls_certificate_credentials_t credentials, const std::string& cert,
                            const std::string& key) {
-  if (auto r = check_readable("certificate", cert); !r) return r;
-  if (auto r = check_readable("private key", key); !r) return r;
+  RPCNET_TRY(check_readable("certificate", cert));
+  RPCNET_TRY(check_readable("private key", key));
   const int rv = gnutls_certificate_set_x509_key_file(credentials, cert.c_str(), key.c_str(),
                                                       GNUTLS_X509_FMT_PEM);
   if (rv < 0) {
@@ -61,7 +61,7 @@ Result<void> load_key_pair(gnutls_certificate_credentials_t credentials, const s
 
 Result<void> load_trust(gnutls_certificate_credentials_t credentials, const std::string& what,
                         const std::string& path) {
-  if (auto r = check_readable(what, path); !r) return r;
+  RPCNET_TRY(check_readable(what, path));
   const int rv =
       gnutls_certificate_set_x509_trust_file(credentials, path.c_str(), GNUTLS_X509_FMT_PEM);
   if (rv < 0) return file_error(what, path, gnutls_strerror(rv));

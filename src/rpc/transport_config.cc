@@ -70,7 +70,7 @@ wire::FrameLimits frame_limits(const RpcConfig& config) {
 }
 
 Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const RpcConfig& config) {
-  if (auto r = validate_limits(config); !r) return std::move(r).error();
+  RPCNET_TRY(validate_limits(config));
   if (config.key_path().empty()) {
     return RpcError::config("server needs a private key: set with_key_path");
   }
@@ -83,7 +83,7 @@ Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const Rpc
 
 Result<std::shared_ptr<const quic::TlsCredentials>> client_credentials(const RpcConfig& config,
                                                                        const SocketAddress& server) {
-  if (auto r = validate_limits(config); !r) return std::move(r).error();
+  RPCNET_TRY(validate_limits(config));
   quic::ClientTlsOptions options;
   const bool has_identity = !config.key_path().empty();
   if (has_identity) {

@@ -133,10 +133,10 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::bind(const asio::any_io_executor& 
     socket->fd_ = -1;
     return error;
   }
-  if (auto r = socket->read_local_address(); !r) return std::move(r).error();
+  RPCNET_TRY(socket->read_local_address());
   UdpSocketOptions rest = options;
   rest.reuse_port = false;  // already set before bind()
-  if (auto r = socket->configure(rest); !r) return std::move(r).error();
+  RPCNET_TRY(socket->configure(rest));
   return socket;
 }
 
@@ -236,8 +236,8 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::connect(const asio::any_io_executo
     socket->fd_ = -1;
     return error;
   }
-  if (auto r = socket->read_local_address(); !r) return std::move(r).error();
-  if (auto r = socket->configure(options); !r) return std::move(r).error();
+  RPCNET_TRY(socket->read_local_address());
+  RPCNET_TRY(socket->configure(options));
   return socket;
 }
 

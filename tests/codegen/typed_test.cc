@@ -17,6 +17,7 @@
 #include "greeting/greeting.hpp"
 #include "relay/relay.hpp"
 #include "integration/harness.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -287,8 +288,7 @@ TEST_F(CodegenTypedTest, HandlerStatusWithTypedDetailsReachesTheClient) {
   }());
   ASSERT_FALSE(reply);
   const RpcError& error = reply.error();
-  EXPECT_EQ(error.kind(), ErrorKind::kStatus);
-  EXPECT_EQ(error.code(), StatusCode::kOutOfRange);
+  EXPECT_THAT(error, ErrorIs(ErrorKind::kStatus, StatusCode::kOutOfRange));
   EXPECT_EQ(error.message(), "name is too long");
   EXPECT_TRUE(error.is_remote());
   auto details = details_as<Problem>(error);
@@ -303,7 +303,7 @@ TEST_F(CodegenTypedTest, StatusWithoutDetailsHasNoTypedDetails) {
     co_return co_await client.SayHello(hello(""));
   }());
   ASSERT_FALSE(reply);
-  EXPECT_EQ(reply.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(reply, StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(reply.error().message(), "name is empty");
   EXPECT_FALSE(details_as<Problem>(reply.error()).has_value());
 }
@@ -320,8 +320,7 @@ TEST_F(CodegenTypedTest, StreamingHandlerStatusWithTypedDetailsEndsTheStream) {
     co_return next.error();
   }());
   ASSERT_TRUE(error.has_value());
-  EXPECT_EQ(error->kind(), ErrorKind::kStatus);
-  EXPECT_EQ(error->code(), StatusCode::kOutOfRange);
+  EXPECT_THAT(error, ErrorIs(ErrorKind::kStatus, StatusCode::kOutOfRange));
   EXPECT_EQ(error->message(), "count is too large");
   auto details = details_as<Problem>(*error);
   ASSERT_TRUE(details.has_value());
@@ -349,8 +348,7 @@ TEST_F(CodegenTypedTest, RequestThatFailsToParseIsInvalidArgumentAndNeverReaches
   }());
   ASSERT_EQ(errors.size(), 3U);
   for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_EQ(errors[i].kind(), ErrorKind::kStatus) << errors[i];
-    EXPECT_EQ(errors[i].code(), StatusCode::kInvalidArgument) << errors[i];
+    EXPECT_THAT(errors[i], ErrorIs(ErrorKind::kStatus, StatusCode::kInvalidArgument)) << errors[i];
     EXPECT_TRUE(errors[i].is_remote()) << errors[i];
   }
   EXPECT_EQ(errors[0].message(), "cannot parse a codegen.test.HelloRequest");
@@ -371,8 +369,7 @@ TEST_F(CodegenTypedTest, StreamedRequestThatFailsToParseIsInvalidArgument) {
     co_return co_await raw.call_client_streaming("codegen.test.Greeting/Sum", std::move(requests));
   }());
   ASSERT_FALSE(reply);
-  EXPECT_EQ(reply.error().kind(), ErrorKind::kStatus);
-  EXPECT_EQ(reply.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(reply, ErrorIs(ErrorKind::kStatus, StatusCode::kInvalidArgument));
   EXPECT_EQ(reply.error().message(), "cannot parse a codegen.test.Number");
 }
 
@@ -437,8 +434,7 @@ TEST_F(CodegenImpostorTest, ResponsesThatFailToParseAreSerializationErrors) {
   ASSERT_EQ(errors.size(), 4U);
   const std::array<std::string, 4> types = {"HelloReply", "Number", "Summary", "HelloReply"};
   for (std::size_t i = 0; i < errors.size(); ++i) {
-    EXPECT_EQ(errors[i].kind(), ErrorKind::kSerialization) << i << ": " << errors[i];
-    EXPECT_EQ(errors[i].code(), StatusCode::kInvalidArgument) << i << ": " << errors[i];
+    EXPECT_THAT(errors[i], ErrorIs(ErrorKind::kSerialization, StatusCode::kInvalidArgument)) << i << ": " << errors[i];
     EXPECT_EQ(errors[i].message(), "cannot parse a codegen.test." + types[i]) << i;
   }
 }

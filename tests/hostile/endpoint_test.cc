@@ -10,6 +10,7 @@
 #include <string>
 
 #include "support/quic_pipe.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -121,7 +122,7 @@ TEST(HostileEndpoint, PastMaxConnectionsAClientIsRefusedWithTheLimitNamed) {
   EXPECT_TRUE(a.connection->is_open());
   EXPECT_TRUE(b.connection->is_open());
   ASSERT_TRUE(c.connection->close_error().has_value());
-  EXPECT_EQ(c.connection->close_error()->kind(), ErrorKind::kConnection);
+  EXPECT_THAT(c.connection->close_error(), ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable));
   EXPECT_NE(c.connection->close_error()->message().find(
                 "refused the connection: the server has its maximum of 2 connections"),
             std::string::npos)
@@ -231,7 +232,7 @@ TEST(HostileEndpoint, AClientOfARestartedServerLearnsAtOnceFromTheStatelessReset
                                    runtime::monotonic_ns());
   }
   ASSERT_TRUE(client.connection->close_error().has_value());
-  EXPECT_EQ(client.connection->close_error()->kind(), ErrorKind::kConnection);
+  EXPECT_THAT(client.connection->close_error(), ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable));
   EXPECT_NE(client.connection->close_error()->message().find("stateless reset"), std::string::npos)
       << client.connection->close_error()->message();
 }

@@ -14,6 +14,7 @@
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
 #include "rpcnet/cluster/node_registry.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -154,7 +155,7 @@ TEST_F(ClusterClientTest, NodeRegistryFiltersByTags) {
   EXPECT_EQ(nodes.nodes().size(), 3u);  // the caller itself too
   auto bad = nodes.nodes_with_tag("a=b=c");
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(bad, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
 }
 
 TEST_F(ClusterClientTest, RoundRobinSpreadsCallsExactlyOverOnePooledConnectionPerWorker) {
@@ -192,7 +193,7 @@ TEST_F(ClusterClientTest, FilterSelectsOnlyMatchingWorkersAndNoMatchIsUnavailabl
   }());
   EXPECT_EQ(outcome.first, std::set<std::string>{"gpu"});
   ASSERT_FALSE(outcome.second);
-  EXPECT_EQ(outcome.second.error().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(outcome.second, StatusIs(StatusCode::kUnavailable));
 }
 
 TEST_F(ClusterClientTest, CallThatNeverReachedAHandlerIsRetriedElsewhereEvenIfNotIdempotent) {
@@ -246,7 +247,7 @@ TEST_F(ClusterClientTest, UnavailableIsRetriedOnlyForIdempotentCalls) {
     co_return std::pair{std::move(plain), std::move(retried)};
   }());
   ASSERT_FALSE(outcome.first);
-  EXPECT_EQ(outcome.first.error().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(outcome.first, StatusIs(StatusCode::kUnavailable));
   EXPECT_FALSE(outcome.first.error().not_started());
   ASSERT_TRUE(outcome.second) << outcome.second.error();
   EXPECT_EQ(text(*outcome.second), "b-good");
@@ -271,7 +272,7 @@ TEST_F(ClusterClientTest, DeadlineSpansAllAttemptsOfAHangingCall) {
     co_return co_await client.call_worker("work", {}, "", options);
   }());
   ASSERT_FALSE(reply);
-  EXPECT_EQ(reply.error().kind(), ErrorKind::kTimeout);
+  EXPECT_THAT(reply, ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
   std::uint64_t attempts = 0;
   std::set<std::string> tried;
   for (const auto& s : client.worker_stats()) {

@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "in_memory_harness.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -85,8 +86,7 @@ TEST(DeadlineTest, CallPastItsDeadlineTimesOutAtItsDeadlineAndTheHandlerIsCancel
   const auto called = server.network().now();
   auto result = server.run(client.call("park", {}, options));
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kTimeout);
-  EXPECT_EQ(result.error().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
   EXPECT_EQ(server.network().now() - called, 100ms);
   ASSERT_TRUE(server.network().run_until([&] { return parked->how.has_value(); }));
   EXPECT_EQ(*parked->how, "cancelled");
@@ -105,7 +105,7 @@ TEST(DeadlineTest, ClientDefaultTimeoutComesFromTheConfig) {
   const auto called = server.network().now();
   auto result = server.run(client.call("park", {}));
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kTimeout);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
   EXPECT_EQ(server.network().now() - called, 150ms);
   ASSERT_TRUE(server.network().run_until([&] { return parked->how.has_value(); }));
   EXPECT_EQ(*parked->how, "cancelled");
@@ -224,8 +224,8 @@ TEST(CancellationTest, ExplicitCancelFailsLaterReadsWithCancelled) {
     // Tell the client the handler is running, then wait for a request that never comes.
     if (auto w = co_await stream.write(to_bytes("ready")); !w) co_return w;
     auto next = co_await stream.read();
-    observation->record(!next && next.error().kind() == ErrorKind::kCancelled ? "cancelled"
-                                                                            : "read returned");
+    const bool cancelled = ::testing::Value(next, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
+    observation->record(cancelled ? "cancelled" : "read returned");
     co_return ok();
   });
   server.start();
@@ -239,7 +239,7 @@ TEST(CancellationTest, ExplicitCancelFailsLaterReadsWithCancelled) {
     co_return co_await call->read();
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
   EXPECT_EQ(observation->wait(), "cancelled");
 }
 
@@ -268,7 +268,7 @@ TEST(ServerCancellationTest, ServerDeadlineResetIsAnErrorNotACleanEnd) {
     }
   }());
   ASSERT_TRUE(error.has_value()) << "a deadline-reset stream ended cleanly";
-  EXPECT_EQ(error->code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(error, StatusIs(StatusCode::kDeadlineExceeded));
 }
 
 TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
@@ -316,8 +316,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
   }());
   EXPECT_EQ(outcome.slow, "finished");
   ASSERT_TRUE(outcome.refused.has_value());
-  EXPECT_EQ(outcome.refused->code(), StatusCode::kUnavailable);
-  EXPECT_EQ(outcome.refused->kind(), ErrorKind::kStream);
+  EXPECT_THAT(outcome.refused, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
   EXPECT_TRUE(outcome.refused->not_started()) << "a refused call never ran: safe to retry elsewhere";
 }
 
@@ -347,8 +346,7 @@ TEST(ShutdownTest, StoppingTheServerFailsCallsInFlightPromptly) {
   }());
   ASSERT_TRUE(error.has_value());
   // The stream reset (code kShutdown) goes out just before the CONNECTION_CLOSE.
-  EXPECT_EQ(error->kind(), ErrorKind::kStream);
-  EXPECT_EQ(error->code(), StatusCode::kUnavailable);
+  EXPECT_THAT(error, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
   EXPECT_EQ(observation->wait(), "cancelled");
 }
 
@@ -444,7 +442,7 @@ TEST(ConnectionLifetimeTest, ClosingTheClientFailsLaterCallsWithConnectionError)
     co_return co_await client.call("echo", {});
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kConnection);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable));
   EXPECT_TRUE(result.error().not_started());
 }
 

@@ -10,6 +10,7 @@
 #include "integration/harness.h"
 #include "rpcnet/cluster/health_checker.h"
 #include "rpcnet/cluster/membership.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -72,7 +73,7 @@ TEST(MembershipHandle, JoinRejectsUndiallableSeedsAndAStoppedMember) {
   ASSERT_TRUE(a->wait_stopped_blocking(10s));
   auto late = a->join({});
   ASSERT_FALSE(late);
-  EXPECT_EQ(late.error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(late, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
 }
 
 TEST(MembershipHandle, TheLastCopyGoingStopsTheMemberAndClosesItsSubscriptions) {
@@ -87,7 +88,7 @@ TEST(MembershipHandle, TheLastCopyGoingStopsTheMemberAndClosesItsSubscriptions) 
   EXPECT_TRUE(events->closed());
   auto next = events->next_blocking(10s);
   ASSERT_FALSE(next);
-  EXPECT_EQ(next.error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(next, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
 }
 
 TEST(MembershipAwait, AwaitStoppedSuspendsUntilTheLeaveEndsAndTimesOutOtherwise) {
@@ -97,7 +98,7 @@ TEST(MembershipAwait, AwaitStoppedSuspendsUntilTheLeaveEndsAndTimesOutOtherwise)
   ClusterMembership member = *a;
   auto timed_out = run_bounded(runtime, member.await_stopped(10ms));
   ASSERT_FALSE(timed_out);
-  EXPECT_EQ(timed_out.error().kind(), ErrorKind::kTimeout);
+  EXPECT_THAT(timed_out, ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
   EXPECT_FALSE(member.stopped());
 
   auto body = [member]() mutable -> asio::awaitable<std::pair<Result<void>, Result<cluster::ClusterEvent>>> {
@@ -111,7 +112,7 @@ TEST(MembershipAwait, AwaitStoppedSuspendsUntilTheLeaveEndsAndTimesOutOtherwise)
   EXPECT_TRUE(stopped) << stopped.error();
   EXPECT_TRUE(member.stopped());
   ASSERT_FALSE(next);
-  EXPECT_EQ(next.error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(next, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
 }
 
 TEST(HealthCheckerOverMembership, AStricterCheckerDeclaresASilencedMemberFailed) {
@@ -153,7 +154,7 @@ TEST(HealthCheckerOverMembership, AStricterCheckerDeclaresASilencedMemberFailed)
   health.stop();
   auto after = failures->next_blocking(10s);
   ASSERT_FALSE(after);
-  EXPECT_EQ(after.error().kind(), ErrorKind::kCancelled) << "stop() closes the checker's subscriptions";
+  EXPECT_THAT(after, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled)) << "stop() closes the checker's subscriptions";
 }
 
 TEST(HealthCheckerOverMembership, StartRefusesAnInvalidConfigAndAStoppedMembership) {
@@ -171,7 +172,7 @@ TEST(HealthCheckerOverMembership, StartRefusesAnInvalidConfigAndAStoppedMembersh
   cluster::HealthChecker late(*a);
   auto cancelled = late.start();
   ASSERT_FALSE(cancelled);
-  EXPECT_EQ(cancelled.error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(cancelled, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
 }
 
 }  // namespace

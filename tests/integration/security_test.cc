@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "quic/connection.h"
 #include "quic/tls.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -41,14 +42,14 @@ TEST_F(TlsTest, WrongServerNameIsATlsError) {
   auto client = connect_with(server_, RpcConfig(certificates().main.ca_cert, "127.0.0.1:0")
                                           .with_server_name("not-the-server.example"));
   ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.error().kind(), ErrorKind::kTls);
+  EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
 TEST_F(TlsTest, UntrustedServerCertificateIsATlsError) {
   auto client = connect_with(server_, RpcConfig(certificates().other.ca_cert, "127.0.0.1:0")
                                           .with_server_name("localhost"));
   ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.error().kind(), ErrorKind::kTls);
+  EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
 TEST_F(TlsTest, ServerKeepsServingAfterRefusedHandshakes) {
@@ -128,7 +129,7 @@ Result<void> raw_connect(LoopbackServer& server, std::string alpn) {
 TEST_F(TlsTest, ClientOfferingAnotherAlpnIsRefused) {
   auto result = raw_connect(server_, "h3");
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kTls);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
   EXPECT_NE(result.error().message().find("No supported application protocol"), std::string::npos)
       << result.error().message();
 }
@@ -136,7 +137,7 @@ TEST_F(TlsTest, ClientOfferingAnotherAlpnIsRefused) {
 TEST_F(TlsTest, ClientOfferingNoAlpnIsRefused) {
   auto result = raw_connect(server_, "");
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kTls);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
 TEST_F(TlsTest, RawClientWithTheRightAlpnIsAccepted) {
@@ -176,7 +177,7 @@ TEST_F(MutualTlsTest, ClientWithAValidCertificateIsAcceptedAndIdentified) {
 TEST_F(MutualTlsTest, ClientWithoutACertificateIsRefused) {
   auto client = connect_with(server_, client_config());
   ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.error().kind(), ErrorKind::kTls);
+  EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
 TEST_F(MutualTlsTest, ClientCertificateFromAnotherCaIsRefused) {
@@ -186,7 +187,7 @@ TEST_F(MutualTlsTest, ClientCertificateFromAnotherCaIsRefused) {
                                           .with_ca_path(certificates().main.ca_cert)
                                           .with_server_name("localhost"));
   ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.error().kind(), ErrorKind::kTls);
+  EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
 TEST_F(MutualTlsTest, ServerCertificateIsNotAcceptedAsAClientIdentity) {
@@ -197,7 +198,7 @@ TEST_F(MutualTlsTest, ServerCertificateIsNotAcceptedAsAClientIdentity) {
                                           .with_ca_path(c.ca_cert)
                                           .with_server_name("localhost"));
   ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.error().kind(), ErrorKind::kTls);
+  EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
 TEST(MutualTlsConfigTest, ClientIdentityWithoutCaIsAConfigError) {
@@ -206,7 +207,7 @@ TEST(MutualTlsConfigTest, ClientIdentityWithoutCaIsAConfigError) {
   const auto& c = certificates().main;
   auto client = connect_with(server, RpcConfig(c.client_cert, "127.0.0.1:0").with_key_path(c.client_key));
   ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(client, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
 }
 
 }  // namespace

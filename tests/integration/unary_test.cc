@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "transport_harness.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -82,8 +83,7 @@ TEST_P(UnaryTest, SerializationErrorFromHandlerArrivesAsInvalidArgument) {
     co_return co_await client.call("add", to_bytes("not two ints"));
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kStatus);
-  EXPECT_EQ(result.error().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kStatus, StatusCode::kInvalidArgument));
   EXPECT_TRUE(result.error().is_remote());
   EXPECT_EQ(result.error().message(), "add expects two 32-bit integers");
 }
@@ -97,7 +97,7 @@ TEST_P(UnaryTest, UnknownMethodIsNotFoundAndTheConnectionKeepsWorking) {
                                co_return std::pair{std::move(missing), std::move(after)};
                              }());
   ASSERT_FALSE(results.first.ok());
-  EXPECT_EQ(results.first.error().code(), StatusCode::kNotFound);
+  EXPECT_THAT(results.first, StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(results.first.error().message(), "unknown method \"no.such/Method\"");
   ASSERT_TRUE(results.second) << results.second.error();
   EXPECT_EQ(to_string(*results.second), "still here");
@@ -112,7 +112,7 @@ TEST_P(UnaryTest, HandlerStatusCarriesCodeMessageAndDetails) {
     co_return co_await client.call("deny", {});
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(result, StatusIs(StatusCode::kPermissionDenied));
   EXPECT_EQ(result.error().message(), "not yours");
   EXPECT_EQ(to_string(result.error().details()), "detail-blob");
 }
@@ -130,7 +130,7 @@ TEST_P(UnaryTest, HandlerThatThrowsIsInternalWithTheExceptionMessage) {
                                co_return std::pair{std::move(boom), std::move(after)};
                              }());
   ASSERT_FALSE(results.first.ok());
-  EXPECT_EQ(results.first.error().code(), StatusCode::kInternal);
+  EXPECT_THAT(results.first, StatusIs(StatusCode::kInternal));
   EXPECT_FALSE(results.first.error().not_started()) << "the handler ran";
   EXPECT_EQ(results.first.error().message(), "handler threw: kaboom");
   EXPECT_TRUE(results.second) << results.second.error();
@@ -209,7 +209,7 @@ TEST_P(UnaryTest, RequestOverTheClientLimitFailsLocallyWithResourceExhausted) {
     co_return co_await client.call("echo", Bytes(1025));
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(result, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_FALSE(result.error().is_remote());
 }
 
@@ -244,7 +244,7 @@ TEST(UnaryLimitsTest, OversizedRequestIsResourceExhaustedForThatCallOnly) {
                                co_return std::pair{std::move(big), std::move(small)};
                              }());
   ASSERT_FALSE(results.first.ok());
-  EXPECT_EQ(results.first.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(results.first, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_TRUE(results.first.error().is_remote());
   ASSERT_TRUE(results.second) << results.second.error();
   EXPECT_EQ(results.second->size(), 64u * 1024);
@@ -261,7 +261,7 @@ TEST(UnaryLimitsTest, RequestLargerThanTheFlowControlWindowStillGetsResourceExha
     co_return co_await client.call("echo", Bytes(4u << 20));
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(result, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_TRUE(result.error().is_remote());
 }
 
@@ -276,7 +276,7 @@ TEST(UnaryLimitsTest, OversizedResponseIsResourceExhausted) {
     co_return co_await client.call("big", {});
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(result, StatusIs(StatusCode::kResourceExhausted));
 }
 
 // ---- worker pool and concurrency -----------------------------------------------------------------
@@ -351,7 +351,7 @@ TEST(ConfigTest, MissingCertificateFileIsAConfigErrorNamingIt) {
                        .with_key_path(certificates().main.server_key));
   auto bound = server.bind();
   ASSERT_FALSE(bound.ok());
-  EXPECT_EQ(bound.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(bound, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
   EXPECT_NE(bound.error().message().find("/nonexistent/server.pem"), std::string::npos)
       << bound.error().message();
 }
@@ -361,7 +361,7 @@ TEST(ConfigTest, KeyThatDoesNotMatchTheCertificateIsAConfigError) {
                        .with_key_path(certificates().main.client_key));
   auto bound = server.bind();
   ASSERT_FALSE(bound.ok());
-  EXPECT_EQ(bound.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(bound, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
   EXPECT_NE(bound.error().message().find(certificates().main.client_key), std::string::npos);
 }
 
@@ -376,14 +376,14 @@ TEST(ConfigTest, GarbageKeyFileIsAConfigError) {
   RpcServer server(RpcConfig(certificates().main.server_cert, "127.0.0.1:0").with_key_path(key));
   auto bound = server.bind();
   ASSERT_FALSE(bound.ok());
-  EXPECT_EQ(bound.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(bound, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
 }
 
 TEST(ConfigTest, ServerWithoutKeyIsAConfigError) {
   RpcServer server(RpcConfig(certificates().main.server_cert, "127.0.0.1:0"));
   auto bound = server.bind();
   ASSERT_FALSE(bound.ok());
-  EXPECT_EQ(bound.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(bound, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
   EXPECT_NE(bound.error().message().find("with_key_path"), std::string::npos);
 }
 
@@ -392,7 +392,7 @@ TEST(ConfigTest, BadBindAddressIsAConfigErrorNamingIt) {
                        .with_key_path(certificates().main.server_key));
   auto bound = server.bind();
   ASSERT_FALSE(bound.ok());
-  EXPECT_EQ(bound.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(bound, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
   EXPECT_NE(bound.error().message().find("127.0.0.1:http"), std::string::npos);
 }
 
@@ -415,7 +415,7 @@ TEST(ConfigTest, PortInUseIsAnIoError) {
                        .with_event_loops(1));
   auto again = second.bind();
   ASSERT_FALSE(again.ok());
-  EXPECT_EQ(again.error().kind(), ErrorKind::kIo);
+  EXPECT_THAT(again, ErrorIs(ErrorKind::kIo, StatusCode::kUnavailable));
 }
 
 TEST(ConfigTest, ClientWithUnreadableTrustFileIsAConfigError) {
@@ -425,7 +425,7 @@ TEST(ConfigTest, ClientWithUnreadableTrustFileIsAConfigError) {
                                           RpcConfig("/nonexistent/ca.pem", "127.0.0.1:0"));
   }());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
   EXPECT_NE(result.error().message().find("/nonexistent/ca.pem"), std::string::npos);
 }
 
@@ -444,8 +444,7 @@ TEST(ConnectTest, NothingListeningIsAConnectionErrorWithinTheConnectTimeout) {
     co_return co_await RpcClient::connect(target, client_config().with_connect_timeout(3s));
   }(), std::chrono::seconds(20));
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().kind(), ErrorKind::kConnection);
-  EXPECT_EQ(result.error().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(result, ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable));
 }
 
 }  // namespace

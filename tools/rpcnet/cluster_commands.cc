@@ -132,9 +132,11 @@ std::string tags_text(const std::map<std::string, std::string>& tags) {
   return text;
 }
 
-std::string random_cluster_key() {
+Result<std::string> random_cluster_key() {
   unsigned char key[32];
-  if (gnutls_rnd(GNUTLS_RND_KEY, key, sizeof key) != 0) return {};
+  if (gnutls_rnd(GNUTLS_RND_KEY, key, sizeof key) != 0) {
+    return RpcError::status(StatusCode::kInternal, "the system random generator failed");
+  }
   return to_hex(key);
 }
 

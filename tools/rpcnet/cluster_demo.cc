@@ -209,12 +209,12 @@ int run_cluster_demo(const ClusterDemoOptions& options) {
   DevCertificateOptions cert_options;
   cert_options.directory = (dir / "certs").string();
   auto certs = make_dev_certificates(cert_options);
-  const std::string key = random_cluster_key();
-  if (!certs || key.empty()) {
-    std::cerr << "cluster-demo: cannot make certificates or a key\n";
+  const auto key = random_cluster_key();
+  if (!certs || !key) {
+    std::cerr << "cluster-demo: cannot make certificates or a key: " << (certs ? key.error() : certs.error()) << "\n";
     return 1;
   }
-  ::setenv("RPCNET_CLUSTER_KEY", key.c_str(), 1);
+  ::setenv("RPCNET_CLUSTER_KEY", key->c_str(), 1);
   const std::string certs_dir = cert_options.directory;
 
   std::cout << "rpcnet cluster demo: a director, three workers and a load client, separate processes on loopback\n"

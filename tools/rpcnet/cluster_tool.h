@@ -35,8 +35,9 @@ Result<cluster::KeyRing> cluster_keys(const std::string& key);
 Result<std::vector<SocketAddress>> parse_addresses(const std::vector<std::string>& texts);
 std::string tags_text(const std::map<std::string, std::string>& tags);
 long long steady_ms(std::chrono::steady_clock::time_point t);
-// 32 random bytes as 64 hex digits (GnuTLS's key-grade RNG); empty on failure.
-std::string random_cluster_key();
+// 32 random bytes as 64 hex digits (GnuTLS's key-grade RNG). Errors: INTERNAL when
+// the system random generator fails.
+Result<std::string> random_cluster_key();
 // One line on stdout, flushed, whole (lines from several threads never interleave).
 void print_line(const std::string& line);
 // Prints `event <kind> id=... t_ms=...` lines until `done` becomes true.

@@ -31,12 +31,12 @@ namespace {
 }  // namespace
 
 int run_cluster_key() {
-  const std::string key = random_cluster_key();
-  if (key.empty()) {
-    std::cerr << "rpcnet: cannot draw random bytes\n";
+  const auto key = random_cluster_key();
+  if (!key) {
+    std::cerr << "rpcnet: cannot draw a key: " << key.error() << "\n";
     return 1;
   }
-  std::cout << key << "\n";
+  std::cout << *key << "\n";
   return 0;
 }
 

@@ -7,8 +7,8 @@
 // released. Thread-safe: publish and poll may run on different threads.
 //
 // Waiting: `co_await sub->next(timeout)` suspends only the awaiting coroutine (on whatever loop
-// it runs) until an event is queued. It ends with kTimeout when `timeout` passes (the default
-// waits for ever), and with kCancelled when the hub is closed (ClusterMembership closes it when it
+// it runs) until an event is queued. It ends with DEADLINE_EXCEEDED when `timeout` passes (the default
+// waits for ever), and with CANCELLED when the hub is closed (ClusterMembership closes it when it
 // stops; queued events are still delivered first) or when the awaiting operation is cancelled
 // through Asio's per-operation cancellation, e.g. by racing it against a stop signal with
 // asio::experimental::awaitable_operators `||`. next_blocking() is the same for a plain thread
@@ -68,8 +68,8 @@ class EventHub {
 
     // The oldest queued event, without waiting.
     std::optional<ClusterEvent> poll();
-    // The next event, waiting without blocking the thread. Errors: kTimeout once `timeout`
-    // passed; kCancelled when the hub closed and the queue is empty, or when the awaiting
+    // The next event, waiting without blocking the thread. Errors: DEADLINE_EXCEEDED once `timeout`
+    // passed; CANCELLED when the hub closed and the queue is empty, or when the awaiting
     // operation was cancelled (Asio per-operation cancellation). Keeps the subscription alive
     // while it waits.
     asio::awaitable<Result<ClusterEvent>> next(std::chrono::milliseconds timeout = kForever);

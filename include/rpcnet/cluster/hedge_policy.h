@@ -38,7 +38,8 @@ enum class AttemptOutcome : std::uint8_t {
   kAbandoned,  // cancelled on this side before it ended
 };
 
-// kAbandoned for a local cancellation (ErrorKind::kCancelled), kFailed for anything else.
+// kAbandoned for a cancellation on this side (kind kCall, code kCancelled), kFailed for anything
+// else.
 AttemptOutcome attempt_outcome(const RpcError& error) noexcept;
 
 class HedgePolicy {

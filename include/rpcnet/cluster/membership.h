@@ -97,11 +97,11 @@ class ClusterMembership {
   void leave(std::chrono::milliseconds grace = std::chrono::seconds(1));
   // Stops at once, without announcing. Idempotent.
   void stop();
-  // Completes once the member has stopped. Errors: kTimeout when `timeout` passed first;
-  // kCancelled when the awaiting operation was cancelled (Asio per-operation cancellation).
+  // Completes once the member has stopped. Errors: DEADLINE_EXCEEDED when `timeout` passed first;
+  // CANCELLED when the awaiting operation was cancelled (Asio per-operation cancellation).
   // Suspends only the awaiting coroutine, which may run on any loop, the member's own included.
   asio::awaitable<Result<void>> await_stopped(std::chrono::milliseconds timeout = EventHub::kForever);
-  // The same, blocking the calling thread (kTimeout when `timeout` passed). A convenience for
+  // The same, blocking the calling thread (DEADLINE_EXCEEDED when `timeout` passed). A convenience for
   // main() and plain threads: never call it on an event loop, least of all the member's own.
   Result<void> wait_stopped_blocking(std::chrono::milliseconds timeout);
   bool stopped() const;

@@ -65,10 +65,11 @@ enum class RetryDecision : std::uint8_t { kDoNotRetry, kRetryOtherWorker };
 // Whether an attempt that failed with `error` may be retried on another worker:
 //   - not_started (the call never reached a handler: connect failure, refused unstarted) ->
 //     retry, whatever `idempotent` says — the handler did not run, so nothing can happen twice;
-//   - idempotent, and the code is kUnavailable, or the kind is kTimeout / the code is
-//     kDeadlineExceeded -> retry (plan_retry adds "only if time remains");
+//   - idempotent, and the code is kUnavailable or kDeadlineExceeded -> retry (plan_retry adds
+//     "only if time remains");
 //   - anything else -> do not retry.
-// Exceptions even when not_started: kCancelled (the caller gave up), kConfig and kSerialization
+// Exceptions even when not_started: a cancellation on this side (kind kCall, code kCancelled: the
+// caller gave up), kinds kConfig and kSerialization
 // (local and deterministic — another worker would fail the same way).
 // `not_started` is a parameter (normally error.not_started()) so callers can add knowledge the
 // error lacks.

@@ -105,7 +105,6 @@ RpcError reset_error(std::uint64_t code, const char* who) {
   const StatusCode status = wire::status_for_stream_error(code);
   std::string message = std::string("stream reset by ") + who + " (code " +
                         std::to_string(code) + ")";
-  if (status == StatusCode::kDeadlineExceeded) return RpcError::timeout(std::move(message));
   RpcError error = RpcError::stream(std::move(message), status);
   if (code == static_cast<std::uint64_t>(StreamErrorCode::kRefused)) error.mark_not_started();
   return error;

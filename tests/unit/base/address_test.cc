@@ -1,5 +1,6 @@
 // parse_socket_address / to_string for "ip:port", "[v6]:port" and "localhost:port".
 #include "rpcnet/address.h"
+#include "support/error_matchers.h"
 
 #include <gtest/gtest.h>
 
@@ -44,8 +45,7 @@ TEST(ParseSocketAddress, RejectsMalformedTextWithAConfigErrorNamingIt) {
                                  "1.2.3.4:99999999999999999999"}) {
     const auto addr = parse_socket_address(text);
     ASSERT_FALSE(addr.ok()) << '"' << text << "\" was accepted";
-    EXPECT_EQ(addr.error().kind(), ErrorKind::kConfig) << text;
-    EXPECT_EQ(addr.error().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(addr, rpcnet::testing::ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument)) << text;
     EXPECT_NE(addr.error().message().find('"' + text + '"'), std::string::npos)
         << addr.error().message();
   }

@@ -172,7 +172,7 @@ TEST(Result, MovesTheErrorOut) {
   Result<std::unique_ptr<int>> r = RpcError::timeout("late");
   ASSERT_FALSE(r.ok());
   const RpcError error = std::move(r).error();
-  EXPECT_EQ(error.kind(), ErrorKind::kTimeout);
+  EXPECT_EQ(error.code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(error.message(), "late");
 }
 
@@ -187,7 +187,7 @@ TEST(ResultVoid, HoldsAnError) {
   const Result<void> r = RpcError::cancelled();
   EXPECT_FALSE(r.ok());
   EXPECT_FALSE(static_cast<bool>(r));
-  EXPECT_EQ(r.error().kind(), ErrorKind::kCancelled);
+  EXPECT_EQ(r.error().code(), StatusCode::kCancelled);
   Result<void> moved = RpcError::tls("handshake");
   const RpcError error = std::move(moved).error();
   EXPECT_EQ(error.message(), "handshake");
@@ -198,6 +198,39 @@ TEST(Result, ExposesItsValueType) {
   static_assert(std::is_same_v<Result<void>::value_type, void>);
   const Result<Result<int>::value_type> r = 1;
   EXPECT_EQ(*r, 1);
+}
+
+}  // namespace
+}  // namespace rpcnet
+
+namespace rpcnet {
+namespace {
+
+// Two steps joined by RPCNET_TRY: the first failure is returned as it was; `reached` proves the
+// statements after a failed step never run.
+Result<void> two_digits(char a, char b, int& reached) {
+  RPCNET_TRY(parse_digit(a));
+  reached = 1;
+  RPCNET_TRY(parse_digit(b));
+  reached = 2;
+  return ok();
+}
+
+TEST(RpcnetTry, ReturnsTheFirstErrorUnchangedAndStopsThere) {
+  int reached = 0;
+  const Result<void> failed = two_digits('1', 'x', reached);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error(), parse_digit('x').error());
+  EXPECT_EQ(reached, 1);
+  reached = 0;
+  EXPECT_FALSE(two_digits('y', '2', reached).ok());
+  EXPECT_EQ(reached, 0);
+}
+
+TEST(RpcnetTry, FallsThroughOnSuccess) {
+  int reached = 0;
+  EXPECT_TRUE(two_digits('1', '2', reached).ok());
+  EXPECT_EQ(reached, 2);
 }
 
 }  // namespace

@@ -89,8 +89,7 @@ TEST(ErrorKindName, NamesEveryKind) {
   EXPECT_EQ(error_kind_name(ErrorKind::kConfig), "config");
   EXPECT_EQ(error_kind_name(ErrorKind::kIo), "io");
   EXPECT_EQ(error_kind_name(ErrorKind::kSerialization), "serialization");
-  EXPECT_EQ(error_kind_name(ErrorKind::kTimeout), "timeout");
-  EXPECT_EQ(error_kind_name(ErrorKind::kCancelled), "cancelled");
+  EXPECT_EQ(error_kind_name(ErrorKind::kCall), "call");
   EXPECT_EQ(error_kind_name(ErrorKind::kStatus), "status");
 }
 
@@ -113,12 +112,12 @@ TEST(RpcError, FactoriesGiveTheDocumentedKindAndCode) {
   expect_local(RpcError::io("i"), ErrorKind::kIo, StatusCode::kUnavailable, "i");
   expect_local(RpcError::serialization("z"), ErrorKind::kSerialization,
                StatusCode::kInvalidArgument, "z");
-  expect_local(RpcError::timeout(), ErrorKind::kTimeout, StatusCode::kDeadlineExceeded,
+  expect_local(RpcError::timeout(), ErrorKind::kCall, StatusCode::kDeadlineExceeded,
                "deadline exceeded");
-  expect_local(RpcError::timeout("late"), ErrorKind::kTimeout, StatusCode::kDeadlineExceeded,
+  expect_local(RpcError::timeout("late"), ErrorKind::kCall, StatusCode::kDeadlineExceeded,
                "late");
-  expect_local(RpcError::cancelled(), ErrorKind::kCancelled, StatusCode::kCancelled, "cancelled");
-  expect_local(RpcError::cancelled("stop"), ErrorKind::kCancelled, StatusCode::kCancelled, "stop");
+  expect_local(RpcError::cancelled(), ErrorKind::kCall, StatusCode::kCancelled, "cancelled");
+  expect_local(RpcError::cancelled("stop"), ErrorKind::kCall, StatusCode::kCancelled, "stop");
   expect_local(RpcError::status(StatusCode::kNotFound, "nf"), ErrorKind::kStatus,
                StatusCode::kNotFound, "nf");
 }
@@ -139,16 +138,39 @@ TEST(RpcError, RemoteIsMarkedRemoteAndKeepsCodeMessageAndDetails) {
   EXPECT_EQ(error.details(), (Bytes{9}));
 }
 
-TEST(RpcError, RemoteDeadlineExceededIsATimeout) {
-  const RpcError error = RpcError::remote(StatusCode::kDeadlineExceeded, "slow");
-  EXPECT_TRUE(error.is_remote());
-  EXPECT_EQ(error.kind(), ErrorKind::kTimeout);
-  EXPECT_EQ(error.code(), StatusCode::kDeadlineExceeded);
+// The rule of error.h: the code says what happened wherever it was noticed; the kind only says
+// where. A deadline and a cancellation each have one code, and no kind is reserved for them.
+TEST(RpcError, ADeadlineHasOneCodeWhereverItIsNoticed) {
+  const RpcError here = RpcError::timeout();
+  const RpcError reset = RpcError::stream("reset", StatusCode::kDeadlineExceeded);
+  const RpcError remote = RpcError::remote(StatusCode::kDeadlineExceeded, "slow");
+  EXPECT_EQ(here.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(reset.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(remote.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(here.kind(), ErrorKind::kCall);
+  EXPECT_EQ(reset.kind(), ErrorKind::kStream);
+  EXPECT_EQ(remote.kind(), ErrorKind::kStatus);
+  EXPECT_TRUE(remote.is_remote());
+}
+
+TEST(RpcError, ACancellationHasOneCodeWhereverItIsNoticed) {
+  EXPECT_EQ(RpcError::cancelled().code(), StatusCode::kCancelled);
+  EXPECT_EQ(RpcError::stream("stopped", StatusCode::kCancelled).code(), StatusCode::kCancelled);
+  EXPECT_EQ(RpcError::remote(StatusCode::kCancelled, "gave up").code(), StatusCode::kCancelled);
+  EXPECT_EQ(RpcError::remote(StatusCode::kCancelled, "gave up").kind(), ErrorKind::kStatus);
+}
+
+TEST(RpcError, NoFactoryMakesAnOkError) {
+  for (const RpcError& error :
+       {RpcError::connection("c"), RpcError::stream("s"), RpcError::tls("t"), RpcError::config("f"),
+        RpcError::io("i"), RpcError::serialization("z"), RpcError::timeout(), RpcError::cancelled()}) {
+    EXPECT_NE(error.code(), StatusCode::kOk) << error;
+  }
 }
 
 TEST(RpcError, ToStringIsKindMessageAndCode) {
   EXPECT_EQ(RpcError::config("bad port").to_string(), "config: bad port (INVALID_ARGUMENT)");
-  EXPECT_EQ(RpcError::timeout().to_string(), "timeout: deadline exceeded (DEADLINE_EXCEEDED)");
+  EXPECT_EQ(RpcError::timeout().to_string(), "call: deadline exceeded (DEADLINE_EXCEEDED)");
 }
 
 TEST(RpcError, ToStringMarksErrorsFromThePeer) {

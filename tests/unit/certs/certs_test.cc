@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "rpcnet/certs.h"
+#include "support/error_matchers.h"
 
 namespace {
 
@@ -552,7 +553,7 @@ TEST_F(DevCertsTest, EmptyServerNamesIsAConfigError) {
   options.server_names.clear();
   auto paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
-  EXPECT_EQ(paths.error().kind(), rpcnet::ErrorKind::kConfig);
+  EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kConfig, rpcnet::StatusCode::kInvalidArgument));
   EXPECT_FALSE(fs::exists(options.directory)) << "nothing is written for invalid options";
 }
 
@@ -561,19 +562,19 @@ TEST_F(DevCertsTest, EmptyNamesAreConfigErrors) {
   options.server_names = {"localhost", ""};
   auto paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
-  EXPECT_EQ(paths.error().kind(), rpcnet::ErrorKind::kConfig);
+  EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kConfig, rpcnet::StatusCode::kInvalidArgument));
 
   options = options_in();
   options.client_name.clear();
   paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
-  EXPECT_EQ(paths.error().kind(), rpcnet::ErrorKind::kConfig);
+  EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kConfig, rpcnet::StatusCode::kInvalidArgument));
 
   options = options_in();
   options.directory.clear();
   paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
-  EXPECT_EQ(paths.error().kind(), rpcnet::ErrorKind::kConfig);
+  EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kConfig, rpcnet::StatusCode::kInvalidArgument));
 }
 
 TEST_F(DevCertsTest, UnusableValidityIsAConfigError) {
@@ -581,12 +582,12 @@ TEST_F(DevCertsTest, UnusableValidityIsAConfigError) {
   options.valid_for = std::chrono::hours(0);
   auto paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
-  EXPECT_EQ(paths.error().kind(), rpcnet::ErrorKind::kConfig);
+  EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kConfig, rpcnet::StatusCode::kInvalidArgument));
 
   options.valid_for = std::chrono::hours::max();
   paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
-  EXPECT_EQ(paths.error().kind(), rpcnet::ErrorKind::kConfig);
+  EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kConfig, rpcnet::StatusCode::kInvalidArgument));
 }
 
 TEST_F(DevCertsTest, UncreatableDirectoryIsAnIoErrorNamingThePath) {
@@ -597,7 +598,7 @@ TEST_F(DevCertsTest, UncreatableDirectoryIsAnIoErrorNamingThePath) {
 
   auto paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
-  EXPECT_EQ(paths.error().kind(), rpcnet::ErrorKind::kIo);
+  EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kIo, rpcnet::StatusCode::kUnavailable));
   EXPECT_NE(paths.error().message().find(options.directory), std::string::npos)
       << paths.error().message();
 }
@@ -608,7 +609,7 @@ TEST_F(DevCertsTest, DirectoryThatIsARegularFileIsAnIoError) {
 
   auto paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
-  EXPECT_EQ(paths.error().kind(), rpcnet::ErrorKind::kIo);
+  EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kIo, rpcnet::StatusCode::kUnavailable));
   EXPECT_NE(paths.error().message().find(options.directory), std::string::npos)
       << paths.error().message();
   EXPECT_EQ(read_file(options.directory), "a regular file");
@@ -625,7 +626,7 @@ TEST_F(DevCertsTest, TargetOccupiedByADirectoryIsAnIoErrorNamingThePath) {
 
   auto second = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(second);
-  EXPECT_EQ(second.error().kind(), rpcnet::ErrorKind::kIo);
+  EXPECT_THAT(second, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kIo, rpcnet::StatusCode::kUnavailable));
   EXPECT_NE(second.error().message().find(first->client_key), std::string::npos)
       << second.error().message();
   // No temporary files are left behind.

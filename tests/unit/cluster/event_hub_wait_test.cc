@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "rpcnet/cluster/event_hub.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::cluster {
 namespace {
@@ -67,7 +68,7 @@ TEST(EventHubWait, QueuedEventsComeFirstThenCloseEndsTheWaitWithCancelled) {
   ASSERT_TRUE(first.result && *first.result);
   EXPECT_EQ((*first.result)->member.id, "queued");
   ASSERT_TRUE(second.result && !*second.result);
-  EXPECT_EQ(second.result->error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(*second.result, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
   EXPECT_TRUE(sub->closed());
   EXPECT_TRUE(hub.subscribe()->closed()) << "a subscription to a closed hub starts closed";
 }
@@ -81,7 +82,7 @@ TEST(EventHubWait, CloseWakesAWaiterSuspendedOnAnotherThread) {
   asio::post(io, [&] { std::thread([&] { hub.close(); }).join(); });
   io.run();
   ASSERT_TRUE(out.result && !*out.result);
-  EXPECT_EQ(out.result->error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(*out.result, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
 }
 
 TEST(EventHubWait, PerOperationCancellationEndsTheWaitWithCancelledAndLeavesTheQueue) {
@@ -95,7 +96,7 @@ TEST(EventHubWait, PerOperationCancellationEndsTheWaitWithCancelledAndLeavesTheQ
   asio::post(io, [&] { signal.emit(asio::cancellation_type::terminal); });
   io.run();
   ASSERT_TRUE(out.result && !*out.result);
-  EXPECT_EQ(out.result->error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(*out.result, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
   hub.publish(joined("later"));
   EXPECT_EQ(sub->pending(), 1u) << "the cancelled wait took nothing";
 }
@@ -109,7 +110,7 @@ TEST(EventHubWait, TimeoutEndsTheWaitWithTimeout) {
   spawn_next(io, sub, milliseconds(20), out);
   io.run();
   ASSERT_TRUE(out.result && !*out.result);
-  EXPECT_EQ(out.result->error().kind(), ErrorKind::kTimeout);
+  EXPECT_THAT(*out.result, ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
   EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(20));
 }
 
@@ -122,12 +123,12 @@ TEST(EventHubWait, NextBlockingReturnsTheEventTimesOutAndEndsWhenClosed) {
   EXPECT_EQ(event->member.id, "a");
   auto none = sub->next_blocking(milliseconds(1));
   ASSERT_FALSE(none);
-  EXPECT_EQ(none.error().kind(), ErrorKind::kTimeout);
+  EXPECT_THAT(none, ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
   std::thread closer([&] { hub.close(); });
   auto closed = sub->next_blocking(EventHub::kForever);  // returns only because close() wakes it
   closer.join();
   ASSERT_FALSE(closed);
-  EXPECT_EQ(closed.error().kind(), ErrorKind::kCancelled);
+  EXPECT_THAT(closed, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
 }
 
 }  // namespace

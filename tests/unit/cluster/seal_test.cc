@@ -8,6 +8,7 @@
 #include "cluster/packet_seal.h"
 #include "cluster/replay_guard.h"
 #include "rpcnet/cluster/key_ring.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::cluster {
 namespace {
@@ -170,12 +171,12 @@ TEST(KeyRing, RejectsBadKeysAndRemovingThePrimary) {
   std::vector<std::byte> short_key(31);
   EXPECT_FALSE(KeyRing::create(short_key).ok());
   KeyRing ring = ring_of(1);
-  EXPECT_EQ(ring.remove(key_of(1)).error().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ring.remove(key_of(9)).error().code(), StatusCode::kNotFound);
-  EXPECT_EQ(ring.use(key_of(9)).error().code(), StatusCode::kNotFound);
+  EXPECT_THAT(ring.remove(key_of(1)), rpcnet::testing::StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(ring.remove(key_of(9)), rpcnet::testing::StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(ring.use(key_of(9)), rpcnet::testing::StatusIs(StatusCode::kNotFound));
   EXPECT_FALSE(ring.add(short_key).ok());
   for (int i = 2; i <= static_cast<int>(KeyRing::kMaxKeys); ++i) ASSERT_TRUE(ring.add(key_of(i * 3)).ok());
-  EXPECT_EQ(ring.add(key_of(200)).error().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(ring.add(key_of(200)), rpcnet::testing::StatusIs(StatusCode::kResourceExhausted));
 }
 
 TEST(KeyRing, ParsesHexAndBase64) {

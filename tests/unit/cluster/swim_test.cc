@@ -8,6 +8,7 @@
 #include "cluster/packet_seal.h"
 #include "cluster/prng.h"
 #include "sim_harness.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::cluster::test {
 namespace {
@@ -116,7 +117,7 @@ TEST(SwimCluster, TagUpdateReachesEveryMemberWithinTwoSeconds) {
     }
   }
   std::string big(600, 'x');
-  EXPECT_EQ(sim.node(2).update_tag("blob", big, sim.now()).error().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(sim.node(2).update_tag("blob", big, sim.now()), rpcnet::testing::StatusIs(StatusCode::kResourceExhausted));
   ASSERT_TRUE(sim.node(2).remove_tag("role", sim.now()).ok());
   sim.drain(2);
   ASSERT_TRUE(sim.run_until_true([&] { return sim.view(4, 2)->tags.empty(); }, seconds(2), milliseconds(10)));

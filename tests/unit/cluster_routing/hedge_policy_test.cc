@@ -76,6 +76,7 @@ TEST(HedgePolicy, OnlyALocalCancellationMakesAnAttemptAbandoned) {
   EXPECT_EQ(attempt_outcome(RpcError::timeout()), AttemptOutcome::kFailed);
   EXPECT_EQ(attempt_outcome(RpcError::connection("reset")), AttemptOutcome::kFailed);
   EXPECT_EQ(attempt_outcome(RpcError::remote(StatusCode::kCancelled, "handler gave up")), AttemptOutcome::kFailed);
+  EXPECT_EQ(attempt_outcome(RpcError::stream("peer stopped reading", StatusCode::kCancelled)), AttemptOutcome::kFailed);
   EXPECT_EQ(attempt_outcome(RpcError::remote(StatusCode::kUnavailable, "overloaded")), AttemptOutcome::kFailed);
 }
 

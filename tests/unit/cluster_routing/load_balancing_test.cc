@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rpcnet/cluster/load_balancing.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::cluster {
 namespace {
@@ -408,7 +409,7 @@ TEST(LoadBalancingStrategyNames, RoundTrip) {
   EXPECT_EQ(*parse_load_balancing_strategy("power_of_two_choices"), LoadBalancingStrategy::kPowerOfTwoChoices);
   auto bad = parse_load_balancing_strategy("fastest");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().kind(), ErrorKind::kConfig);
+  EXPECT_THAT(bad, rpcnet::testing::ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
   EXPECT_NE(bad.error().message().find("'fastest'"), std::string::npos);
   EXPECT_EQ(LoadBalancerConfig().strategy, LoadBalancingStrategy::kPowerOfTwoChoices);
 }

@@ -41,8 +41,10 @@ TEST(RetryClassify, Table) {
       {"internal but not started", RpcError::remote(StatusCode::kInternal, "x"), false, true, kRetry},
       {"exhausted but not started", RpcError::status(StatusCode::kResourceExhausted, "x"), false, true, kRetry},
       {"timeout before start", RpcError::timeout(), false, true, kRetry},
+      {"peer stopped reading before start", RpcError::stream("stopped", StatusCode::kCancelled), false, true, kRetry},
       // ...except local, deterministic or caller-initiated failures.
       {"cancelled", RpcError::cancelled(), true, true, kNo},
+      {"cancelled, not started", RpcError::cancelled(), false, true, kNo},
       {"config", RpcError::config("bad"), true, true, kNo},
       {"serialization", RpcError::serialization("bad"), true, true, kNo},
       // Started, idempotent: UNAVAILABLE and timeouts retry.

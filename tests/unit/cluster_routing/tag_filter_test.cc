@@ -5,6 +5,7 @@
 #include <string>
 
 #include "rpcnet/cluster/tag_filter.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::cluster {
 namespace {
@@ -72,8 +73,7 @@ TEST(TagFilter, RejectsWithAConfigErrorNamingThePart) {
     SCOPED_TRACE(c.text);
     auto f = TagFilter::parse(c.text);
     ASSERT_FALSE(f.ok());
-    EXPECT_EQ(f.error().kind(), ErrorKind::kConfig);
-    EXPECT_EQ(f.error().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(f, rpcnet::testing::ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
     EXPECT_NE(f.error().message().find(c.message_part), std::string::npos) << f.error().message();
   }
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "rpc/wire/varint.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::wire {
 namespace {
@@ -65,8 +66,7 @@ const Bytes kGoldenTrailer = {
 void expect_header_error(const Bytes& bytes, const std::string& reason) {
   const auto decoded = decode_call_header(bytes);
   ASSERT_FALSE(decoded.ok()) << "expected: " << reason;
-  EXPECT_EQ(decoded.error().kind(), ErrorKind::kStream);
-  EXPECT_EQ(decoded.error().code(), StatusCode::kInternal);
+  EXPECT_THAT(decoded, rpcnet::testing::ErrorIs(ErrorKind::kStream, StatusCode::kInternal));
   EXPECT_NE(decoded.error().message().find(reason), std::string::npos)
       << decoded.error().message() << " does not mention " << reason;
 }
@@ -74,8 +74,7 @@ void expect_header_error(const Bytes& bytes, const std::string& reason) {
 void expect_trailer_error(const Bytes& bytes, const std::string& reason) {
   const auto decoded = decode_trailer(bytes);
   ASSERT_FALSE(decoded.ok()) << "expected: " << reason;
-  EXPECT_EQ(decoded.error().kind(), ErrorKind::kStream);
-  EXPECT_EQ(decoded.error().code(), StatusCode::kInternal);
+  EXPECT_THAT(decoded, rpcnet::testing::ErrorIs(ErrorKind::kStream, StatusCode::kInternal));
   EXPECT_NE(decoded.error().message().find(reason), std::string::npos)
       << decoded.error().message() << " does not mention " << reason;
 }

@@ -12,7 +12,7 @@ namespace inventory::v2 {
 
 // Calls inventory.v2.Inventory through an RpcClient. Cheap to copy and safe to share between
 // coroutines: every call opens its own stream on the client's one connection. Each method
-// returns the typed response, or an RpcError to branch on (kind() / code(); a handler's typed
+// returns the typed response, or an RpcError to branch on (its code(); a handler's typed
 // details via rpcnet::details_as<T>).
 class InventoryClient {
  public:
