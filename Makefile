@@ -2,7 +2,7 @@
 # and run; nothing else is needed on a fresh Debian 12 machine.
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test test-release test-sanitize fuzz-smoke bench clean
+.PHONY: all deps build demo test test-release test-sanitize test-tsan fuzz-smoke bench clean
 
 all: build
 
@@ -20,8 +20,8 @@ demo: build
 	./build/release/tools/rpcnet/rpcnet cluster-demo
 
 # The whole suite: release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# then every fuzz target briefly on its corpus.
-test: test-release test-sanitize fuzz-smoke
+# the threaded suites under ThreadSanitizer, then every fuzz target briefly on its corpus.
+test: test-release test-sanitize test-tsan fuzz-smoke
 
 test-release: build
 	ctest --preset release -j $(JOBS)
@@ -30,6 +30,16 @@ test-sanitize: deps
 	cmake --preset sanitize
 	cmake --build --preset sanitize -j $(JOBS)
 	ctest --preset sanitize -j $(JOBS)
+
+# ThreadSanitizer (gcc) on the suites where threads meet: ctest labels `integration` and
+# `cluster` (the tsan test preset selects them); only their binaries are built.
+TSAN_TARGETS = unary_test streaming_test lifecycle_test security_test bad_input_test \
+               backpressure_test cluster_client_test cluster_test cluster_routing_test \
+               serve_test shutdown_drain_test membership_test
+test-tsan: deps
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	ctest --preset tsan -j $(JOBS)
 
 # Builds the libFuzzer targets (clang) and runs each briefly on its corpus.
 fuzz-smoke: deps

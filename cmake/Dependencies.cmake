@@ -39,7 +39,9 @@ target_compile_definitions(rpcnet_asio INTERFACE
   ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=32)
 target_link_libraries(rpcnet_asio INTERFACE Threads::Threads)
 
+# Command lines of the tools and benchmarks; JSON the benchmarks write (both header-only).
 find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
 if(RPCNET_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -12,7 +12,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config make
   libgnutls28-dev
-  libasio-dev libcli11-dev
+  libasio-dev libcli11-dev nlohmann-json3-dev
   libprotobuf-dev libprotoc-dev protobuf-compiler
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc

@@ -10,6 +10,7 @@
 // Independent simulations run on --jobs threads (one simulation never spans threads, so a
 // result depends only on its seed, never on the scheduling).
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -174,13 +175,13 @@ int main(int argc, char** argv) {
         rows.push_back({n, "idle_window_node_hours", r.idle_node_hours});
         rows.push_back({n, "idle_window_s", std::chrono::duration<double>(pl.idle_window).count()});
         rows.push_back({n, "idle_pending_broadcasts_at_start", static_cast<double>(r.idle_pending_broadcasts)});
-        rows.push_back({n, "tag_dissemination_all_s", percentile(r.tag_dissemination.values, 50)});
-        rows.push_back({n, "tag_dissemination_all_max_s", percentile(r.tag_dissemination.values, 100)});
+        rows.push_back({n, "tag_dissemination_all_s", percentile_or_nan(r.tag_dissemination.values, 0.50)});
+        rows.push_back({n, "tag_dissemination_all_max_s", percentile_or_nan(r.tag_dissemination.values, 1.00)});
         rows.push_back({n, "tag_dissemination_timeouts", static_cast<double>(r.tag_dissemination.timeouts)});
-        rows.push_back({n, "crash_to_dead_all_p50_s", percentile(r.crash_to_dead.values, 50)});
-        rows.push_back({n, "crash_to_dead_all_p99_s", percentile(r.crash_to_dead.values, 99)});
-        rows.push_back({n, "crash_to_dead_all_max_s", percentile(r.crash_to_dead.values, 100)});
-        rows.push_back({n, "crash_to_first_dead_p50_s", percentile(r.first_dead.values, 50)});
+        rows.push_back({n, "crash_to_dead_all_p50_s", percentile_or_nan(r.crash_to_dead.values, 0.50)});
+        rows.push_back({n, "crash_to_dead_all_p99_s", percentile_or_nan(r.crash_to_dead.values, 0.99)});
+        rows.push_back({n, "crash_to_dead_all_max_s", percentile_or_nan(r.crash_to_dead.values, 1.00)});
+        rows.push_back({n, "crash_to_first_dead_p50_s", percentile_or_nan(r.first_dead.values, 0.50)});
         rows.push_back({n, "crash_trials", static_cast<double>(r.crash_to_dead.values.size())});
         rows.push_back({n, "tag_trials", static_cast<double>(r.tag_dissemination.values.size())});
         rows.push_back({n, "crash_timeouts", static_cast<double>(r.crash_to_dead.timeouts)});
@@ -300,21 +301,30 @@ int main(int argc, char** argv) {
                          [](const Row& a, const Row& b) { return a.n == b.n && a.metric == b.metric; }),
              rows.end());
 
+  // One row per line, as the committed results file has always been laid out (diffs stay small).
+  const auto number = [](double v) -> nlohmann::ordered_json {
+    if (!std::isfinite(v)) return nullptr;
+    return std::strtod(fmt(v).c_str(), nullptr);  // the 6 significant digits the table shows
+  };
+  nlohmann::ordered_json meta = {{"tool", "rpcnet_membench"},
+                                 {"plan", quick ? "quick" : "full"},
+                                 {"seed", seed},
+                                 {"backend", "SimNetwork (virtual time)"},
+                                 {"config", "ClusterConfig::Lan()"},
+                                 {"link", "0.8 ms + U[0,0.4 ms] one way"},
+                                 {"dead_means", "kNodeFailed event (SWIM dead or phi, first)"},
+                                 {"lifeguard_factor", "off / max(on, 1)"},
+                                 {"wall_seconds", number(total)},
+                                 {"jobs", nlohmann::ordered_json::object()}};
+  std::sort(wall.begin(), wall.end());
+  for (const auto& [job, seconds] : wall) meta["jobs"][job] = number(seconds);
   std::ostringstream json;
   json << "{\"rows\":[\n";
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    json << "  {\"n\":" << rows[i].n << ",\"metric\":\"" << rows[i].metric << "\",\"value\":" << fmt(rows[i].value)
-         << "}" << (i + 1 < rows.size() ? ",\n" : "\n");
+    const nlohmann::ordered_json row = {{"n", rows[i].n}, {"metric", rows[i].metric}, {"value", number(rows[i].value)}};
+    json << "  " << row.dump() << (i + 1 < rows.size() ? ",\n" : "\n");
   }
-  json << "],\n\"meta\":{\"tool\":\"rpcnet_membench\",\"plan\":\"" << (quick ? "quick" : "full")
-       << "\",\"seed\":" << seed << ",\"backend\":\"SimNetwork (virtual time)\",\"config\":\"ClusterConfig::Lan()\""
-       << ",\"link\":\"0.8 ms + U[0,0.4 ms] one way\",\"dead_means\":\"kNodeFailed event (SWIM dead or phi, first)\""
-       << ",\"lifeguard_factor\":\"off / max(on, 1)\",\"wall_seconds\":" << fmt(total) << ",\"jobs\":{";
-  std::sort(wall.begin(), wall.end());
-  for (std::size_t i = 0; i < wall.size(); ++i) {
-    json << (i ? "," : "") << "\"" << wall[i].first << "\":" << fmt(wall[i].second);
-  }
-  json << "}}}\n";
+  json << "],\n\"meta\":" << meta.dump() << "}\n";
   std::ofstream(json_path) << json.str();
 
   std::printf("%-6s %-34s %12s\n", "n", "metric", "value");

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "base/percentile.h"
 #include "rpcnet/testing/seeded_rng.h"
 
 namespace rpcnet::membench {
@@ -58,12 +59,8 @@ void wait_for(ClusterSim& sim, const std::set<std::size_t>& pending, const SimTi
 
 void set_verbose(bool on) { verbose = on; }
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return std::nan("");
-  std::sort(values.begin(), values.end());
-  const double rank = std::ceil(p / 100.0 * static_cast<double>(values.size()));
-  const auto index = static_cast<std::size_t>(std::max(1.0, rank)) - 1;
-  return values[std::min(index, values.size() - 1)];
+double percentile_or_nan(const std::vector<double>& samples, double fraction) {
+  return rpcnet::percentile(samples, fraction).value_or(std::nan(""));
 }
 
 std::optional<double> join_full_view(ClusterSim& sim, const ScenarioParams& p) {

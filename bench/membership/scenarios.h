@@ -45,7 +45,8 @@ struct Samples {
   bool bootstrap_failed = false;
 };
 
-double percentile(std::vector<double> values, double p);  // nearest-rank, p in [0, 100]
+// Percentile of `samples` (fraction in [0, 1]), NaN for none: nearest rank, base/percentile.h.
+double percentile_or_nan(const std::vector<double>& samples, double fraction);
 
 // Progress lines on stderr (phase, n, simulated and wall seconds); off by default.
 void set_verbose(bool on);

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "base/percentile.h"
+
 namespace bench {
 
 using Clock = std::chrono::steady_clock;
@@ -63,13 +65,9 @@ struct Sample {
   }
 };
 
-// Sorts `v` in place; p in [0, 1].
-inline double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  std::size_t index = static_cast<std::size_t>(p * static_cast<double>(v.size()));
-  if (index >= v.size()) index = v.size() - 1;
-  return v[index];
+// Reported p50/p99 use the project's one convention, nearest rank (base/percentile.h).
+inline double percentile(const std::vector<double>& v, double fraction) {
+  return rpcnet::percentile(v, fraction).value_or(0);
 }
 
 inline double median(std::vector<double> v) {

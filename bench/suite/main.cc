@@ -43,6 +43,9 @@
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
 #include "common.h"
 #include "rpcnet/certs.h"
 #include "sides.h"
@@ -365,19 +368,10 @@ std::string pretty(double value) {
   return text;
 }
 
-std::string json_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+// A JSON number with the 6 significant digits the report shows (null when there is none).
+nlohmann::ordered_json six_digits(std::optional<double> value) {
+  if (!value) return nullptr;
+  return std::strtod(number(value).c_str(), nullptr);
 }
 
 struct MicroRow {
@@ -484,51 +478,41 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
   }
 
   // JSON
-  std::ostringstream json;
-  json << "{\n  \"scenarios\": [\n";
-  bool first = true;
+  nlohmann::ordered_json scenarios = nlohmann::ordered_json::array();
   for (const auto& metric : metrics()) {
     const auto r = median_of(c, metric.name, "rpcnet");
     const auto g = median_of(c, metric.name, "grpc");
     std::optional<double> ratio;
     if (r && g && *g != 0) ratio = *r / *g;
-    if (!first) json << ",\n";
-    first = false;
-    json << "    {\"name\": \"" << metric.name << "\", \"unit\": \"" << metric.unit << "\", \"better\": \""
-         << metric.better << "\", \"rpcnet\": " << number(r) << ", \"grpc\": " << number(g)
-         << ", \"ratio\": " << number(ratio) << ", \"runs\": {";
-    bool first_impl = true;
+    nlohmann::ordered_json runs = nlohmann::ordered_json::object();
     for (const char* impl : {"rpcnet", "grpc"}) {
-      if (!first_impl) json << ", ";
-      first_impl = false;
-      json << "\"" << impl << "\": [";
-      auto m = c.runs.find(metric.name);
-      if (m != c.runs.end()) {
-        auto i = m->second.find(impl);
-        if (i != m->second.end()) {
-          for (std::size_t k = 0; k < i->second.size(); ++k) json << (k ? ", " : "") << number(i->second[k]);
+      nlohmann::ordered_json values = nlohmann::ordered_json::array();
+      if (auto m = c.runs.find(metric.name); m != c.runs.end()) {
+        if (auto i = m->second.find(impl); i != m->second.end()) {
+          for (double v : i->second) values.push_back(six_digits(v));
         }
       }
-      json << "]";
+      runs[impl] = std::move(values);
     }
-    json << "}}";
+    scenarios.push_back({{"name", metric.name}, {"unit", metric.unit}, {"better", metric.better},
+                         {"rpcnet", six_digits(r)}, {"grpc", six_digits(g)},
+                         {"ratio", six_digits(ratio)}, {"runs", std::move(runs)}});
   }
-  json << "\n  ],\n";
-  json << "  \"machine\": {\"cpu\": \"" << json_escape(cpu) << "\", \"cores\": " << cores
-       << ", \"kernel\": \"" << json_escape(uts.release) << "\", \"grpc_version\": \"" << json_escape(grpc)
-       << "\", \"other_load_cores_median\": " << number(background_median)
-       << ", \"other_load_cores_max\": " << number(background_max) << "},\n";
-  json << "  \"date\": {\"utc\": \"" << date << "\", \"total_seconds\": " << number(total_s)
-       << ", \"repetitions\": " << o.reps << ", \"window_seconds\": " << number(o.measure) << "},\n";
-  json << "  \"micro\": [";
-  for (std::size_t k = 0; k < micro.size(); ++k) {
-    const auto& row = micro[k];
-    json << (k ? ",\n" : "\n") << "    {\"name\": \"" << json_escape(row.name) << "\", \"ns_per_iter\": "
-         << number(row.real_ns) << ", \"cpu_ns_per_iter\": " << number(row.cpu_ns)
-         << ", \"items_per_s\": " << number(row.items_per_s) << ", \"bytes_per_s\": " << number(row.bytes_per_s)
-         << "}";
+  nlohmann::ordered_json micro_rows = nlohmann::ordered_json::array();
+  for (const auto& row : micro) {
+    micro_rows.push_back({{"name", row.name}, {"ns_per_iter", six_digits(row.real_ns)},
+                          {"cpu_ns_per_iter", six_digits(row.cpu_ns)},
+                          {"items_per_s", six_digits(row.items_per_s)},
+                          {"bytes_per_s", six_digits(row.bytes_per_s)}});
   }
-  json << (micro.empty() ? "]\n}\n" : "\n  ]\n}\n");
+  nlohmann::ordered_json json = {
+      {"scenarios", std::move(scenarios)},
+      {"machine", {{"cpu", cpu}, {"cores", cores}, {"kernel", std::string(uts.release)}, {"grpc_version", grpc},
+                   {"other_load_cores_median", six_digits(background_median)},
+                   {"other_load_cores_max", six_digits(background_max)}}},
+      {"date", {{"utc", date}, {"total_seconds", six_digits(total_s)}, {"repetitions", o.reps},
+                {"window_seconds", six_digits(o.measure)}}},
+      {"micro", std::move(micro_rows)}};
 
   // Markdown
   std::ostringstream md;
@@ -691,7 +675,7 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     const auto dir = std::filesystem::path(path).parent_path();
     if (!dir.empty()) std::filesystem::create_directories(dir, ignored);
   }
-  std::ofstream(o.json) << json.str();
+  std::ofstream(o.json) << json.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   std::ofstream(o.md) << md.str();
   std::fputs(md.str().c_str(), stdout);
   std::fflush(stdout);
@@ -762,90 +746,75 @@ int run(const Options& o) {
   return 0;
 }
 
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, separator)) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
-}
-
-int usage() {
-  std::fprintf(stderr,
-               "usage: rpcnet_bench [run] [--reps N] [--warm S] [--measure S] [--connects N] [--idle-conns N]\n"
-               "                    [--only job,...] [--micro PATH] [--micro-min-time S] [--json PATH] [--md PATH]\n"
-               "                    [--quick]\n"
-               "       rpcnet_bench server <rpcnet|grpc> <cert> <key>\n"
-               "       rpcnet_bench client <rpcnet|grpc> <scenario> [--key value ...]\n");
-  return 2;
-}
-
 }  // namespace
 }  // namespace bench
 
 int main(int argc, char** argv) {
   using namespace bench;
   ::signal(SIGPIPE, SIG_IGN);
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && args[0] == "server") {
-    if (args.size() != 4) return usage();
-    if (args[1] == "rpcnet") return rpcnet_server_main(args[2], args[3]);
-    if (args[1] == "grpc") return grpc_server_main(args[2], args[3]);
-    return usage();
-  }
-  if (!args.empty() && args[0] == "client") {
-    if (args.size() < 3) return usage();
-    ClientArgs c;
-    c.impl = args[1];
-    c.scenario = args[2];
-    for (std::size_t i = 3; i + 1 < args.size(); i += 2) {
-      const std::string& key = args[i];
-      const std::string& value = args[i + 1];
-      if (key == "--port") c.port = static_cast<std::uint16_t>(std::stoi(value));
-      else if (key == "--server-pid") c.server_pid = static_cast<pid_t>(std::stol(value));
-      else if (key == "--ca") c.ca_path = value;
-      else if (key == "--warm") c.warm = std::stod(value);
-      else if (key == "--measure") c.measure = std::stod(value);
-      else if (key == "--concurrency") c.concurrency = std::stoi(value);
-      else if (key == "--size") c.size = std::stoul(value);
-      else if (key == "--payload") c.payload = std::stoul(value);
-      else if (key == "--window") c.window = std::stoi(value);
-      else if (key == "--count") c.count = std::stoi(value);
-      else if (key == "--resumed") c.resumed = value == "1";
-      else if (key == "--conns") c.conns = std::stoi(value);
-      else return usage();
-    }
-    if (c.impl == "rpcnet") return rpcnet_client_main(c);
-    if (c.impl == "grpc") return grpc_client_main(c);
-    return usage();
-  }
+  CLI::App app{"rpcnet against gRPC C++ on loopback: `run` (the default) orchestrates; it spawns this "
+               "binary as `server` and `client` for every run"};
+  app.require_subcommand(0, 1);
+
   Options o;
-  std::size_t i = (!args.empty() && args[0] == "run") ? 1 : 0;
-  for (; i < args.size(); ++i) {
-    const std::string& key = args[i];
-    if (key == "--quick") {
-      o.reps = 1;
-      o.warm = 0.1;
-      o.measure = 0.3;
-      o.connects = 20;
-      o.idle_conns = 300;
-      continue;
-    }
-    if (i + 1 >= args.size()) return usage();
-    const std::string& value = args[++i];
-    if (key == "--reps") o.reps = std::stoi(value);
-    else if (key == "--warm") o.warm = std::stod(value);
-    else if (key == "--measure") o.measure = std::stod(value);
-    else if (key == "--connects") o.connects = std::stoi(value);
-    else if (key == "--idle-conns") o.idle_conns = std::stoi(value);
-    else if (key == "--only") o.only = split(value, ',');
-    else if (key == "--micro") o.micro = value;
-    else if (key == "--micro-min-time") o.micro_min_time = std::stod(value);
-    else if (key == "--json") o.json = value;
-    else if (key == "--md") o.md = value;
-    else return usage();
+  bool quick = false;
+  CLI::App* run_cmd = app.add_subcommand("run", "Every scenario, alternating implementations (the default)");
+  run_cmd->fallthrough();  // `rpcnet_bench run --reps 1` and `rpcnet_bench --reps 1` are the same
+  app.add_option("--reps", o.reps, "Repetitions of every scenario")->capture_default_str();
+  app.add_option("--warm", o.warm, "Warm-up seconds per run")->capture_default_str();
+  app.add_option("--measure", o.measure, "Measured seconds per run")->capture_default_str();
+  app.add_option("--connects", o.connects, "Connections of the connect scenario")->capture_default_str();
+  app.add_option("--idle-conns", o.idle_conns, "Connections of the idle scenario")->capture_default_str();
+  app.add_option("--only", o.only, "Jobs to run (comma-separated)")->delimiter(',');
+  app.add_option("--micro", o.micro, "The rpcnet_micro binary, to run the microbenchmarks too");
+  app.add_option("--micro-min-time", o.micro_min_time, "Google Benchmark min time")->capture_default_str();
+  app.add_option("--json", o.json, "JSON output")->capture_default_str();
+  app.add_option("--md", o.md, "Markdown output")->capture_default_str();
+  app.add_flag("--quick", quick, "One short repetition (smoke test)");
+
+  std::string server_impl, cert, key;
+  CLI::App* server_cmd = app.add_subcommand("server", "One implementation's server (spawned by run)");
+  server_cmd->add_option("impl", server_impl, "rpcnet | grpc")->required()->check(CLI::IsMember({"rpcnet", "grpc"}));
+  server_cmd->add_option("cert", cert)->required();
+  server_cmd->add_option("key", key)->required();
+
+  ClientArgs c;
+  CLI::App* client_cmd = app.add_subcommand("client", "One implementation's client for one scenario (spawned by run)");
+  client_cmd->add_option("impl", c.impl, "rpcnet | grpc")->required()->check(CLI::IsMember({"rpcnet", "grpc"}));
+  client_cmd->add_option("scenario", c.scenario)->required();
+  client_cmd->add_option("--port", c.port);
+  client_cmd->add_option("--server-pid", c.server_pid);
+  client_cmd->add_option("--ca", c.ca_path);
+  client_cmd->add_option("--warm", c.warm);
+  client_cmd->add_option("--measure", c.measure);
+  client_cmd->add_option("--concurrency", c.concurrency);
+  client_cmd->add_option("--size", c.size);
+  client_cmd->add_option("--payload", c.payload);
+  client_cmd->add_option("--window", c.window);
+  client_cmd->add_option("--count", c.count);
+  client_cmd->add_option("--resumed", c.resumed);
+  client_cmd->add_option("--conns", c.conns);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help exits 0; usage errors exit 2 (after CLI11 printed the message).
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  if (server_cmd->parsed()) {
+    return server_impl == "rpcnet" ? rpcnet_server_main(cert, key) : grpc_server_main(cert, key);
+  }
+  if (client_cmd->parsed()) return c.impl == "rpcnet" ? rpcnet_client_main(c) : grpc_client_main(c);
+  if (quick) {
+    // Defaults of a short run; options given explicitly still win.
+    const auto unless_given = [&](const char* option, auto& field, auto value) {
+      if (app.count(option) == 0) field = value;
+    };
+    unless_given("--reps", o.reps, 1);
+    unless_given("--warm", o.warm, 0.1);
+    unless_given("--measure", o.measure, 0.3);
+    unless_given("--connects", o.connects, 20);
+    unless_given("--idle-conns", o.idle_conns, 300);
   }
   return run(o);
 }

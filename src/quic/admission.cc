@@ -1,3 +1,4 @@
+#include "base/thread_annotations.h"
 #include "quic/admission.h"
 
 #include <netinet/in.h>
@@ -66,7 +67,7 @@ bool Admission::take_source_token(const sockaddr* source, std::uint64_t now_ns) 
 
 Admission::Decision Admission::decide(const sockaddr* source, bool address_validated,
                                       std::uint64_t now_ns) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (connections_ >= limits_.max_connections) return Decision::kRefuseConnections;
   if (!address_validated && handshakes_ >= limits_.retry_threshold) return Decision::kRetry;
   if (handshakes_ >= limits_.max_handshakes) return Decision::kRefuseHandshakes;
@@ -81,27 +82,27 @@ Admission::Decision Admission::decide(const sockaddr* source, bool address_valid
 }
 
 void Admission::on_handshake_ended() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (handshakes_ > 0) --handshakes_;
 }
 
 void Admission::on_connection_finished() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (connections_ > 0) --connections_;
 }
 
 std::size_t Admission::connections() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return connections_;
 }
 
 std::size_t Admission::handshakes() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return handshakes_;
 }
 
 std::size_t Admission::tracked_sources() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return sources_.size();
 }
 

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "base/thread_annotations.h"
 #include "quic/transport_settings.h"
 #include "runtime/keyed_hash.h"
 
@@ -74,14 +75,14 @@ class Admission {
   };
   static SourceKey source_key(const sockaddr* source);
   double refilled(const Bucket& bucket, std::uint64_t now_ns) const;
-  bool take_source_token(const sockaddr* source, std::uint64_t now_ns);
+  bool take_source_token(const sockaddr* source, std::uint64_t now_ns) RPCNET_REQUIRES(mutex_);
 
   const AdmissionLimits limits_;
-  mutable std::mutex mutex_;
-  std::size_t connections_ = 0;
-  std::size_t handshakes_ = 0;
-  std::unordered_map<SourceKey, Bucket, SourceHash> sources_;
-  std::uint64_t last_sweep_ns_ = 0;
+  mutable Mutex mutex_;
+  std::size_t connections_ RPCNET_GUARDED_BY(mutex_) = 0;
+  std::size_t handshakes_ RPCNET_GUARDED_BY(mutex_) = 0;
+  std::unordered_map<SourceKey, Bucket, SourceHash> sources_ RPCNET_GUARDED_BY(mutex_);
+  std::uint64_t last_sweep_ns_ RPCNET_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace rpcnet::quic

@@ -15,6 +15,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "base/thread_annotations.h"
 #include "runtime/keyed_hash.h"
 
 namespace rpcnet::quic {
@@ -46,25 +47,25 @@ class CidDirectory {
   CidDirectory& operator=(const CidDirectory&) = delete;
 
   void add(const CidKey& cid, std::uint8_t loop) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     owners_[cid] = loop;
   }
   // Removes `cid` if `loop` still owns it.
   void remove(const CidKey& cid, std::uint8_t loop) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = owners_.find(cid);
     if (it != owners_.end() && it->second == loop) owners_.erase(it);
   }
   std::optional<std::uint8_t> owner(const CidKey& cid) const {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = owners_.find(cid);
     if (it == owners_.end()) return std::nullopt;
     return it->second;
   }
 
  private:
-  mutable std::mutex mutex_;
-  std::unordered_map<CidKey, std::uint8_t, CidHash> owners_;
+  mutable Mutex mutex_;
+  std::unordered_map<CidKey, std::uint8_t, CidHash> owners_ RPCNET_GUARDED_BY(mutex_);
 };
 
 }  // namespace rpcnet::quic

@@ -10,7 +10,7 @@ SessionCache& SessionCache::instance() {
 }
 
 void SessionCache::store(const std::string& key, std::vector<std::uint8_t> ticket) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (tickets_.size() >= kMaxEntries && tickets_.find(key) == tickets_.end()) {
     auto oldest = std::min_element(tickets_.begin(), tickets_.end(), [](const auto& a, const auto& b) {
       return a.second.first < b.second.first;
@@ -21,14 +21,14 @@ void SessionCache::store(const std::string& key, std::vector<std::uint8_t> ticke
 }
 
 std::optional<std::vector<std::uint8_t>> SessionCache::find(const std::string& key) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = tickets_.find(key);
   if (it == tickets_.end()) return std::nullopt;
   return it->second.second;
 }
 
 void SessionCache::clear() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   tickets_.clear();
 }
 

@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/thread_annotations.h"
+
 namespace rpcnet::quic {
 
 class SessionCache {
@@ -25,9 +27,10 @@ class SessionCache {
 
  private:
   static constexpr std::size_t kMaxEntries = 1024;
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::pair<std::uint64_t, std::vector<std::uint8_t>>> tickets_;
-  std::uint64_t clock_ = 0;  // insertion counter: evicts the oldest entry when full
+  mutable Mutex mutex_;
+  std::unordered_map<std::string, std::pair<std::uint64_t, std::vector<std::uint8_t>>> tickets_
+      RPCNET_GUARDED_BY(mutex_);
+  std::uint64_t clock_ RPCNET_GUARDED_BY(mutex_) = 0;  // insertion counter: evicts the oldest entry when full
 };
 
 }  // namespace rpcnet::quic

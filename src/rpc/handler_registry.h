@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "base/thread_annotations.h"
 #include "rpcnet/server.h"
 
 namespace rpcnet::rpc {
@@ -27,7 +28,7 @@ using HandlerMap = std::unordered_map<std::string, std::shared_ptr<const MethodH
 class HandlerRegistry {
  public:
   void add(std::string name, MethodHandler handler) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto next = std::make_shared<HandlerMap>(*current_);
     (*next)[std::move(name)] = std::make_shared<const MethodHandler>(std::move(handler));
     current_ = std::move(next);
@@ -36,7 +37,7 @@ class HandlerRegistry {
 
   // Drops every handler (and whatever they captured).
   void clear() {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     current_ = std::make_shared<HandlerMap>();
     version_.fetch_add(1, std::memory_order_release);
   }
@@ -44,13 +45,13 @@ class HandlerRegistry {
   std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
 
   std::shared_ptr<const HandlerMap> snapshot() const {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return current_;
   }
 
  private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const HandlerMap> current_ = std::make_shared<HandlerMap>();
+  mutable Mutex mutex_;
+  std::shared_ptr<const HandlerMap> current_ RPCNET_GUARDED_BY(mutex_) = std::make_shared<HandlerMap>();
   std::atomic<std::uint64_t> version_{1};
 };
 

@@ -291,6 +291,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
 
   struct Outcome {
     std::string slow;
+    bool parked_before_stop = false;
     std::optional<RpcError> refused;
   };
   auto outcome = run_bounded(server.runtime(), [&]() -> asio::awaitable<Outcome> {
@@ -305,6 +306,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
     };
     asio::co_spawn(executor, std::move(slow), asio::detached);
     for (int i = 0; i < 1000 && !parking->parked.load(); ++i) (void)co_await client.call("echo", {});
+    out.parked_before_stop = parking->parked.load();
     server.server().shutdown(10s);  // graceful: the parked call may still finish
     for (int i = 0; i < 1000 && !out.refused; ++i) {
       auto r = co_await client.call("echo", {});
@@ -314,6 +316,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
     co_await slow_done.wait();
     co_return out;
   }());
+  EXPECT_TRUE(outcome.parked_before_stop) << "the slow call was not in flight when stop() began";
   EXPECT_EQ(outcome.slow, "finished");
   ASSERT_TRUE(outcome.refused.has_value());
   EXPECT_THAT(outcome.refused, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));

@@ -321,6 +321,7 @@ TEST(UnaryConcurrencyTest, ASlowAsyncHandlerDoesNotBlockOtherCalls) {
     co_return to_bytes("fast done");
   });
   server.start();
+  bool parked_before_fast = false;
   auto order = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
     auto client = co_await server.connect();
     auto executor = co_await asio::this_coro::executor;
@@ -336,11 +337,13 @@ TEST(UnaryConcurrencyTest, ASlowAsyncHandlerDoesNotBlockOtherCalls) {
     for (int i = 0; i < 1000 && !parked->load(); ++i) {
       (void)co_await client.call("echo_missing", {});
     }
+    parked_before_fast = parked->load();
     auto fast = co_await client.call("fast", {});
     log += fast ? to_string(*fast) + ";" : fast.error().to_string();
     co_await slow_done.wait();
     co_return log;
   }());
+  EXPECT_TRUE(parked_before_fast) << "the slow handler never parked: the order proves nothing";
   EXPECT_EQ(order, "fast done;slow done;");
 }
 

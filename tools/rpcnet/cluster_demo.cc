@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/percentile.h"
 #include "cluster_tool.h"
 #include "commands.h"
 #include "rpcnet/certs.h"
@@ -60,11 +61,9 @@ std::string self_path() {
   return error ? std::string("rpcnet") : path.string();
 }
 
-double percentile_ms(std::vector<Clock::duration> samples, double q) {
-  if (samples.empty()) return 0;
-  const auto index = static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1));
-  std::nth_element(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(index), samples.end());
-  return std::chrono::duration<double, std::milli>(samples[index]).count();
+double percentile_ms(const std::vector<Clock::duration>& samples, double fraction) {
+  return std::chrono::duration<double, std::milli>(percentile(samples, fraction).value_or(Clock::duration{}))
+      .count();
 }
 
 // What the load client saw, per reporting window and in total.

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/percentile.h"
 #include "commands.h"
 #include "demo_service.h"
 #include "rpcnet/certs.h"
@@ -177,10 +178,8 @@ asio::awaitable<bool> wait_until(Condition condition, Clock::duration limit) {
   co_return true;
 }
 
-double percentile_us(std::vector<std::int64_t>& sorted_ns, double fraction) {
-  if (sorted_ns.empty()) return 0;
-  auto index = static_cast<std::size_t>(fraction * static_cast<double>(sorted_ns.size() - 1) + 0.5);
-  return static_cast<double>(sorted_ns[std::min(index, sorted_ns.size() - 1)]) / 1000.0;
+double percentile_us(const std::vector<std::int64_t>& samples_ns, double fraction) {
+  return static_cast<double>(percentile(samples_ns, fraction).value_or(0)) / 1000.0;
 }
 
 std::string fixed(double value, int decimals) {
@@ -460,7 +459,6 @@ asio::awaitable<void> benchmark_sequential(Demo& d, int calls) {
     }
   }
   const auto total = Clock::now() - start;
-  std::sort(latencies_ns.begin(), latencies_ns.end());
   const double seconds = std::chrono::duration<double>(total).count();
   d.report.say("   latency p50 " + fixed(percentile_us(latencies_ns, 0.50), 1) + " µs, p99 " +
                fixed(percentile_us(latencies_ns, 0.99), 1) + " µs   (" +
