@@ -30,8 +30,13 @@
 //     int value = *n;                    // or n.value()
 //     return 2 * value;
 //   }
-//   rpcnet::Result<std::string> doubled = parse("21").transform([](int v) { return std::to_string(2 * v); });
-//   RPCNET_TRY(check_port(config));    // returns check_port's error, if any
+//   rpcnet::Result<std::string> doubled() {
+//     return parse("21").transform([](int v) { return std::to_string(2 * v); });
+//   }
+//   rpcnet::Result<int> sum(std::string_view a, std::string_view b) {
+//     RPCNET_TRY(parse(a));              // returns parse's error, if any; the value is dropped
+//     return twice(b);
+//   }
 #pragma once
 
 #include <functional>

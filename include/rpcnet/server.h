@@ -137,6 +137,8 @@ class RpcServer {
   Result<void> run();
   // run() for a coroutine: the server keeps running on its own loops; the awaiting coroutine,
   // on any executor, resumes once the shutdown is complete. Same binding and errors as run().
+  // Awaited again while the server serves (from any coroutine), it just waits for that same
+  // shutdown: the way to learn, elsewhere, that a shutdown begun with shutdown() has finished.
   asio::awaitable<Result<void>> serve();
 
   // Begins a graceful shutdown and returns at once; callable from any thread or coroutine,

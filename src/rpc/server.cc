@@ -114,7 +114,6 @@ asio::awaitable<void> ServerState::wait_drained(std::chrono::steady_clock::durat
   });
   (void)co_await (drained_.wait() || expired->wait());
 }
-}
 
 asio::awaitable<void> ServerState::on_each_loop(std::function<void(ServerLoop&)> fn) {
   if (loops.empty()) co_return;

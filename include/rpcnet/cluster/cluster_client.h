@@ -34,7 +34,7 @@
 //   #include <asio/this_coro.hpp>
 //
 //   asio::awaitable<rpcnet::Result<rpcnet::Bytes>> compute(
-//       std::shared_ptr<rpcnet::cluster::ClusterMembership> cluster, rpcnet::Bytes data) {
+//       rpcnet::cluster::ClusterMembership cluster, rpcnet::Bytes data) {
 //     auto registry = std::make_shared<rpcnet::cluster::WorkerRegistry>(cluster);
 //     registry->start();
 //     rpcnet::cluster::ClusterClientConfig config;

@@ -17,12 +17,15 @@
 // destroy it on that loop, because stopping waits for the checker's timer there.
 //
 // Example (a director that gives up on a worker sooner than gossip does):
-//   rpcnet::cluster::HealthCheckerConfig strict = rpcnet::cluster::HealthCheckerConfig::from(config);
-//   strict.phi_threshold = 3;
-//   rpcnet::cluster::HealthChecker health(*cluster, strict);
-//   auto failures = health.subscribe();
-//   if (auto started = health.start(); !started) return started.error();
-//   if (!health.healthy("worker-1")) { /* route elsewhere */ }
+//   rpcnet::Result<bool> worker_looks_healthy(const rpcnet::cluster::ClusterMembership& cluster,
+//                                             const rpcnet::cluster::ClusterConfig& config) {
+//     rpcnet::cluster::HealthCheckerConfig strict = rpcnet::cluster::HealthCheckerConfig::from(config);
+//     strict.phi_threshold = 3;
+//     rpcnet::cluster::HealthChecker health(cluster, strict);
+//     auto failures = health.subscribe();  // kNodeFailed / kNodeRecovered, by this threshold
+//     if (auto started = health.start(); !started) return started.error();
+//     return health.healthy("worker-1");
+//   }
 #pragma once
 
 #include <chrono>

@@ -13,7 +13,7 @@
 //
 //   #include "rpcnet/cluster/membership.h"
 //
-//   rpcnet::Result<std::shared_ptr<rpcnet::cluster::ClusterMembership>> start_member(
+//   rpcnet::Result<rpcnet::cluster::ClusterMembership> start_member(
 //       rpcnet::cluster::ClusterConfig config) {
 //     const char* key = std::getenv("RPCNET_CLUSTER_KEY");  // base64 or hex
 //     auto ring = rpcnet::cluster::KeyRing::from_text(key != nullptr ? key : "");

@@ -9,7 +9,7 @@
 // Example:
 //   #include <iostream>
 //
-//   void list_gpu_nodes(std::shared_ptr<rpcnet::cluster::ClusterMembership> cluster) {
+//   void list_gpu_nodes(rpcnet::cluster::ClusterMembership cluster) {
 //     rpcnet::cluster::NodeRegistry registry(std::move(cluster));
 //     auto gpu_nodes = registry.nodes_with_tag("gpu");
 //     if (!gpu_nodes) { std::cerr << gpu_nodes.error() << "\n"; return; }  // a malformed filter

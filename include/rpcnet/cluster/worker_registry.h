@@ -12,7 +12,7 @@
 // Example:
 //   #include <iostream>
 //
-//   void pick_worker(std::shared_ptr<rpcnet::cluster::ClusterMembership> cluster) {
+//   void pick_worker(rpcnet::cluster::ClusterMembership cluster) {
 //     auto registry = std::make_shared<rpcnet::cluster::WorkerRegistry>(
 //         cluster, rpcnet::cluster::LoadBalancingStrategy::kLeastConnections);
 //     registry->start();

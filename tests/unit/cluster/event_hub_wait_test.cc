@@ -20,6 +20,7 @@ namespace rpcnet::cluster {
 namespace {
 
 using std::chrono::milliseconds;
+using rpcnet::testing::ErrorIs;
 
 ClusterEvent joined(const std::string& id) {
   ClusterEvent event{EventKind::kNodeJoined, {}, 0, 0};

@@ -57,7 +57,7 @@ TEST(ReadSingleMessageTest, AnErrorInPlaceOfTheMessageIsReturnedAsIs) {
   ScriptedReads reads{{Read(RpcError::timeout("late"))}};
   auto result = run(reads);
   ASSERT_FALSE(result);
-  EXPECT_THAT(result, ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(result, rpcnet::testing::ErrorIs(ErrorKind::kCall, StatusCode::kDeadlineExceeded));
   EXPECT_EQ(reads.reads, 1);
 }
 
