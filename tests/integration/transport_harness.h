@@ -38,6 +38,7 @@ class TransportServer {
 
   RpcServer& server() { return loopback_ ? loopback_->server() : in_memory_->server(); }
   void start() { loopback_ ? loopback_->start() : in_memory_->start(); }
+  const SocketAddress& address() const { return loopback_ ? loopback_->address() : in_memory_->address(); }
   // The loop run() runs tasks on (the client's loop).
   asio::any_io_executor executor() {
     return loopback_ ? loopback_->runtime().executor(0) : in_memory_->network().executor();

@@ -68,6 +68,23 @@ TEST_P(UnaryTest, AddReturnsTheSumAsInTheGuide) {
   EXPECT_EQ(decode_int(*result), 42);
 }
 
+TEST_P(UnaryTest, TheHandlerSeesTheClientsAddressAsItsPeer) {
+  server_.server().register_method("whoami", [](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+    co_return to_bytes(to_string(context.peer_address()));
+  });
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
+    auto client = co_await server_.connect();
+    co_return co_await client.call("whoami", {});
+  }());
+  ASSERT_TRUE(result) << result.error();
+  auto peer = parse_socket_address(to_string(*result));
+  ASSERT_TRUE(peer) << to_string(*result);
+  // The client's socket: the server's loopback IP, a port of its own.
+  EXPECT_EQ(peer->address(), server_.address().address());
+  EXPECT_NE(peer->port(), 0);
+  EXPECT_NE(peer->port(), server_.address().port());
+}
+
 TEST_P(UnaryTest, EmptyRequestAndEmptyResponseAreLegal) {
   auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
