@@ -11,6 +11,7 @@
 #include <set>
 
 #include "integration/harness.h"
+#include "integration/loopback_member.h"
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
 #include "rpcnet/cluster/node_registry.h"
@@ -26,13 +27,6 @@ using cluster::LoadBalancingStrategy;
 using cluster::WorkerRegistry;
 
 constexpr const char* kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-cluster::ClusterConfig member_config(const std::string& id) {
-  auto config = cluster::ClusterConfig::Local();
-  config.node_id = id;
-  config.bind_address = *parse_socket_address("127.0.0.1:0");
-  return config;
-}
 
 cluster::KeyRing keys() { return *cluster::KeyRing::from_text(kKey); }
 

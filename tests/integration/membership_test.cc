@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "integration/harness.h"
+#include "integration/loopback_member.h"
 #include "rpcnet/cluster/health_checker.h"
 #include "rpcnet/cluster/membership.h"
 #include "support/error_matchers.h"
@@ -20,13 +21,6 @@ using cluster::ClusterMembership;
 using cluster::EventKind;
 
 constexpr const char* kKey = "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f";
-
-cluster::ClusterConfig member_config(const std::string& id) {
-  auto config = cluster::ClusterConfig::Local();
-  config.node_id = id;
-  config.bind_address = *parse_socket_address("127.0.0.1:0");
-  return config;
-}
 
 Result<ClusterMembership> start(const std::string& id) {
   return ClusterMembership::start(member_config(id), *cluster::KeyRing::from_text(kKey));
