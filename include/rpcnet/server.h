@@ -100,6 +100,9 @@ class RpcServer {
   explicit RpcServer(RpcConfig config);
   // Stops serving at once (no grace period) and joins the server's threads. Never destroy the
   // server from one of its own handlers.
+  // WARNING: the server's threads wake the coroutine awaiting serve() by posting to its event
+  // loop; that post may still be returning when the coroutine has already resumed. Destroy the
+  // server before that loop's io_context (declare the io_context or Runtime first).
   ~RpcServer();
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;

@@ -138,8 +138,10 @@ class LoopbackServer {
   }
 
  private:
-  RpcServer server_;
+  // Declared first so it is destroyed last: the server's loop threads wake coroutines on this
+  // runtime, and a wake-up may still be returning when its waiter has already finished.
   Runtime runtime_{1};
+  RpcServer server_;
   SocketAddress address_;
   std::future<Result<void>> serving_;
 };
