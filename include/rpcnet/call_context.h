@@ -23,10 +23,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "rpcnet/address.h"
 #include "rpcnet/metadata.h"
+#include "rpcnet/trace_context.h"
 
 namespace rpcnet {
 
@@ -46,6 +49,20 @@ class CallContext {
 
   const std::string& method() const noexcept { return method_; }
   const Metadata& metadata() const noexcept { return metadata_; }
+  // For server interceptors (rpcnet/interceptor.h) that add or alter what the handler sees.
+  Metadata& mutable_metadata() noexcept { return metadata_; }
+  // The caller's W3C trace (rpcnet/trace_context.h): nullopt when the metadata has no valid
+  // traceparent entry, or more than one. Pass it as CallOptions::trace_parent (or
+  // WorkerCallOptions::trace_parent) to continue the trace on calls this handler makes.
+  std::optional<TraceContext> trace_context() const noexcept {
+    std::optional<std::string_view> value;
+    for (const auto& [key, entry] : metadata_) {
+      if (key != kTraceparentKey) continue;
+      if (value) return std::nullopt;  // W3C: several traceparent values are no valid one
+      value = entry;
+    }
+    return value ? parse_traceparent(*value) : std::nullopt;
+  }
   // The client's request id (for tracing); 0 if it sent none.
   std::uint64_t request_id() const noexcept { return request_id_; }
   // When the call must be finished; time_point::max() without a deadline.

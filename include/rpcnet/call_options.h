@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "rpcnet/metadata.h"
+#include "rpcnet/trace_context.h"
 
 namespace rpcnet {
 
@@ -27,6 +28,10 @@ struct CallOptions {
   std::optional<std::chrono::milliseconds> timeout;
   // Sent in the call header; the handler reads it from CallContext::metadata().
   Metadata metadata;
+  // Continue this trace (typically a handler's CallContext::trace_context()): the call sends a
+  // traceparent with its trace id and flags and a fresh parent id (child_span), in place of any
+  // traceparent entry in `metadata`. nullopt: metadata is sent as it is.
+  std::optional<TraceContext> trace_parent;
 };
 
 }  // namespace rpcnet

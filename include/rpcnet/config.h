@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rpcnet/address.h"
 #include "rpcnet/result.h"
@@ -43,6 +44,8 @@ namespace rpcnet {
 namespace testing {
 class InMemoryNetwork;
 }
+class ServerInterceptor;
+class ClientInterceptor;
 
 // Timeout for calls whose options and client config set none: 30 s.
 inline constexpr std::chrono::milliseconds kDefaultCallTimeout{30'000};
@@ -121,6 +124,12 @@ class RpcConfig {
   // network's. Default: none.
   RpcConfig& with_network(std::shared_ptr<testing::InMemoryNetwork> network);
 
+  // Interceptors (rpcnet/interceptor.h), appended to the chain in the order added: server ones
+  // run around every call an RpcServer serves, client ones around every call an RpcClient
+  // makes. Default: none. A null pointer is ignored.
+  RpcConfig& with_server_interceptor(std::shared_ptr<ServerInterceptor> interceptor);
+  RpcConfig& with_client_interceptor(std::shared_ptr<ClientInterceptor> interceptor);
+
   const std::string& cert_path() const noexcept { return cert_path_; }
   const std::string& bind_address() const noexcept { return bind_address_; }
   const std::string& key_path() const noexcept { return key_path_; }
@@ -147,6 +156,12 @@ class RpcConfig {
   std::size_t max_metadata_bytes() const noexcept { return max_metadata_bytes_; }
   std::size_t max_queued_blocking_calls() const noexcept { return max_queued_blocking_calls_; }
   const std::shared_ptr<testing::InMemoryNetwork>& network() const noexcept { return network_; }
+  const std::vector<std::shared_ptr<ServerInterceptor>>& server_interceptors() const noexcept {
+    return server_interceptors_;
+  }
+  const std::vector<std::shared_ptr<ClientInterceptor>>& client_interceptors() const noexcept {
+    return client_interceptors_;
+  }
 
   // The bind address, parsed. Errors: kConfig naming the address.
   Result<SocketAddress> parsed_bind_address() const;
@@ -178,6 +193,8 @@ class RpcConfig {
   std::size_t max_metadata_bytes_ = 8u << 10;
   std::size_t max_queued_blocking_calls_ = 1'024;
   std::shared_ptr<testing::InMemoryNetwork> network_;
+  std::vector<std::shared_ptr<ServerInterceptor>> server_interceptors_;
+  std::vector<std::shared_ptr<ClientInterceptor>> client_interceptors_;
 };
 
 }  // namespace rpcnet

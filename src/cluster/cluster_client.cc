@@ -139,7 +139,7 @@ asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s
 
 // The result of one attempt, with what the retry logic needs to know about it.
 asio::awaitable<Result<Bytes>> unary_attempt(std::shared_ptr<State> s, WorkerInfo worker, std::string method,
-                                             Bytes data, Metadata metadata, Clock::time_point deadline) {
+                                             Bytes data, CallOptions options, Clock::time_point deadline) {
   s->record_attempt(worker.id);
   auto client = co_await pooled_connection(s, worker, deadline);
   if (!client) {
@@ -148,9 +148,7 @@ asio::awaitable<Result<Bytes>> unary_attempt(std::shared_ptr<State> s, WorkerInf
     RpcError error = client.error();
     co_return std::move(error.mark_not_started());
   }
-  CallOptions options;
   options.timeout = ceil_ms(deadline - Clock::now());
-  options.metadata = std::move(metadata);
   s->registry->call_started(worker.id);
   const auto started = Clock::now();
   auto reply = co_await client->client.call(method, std::move(data), options);
@@ -168,7 +166,7 @@ asio::awaitable<Result<Bytes>> unary_attempt(std::shared_ptr<State> s, WorkerInf
 // when it fires. With no other worker or no token it never answers before the deadline: the
 // first attempt then decides alone.
 asio::awaitable<Result<Bytes>> hedge_attempt(std::shared_ptr<State> s, TagFilter filter, std::string first_id,
-                                             std::string method, Bytes data, Metadata metadata,
+                                             std::string method, Bytes data, CallOptions options,
                                              Clock::time_point deadline, Clock::duration delay) {
   asio::steady_timer timer(s->executor, Clock::now() + delay);
   (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -183,17 +181,17 @@ asio::awaitable<Result<Bytes>> hedge_attempt(std::shared_ptr<State> s, TagFilter
     (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     co_return RpcError::timeout(other_worker ? "no hedge: the retry budget is empty" : "no second worker to hedge on");
   }
-  co_return co_await unary_attempt(s, std::move(*worker), std::move(method), std::move(data), std::move(metadata),
+  co_return co_await unary_attempt(s, std::move(*worker), std::move(method), std::move(data), std::move(options),
                                    deadline);
 }
 
 asio::awaitable<Result<Bytes>> hedged_attempt(std::shared_ptr<State> s, WorkerInfo first, TagFilter filter,
-                                              std::string method, Bytes data, Metadata metadata,
+                                              std::string method, Bytes data, CallOptions options,
                                               Clock::time_point deadline, Clock::duration delay) {
   using namespace asio::experimental::awaitable_operators;
   const std::string first_id = first.id;
-  auto primary = unary_attempt(s, std::move(first), method, data, metadata, deadline);
-  auto backup = hedge_attempt(s, std::move(filter), first_id, method, std::move(data), std::move(metadata), deadline,
+  auto primary = unary_attempt(s, std::move(first), method, data, options, deadline);
+  auto backup = hedge_attempt(s, std::move(filter), first_id, method, std::move(data), std::move(options), deadline,
                               delay);
   auto winner = co_await (std::move(primary) || std::move(backup));
   if (winner.index() == 0) co_return std::get<0>(std::move(winner));
@@ -208,6 +206,10 @@ asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::
   s->budget.deposit(start);
   std::set<std::string> tried;
   std::optional<RpcError> last;
+  // What every attempt sends; each one sets its own timeout (and draws its own span id).
+  CallOptions per_attempt;
+  per_attempt.metadata = std::move(options.metadata);
+  per_attempt.trace_parent = options.trace_parent;
   for (int attempt = 1;; ++attempt) {
     auto worker = s->registry->select_worker(filter, tried);
     if (!worker && !tried.empty()) worker = s->registry->select_worker(filter);  // all tried once
@@ -221,9 +223,9 @@ asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::
     if (attempt == 1 && options.hedge && options.idempotent) hedge = s->hedging.delay();
     Result<Bytes> reply = RpcError::cancelled();
     if (hedge) {
-      reply = co_await hedged_attempt(s, std::move(*worker), filter, method, data, options.metadata, *deadline, *hedge);
+      reply = co_await hedged_attempt(s, std::move(*worker), filter, method, data, per_attempt, *deadline, *hedge);
     } else {
-      reply = co_await unary_attempt(s, std::move(*worker), method, data, options.metadata, *deadline);
+      reply = co_await unary_attempt(s, std::move(*worker), method, data, per_attempt, *deadline);
     }
     if (reply) co_return reply;
     RpcError error = std::move(reply).error();
@@ -261,6 +263,7 @@ asio::awaitable<Result<T>> open_with_retries(std::shared_ptr<State> s, TagFilter
       CallOptions call_options;
       call_options.timeout = options.timeout ? std::optional(ceil_ms(*deadline - Clock::now())) : std::nullopt;
       call_options.metadata = options.metadata;
+      call_options.trace_parent = options.trace_parent;
       auto opened = co_await open(client->client, call_options);
       if (opened) co_return opened;
       error = std::move(opened).error();

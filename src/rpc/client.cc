@@ -52,7 +52,8 @@ ClientShared::ClientShared(asio::any_io_executor executor,
       remote_(connection_->remote_address()),
       connected_(std::make_shared<std::atomic<bool>>(connection_->is_open())),
       deadlines_(std::make_unique<runtime::DeadlineQueue>(executor_, connection_->clock())),
-      resumed_(connection_->resumed()) {
+      resumed_(connection_->resumed()),
+      interceptors_(config.client_interceptors()) {
   connection_->set_close_handler(
       [flag = connected_](const RpcError&) { flag->store(false, std::memory_order_release); });
 }
@@ -79,6 +80,12 @@ ClientCallState::ClientCallState(std::shared_ptr<ClientShared> client, CallKind 
       core_(kind, client_->limits()) {}
 
 ClientCallState::~ClientCallState() {
+  chain_running_ = false;  // a chain interrupted by its caller's cancellation is gone
+  if (observed_) {
+    // Dropped before it ended (its caller was cancelled, or an interceptor waited too long).
+    const RpcError error = local_failure_.value_or(end_error_.value_or(RpcError::cancelled("call abandoned")));
+    report_end(&error);
+  }
   client_->deadlines().remove(*this);
   if (!ended_ && stream_) stream_->reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
 }
@@ -92,14 +99,44 @@ RpcError ClientCallState::connection_error() const {
   return client_->connection().close_error().value_or(RpcError::connection("connection closed"));
 }
 
-asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
-                                                     const Metadata& metadata,
+void ClientCallState::report_end(const RpcError* error) noexcept {
+  if (!observed_ || chain_running_) return;
+  const CallOutcome outcome =
+      observed_->tally.outcome(error, client_->connection().clock().now() - observed_->since);
+  rpc::run_on_end(client_->interceptors(), observed_->started, observed_->info, outcome);
+  observed_.reset();
+}
+
+asio::awaitable<Result<void>> ClientCallState::start(std::string_view method, Metadata metadata,
                                                      std::optional<Bytes> first, bool finish) {
-  if (first && first->size() > client_->limits().max_message_size) {
-    ended_ = true;
-    co_return too_large(first->size(), client_->limits().max_message_size);
-  }
   if (timeout_ != kNoDeadline) client_->deadlines().add(*this, client_->connection().clock().now() + timeout_);
+  if (!client_->interceptors().empty()) {
+    observed_ = std::make_unique<Observation>(std::string(method), std::move(metadata),
+                                              rpc::call_type_of(kind_), client_->remote(), timeout_);
+    observed_->since = client_->connection().clock().now();
+    chain_running_ = true;
+    auto rejected = co_await rpc::run_on_start(client_->interceptors(), observed_->info, observed_->started);
+    chain_running_ = false;
+    if (rejected) {
+      client_->deadlines().remove(*this);
+      ended_ = true;
+      report_end(&*rejected);
+      co_return std::move(*rejected);
+    }
+    if (local_failure_) {  // the deadline passed, or the caller cancelled, while they ran
+      ended_ = true;
+      report_end(&*local_failure_);
+      co_return *local_failure_;
+    }
+    metadata = observed_->metadata;  // a copy: on_end shows what was sent
+  }
+  if (first && first->size() > client_->limits().max_message_size) {
+    client_->deadlines().remove(*this);
+    ended_ = true;
+    const RpcError error = too_large(first->size(), client_->limits().max_message_size);
+    report_end(&error);
+    co_return error;
+  }
   auto opened = co_await client_->connection().open_stream(write_signal_.slot());
   if (local_failure_) {
     if (opened) (*opened)->reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
@@ -110,7 +147,9 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
     ended_ = true;
     // No stream was opened, so nothing of this call reached the server.
     RpcError error = std::move(opened).error();
-    co_return std::move(error.mark_not_started());
+    error.mark_not_started();
+    report_end(&error);
+    co_return error;
   }
   stream_ = std::move(*opened);
 
@@ -119,11 +158,12 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
   header.kind = kind_;
   if (timeout_ != kNoDeadline) header.timeout = timeout_;
   header.request_id = client_->take_request_id();
-  header.metadata = metadata;
+  header.metadata = std::move(metadata);
   Bytes head;
   wire::append_call_header_frame(head, header);
   Bytes body;
   if (first) {
+    if (observed_) observed_->tally.request(first->size());
     auto parts = rpc::encode_message_parts(std::move(*first));
     head.insert(head.end(), parts.head.begin(), parts.head.end());
     body = std::move(parts.body);
@@ -132,7 +172,11 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method,
   auto written =
       co_await stream_->write(std::move(head), std::move(body), finish, write_signal_.slot());
   if (local_failure_) co_return *local_failure_;
-  if (!written && stream_->detached()) co_return failure();
+  if (!written && stream_->detached()) {
+    const RpcError error = failure();
+    report_end(&error);
+    co_return error;
+  }
   // A refused write means the server stopped reading: it has already answered (e.g. an oversized
   // request gets RESOURCE_EXHAUSTED), and reading gives the caller that status.
   if (!written) writes_finished_ = true;
@@ -155,10 +199,12 @@ asio::awaitable<Result<void>> ClientCallState::write(Bytes message) {
     cancel(error, StreamErrorCode::kCancelled);
     co_return error;
   }
+  const std::size_t size = message.size();
   auto parts = rpc::encode_message_parts(std::move(message));
   auto written = co_await stream_->write(std::move(parts.head), std::move(parts.body), false,
                                          write_signal_.slot());
   if (!written || local_failure_) co_return failure();
+  if (observed_) observed_->tally.request(size);
   co_return ok();
 }
 
@@ -180,8 +226,10 @@ Result<std::optional<Bytes>> ClientCallState::end_call(rpc::InboundEvent& event)
       stream_->reset(static_cast<std::uint64_t>(event.reset_code));
     }
     end_error_ = std::move(*event.error);
+    report_end(&*end_error_);
     return *end_error_;
   }
+  report_end(nullptr);
   if (!writes_finished_) {
     // The server finished before we did: stop sending so the stream can close.
     stream_->reset(static_cast<std::uint64_t>(StreamErrorCode::kNoError));
@@ -206,6 +254,7 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
     if (core_.has_event()) {
       rpc::InboundEvent event = core_.pop_event();
       if (event.kind == rpc::InboundEvent::Kind::kMessage) {
+        if (observed_) observed_->tally.response(event.message.size());
         co_return std::optional<Bytes>(std::move(event.message));
       }
       co_return end_call(event);
@@ -223,6 +272,7 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
         if (!local_failure_) {
           ended_ = true;
           end_error_ = connection_error();
+          report_end(&*end_error_);
           co_return *end_error_;
         }
         break;
@@ -241,6 +291,7 @@ asio::awaitable<Result<Bytes>> ClientCallState::read_single() {
 void ClientCallState::cancel(RpcError reason, StreamErrorCode code) {
   if (ended_ || local_failure_) return;
   local_failure_ = std::move(reason);
+  report_end(&*local_failure_);
   client_->deadlines().remove(*this);
   if (stream_) stream_->reset(static_cast<std::uint64_t>(code));
   read_signal_.emit(asio::cancellation_type::terminal);
@@ -317,6 +368,19 @@ asio::awaitable<Result<T>> on_call_loop(std::shared_ptr<ClientCallState> call, O
   };
   // GCC 12 double-destroys a lambda prvalue passed to a coroutine: name it first.
   co_return co_await run_on_loop<Result<T>>(call->client(), std::move(body));
+}
+
+// The metadata a call sends: options.metadata, with a child of options.trace_parent in place of
+// any traceparent entry when it is set.
+Metadata outgoing_metadata(const CallOptions& options) {
+  if (!options.trace_parent) return options.metadata;
+  Metadata metadata;
+  metadata.reserve(options.metadata.size() + 1);
+  for (const auto& entry : options.metadata) {
+    if (entry.first != kTraceparentKey) metadata.push_back(entry);
+  }
+  metadata.emplace_back(std::string(kTraceparentKey), format_traceparent(child_span(*options.trace_parent)));
+  return metadata;
 }
 
 RequestSource source_from(std::vector<Bytes> requests) {
@@ -429,8 +493,8 @@ using CallPtr = std::shared_ptr<ClientCallState>;
 asio::awaitable<Result<Bytes>> RpcClient::call(std::string_view method, Bytes request,
                                                CallOptions options) const {
   auto unary = [method = std::string(method), request = std::move(request),
-                metadata = options.metadata](CallPtr call) mutable -> asio::awaitable<Result<Bytes>> {
-    if (auto started = co_await call->start(method, metadata, std::move(request), true); !started) {
+                metadata = detail::outgoing_metadata(options)](CallPtr call) mutable -> asio::awaitable<Result<Bytes>> {
+    if (auto started = co_await call->start(method, std::move(metadata), std::move(request), true); !started) {
       co_return std::move(started).error();
     }
     co_return co_await call->read_single();
@@ -449,8 +513,8 @@ asio::awaitable<Result<ResponseStream>> RpcClient::call_streaming(std::string_vi
                                                                   RequestSource requests,
                                                                   CallOptions options) const {
   auto bidi = [method = std::string(method), requests = std::move(requests),
-               metadata = options.metadata](CallPtr call) mutable -> asio::awaitable<Result<ResponseStream>> {
-    if (auto started = co_await call->start(method, metadata, std::nullopt, false); !started) {
+               metadata = detail::outgoing_metadata(options)](CallPtr call) mutable -> asio::awaitable<Result<ResponseStream>> {
+    if (auto started = co_await call->start(method, std::move(metadata), std::nullopt, false); !started) {
       co_return std::move(started).error();
     }
     // Requests flow from their own coroutine, so responses can be read while they are sent.
@@ -466,9 +530,9 @@ asio::awaitable<Result<ResponseStream>> RpcClient::call_server_streaming(std::st
                                                                          Bytes request,
                                                                          CallOptions options) const {
   auto server_streaming = [method = std::string(method), request = std::move(request),
-                           metadata = options.metadata](CallPtr call) mutable
+                           metadata = detail::outgoing_metadata(options)](CallPtr call) mutable
       -> asio::awaitable<Result<ResponseStream>> {
-    if (auto started = co_await call->start(method, metadata, std::move(request), true); !started) {
+    if (auto started = co_await call->start(method, std::move(metadata), std::move(request), true); !started) {
       co_return std::move(started).error();
     }
     co_return ResponseStream(std::move(call));
@@ -487,9 +551,9 @@ asio::awaitable<Result<Bytes>> RpcClient::call_client_streaming(std::string_view
                                                                 RequestSource requests,
                                                                 CallOptions options) const {
   auto client_streaming = [method = std::string(method), requests = std::move(requests),
-                           metadata = options.metadata](CallPtr call) mutable
+                           metadata = detail::outgoing_metadata(options)](CallPtr call) mutable
       -> asio::awaitable<Result<Bytes>> {
-    if (auto started = co_await call->start(method, metadata, std::nullopt, false); !started) {
+    if (auto started = co_await call->start(method, std::move(metadata), std::nullopt, false); !started) {
       co_return std::move(started).error();
     }
     for (;;) {
@@ -512,8 +576,8 @@ asio::awaitable<Result<Bytes>> RpcClient::call_client_streaming(std::string_view
 asio::awaitable<Result<ClientCall>> RpcClient::open_call(std::string_view method,
                                                          CallOptions options) const {
   auto open = [method = std::string(method),
-               metadata = options.metadata](CallPtr call) mutable -> asio::awaitable<Result<ClientCall>> {
-    if (auto started = co_await call->start(method, metadata, std::nullopt, false); !started) {
+               metadata = detail::outgoing_metadata(options)](CallPtr call) mutable -> asio::awaitable<Result<ClientCall>> {
+    if (auto started = co_await call->start(method, std::move(metadata), std::nullopt, false); !started) {
       co_return std::move(started).error();
     }
     co_return ClientCall(std::move(call));

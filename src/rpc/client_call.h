@@ -21,6 +21,7 @@
 
 #include "quic/connection.h"
 #include "rpc/core/call_core.h"
+#include "rpc/interceptor_chain.h"
 #include "rpc/wire/frame.h"
 #include "rpcnet/call_options.h"
 #include "rpcnet/client.h"
@@ -49,6 +50,9 @@ class ClientShared {
   runtime::DeadlineQueue& deadlines() noexcept { return *deadlines_; }
   bool resumed() const noexcept { return resumed_; }
   const SocketAddress& remote() const noexcept { return remote_; }
+  const std::vector<std::shared_ptr<ClientInterceptor>>& interceptors() const noexcept {
+    return interceptors_;
+  }
   void close();
 
  private:
@@ -65,6 +69,7 @@ class ClientShared {
   // Deadlines of this client's calls; destroyed on the loop (see ~ClientShared).
   std::unique_ptr<runtime::DeadlineQueue> deadlines_;
   bool resumed_ = false;  // fixed once the handshake is done, before this object exists
+  std::vector<std::shared_ptr<ClientInterceptor>> interceptors_;  // the config's, fixed
 };
 
 // Shared by the handle the caller holds (the unary coroutine, a ResponseStream or a ClientCall)
@@ -83,7 +88,8 @@ class ClientCallState : public std::enable_shared_from_this<ClientCallState>,
 
   // Arms the deadline, opens the stream and sends the header, then `first` (if any), then the
   // FIN when `finish`.
-  asio::awaitable<Result<void>> start(std::string_view method, const Metadata& metadata,
+  // Client interceptors, if any, run first and may edit `metadata` or reject the call.
+  asio::awaitable<Result<void>> start(std::string_view method, Metadata metadata,
                                       std::optional<Bytes> first, bool finish);
   asio::awaitable<Result<void>> write(Bytes message);
   asio::awaitable<Result<void>> finish_writes();
@@ -100,6 +106,8 @@ class ClientCallState : public std::enable_shared_from_this<ClientCallState>,
 
  private:
   Result<std::optional<Bytes>> end_call(rpc::InboundEvent& event);
+  // on_end for the interceptors whose on_start ran (`error` null: success); once.
+  void report_end(const RpcError* error) noexcept;
   RpcError failure() const;
   RpcError connection_error() const;
 
@@ -117,6 +125,24 @@ class ClientCallState : public std::enable_shared_from_this<ClientCallState>,
   Metadata trailer_metadata_;
   bool ended_ = false;
   bool writes_finished_ = false;
+
+  // What the interceptors see of the call; only while client interceptors observe it. Never
+  // moved: `info` refers to the fields before it.
+  struct Observation {
+    Observation(std::string called, Metadata sent, CallType type, const SocketAddress& server,
+                std::chrono::milliseconds timeout)
+        : method(std::move(called)), metadata(std::move(sent)), info{method, type, metadata, server, timeout} {}
+    std::string method;
+    Metadata metadata;
+    ClientCallInfo info;
+    std::size_t started = 0;
+    std::chrono::steady_clock::time_point since{};
+    rpc::CallTally tally;
+  };
+  std::unique_ptr<Observation> observed_;
+  // While on_start runs, on_end must wait: the chain still uses observed_ (a deadline or
+  // cancel() then reports once the chain has returned).
+  bool chain_running_ = false;
 };
 
 // Forwards a cancellation of the awaiting coroutine to a call, for as long as it lives.

@@ -99,6 +99,16 @@ RpcConfig& RpcConfig::with_network(std::shared_ptr<testing::InMemoryNetwork> net
   return *this;
 }
 
+RpcConfig& RpcConfig::with_server_interceptor(std::shared_ptr<ServerInterceptor> interceptor) {
+  if (interceptor) server_interceptors_.push_back(std::move(interceptor));
+  return *this;
+}
+
+RpcConfig& RpcConfig::with_client_interceptor(std::shared_ptr<ClientInterceptor> interceptor) {
+  if (interceptor) client_interceptors_.push_back(std::move(interceptor));
+  return *this;
+}
+
 Result<SocketAddress> RpcConfig::parsed_bind_address() const {
   return parse_socket_address(bind_address_);
 }

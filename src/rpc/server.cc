@@ -231,6 +231,7 @@ void ServerCall::cancel(RpcError reason, StreamErrorCode code) {
   if (cancel_reason_ || answered_) return;
   cancel_reason_ = std::move(reason);
   answered_ = true;
+  if (observed()) final_error_ = cancel_reason_;
   if (context_) context_->mark_cancelled();
   loop_.deadlines->remove(*this);
   stream_->reset(code_of(code));
@@ -312,6 +313,7 @@ asio::awaitable<std::optional<rpc::InboundEvent>> ServerCall::next_event() {
 asio::awaitable<RpcError> ServerCall::apply_failure(rpc::InboundEvent& event) {
   RpcError error = std::move(*event.error);
   if (event.action == rpc::StreamAction::kReset) {
+    if (observed() && !answered_) final_error_ = error;
     answered_ = true;
     stream_->reset(code_of(event.reset_code));
   } else if (event.action == rpc::StreamAction::kRespondStatus) {
@@ -328,6 +330,7 @@ asio::awaitable<Result<std::optional<Bytes>>> ServerCall::read_request() {
   if (!event) co_return cancel_reason_.value_or(RpcError::cancelled());
   switch (event->kind) {
     case rpc::InboundEvent::Kind::kMessage:
+      if (observed()) tally_.request(event->message.size());
       co_return std::optional<Bytes>(std::move(event->message));
     case rpc::InboundEvent::Kind::kEnd:
       requests_done_ = true;
@@ -358,6 +361,7 @@ asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
                                    " bytes exceeds max_message_size of " +
                                    std::to_string(server_.limits.max_message_size));
   }
+  const std::size_t size = message.size();
   auto parts = rpc::encode_message_parts(std::move(message));
   auto written = co_await stream_->write(std::move(parts.head), std::move(parts.body), false);
   if (!written && written.error().code() == StatusCode::kResourceExhausted) {
@@ -373,12 +377,14 @@ asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
     co_return cancel_reason_.value_or(RpcError::cancelled("the client went away"));
   }
   ++responses_;
+  if (observed()) tally_.response(size);
   co_return ok();
 }
 
 asio::awaitable<void> ServerCall::respond_error(const RpcError& error) {
   if (answered_) co_return;
   answered_ = true;
+  if (observed()) final_error_ = error;
   loop_.deadlines->remove(*this);
   (void)co_await stream_->write(trailer_frame(rpc::trailer_for(error)), {}, true);
   if (!requests_done_) stream_->stop_reading(code_of(StreamErrorCode::kNoError));
@@ -396,6 +402,7 @@ asio::awaitable<void> ServerCall::respond_unary(Result<Bytes> result) {
   if (answered_) co_return;
   answered_ = true;
   loop_.deadlines->remove(*this);
+  if (observed()) tally_.response(response.size());
   const Bytes& trailer = ok_trailer_frame();
   auto parts = rpc::encode_message_parts(std::move(response));
   if (parts.body.empty()) {
@@ -482,6 +489,22 @@ asio::awaitable<void> ServerCall::serve() {
                    connection_->remote_address(), connection_->peer_certificate_subject());
 
   auto handler = loop_.handlers.find(server_.registry, h.method);
+  // Tells the interceptors how the call ended once this coroutine does, however it ends.
+  struct EndReport {
+    ServerCall& call;
+    ~EndReport() { call.report_end(); }
+  } end_report{*this};
+  if (!server_.config.server_interceptors().empty()) {
+    if (h.timeout) arm_deadline(*h.timeout);  // the chain runs under the call's deadline
+    std::optional<RpcError> rejected;
+    try {
+      rejected = co_await start_interceptors(handler != nullptr);
+    } catch (const std::exception&) {
+      co_return;  // cancelled while an interceptor waited: the stream is already reset
+    }
+    if (cancelled()) co_return;
+    if (rejected) co_return co_await respond_error(*rejected);
+  }
   if (!handler) {
     co_return co_await respond_error(
         RpcError::status(StatusCode::kNotFound, "unknown method \"" + h.method + "\""));
@@ -493,7 +516,7 @@ asio::awaitable<void> ServerCall::serve() {
                                         (streaming_handler ? "streaming" : "unary") +
                                         " and cannot be called as " + kind_name(kind_)));
   }
-  if (h.timeout) arm_deadline(*h.timeout);
+  if (h.timeout && !armed()) arm_deadline(*h.timeout);
 
   std::optional<RpcError> thrown;
   try {
@@ -522,6 +545,22 @@ asio::awaitable<void> ServerCall::serve() {
   }
   // After a cancellation every co_await would throw; the stream is already reset anyway.
   if (thrown && !cancelled()) co_await respond_error(*thrown);
+}
+
+asio::awaitable<std::optional<RpcError>> ServerCall::start_interceptors(bool registered) {
+  observed_.emplace(ServerCallInfo{*context_, rpc::call_type_of(kind_), registered});
+  observed_since_ = connection_->clock().now();
+  return rpc::run_on_start(server_.config.server_interceptors(), *observed_, interceptors_started_);
+}
+
+void ServerCall::report_end() noexcept {
+  if (!observed_) return;
+  std::optional<RpcError> unanswered;
+  if (!final_error_ && !answered_) unanswered = RpcError::cancelled("the call ended without a status");
+  const RpcError* error = final_error_ ? &*final_error_ : (unanswered ? &*unanswered : nullptr);
+  const CallOutcome outcome = tally_.outcome(error, connection_->clock().now() - observed_since_);
+  rpc::run_on_end(server_.config.server_interceptors(), interceptors_started_, *observed_, outcome);
+  observed_.reset();
 }
 
 }  // namespace detail

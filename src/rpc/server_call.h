@@ -23,6 +23,7 @@
 #include "quic/server_endpoint.h"
 #include "rpc/core/call_core.h"
 #include "rpc/handler_registry.h"
+#include "rpc/interceptor_chain.h"
 #include "rpcnet/runtime.h"
 #include "rpcnet/server.h"
 #include "runtime/deadline_queue.h"
@@ -138,6 +139,11 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, private runt
   asio::awaitable<void> respond_unary(Result<Bytes> result);
   asio::awaitable<void> respond_streaming(Result<void> result);
   void arm_deadline(std::chrono::microseconds timeout);
+  // Runs the server's interceptors' on_start; the error of one that rejected the call.
+  asio::awaitable<std::optional<RpcError>> start_interceptors(bool registered);
+  // on_end for the interceptors whose on_start ran; once, from serve()'s end.
+  void report_end() noexcept;
+  bool observed() const noexcept { return observed_.has_value(); }
   // Charges what the call holds for the peer (core and header) to the connection's budget;
   // false (and the call reset with RESOURCE_EXHAUSTED) when it does not fit.
   bool sync_budget();
@@ -160,6 +166,13 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, private runt
   std::uint64_t responses_ = 0;
   bool requests_done_ = false;
   bool answered_ = false;  // the status trailer (or a reset) has gone out
+
+  // Only while server interceptors observe the call (none registered: never set or touched).
+  std::optional<ServerCallInfo> observed_;
+  std::size_t interceptors_started_ = 0;
+  std::chrono::steady_clock::time_point observed_since_{};
+  rpc::CallTally tally_;
+  std::optional<RpcError> final_error_;  // the error status sent (or the reset's reason)
 };
 
 }  // namespace rpcnet::detail

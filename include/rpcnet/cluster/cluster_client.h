@@ -64,6 +64,7 @@
 #include "rpcnet/config.h"
 #include "rpcnet/metadata.h"
 #include "rpcnet/result.h"
+#include "rpcnet/trace_context.h"
 
 namespace rpcnet::cluster {
 
@@ -94,6 +95,10 @@ struct WorkerCallOptions {
   // that went silent (a partition sends no error). nullopt: an attempt may use all of `timeout`.
   std::optional<std::chrono::milliseconds> attempt_timeout;
   Metadata metadata;
+  // The trace to continue: from inside a handler, `options.trace_parent = context.trace_context();`.
+  // Every attempt (retries and hedges included) then sends a traceparent with the same trace id
+  // and a fresh parent id of its own, as CallOptions::trace_parent does (trace_context.h).
+  std::optional<TraceContext> trace_parent;
 };
 
 struct WorkerStats {
