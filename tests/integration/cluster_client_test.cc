@@ -15,6 +15,7 @@
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
 #include "rpcnet/cluster/node_registry.h"
+#include "rpcnet/trace_context.h"
 #include "support/error_matchers.h"
 
 namespace rpcnet::testing {
@@ -498,6 +499,72 @@ TEST_F(ClusterClientTest, FailedWorkerIsDroppedAndCallsFailOverWithoutErrors) {
     co_return who;
   }());
   EXPECT_EQ(served, (std::set<std::string>{"w1", "w3"}));
+}
+
+
+// A director is an RpcServer whose handler calls workers through a ClusterClient: the caller's
+// traceparent reaches the worker with the same trace id and a new parent id (the director's
+// outgoing span), for unary and streaming calls alike.
+TEST_F(ClusterClientTest, TraceIdSurvivesDirectorToWorker) {
+  Worker& worker = add_worker("w1", {{"role", "worker"}}, [](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+    auto trace = context.trace_context();
+    co_return to_bytes(trace ? format_traceparent(*trace) : std::string("none"));
+  });
+  worker.server.server().register_streaming("work_stream", [](ServerStream stream) -> asio::awaitable<Result<void>> {
+    auto trace = stream.context().trace_context();
+    const std::string seen = trace ? format_traceparent(*trace) : "none";  // not in co_await (GCC 12)
+    (void)co_await stream.read();
+    co_return co_await stream.write(to_bytes(seen));
+  });
+  auto registry = std::make_shared<WorkerRegistry>(*caller_);
+  wait_for_workers(*registry, {"w1"});
+  auto client = make_client(registry);
+
+  LoopbackServer director;
+  director.server().register_method("direct", [&client](Bytes data, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+    cluster::WorkerCallOptions options;
+    options.trace_parent = context.trace_context();
+    co_return co_await client.call_worker("work", std::move(data), "role=worker", options);
+  });
+  director.server().register_method("direct_stream", [&client](Bytes data, CallContext& context) -> asio::awaitable<Result<Bytes>> {
+    cluster::WorkerCallOptions options;
+    options.trace_parent = context.trace_context();
+    auto stream = co_await client.call_worker_server_streaming("work_stream", std::move(data), "role=worker", options);
+    if (!stream) co_return stream.error();
+    auto first = co_await stream->next();
+    if (!first) co_return first.error();
+    if (!*first) co_return RpcError::status(StatusCode::kInternal, "no message");
+    co_return std::move(**first);
+  });
+  director.start();
+
+  const std::string incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  auto seen = run_bounded(director.runtime(), [&]() -> asio::awaitable<std::vector<std::string>> {
+    auto caller = co_await director.connect();
+    std::vector<std::string> out;
+    const std::vector<std::string> methods{"direct", "direct_stream", "direct"};
+    const Bytes empty;
+    for (std::size_t i = 0; i < methods.size(); ++i) {
+      CallOptions options;
+      if (i < 2) options.metadata.emplace_back("traceparent", incoming);  // the last call has no trace
+      auto reply = co_await caller.call(methods[i], empty, options);
+      out.push_back(reply ? text(*reply) : reply.error().to_string());
+    }
+    co_return out;
+  }());
+  ASSERT_EQ(seen.size(), 3u);
+  const TraceContext original = *parse_traceparent(incoming);
+  std::set<std::string> parent_ids;
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto at_worker = parse_traceparent(seen[i]);
+    ASSERT_TRUE(at_worker) << seen[i];
+    EXPECT_EQ(at_worker->trace_id_hex(), original.trace_id_hex());
+    EXPECT_EQ(at_worker->flags, original.flags);
+    EXPECT_NE(at_worker->parent_id_hex(), original.parent_id_hex());
+    parent_ids.insert(at_worker->parent_id_hex());
+  }
+  EXPECT_EQ(parent_ids.size(), 2u);  // every outgoing call is a span of its own
+  EXPECT_EQ(seen[2], "none");
 }
 
 }  // namespace
