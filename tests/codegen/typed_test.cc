@@ -3,6 +3,7 @@
 // parse in either direction, and two generated services sharing one RpcServer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/use_future.hpp>
@@ -17,6 +18,7 @@
 #include "greeting/greeting.hpp"
 #include "relay/relay.hpp"
 #include "integration/harness.h"
+#include "rpcnet/interceptor.h"
 #include "support/error_matchers.h"
 
 namespace rpcnet::testing {
@@ -504,6 +506,90 @@ TEST(CodegenServerTest, GeneratedServerOwnsAnRpcServerAndServes) {
   EXPECT_EQ(reply->message(), "Hello, Linus!");
   EXPECT_EQ(handler->calls(), 1);
   EXPECT_EQ(server.server().stats().calls_started, 1U);
+}
+
+
+// The typed server and client rpcnet-gen generates go through the interceptor chains of their
+// RpcConfig: the server's authorization check rejects a typed call without a token (unary and
+// server streaming) and sees the ones the client's interceptor stamped.
+class TypedRequireToken final : public ServerInterceptor {
+ public:
+  asio::awaitable<Result<void>> on_start(ServerCallInfo& call) override {
+    if (find_metadata(call.context.metadata(), "authorization") != "Bearer typed") {
+      co_return RpcError::status(StatusCode::kUnauthenticated, "no token");
+    }
+    co_return ok();
+  }
+  void on_end(const ServerCallInfo& call, const CallOutcome& outcome) noexcept override {
+    std::lock_guard lock(mutex_);
+    ended_.push_back(call.context.method() + " " + std::string(status_code_name(outcome.code)) + " resp=" +
+                     std::to_string(outcome.response_messages));
+  }
+  std::vector<std::string> ended() {
+    std::lock_guard lock(mutex_);
+    return ended_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> ended_;
+};
+
+class TypedSendToken final : public ClientInterceptor {
+ public:
+  asio::awaitable<Result<void>> on_start(ClientCallInfo& call) override {
+    call.metadata.emplace_back("authorization", "Bearer typed");
+    methods.push_back(std::string(call.method));  // one client loop: no lock needed
+    co_return ok();
+  }
+  std::vector<std::string> methods;
+};
+
+TEST(CodegenInterceptorTest, GeneratedClientsAndServersGoThroughTheChains) {
+  auto guard = std::make_shared<TypedRequireToken>();
+  auto stamp = std::make_shared<TypedSendToken>();
+  auto handler = std::make_shared<GreetingService>();
+  GreetingServer server(server_config().with_server_interceptor(guard), handler);
+  auto address = server.bind();
+  ASSERT_TRUE(address) << address.error();
+  Runtime runtime(1);
+  auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
+  auto outcomes = run_bounded(runtime, [&]() -> asio::awaitable<std::vector<std::string>> {
+    std::vector<std::string> out;
+    auto bare = co_await GreetingClient::connect(*address, client_config());
+    auto stamped = co_await GreetingClient::connect(*address, client_config().with_client_interceptor(stamp));
+    if (!bare || !stamped) co_return out;
+    auto refused = co_await bare->SayHello(hello("Eve"));
+    out.push_back(refused ? refused->message() : std::string(status_code_name(refused.error().code())));
+    auto allowed = co_await stamped->SayHello(hello("Ada"));
+    out.push_back(allowed ? allowed->message() : allowed.error().to_string());
+    CountRequest request;
+    request.set_count(2);
+    auto refused_stream = co_await bare->CountUp(request);
+    if (!refused_stream) co_return out;
+    out.push_back(co_await drain(*refused_stream));
+    auto counted = co_await stamped->CountUp(request);
+    if (!counted) co_return out;
+    out.push_back(co_await drain(*counted));
+    co_return out;
+  }());
+  server.shutdown(0ms);
+  ASSERT_EQ(serving.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(serving.get());
+  ASSERT_EQ(outcomes.size(), 4u);
+  EXPECT_EQ(outcomes[0], "UNAUTHENTICATED");
+  EXPECT_EQ(outcomes[1], "Hello, Ada!");
+  EXPECT_THAT(outcomes[2], ::testing::StartsWith("|"));
+  EXPECT_THAT(outcomes[2], ::testing::HasSubstr("UNAUTHENTICATED"));
+  EXPECT_EQ(outcomes[3], "1,2|end");
+  EXPECT_EQ(handler->calls(), 2);
+  EXPECT_EQ(stamp->methods, (std::vector<std::string>{"codegen.test.Greeting/SayHello", "codegen.test.Greeting/CountUp"}));
+  auto ended = guard->ended();  // the server has shut down: every call has ended
+  std::sort(ended.begin(), ended.end());
+  EXPECT_EQ(ended, (std::vector<std::string>{"codegen.test.Greeting/CountUp OK resp=2",
+                                             "codegen.test.Greeting/CountUp UNAUTHENTICATED resp=0",
+                                             "codegen.test.Greeting/SayHello OK resp=1",
+                                             "codegen.test.Greeting/SayHello UNAUTHENTICATED resp=0"}));
 }
 
 }  // namespace
