@@ -16,16 +16,12 @@
 // span of that outgoing call), replacing any traceparent entry already in the metadata.
 //
 // Example:
-//   #include <cassert>
-//
-//   void parse_and_continue() {
-//     auto incoming = rpcnet::parse_traceparent(
-//         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-//     assert(incoming && incoming->sampled());
-//     rpcnet::TraceContext outgoing = rpcnet::child_span(*incoming);
-//     assert(outgoing.trace_id == incoming->trace_id && outgoing.parent_id != incoming->parent_id);
-//     assert(rpcnet::format_traceparent(outgoing).size() == 55);
-//     assert(!rpcnet::parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+//   // The traceparent to send on a call made while serving a call that carried `incoming`.
+//   std::string continue_trace(std::string_view incoming) {
+//     auto trace = rpcnet::parse_traceparent(incoming);  // e.g. "00-4bf9...4736-00f0...02b7-01"
+//     if (!trace) return {};                              // malformed: start no trace
+//     rpcnet::TraceContext outgoing = rpcnet::child_span(*trace);  // same trace id, new span
+//     return rpcnet::format_traceparent(outgoing);
 //   }
 #pragma once
 
