@@ -2,7 +2,8 @@
 // the parent, both on loopback with a fresh development certificate.
 //   sequential: 64-byte unary round trips one after another -> p50 / p99 in µs, calls/s
 //   concurrent: 64 calls in flight on one connection for a few seconds -> calls/s
-// Usage: quick_bench [--seconds N] [--sequential N]
+// Usage: quick_bench [--seconds N] [--sequential N] [--interceptors N]
+//   --interceptors N: N no-op interceptors on the server and N on the client (their cost)
 // The full side-by-side comparison with gRPC is `make bench` (its own issue); this is the
 // number quoted for the core RPC work.
 #include <signal.h>
@@ -30,10 +31,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int run_server(const rpcnet::DevCertificatePaths& certs, int ready_fd) {
-  rpcnet::RpcServer server(rpcnet::RpcConfig(certs.server_cert, "127.0.0.1:0")
-                               .with_key_path(certs.server_key)
-                               .with_event_loops(1));
+// Interceptors that do nothing: what the chain itself costs.
+class NoopServerInterceptor final : public rpcnet::ServerInterceptor {};
+class NoopClientInterceptor final : public rpcnet::ClientInterceptor {};
+
+int run_server(const rpcnet::DevCertificatePaths& certs, int ready_fd, int interceptors) {
+  auto config = rpcnet::RpcConfig(certs.server_cert, "127.0.0.1:0").with_key_path(certs.server_key).with_event_loops(1);
+  for (int i = 0; i < interceptors; ++i) config.with_server_interceptor(std::make_shared<NoopServerInterceptor>());
+  rpcnet::RpcServer server(std::move(config));
   server.register_method("echo", [](rpcnet::Bytes request) -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
     co_return request;
   });
@@ -112,9 +117,11 @@ asio::awaitable<Numbers> run_client(rpcnet::SocketAddress server, rpcnet::RpcCon
 int main(int argc, char** argv) {
   double seconds = 3;
   int sequential = 20000;
+  int interceptors = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
     if (std::strcmp(argv[i], "--sequential") == 0) sequential = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--interceptors") == 0) interceptors = std::atoi(argv[i + 1]);
   }
   char dir_template[] = "/tmp/rpcnet-bench-XXXXXX";
   const char* dir = ::mkdtemp(dir_template);
@@ -129,7 +136,7 @@ int main(int argc, char** argv) {
   const pid_t child = ::fork();  // before any thread exists in this process
   if (child == 0) {
     ::close(pipe_fds[0]);
-    std::_Exit(run_server(*certs, pipe_fds[1]));
+    std::_Exit(run_server(*certs, pipe_fds[1], interceptors));
   }
   ::close(pipe_fds[1]);
   unsigned short port = 0;
@@ -137,9 +144,11 @@ int main(int argc, char** argv) {
   ::close(pipe_fds[0]);
 
   auto server = rpcnet::parse_socket_address("127.0.0.1:" + std::to_string(port));
+  auto client_config = rpcnet::RpcConfig(certs->ca_cert, "127.0.0.1:0").with_server_name("localhost");
+  for (int i = 0; i < interceptors; ++i) client_config.with_client_interceptor(std::make_shared<NoopClientInterceptor>());
   rpcnet::Runtime runtime(1);
   const Numbers numbers = runtime.block_on(run_client(
-      *server, rpcnet::RpcConfig(certs->ca_cert, "127.0.0.1:0").with_server_name("localhost"),
+      *server, client_config,
       sequential, seconds));
   ::kill(child, SIGTERM);
   ::waitpid(child, nullptr, 0);
