@@ -1,5 +1,7 @@
 #include "rpcnet/config.h"
 
+#include "rpcnet/metrics.h"
+
 namespace rpcnet {
 
 RpcConfig::RpcConfig(std::string_view cert_path, std::string_view bind_address)
@@ -97,6 +99,20 @@ RpcConfig& RpcConfig::with_max_queued_blocking_calls(std::size_t calls) {
 RpcConfig& RpcConfig::with_network(std::shared_ptr<testing::InMemoryNetwork> network) {
   network_ = std::move(network);
   return *this;
+}
+
+RpcConfig& RpcConfig::with_metrics_address(std::string_view address) {
+  metrics_address_ = std::string(address);
+  return *this;
+}
+
+RpcConfig& RpcConfig::with_metrics_registry(std::shared_ptr<MetricsRegistry> registry) {
+  metrics_registry_ = std::move(registry);
+  return *this;
+}
+
+MetricsRegistry& RpcConfig::metrics_registry() const noexcept {
+  return metrics_registry_ ? *metrics_registry_ : default_metrics();
 }
 
 Result<SocketAddress> RpcConfig::parsed_bind_address() const {

@@ -1,15 +1,14 @@
 // A blocking HTTP/1.x exchange for tests: send raw request bytes, read the answer until the peer
-// closes. Every socket operation is bounded by `timeout`.
+// closes. The whole exchange is bounded by `timeout` (poll on a non-blocking socket; Asio's
+// blocking reads would ignore SO_RCVTIMEO).
 #pragma once
 
+#include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
+#include <unistd.h>
 
-#include <asio/connect.hpp>
-#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
-#include <asio/write.hpp>
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -33,26 +32,40 @@ struct HttpExchange {
 
 inline HttpExchange http_exchange(const asio::ip::tcp::endpoint& endpoint, std::string_view request,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  asio::io_context io;
-  asio::ip::tcp::socket socket(io);
   HttpExchange out;
-  std::error_code error;
-  socket.connect(endpoint, error);
-  if (error) return out;
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  asio::write(socket, asio::buffer(request), error);
-  char chunk[4096];
-  for (;;) {
-    const std::size_t n = socket.read_some(asio::buffer(chunk), error);
-    out.response.append(chunk, n);
-    if (error == asio::error::eof || error == asio::error::connection_reset) {
-      out.closed_by_peer = true;
-      break;
-    }
-    if (error) break;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const int fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return out;
+  // Waits for `events` until the deadline; false once it has passed.
+  const auto wait = [&](short events) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, events, 0};
+    return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
+  };
+  if (::connect(fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0 &&
+      (errno != EINPROGRESS || !wait(POLLOUT))) {
+    ::close(fd);
+    return out;
   }
+  std::size_t sent = 0;
+  while (sent < request.size() && wait(POLLOUT)) {
+    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  char chunk[4096];
+  while (wait(POLLIN)) {
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n > 0) {
+      out.response.append(chunk, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) continue;
+    out.closed_by_peer = true;  // orderly close (0) or reset
+    break;
+  }
+  ::close(fd);
   return out;
 }
 
