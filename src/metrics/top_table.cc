@@ -51,7 +51,8 @@ std::string format_duration(std::optional<double> seconds) {
 }
 
 std::string format_rate(double per_second) {
-  if (!std::isfinite(per_second)) return "NaN";
+  if (std::isnan(per_second)) return "NaN";
+  if (std::isinf(per_second)) return per_second > 0 ? "+Inf" : "-Inf";
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.1f", per_second);
   return buffer;

@@ -2,7 +2,7 @@
 //
 //   METHOD        CALLS/S     ERR/S       P50       P99
 //   echo          12345.0       0.0     120µs    1.80ms
-//   lookup          310.5      10.2    2.40ms      2.5s
+//   lookup          310.5      10.2    2.40ms     2.50s
 //
 // Durations keep three significant digits in µs, ms or s ("-" when there were no calls); rates
 // one decimal. Method names longer than 40 bytes are cut (with "..."), so that one odd name
