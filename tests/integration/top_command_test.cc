@@ -4,13 +4,15 @@
 //
 // The registry is driven deterministically: a collector adds one fixed batch of calls to the
 // real counters and histograms on every scrape, so each interval holds exactly that batch
-// whatever the timing, and the quantiles printed are exact.
+// whatever the timing, and the quantiles printed are exact. The command is the one
+// doc/operations.md shows.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -86,9 +88,30 @@ ToolRun run_top(const std::vector<std::string>& arguments) {
   return run;
 }
 
+// The arguments of the documented two-refresh command in doc/operations.md, with the
+// documented address replaced by `address`: the page shows what this test runs.
+std::vector<std::string> documented_arguments(const std::string& address) {
+  std::ifstream doc(RPCNET_SOURCE_DIR "/doc/operations.md");
+  const std::string documented_address = "127.0.0.1:9464";
+  for (std::string line; std::getline(doc, line);) {
+    if (line.rfind("rpcnet top --metrics " + documented_address + " --iterations", 0) != 0) continue;
+    auto arguments = words(line.substr(0, line.find('#')));
+    arguments.erase(arguments.begin(), arguments.begin() + 2);  // "rpcnet top"
+    for (auto& argument : arguments) {
+      if (argument == documented_address) argument = address;
+    }
+    return arguments;
+  }
+  return {};
+}
+
 TEST(TopCommand, ShowsPerMethodRatesAndQuantilesEveryInterval) {
   DrivenRegistry driven;
-  const ToolRun run = run_top({"--metrics", driven.address(), "--iterations", "2", "--interval-ms", "200"});
+  const auto arguments = documented_arguments(driven.address());
+  ASSERT_EQ(arguments, (std::vector<std::string>{"--metrics", driven.address(), "--iterations", "2", "--interval-ms",
+                                                 "200"}))
+      << "doc/operations.md no longer shows the command this test runs";
+  const ToolRun run = run_top(arguments);
   ASSERT_EQ(run.exit_code, 0);
 
   std::string output;
