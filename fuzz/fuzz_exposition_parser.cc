@@ -32,17 +32,7 @@ bool valid_name(std::string_view name, bool allow_colon) {
 
 std::string escaped(std::string_view text, bool quote) {
   std::string out;
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"' && quote) {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
-  }
+  append_escaped(out, text, quote);
   return out;
 }
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "metrics/ascii.h"
+
 namespace rpcnet::metrics {
 namespace {
 
@@ -126,15 +128,6 @@ std::string read_labels(LineReader& reader, MetricLabels& labels, std::size_t ma
   }
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 std::optional<std::int64_t> parse_timestamp(std::string_view token) {
   if (!token.empty() && token.front() == '+') token.remove_prefix(1);
   std::int64_t value = 0;
@@ -243,10 +236,10 @@ std::optional<double> parse_exposition_value(std::string_view token) {
     negative = token.front() == '-';
     token.remove_prefix(1);
   }
-  if (equals_ignoring_case(token, "inf") || equals_ignoring_case(token, "infinity")) {
+  if (equals_ignoring_ascii_case(token, "inf") || equals_ignoring_ascii_case(token, "infinity")) {
     return negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   }
-  if (equals_ignoring_case(token, "nan")) return std::numeric_limits<double>::quiet_NaN();
+  if (equals_ignoring_ascii_case(token, "nan")) return std::numeric_limits<double>::quiet_NaN();
   // Digits and a point first: from_chars would also take "nan(...)" and "inf" spellings we
   // handled above, and a second sign.
   if (token.empty() || !(is_digit(token.front()) || token.front() == '.')) return std::nullopt;

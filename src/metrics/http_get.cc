@@ -13,6 +13,8 @@
 #include <optional>
 #include <system_error>
 
+#include "metrics/ascii.h"
+
 namespace rpcnet::metrics {
 namespace {
 
@@ -44,15 +46,6 @@ bool wait_ready(int fd, short events, Clock::time_point deadline) {
     if (ready > 0) return true;
     if (ready < 0 && errno != EINTR) return true;  // let the next call report the error
   }
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 std::string_view trim(std::string_view text) {
@@ -96,11 +89,11 @@ Result<HttpResponse> parse_http_response(std::string_view raw) {
     if (colon == std::string_view::npos) return RpcError::io("malformed header line in the response");
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = trim(line.substr(colon + 1));
-    if (equals_ignoring_case(name, "transfer-encoding") && !equals_ignoring_case(value, "identity")) {
+    if (equals_ignoring_ascii_case(name, "transfer-encoding") && !equals_ignoring_ascii_case(value, "identity")) {
       return RpcError::io("the response uses Transfer-Encoding: " + std::string(value.substr(0, 32)) +
                           ", which this client does not read");
     }
-    if (equals_ignoring_case(name, "content-length")) {
+    if (equals_ignoring_ascii_case(name, "content-length")) {
       std::size_t length = 0;
       const auto [length_end, length_error] = std::from_chars(value.data(), value.data() + value.size(), length);
       if (value.empty() || length_error != std::errc() || length_end != value.data() + value.size()) {

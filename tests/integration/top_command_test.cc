@@ -7,7 +7,6 @@
 // whatever the timing, and the quantiles printed are exact. The command is the one
 // doc/operations.md shows.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 
 #include "rpcnet/metrics_server.h"
 #include "runtime/child_process.h"
+#include "support/local_tcp_port.h"
 
 namespace rpcnet {
 namespace {
@@ -161,33 +161,21 @@ TEST(TopCommand, ClientSideWithoutClientMetricsSaysSo) {
 }
 
 TEST(TopCommand, UnreachableEndpointExitsWithAMessage) {
-  // Bound but not listening: connecting is refused, and no other test can take the port.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
-  socklen_t size = sizeof local;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &size);
-  const std::string address = "127.0.0.1:" + std::to_string(ntohs(local.sin_port));
+  const testing::LocalTcpPort refusing(false);
+  ASSERT_TRUE(refusing.ok());
+  const std::string address = refusing.address();
 
   const ToolRun run = run_top({"--metrics", address, "--iterations", "1"});
-  ::close(fd);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.lines, std::vector<std::string>{"rpcnet top: cannot scrape http://" + address + "/metrics: cannot connect to " +
                                                 address + ": Connection refused"});
 }
 
 TEST(TopCommand, Non200AnswerExitsWithAMessage) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
-  ASSERT_EQ(::listen(listener, 4), 0);
-  socklen_t size = sizeof local;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&local), &size);
-  const std::string address = "127.0.0.1:" + std::to_string(ntohs(local.sin_port));
+  const testing::LocalTcpPort listening(true);
+  ASSERT_TRUE(listening.ok());
+  const int listener = listening.fd();
+  const std::string address = listening.address();
   // Answers the first request with 503, then closes; gives up if no one connects within 30 s.
   std::thread answerer([listener] {
     pollfd ready{listener, POLLIN, 0};
@@ -202,7 +190,6 @@ TEST(TopCommand, Non200AnswerExitsWithAMessage) {
 
   const ToolRun run = run_top({"--metrics", address, "--iterations", "1"});
   answerer.join();
-  ::close(listener);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_EQ(run.lines, std::vector<std::string>{"rpcnet top: cannot scrape http://" + address +
                                                 "/metrics: answered 503 Service Unavailable instead of 200"});

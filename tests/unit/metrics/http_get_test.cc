@@ -3,35 +3,22 @@
 #include "metrics/http_get.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "rpcnet/metrics_server.h"
+#include "support/local_tcp_port.h"
 
 namespace rpcnet::metrics {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A TCP socket bound to 127.0.0.1 on a port the OS picks; listening or not.
+// A peer that refuses (bound, not listening) or stalls (listening, never accepting).
 struct LocalPort {
-  int fd = -1;
+  testing::LocalTcpPort socket;
   SocketAddress address;
-  explicit LocalPort(bool listening) {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in bind_to{};
-    bind_to.sin_family = AF_INET;
-    bind_to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&bind_to), sizeof bind_to), 0);
-    if (listening) {
-      EXPECT_EQ(::listen(fd, 4), 0);
-    }
-    socklen_t size = sizeof bind_to;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&bind_to), &size);
-    address = *parse_socket_address("127.0.0.1:" + std::to_string(ntohs(bind_to.sin_port)));
+  explicit LocalPort(bool listening) : socket(listening), address(*parse_socket_address(socket.address())) {
+    EXPECT_TRUE(socket.ok());
   }
-  ~LocalPort() { ::close(fd); }
 };
 
 struct Served {
