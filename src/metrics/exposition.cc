@@ -20,21 +20,6 @@ std::string sanitize(std::string_view name, bool allow_colon) {
   return out;
 }
 
-// HELP text escapes backslash and newline; label values also escape the double quote.
-void append_escaped(std::string& out, std::string_view text, bool escape_quote) {
-  for (char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"' && escape_quote) {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
-  }
-}
-
 void append_labels(std::string& out, const MetricLabels& labels, std::string_view le = {}) {
   if (labels.empty() && le.empty()) return;
   out += '{';
@@ -79,6 +64,20 @@ const char* type_name(MetricType type) {
 }
 
 }  // namespace
+
+void append_escaped(std::string& out, std::string_view text, bool escape_quote) {
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && escape_quote) {
+      out += "\\\"";
+    } else {
+      out += c;
+    }
+  }
+}
 
 std::string sanitize_metric_name(std::string_view name) { return sanitize(name, true); }
 std::string sanitize_label_name(std::string_view name) { return sanitize(name, false); }

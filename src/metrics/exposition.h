@@ -21,6 +21,10 @@ std::string sanitize_label_name(std::string_view name);
 // 2^53; "+Inf", "-Inf", "NaN".
 std::string format_value(double value);
 
+// Appends `text` with the format's escapes: backslash and newline always (HELP text), the
+// double quote too when `escape_quote` (label values).
+void append_escaped(std::string& out, std::string_view text, bool escape_quote);
+
 // Collects samples from the registry's own series and from collectors. A sample whose name was
 // first seen with another type is dropped: one family, one type.
 class ExpositionBuilder final : public MetricsWriter {
