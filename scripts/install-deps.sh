@@ -18,6 +18,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc
   clang libclang-rt-14-dev
   iproute2 nftables procps
+  prometheus
 )
 ngtcp2_packages=(libngtcp2-dev libngtcp2-crypto-gnutls-dev)
 ngtcp2_minimum=1.4

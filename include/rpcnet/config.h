@@ -41,6 +41,8 @@
 
 namespace rpcnet {
 
+class MetricsRegistry;
+
 namespace testing {
 class InMemoryNetwork;
 }
@@ -119,6 +121,15 @@ class RpcConfig {
   // at once with RESOURCE_EXHAUSTED, and its handler never runs. Default: 1,024.
   RpcConfig& with_max_queued_blocking_calls(std::size_t calls);
 
+  // Server: also serve GET /metrics (Prometheus text format, plain HTTP) on `address`, e.g.
+  // "127.0.0.1:9464"; port 0 lets the OS choose (RpcServer::metrics_address()). It starts with
+  // bind(), which fails with kConfig for a malformed address and kIo when it cannot listen.
+  // Default: none (the metrics are still kept; serve them with MetricsServer if you like).
+  RpcConfig& with_metrics_address(std::string_view address);
+  // The registry a server reports into and /metrics serves. Default: default_metrics(). A
+  // process running several servers gives each its own, so their series do not collide.
+  RpcConfig& with_metrics_registry(std::shared_ptr<MetricsRegistry> registry);
+
   // Testing: serve or connect over `network` (rpcnet/testing/in_memory_network.h) in virtual
   // time, instead of over UDP sockets in real time. A server then runs one event loop, the
   // network's. Default: none.
@@ -162,6 +173,9 @@ class RpcConfig {
   const std::vector<std::shared_ptr<ClientInterceptor>>& client_interceptors() const noexcept {
     return client_interceptors_;
   }
+  const std::string& metrics_address() const noexcept { return metrics_address_; }
+  // The registry set with with_metrics_registry, else default_metrics().
+  MetricsRegistry& metrics_registry() const noexcept;
 
   // The bind address, parsed. Errors: kConfig naming the address.
   Result<SocketAddress> parsed_bind_address() const;
@@ -195,6 +209,8 @@ class RpcConfig {
   std::shared_ptr<testing::InMemoryNetwork> network_;
   std::vector<std::shared_ptr<ServerInterceptor>> server_interceptors_;
   std::vector<std::shared_ptr<ClientInterceptor>> client_interceptors_;
+  std::string metrics_address_;
+  std::shared_ptr<MetricsRegistry> metrics_registry_;
 };
 
 }  // namespace rpcnet

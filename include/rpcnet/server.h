@@ -132,6 +132,8 @@ class RpcServer {
   Result<SocketAddress> bind();
   // The bound address, once bind() succeeded.
   std::optional<SocketAddress> socket_addr() const;
+  // Where GET /metrics is served (RpcConfig::with_metrics_address), once bind() succeeded.
+  std::optional<SocketAddress> metrics_address() const;
 
   // Serves until shutdown() completes, blocking the calling thread, then returns ok(). Binds
   // first unless bind() has already succeeded, and returns its error if that fails (nothing is

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 
+#include "cluster/cluster_metrics.h"
 #include "cluster/pooled_connection.h"
 #include "cluster/prng.h"
 #include "rpcnet/cluster/hedge_policy.h"
@@ -93,6 +94,7 @@ struct ClusterClient::State {
     if (generation && it != pool.end() && it->second->generation != *generation) return;
     if (it != pool.end() && !it->second->connecting) it->second->client.reset();
     registry->eject(id, config.ejection);
+    count(&ClusterClientStats::ejections);
   }
 };
 
@@ -307,6 +309,7 @@ ClusterClient::ClusterClient(std::shared_ptr<WorkerRegistry> registry, ClusterCl
                              asio::any_io_executor executor)
     : registry_(registry), state_(std::make_shared<State>(std::move(registry), std::move(config), std::move(executor))) {
   registry_->start();
+  metrics_ = collect_cluster_client_metrics(state_->config.rpc.metrics_registry(), *this);
 }
 
 ClusterClient::~ClusterClient() {

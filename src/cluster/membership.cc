@@ -3,6 +3,8 @@
 // touched on the loop (Asio objects are not thread-safe), so public methods post a flush there.
 #include "rpcnet/cluster/membership.h"
 
+#include "cluster/cluster_metrics.h"
+
 #include <gnutls/crypto.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -210,6 +212,7 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
 struct ClusterMembership::Owner {
   explicit Owner(std::shared_ptr<State> state_in) : state(std::move(state_in)) {}
   ~Owner() {
+    metrics.reset();  // no scrape reads the member from here on
     ClusterMembership::stop_state(*state);
     if (state->owned_runtime) state->owned_runtime->shutdown();
     // Subscribers outlive the member: if its loop is gone before the posted stop ran, they must
@@ -219,6 +222,8 @@ struct ClusterMembership::Owner {
   Owner(const Owner&) = delete;
   Owner& operator=(const Owner&) = delete;
   std::shared_ptr<State> state;
+  std::shared_ptr<MetricsRegistry> metrics_registry;  // when the config named one
+  CollectorHandle metrics;
 };
 
 ClusterMembership::ClusterMembership(std::shared_ptr<Owner> owner) : owner_(std::move(owner)) {}
@@ -235,6 +240,7 @@ Result<ClusterMembership> ClusterMembership::start(ClusterConfig config, KeyRing
 
 Result<ClusterMembership> ClusterMembership::start(ClusterConfig config, KeyRing keys,
                                                    asio::any_io_executor executor) {
+  std::shared_ptr<MetricsRegistry> metrics_registry = config.metrics_registry;
   if (config.node_id.empty() || config.node_id.size() > kMaxMemberIdBytes) {
     return RpcError::config("node_id must be 1.." + std::to_string(kMaxMemberIdBytes) + " bytes");
   }
@@ -269,7 +275,16 @@ Result<ClusterMembership> ClusterMembership::start(ClusterConfig config, KeyRing
     }
     state->wait_readable();
   });
-  return ClusterMembership(std::make_shared<Owner>(std::move(state)));
+  auto owner = std::make_shared<Owner>(std::move(state));
+  owner->metrics_registry = std::move(metrics_registry);
+  // The collector holds no reference to the owner (that would keep it alive); the owner removes
+  // it before anything it reads is gone.
+  owner->metrics = collect_membership_metrics(
+      owner->metrics_registry ? *owner->metrics_registry : default_metrics(), [raw = owner->state.get()] {
+        std::lock_guard lock(raw->mutex);
+        return MembershipSnapshot{raw->core.counters(), raw->core.members()};
+      });
+  return ClusterMembership(std::move(owner));
 }
 
 Result<void> ClusterMembership::join(std::vector<SocketAddress> seeds) {

@@ -94,6 +94,7 @@ struct Connection::Callbacks {
     Connection* c = self(user_data);
     c->handshake_completed_ = true;
     if (c->role_ == Role::kServer) {
+      c->handshake_duration_ns_ = std::max<std::uint64_t>(1, c->clock().now_ns() - c->created_ns_);
       c->state_ = State::kOpen;
       c->address_validated_ = true;  // the client's Handshake packets proved its address
       c->end_handshake();
@@ -351,6 +352,7 @@ Result<std::shared_ptr<Connection>> Connection::make_server(
   c->remote_.resize(first.from_len);
   std::memcpy(c->remote_.data(), first.from, first.from_len);
   c->address_validated_ = first.address_validated;
+  c->created_ns_ = first.now_ns;
 
   std::uint8_t scid_bytes[kCidLen];
   owner->generate_cid(scid_bytes, sizeof scid_bytes);
@@ -489,7 +491,9 @@ ConnectionStats Connection::stats() const {
     ngtcp2_conn_info info;
     ngtcp2_conn_get_conn_info(conn_, &info);
     out.smoothed_rtt_ns = info.smoothed_rtt;
+    out.min_rtt_ns = info.min_rtt;
     out.cwnd = info.cwnd;
+    out.bytes_in_flight = info.bytes_in_flight;
   }
   return out;
 }

@@ -61,7 +61,9 @@ class ConnectionOwner {
 
 struct ConnectionStats {
   std::uint64_t smoothed_rtt_ns = 0;
+  std::uint64_t min_rtt_ns = 0;
   std::uint64_t cwnd = 0;
+  std::uint64_t bytes_in_flight = 0;
   std::uint64_t packets_sent = 0;
   std::uint64_t packets_received = 0;
   std::uint64_t send_drops = 0;
@@ -98,6 +100,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Distinguished name of the peer's verified certificate, or "" without one (no mTLS).
   std::string peer_certificate_subject() const;
   ConnectionStats stats() const;
+  // Server: from the first Initial to the completed handshake; 0 until it completed.
+  std::uint64_t handshake_duration_ns() const noexcept { return handshake_duration_ns_; }
   // True when the TLS handshake resumed an earlier session (a ticket from SessionCache).
   bool resumed() const;
 
@@ -277,6 +281,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   runtime::WaitQueue stream_credit_waiters_;
   runtime::Notifier established_waiter_;
   bool handshake_completed_ = false;
+  std::uint64_t created_ns_ = 0;             // server: when the first Initial arrived
+  std::uint64_t handshake_duration_ns_ = 0;  // server: first Initial to handshake completion
   bool handshake_ended_ = false;     // the owner has been told (server)
   bool address_validated_ = false;   // server: by a Retry token or the completed handshake
   bool stateless_reset_received_ = false;  // client: the server no longer knows us

@@ -89,8 +89,11 @@ void ServerEndpoint::stateless_reset_token(const std::uint8_t* cid, std::size_t 
   }
 }
 
-void ServerEndpoint::on_handshake_ended(Connection*) {
+void ServerEndpoint::on_handshake_ended(Connection* connection) {
   options_.shared->admission.on_handshake_ended();
+  if (options_.handshake_seconds != nullptr && connection->handshake_duration_ns() != 0) {
+    options_.handshake_seconds->observe(static_cast<double>(connection->handshake_duration_ns()) * 1e-9);
+  }
 }
 
 void ServerEndpoint::on_finished(Connection* connection) {
@@ -104,7 +107,33 @@ void ServerEndpoint::on_finished(Connection* connection) {
     }
     cids_by_connection_.erase(it);
   }
-  if (connections_.erase(connection) > 0) options_.shared->admission.on_connection_finished();
+  if (connections_.erase(connection) > 0) {
+    options_.shared->admission.on_connection_finished();
+    const ConnectionStats stats = connection->stats();
+    finished_.packets_sent += stats.packets_sent;
+    finished_.packets_received += stats.packets_received;
+    finished_.bytes_sent += stats.bytes_sent;
+    finished_.bytes_received += stats.bytes_received;
+  }
+}
+
+ServerEndpoint::TransportSnapshot ServerEndpoint::transport_snapshot() const {
+  TransportSnapshot out = finished_;
+  for (const auto& [raw, connection] : connections_) {
+    const ConnectionStats stats = connection->stats();
+    out.packets_sent += stats.packets_sent;
+    out.packets_received += stats.packets_received;
+    out.bytes_sent += stats.bytes_sent;
+    out.bytes_received += stats.bytes_received;
+    if (!connection->is_open()) continue;
+    out.smoothed_rtt_min_ns = out.open == 0 ? stats.smoothed_rtt_ns : std::min(out.smoothed_rtt_min_ns, stats.smoothed_rtt_ns);
+    out.smoothed_rtt_max_ns = std::max(out.smoothed_rtt_max_ns, stats.smoothed_rtt_ns);
+    out.smoothed_rtt_sum_ns += static_cast<double>(stats.smoothed_rtt_ns);
+    out.cwnd_bytes += stats.cwnd;
+    out.bytes_in_flight += stats.bytes_in_flight;
+    ++out.open;
+  }
+  return out;
 }
 
 // ---- lifecycle ------------------------------------------------------------------------------------

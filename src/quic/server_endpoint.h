@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "rpcnet/metrics.h"
+
 #include "quic/admission.h"
 #include "quic/cid_directory.h"
 #include "quic/connection.h"
@@ -57,6 +59,8 @@ class ServerEndpoint final : public ConnectionOwner,
     std::shared_ptr<const TlsCredentials> tls;
     std::shared_ptr<ServerShared> shared;
     std::uint8_t loop_index = 0;
+    // Observes each completed handshake's duration in seconds, when set.
+    Histogram* handshake_seconds = nullptr;
   };
   using ConnectionHandler = std::function<void(const std::shared_ptr<Connection>&)>;
 
@@ -87,6 +91,22 @@ class ServerEndpoint final : public ConnectionOwner,
   const EndpointCounters& counters() const noexcept { return counters_; }
   // False once every connection has finished (closing ones linger for three PTOs).
   bool has_connections() const noexcept { return !connections_.empty(); }
+  // Transport figures of this endpoint's connections, for metrics. On the endpoint's loop.
+  struct TransportSnapshot {
+    // Every connection since start: finished ones plus those held now.
+    std::uint64_t packets_sent = 0;
+    std::uint64_t packets_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;
+    // Open connections now.
+    std::uint64_t open = 0;
+    std::uint64_t smoothed_rtt_min_ns = 0;
+    std::uint64_t smoothed_rtt_max_ns = 0;
+    double smoothed_rtt_sum_ns = 0;
+    std::uint64_t cwnd_bytes = 0;
+    std::uint64_t bytes_in_flight = 0;
+  };
+  TransportSnapshot transport_snapshot() const;
 
   // ConnectionOwner
   void generate_cid(std::uint8_t* out, std::size_t len) override;
@@ -142,6 +162,7 @@ class ServerEndpoint final : public ConnectionOwner,
   double reset_tokens_ = 0;
   std::uint64_t reset_tokens_updated_ns_ = 0;
   EndpointCounters counters_;
+  TransportSnapshot finished_;  // traffic totals of connections already released
 };
 
 }  // namespace rpcnet::quic

@@ -1,5 +1,7 @@
 #include "rpcnet/config.h"
 
+#include "rpcnet/metrics.h"
+
 namespace rpcnet {
 
 RpcConfig::RpcConfig(std::string_view cert_path, std::string_view bind_address)
@@ -107,6 +109,20 @@ RpcConfig& RpcConfig::with_server_interceptor(std::shared_ptr<ServerInterceptor>
 RpcConfig& RpcConfig::with_client_interceptor(std::shared_ptr<ClientInterceptor> interceptor) {
   if (interceptor) client_interceptors_.push_back(std::move(interceptor));
   return *this;
+}
+
+RpcConfig& RpcConfig::with_metrics_address(std::string_view address) {
+  metrics_address_ = std::string(address);
+  return *this;
+}
+
+RpcConfig& RpcConfig::with_metrics_registry(std::shared_ptr<MetricsRegistry> registry) {
+  metrics_registry_ = std::move(registry);
+  return *this;
+}
+
+MetricsRegistry& RpcConfig::metrics_registry() const noexcept {
+  return metrics_registry_ ? *metrics_registry_ : default_metrics();
 }
 
 Result<SocketAddress> RpcConfig::parsed_bind_address() const {

@@ -13,6 +13,7 @@
 
 #include "rpc/read_single.h"
 #include "rpc/server_call.h"
+#include "rpc/server_metrics.h"
 #include "rpc/transport_config.h"
 #include "rpc/wire/codes.h"
 #include "rpcnet/testing/in_memory_network.h"
@@ -64,6 +65,7 @@ const char* kind_name(CallKind kind) {
 
 ServerState::~ServerState() {
   // Order matters: objects here own I/O objects of the loops, and frames on the loops point here.
+  metrics.reset();                     // 0. no scrape reads the state from here on
   if (workers) workers->join();        // 1. blocking handlers finish before their frames go
   if (runtime) runtime->shutdown();    // 2. threads joined, pending frames destroyed, loops alive
   registry.clear();                    // 3. handlers (and what they captured) while services live
@@ -637,6 +639,7 @@ Result<SocketAddress> bind_in_memory(ServerState& st, const SocketAddress& addre
   endpoint_options.transport = transport;
   endpoint_options.tls = std::move(tls);
   endpoint_options.shared = st.shared;
+  endpoint_options.handshake_seconds = &st.metrics->handshake_seconds();
   loop->endpoint = std::make_shared<quic::ServerEndpoint>(
       loop->executor, loop->port.get(), std::move(endpoint_options),
       [&st, raw](const std::shared_ptr<quic::Connection>& connection) { st.accept(*raw, connection); });
@@ -647,6 +650,55 @@ Result<SocketAddress> bind_in_memory(ServerState& st, const SocketAddress& addre
   const SocketAddress bound = loop->port->local_address();
   st.loops.push_back(std::move(loop));
   st.workers = std::make_unique<asio::thread_pool>(std::max<std::size_t>(1, st.config.worker_threads()));
+  st.bound = bound;
+  return bound;
+}
+
+}  // namespace
+
+namespace {
+
+// bind() over UDP: one loop per core (or as configured), each with its own socket on the port.
+Result<SocketAddress> bind_sockets(ServerState& st, const SocketAddress& address,
+                                   std::shared_ptr<const quic::TlsCredentials> tls,
+                                   const quic::TransportSettings& transport) {
+  std::size_t loops = st.config.event_loops();
+  if (loops == 0) loops = std::max(1u, std::thread::hardware_concurrency());
+  loops = std::min<std::size_t>(loops, 255);  // the loop index travels in a connection ID byte
+  auto runtime = std::make_unique<Runtime>(loops);
+
+  // One socket per loop on one port, shared with no other process (bind_group). With a single
+  // loop no SO_REUSEPORT is set, so a port in use is reported by bind itself.
+  std::vector<asio::any_io_executor> executors;
+  for (std::size_t i = 0; i < loops; ++i) executors.push_back(runtime->executor(i));
+  auto group = runtime::UdpSocket::bind_group(executors, address, runtime::UdpSocketOptions{});
+  if (!group) return std::move(group).error();
+  std::vector<std::unique_ptr<runtime::UdpSocket>> sockets = std::move(*group);
+  const SocketAddress bound = sockets.front()->local_address();
+
+  std::vector<std::shared_ptr<quic::ServerEndpoint>> endpoints;
+  for (std::size_t i = 0; i < loops; ++i) {
+    auto loop = std::make_unique<ServerLoop>();
+    loop->executor = runtime->executor(i);
+    loop->deadlines = std::make_unique<runtime::DeadlineQueue>(loop->executor);
+    ServerLoop* raw = loop.get();
+    quic::ServerEndpoint::Options endpoint_options;
+    endpoint_options.transport = transport;
+    endpoint_options.tls = tls;
+    endpoint_options.shared = st.shared;
+    endpoint_options.loop_index = static_cast<std::uint8_t>(i);
+    endpoint_options.handshake_seconds = &st.metrics->handshake_seconds();
+    loop->endpoint = std::make_shared<quic::ServerEndpoint>(
+        loop->executor, std::move(sockets[i]), std::move(endpoint_options),
+        [&st, raw](const std::shared_ptr<quic::Connection>& connection) {
+          st.accept(*raw, connection);
+        });
+    endpoints.push_back(loop->endpoint);
+    st.loops.push_back(std::move(loop));
+  }
+  for (auto& endpoint : endpoints) endpoint->set_peers(endpoints);
+  st.workers = std::make_unique<asio::thread_pool>(std::max<std::size_t>(1, st.config.worker_threads()));
+  st.runtime = std::move(runtime);
   st.bound = bound;
   return bound;
 }
@@ -666,49 +718,21 @@ Result<SocketAddress> RpcServer::bind() {
   st.shared = std::make_shared<quic::ServerShared>(rpc::admission_limits(st.config), *secrets);
   st.limits = rpc::frame_limits(st.config);
   const quic::TransportSettings transport = rpc::transport_settings(st.config);
+  auto metrics = detail::ServerMetrics::start(st);
+  if (!metrics) return std::move(metrics).error();
+  st.metrics = std::move(*metrics);
 
   st.clock = transport.clock;
-  if (st.config.network()) return bind_in_memory(st, *address, *tls, transport);
-
-  std::size_t loops = st.config.event_loops();
-  if (loops == 0) loops = std::max(1u, std::thread::hardware_concurrency());
-  loops = std::min<std::size_t>(loops, 255);  // the loop index travels in a connection ID byte
-  auto runtime = std::make_unique<Runtime>(loops);
-
-  // One socket per loop on one port, shared with no other process (bind_group). With a single
-  // loop no SO_REUSEPORT is set, so a port in use is reported by bind itself.
-  std::vector<asio::any_io_executor> executors;
-  for (std::size_t i = 0; i < loops; ++i) executors.push_back(runtime->executor(i));
-  auto group = runtime::UdpSocket::bind_group(executors, *address, runtime::UdpSocketOptions{});
-  if (!group) return std::move(group).error();
-  std::vector<std::unique_ptr<runtime::UdpSocket>> sockets = std::move(*group);
-  const SocketAddress bound = sockets.front()->local_address();
-
-  std::vector<std::shared_ptr<quic::ServerEndpoint>> endpoints;
-  for (std::size_t i = 0; i < loops; ++i) {
-    auto loop = std::make_unique<ServerLoop>();
-    loop->executor = runtime->executor(i);
-    loop->deadlines = std::make_unique<runtime::DeadlineQueue>(loop->executor);
-    ServerLoop* raw = loop.get();
-    quic::ServerEndpoint::Options endpoint_options;
-    endpoint_options.transport = transport;
-    endpoint_options.tls = *tls;
-    endpoint_options.shared = st.shared;
-    endpoint_options.loop_index = static_cast<std::uint8_t>(i);
-    loop->endpoint = std::make_shared<quic::ServerEndpoint>(
-        loop->executor, std::move(sockets[i]), std::move(endpoint_options),
-        [&st, raw](const std::shared_ptr<quic::Connection>& connection) {
-          st.accept(*raw, connection);
-        });
-    endpoints.push_back(loop->endpoint);
-    st.loops.push_back(std::move(loop));
+  auto bound = st.config.network() ? bind_in_memory(st, *address, *tls, transport)
+                                   : bind_sockets(st, *address, *tls, transport);
+  if (!bound) {
+    st.metrics.reset();  // a later bind() starts them again
+    return bound;
   }
-  for (auto& endpoint : endpoints) endpoint->set_peers(endpoints);
-  st.workers = std::make_unique<asio::thread_pool>(std::max<std::size_t>(1, st.config.worker_threads()));
-  st.runtime = std::move(runtime);
-  st.bound = bound;
+  st.metrics->collect_from(st);  // the loops it reads are complete now
   return bound;
 }
+
 
 std::optional<SocketAddress> RpcServer::socket_addr() const { return state_->bound; }
 
@@ -759,9 +783,18 @@ void RpcServer::shutdown(std::chrono::milliseconds grace) {
   asio::co_spawn(st.loops.front()->executor, st.shutdown(grace), asio::detached);
 }
 
-ServerStats RpcServer::stats() const {
+ServerStats RpcServer::stats() const { return state_->stats(); }
+
+std::optional<SocketAddress> RpcServer::metrics_address() const {
+  std::lock_guard lock(state_->lifecycle_mutex);
+  return state_->metrics ? state_->metrics->endpoint_address() : std::nullopt;
+}
+
+namespace detail {
+
+ServerStats ServerState::stats() const {
   ServerStats stats;
-  for (const auto& loop : state_->loops) {
+  for (const auto& loop : loops) {
     stats.connections_open += loop->connections_open.load(std::memory_order_relaxed);
     stats.calls_started += loop->calls_started.load(std::memory_order_relaxed);
     stats.calls_active += static_cast<std::uint64_t>(
@@ -785,11 +818,13 @@ ServerStats RpcServer::stats() const {
     stats.datagrams_forwarded += get(counters.datagrams_forwarded);
     stats.forwards_dropped += get(counters.forwards_dropped);
   }
-  if (state_->shared) stats.handshakes_in_progress = state_->shared->admission.handshakes();
-  stats.blocking_calls_queued = state_->blocking_queued.load(std::memory_order_relaxed);
-  stats.blocking_calls_rejected = state_->blocking_rejected.load(std::memory_order_relaxed);
-  stats.blocking_calls_skipped = state_->blocking_skipped.load(std::memory_order_relaxed);
+  if (shared) stats.handshakes_in_progress = shared->admission.handshakes();
+  stats.blocking_calls_queued = blocking_queued.load(std::memory_order_relaxed);
+  stats.blocking_calls_rejected = blocking_rejected.load(std::memory_order_relaxed);
+  stats.blocking_calls_skipped = blocking_skipped.load(std::memory_order_relaxed);
   return stats;
 }
+
+}  // namespace detail
 
 }  // namespace rpcnet

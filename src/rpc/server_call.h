@@ -48,12 +48,15 @@ struct ServerLoop {
   std::atomic<std::uint64_t> header_timeouts{0};
 };
 
+class ServerMetrics;
+
 class ServerState {
  public:
   explicit ServerState(RpcConfig server_config) : config(std::move(server_config)) {}
   ~ServerState();
 
   std::int64_t active_calls() const;
+  ServerStats stats() const;
   // Completes once shutdown has finished (immediately if it has).
   asio::awaitable<void> wait_done();
   // wait_done() for a thread outside the server's loops.
@@ -75,6 +78,7 @@ class ServerState {
   // different threads (a signal handler's shutdown() racing run()'s bind).
   std::mutex lifecycle_mutex;
   std::optional<SocketAddress> bound;
+  std::unique_ptr<ServerMetrics> metrics;  // set by bind(); reset first on destruction
   std::atomic<bool> started{false};
   bool shutdown_requested = false;  // guarded by lifecycle_mutex; shutdown() ran once
   std::atomic<bool> shutting_down{false};

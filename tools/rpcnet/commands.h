@@ -94,4 +94,16 @@ struct ClusterDemoOptions {
 };
 int run_cluster_demo(const ClusterDemoOptions& options);
 
+// `rpcnet top --metrics host:port`: a live per-method view (calls/s, errors/s, p50, p99) of
+// what an RpcServer or RpcClient reports at its /metrics endpoint, refreshed every interval.
+// Exits 1 with a message when a scrape fails (unreachable, not 200, malformed beyond bounds).
+struct TopOptions {
+  std::string metrics;          // host:port of the /metrics endpoint
+  int interval_ms = 1000;
+  int iterations = 0;           // frames to print, then exit; 0: until interrupted
+  std::string side = "server";  // whose metrics: server or client
+  int timeout_ms = 2000;        // per scrape
+};
+int run_top(const TopOptions& options);
+
 }  // namespace rpcnet::tool

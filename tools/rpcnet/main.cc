@@ -6,6 +6,7 @@
 //   rpcnet cluster-key
 //   rpcnet cluster-demo [--quick]            (what `make demo` runs)
 //   rpcnet director | worker | members ...   (the cluster example's programs)
+//   rpcnet top --metrics HOST:PORT [--interval-ms N] [--iterations N] [--side server|client]
 //   rpcnet --version | --help
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -104,6 +105,23 @@ int main(int argc, char** argv) {
   cluster_demo_cmd->add_option("--seconds", cluster_demo.seconds, "Length of the load phase")->capture_default_str();
   cluster_demo_cmd->add_option("--concurrency", cluster_demo.concurrency, "Concurrent callers")->capture_default_str();
 
+  rpcnet::tool::TopOptions top;
+  CLI::App* top_cmd = app.add_subcommand(
+      "top", "Live calls/s, errors/s and p50/p99 latency per method from a /metrics endpoint");
+  top_cmd->add_option("--metrics", top.metrics, "The endpoint's host:port (serving GET /metrics)")->required();
+  top_cmd->add_option("--interval-ms", top.interval_ms, "Refresh interval")
+      ->check(CLI::Range(10, 3'600'000))
+      ->capture_default_str();
+  top_cmd->add_option("--iterations", top.iterations, "Print this many refreshes, then exit (0: run until ^C)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  top_cmd->add_option("--side", top.side, "Show the server's or the client's call metrics")
+      ->check(CLI::IsMember({"server", "client"}))
+      ->capture_default_str();
+  top_cmd->add_option("--timeout-ms", top.timeout_ms, "Give up on a scrape after this long")
+      ->check(CLI::Range(1, 600'000))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -120,6 +138,7 @@ int main(int argc, char** argv) {
   if (members_cmd->parsed()) return rpcnet::tool::run_members(members);
   if (load_cmd->parsed()) return rpcnet::tool::run_load(load);
   if (cluster_demo_cmd->parsed()) return rpcnet::tool::run_cluster_demo(cluster_demo);
+  if (top_cmd->parsed()) return rpcnet::tool::run_top(top);
   std::cerr << app.help();
   return 1;
 }

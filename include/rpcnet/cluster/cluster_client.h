@@ -59,6 +59,7 @@
 
 #include "rpcnet/bytes.h"
 #include "rpcnet/client.h"
+#include "rpcnet/metrics.h"
 #include "rpcnet/cluster/retry_policy.h"
 #include "rpcnet/cluster/worker_registry.h"
 #include "rpcnet/config.h"
@@ -117,6 +118,8 @@ struct ClusterClientStats {
   std::uint64_t hedges_suppressed_by_budget = 0;
   // Pooled connections closed because their worker's incarnation showed a new boot time.
   std::uint64_t connections_dropped_for_restart = 0;
+  // Workers set aside after their connection failed (WorkerRegistry::eject).
+  std::uint64_t ejections = 0;
 };
 
 class ClusterClient {
@@ -151,6 +154,8 @@ class ClusterClient {
  private:
   std::shared_ptr<WorkerRegistry> registry_;
   std::shared_ptr<State> state_;
+  // Reports worker_stats() and stats() to config.rpc's registry; declared last: removed first.
+  CollectorHandle metrics_;
 };
 
 }  // namespace rpcnet::cluster

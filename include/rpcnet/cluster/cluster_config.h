@@ -25,12 +25,17 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <cstddef>
 #include <optional>
 #include <string>
 
 #include "rpcnet/address.h"
 #include "rpcnet/cluster/member.h"
+
+namespace rpcnet {
+class MetricsRegistry;
+}
 
 namespace rpcnet::cluster {
 
@@ -128,6 +133,10 @@ struct ClusterConfig {
   // member for good). A node whose clock runs ahead of the others' by more than this is not
   // heard by them. 5 minutes (Kerberos' default skew). At least 1 s.
   Duration max_clock_skew = std::chrono::minutes(5);
+
+  // The registry the member's counters and member counts are reported to (doc/operations.md).
+  // Default (null): default_metrics().
+  std::shared_ptr<MetricsRegistry> metrics_registry;
 
   // Errors (kConfig) name the first invalid field.
   Status validate() const;
