@@ -129,6 +129,9 @@ class RpcConfig {
   // The registry a server reports into and /metrics serves. Default: default_metrics(). A
   // process running several servers gives each its own, so their series do not collide.
   RpcConfig& with_metrics_registry(std::shared_ptr<MetricsRegistry> registry);
+  // Per-method call metrics (calls started, finished by code, duration, bytes), kept by an
+  // interceptor that runs before the ones added with with_*_interceptor. Default: on.
+  RpcConfig& with_method_metrics(bool enabled);
 
   // Testing: serve or connect over `network` (rpcnet/testing/in_memory_network.h) in virtual
   // time, instead of over UDP sockets in real time. A server then runs one event loop, the
@@ -176,6 +179,7 @@ class RpcConfig {
   const std::string& metrics_address() const noexcept { return metrics_address_; }
   // The registry set with with_metrics_registry, else default_metrics().
   MetricsRegistry& metrics_registry() const noexcept;
+  bool method_metrics() const noexcept { return method_metrics_; }
 
   // The bind address, parsed. Errors: kConfig naming the address.
   Result<SocketAddress> parsed_bind_address() const;
@@ -211,6 +215,7 @@ class RpcConfig {
   std::vector<std::shared_ptr<ClientInterceptor>> client_interceptors_;
   std::string metrics_address_;
   std::shared_ptr<MetricsRegistry> metrics_registry_;
+  bool method_metrics_ = true;
 };
 
 }  // namespace rpcnet

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "rpc/client_call.h"
+#include "rpc/method_metrics.h"
 #include "rpc/read_single.h"
 #include "rpc/transport_config.h"
 #include "rpc/wire/codes.h"
@@ -53,7 +54,7 @@ ClientShared::ClientShared(asio::any_io_executor executor,
       connected_(std::make_shared<std::atomic<bool>>(connection_->is_open())),
       deadlines_(std::make_unique<runtime::DeadlineQueue>(executor_, connection_->clock())),
       resumed_(connection_->resumed()),
-      interceptors_(config.client_interceptors()) {
+      interceptors_(rpc::client_chain(config)) {
   connection_->set_close_handler(
       [flag = connected_](const RpcError&) { flag->store(false, std::memory_order_release); });
 }

@@ -121,6 +121,11 @@ RpcConfig& RpcConfig::with_metrics_registry(std::shared_ptr<MetricsRegistry> reg
   return *this;
 }
 
+RpcConfig& RpcConfig::with_method_metrics(bool enabled) {
+  method_metrics_ = enabled;
+  return *this;
+}
+
 MetricsRegistry& RpcConfig::metrics_registry() const noexcept {
   return metrics_registry_ ? *metrics_registry_ : default_metrics();
 }

@@ -496,7 +496,7 @@ asio::awaitable<void> ServerCall::serve() {
     ServerCall& call;
     ~EndReport() { call.report_end(); }
   } end_report{*this};
-  if (!server_.config.server_interceptors().empty()) {
+  if (!server_.interceptors.empty()) {
     if (h.timeout) arm_deadline(*h.timeout);  // the chain runs under the call's deadline
     std::optional<RpcError> rejected;
     try {
@@ -552,7 +552,7 @@ asio::awaitable<void> ServerCall::serve() {
 asio::awaitable<std::optional<RpcError>> ServerCall::start_interceptors(bool registered) {
   observed_.emplace(ServerCallInfo{*context_, rpc::call_type_of(kind_), registered});
   observed_since_ = connection_->clock().now();
-  return rpc::run_on_start(server_.config.server_interceptors(), *observed_, interceptors_started_);
+  return rpc::run_on_start(server_.interceptors, *observed_, interceptors_started_);
 }
 
 void ServerCall::report_end() noexcept {
@@ -561,7 +561,7 @@ void ServerCall::report_end() noexcept {
   if (!final_error_ && !answered_) unanswered = RpcError::cancelled("the call ended without a status");
   const RpcError* error = final_error_ ? &*final_error_ : (unanswered ? &*unanswered : nullptr);
   const CallOutcome outcome = tally_.outcome(error, connection_->clock().now() - observed_since_);
-  rpc::run_on_end(server_.config.server_interceptors(), interceptors_started_, *observed_, outcome);
+  rpc::run_on_end(server_.interceptors, interceptors_started_, *observed_, outcome);
   observed_.reset();
 }
 

@@ -23,6 +23,7 @@
 #include "quic/server_endpoint.h"
 #include "rpc/core/call_core.h"
 #include "rpc/handler_registry.h"
+#include "rpc/method_metrics.h"
 #include "rpc/interceptor_chain.h"
 #include "rpcnet/runtime.h"
 #include "rpcnet/server.h"
@@ -52,7 +53,8 @@ class ServerMetrics;
 
 class ServerState {
  public:
-  explicit ServerState(RpcConfig server_config) : config(std::move(server_config)) {}
+  explicit ServerState(RpcConfig server_config)
+      : config(std::move(server_config)), interceptors(rpc::server_chain(config)) {}
   ~ServerState();
 
   std::int64_t active_calls() const;
@@ -72,6 +74,8 @@ class ServerState {
   void accept(ServerLoop& loop, const std::shared_ptr<quic::Connection>& connection);
 
   RpcConfig config;
+  // The method-metrics interceptor (unless disabled), then the config's own chain.
+  const std::vector<std::shared_ptr<ServerInterceptor>> interceptors;
   rpc::HandlerRegistry registry;
   wire::FrameLimits limits;
   // Serializes bind, the start of serving and the first shutdown request, which may come from

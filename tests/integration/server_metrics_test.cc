@@ -63,6 +63,58 @@ TEST(ServerMetrics, MetricsEndpointServesTheServersCountersAfterCalls) {
             std::string::npos);
 }
 
+TEST(ServerMetrics, EveryMethodIsCountedOnBothSidesAndUnknownMethodsShareOneLabel) {
+  auto server_registry = std::make_shared<MetricsRegistry>();
+  auto client_registry = std::make_shared<MetricsRegistry>();
+  LoopbackServer server(server_config().with_metrics_registry(server_registry));
+  server.server().register_method("echo", [](Bytes request) -> asio::awaitable<Result<Bytes>> { co_return request; });
+  server.start();
+  const bool done = run_bounded(server.runtime(), [&]() -> asio::awaitable<bool> {
+    auto client = co_await server.connect(client_config().with_metrics_registry(client_registry));
+    const Bytes payload(3, 1);
+    for (int i = 0; i < 4; ++i) {
+      auto reply = co_await client.call("echo", payload);
+      if (!reply) co_return false;
+    }
+    for (const char* method : {"no-such-method", "another-one"}) {
+      auto missing = co_await client.call(method, payload);
+      if (missing || missing.error().code() != StatusCode::kNotFound) co_return false;
+    }
+    co_return true;
+  }());
+  ASSERT_TRUE(done);
+  const std::string served = server_registry->prometheus_text();
+  EXPECT_EQ(sample(served, "rpcnet_server_calls_started_total{method=\"echo\"}"), 4);
+  EXPECT_EQ(sample(served, "rpcnet_server_calls_finished_total{method=\"echo\",code=\"OK\"}"), 4);
+  EXPECT_EQ(sample(served, "rpcnet_server_call_duration_seconds_count{method=\"echo\"}"), 4);
+  EXPECT_EQ(sample(served, "rpcnet_server_request_bytes_total{method=\"echo\"}"), 12);
+  EXPECT_EQ(sample(served, "rpcnet_server_response_bytes_total{method=\"echo\"}"), 12);
+  // Names a client made up never become label values.
+  EXPECT_EQ(sample(served, "rpcnet_server_calls_finished_total{method=\"_unknown\",code=\"NOT_FOUND\"}"), 2);
+  EXPECT_EQ(served.find("no-such-method"), std::string::npos);
+  const std::string called = client_registry->prometheus_text();
+  EXPECT_EQ(sample(called, "rpcnet_client_calls_started_total{method=\"echo\"}"), 4);
+  EXPECT_EQ(sample(called, "rpcnet_client_calls_finished_total{method=\"echo\",code=\"OK\"}"), 4);
+  EXPECT_EQ(sample(called, "rpcnet_client_calls_finished_total{method=\"no-such-method\",code=\"NOT_FOUND\"}"), 1);
+  EXPECT_EQ(sample(called, "rpcnet_client_call_duration_seconds_count{method=\"echo\"}"), 4);
+}
+
+TEST(ServerMetrics, MethodMetricsCanBeTurnedOff) {
+  auto registry = std::make_shared<MetricsRegistry>();
+  LoopbackServer server(server_config().with_metrics_registry(registry).with_method_metrics(false));
+  server.server().register_method("echo", [](Bytes request) -> asio::awaitable<Result<Bytes>> { co_return request; });
+  server.start();
+  const bool ok = run_bounded(server.runtime(), [&]() -> asio::awaitable<bool> {
+    auto client = co_await server.connect();
+    const Bytes payload(1, 1);
+    co_return (co_await client.call("echo", payload)).ok();
+  }());
+  ASSERT_TRUE(ok);
+  const std::string text = registry->prometheus_text();
+  EXPECT_EQ(text.find("rpcnet_server_calls_started_total"), std::string::npos);
+  EXPECT_EQ(sample(text, "rpcnet_server_streams_started_total"), 1);  // the server's own counters stay
+}
+
 TEST(ServerMetrics, TheCollectorIsGoneWithTheServer) {
   auto registry = std::make_shared<MetricsRegistry>();
   {
