@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 
+#include "base/logging.h"
 #include "cluster/pooled_connection.h"
 #include "cluster/prng.h"
 #include "rpcnet/cluster/hedge_policy.h"
@@ -93,6 +94,10 @@ struct ClusterClient::State {
     if (generation && it != pool.end() && it->second->generation != *generation) return;
     if (it != pool.end() && !it->second->connecting) it->second->client.reset();
     registry->eject(id, config.ejection);
+    RPCNET_LOG(kCluster, kWarn, "worker ejected",
+               {{"worker", id},
+                {"for_ms", std::to_string(config.ejection.count())},
+                {"reason", generation ? "a call failed on its connection" : "connecting to it failed"}});
   }
 };
 
