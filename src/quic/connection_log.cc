@@ -11,6 +11,24 @@
 
 namespace rpcnet::quic {
 
+namespace {
+
+// RFC 8446's name for `alert` ("no_application_protocol"), from GnuTLS's enum name
+// ("GNUTLS_A_NO_APPLICATION_PROTOCOL"); the number when GnuTLS does not know it.
+std::string alert_name(unsigned alert) {
+  const char* name = gnutls_alert_get_strname(static_cast<gnutls_alert_description_t>(alert));
+  if (name == nullptr) return std::to_string(alert);
+  std::string_view text(name);
+  if (text.rfind("GNUTLS_A_", 0) == 0) text.remove_prefix(9);
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<LogField> Connection::log_fields(std::initializer_list<LogField> more) const {
   std::vector<LogField> fields;
   fields.reserve(2 + more.size());
@@ -40,10 +58,7 @@ void Connection::log_closed() const {
           alert = static_cast<unsigned>(received->error_code & 0xff);
         }
       }
-      if (alert != 0) {
-        const char* name = gnutls_alert_get_name(static_cast<gnutls_alert_description_t>(alert));
-        fields.push_back({"alert", name ? name : std::to_string(alert)});
-      }
+      if (alert != 0) fields.push_back({"alert", alert_name(alert)});
       fields.push_back({"reason", error.message()});
       return fields;
     }());
