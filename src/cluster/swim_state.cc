@@ -40,13 +40,15 @@ void SwimCore::Impl::erase_member(std::map<std::string, MemberRecord>::iterator 
 }
 
 void SwimCore::Impl::set_state(MemberRecord& rec, MemberState state) {
-  RPCNET_LOG(kMembership, kInfo, "member state changed",
-             {{"node", self_rec ? self_rec->m.id : std::string()},
-              {"member", rec.m.id},
-              {"address", to_string(rec.m.address)},
-              {"from", std::string(member_state_name(rec.m.state))},
-              {"state", std::string(member_state_name(state))},
-              {"incarnation", std::to_string(rec.m.incarnation)}});
+  if (rec.m.state != state) {
+    RPCNET_LOG(kMembership, kInfo, "member state changed",
+               {{"node", self_rec ? self_rec->m.id : std::string()},
+                {"member", rec.m.id},
+                {"address", to_string(rec.m.address)},
+                {"from", std::string(member_state_name(rec.m.state))},
+                {"state", std::string(member_state_name(state))},
+                {"incarnation", std::to_string(rec.m.incarnation)}});
+  }
   --state_count[index_of(rec.m.state)];
   ++state_count[index_of(state)];
   rec.m.state = state;
