@@ -171,5 +171,27 @@ TEST(LogTest, NothingIsLoggedForASuccessfulCallAtInfo) {
   for (const auto& record : log.records()) ADD_FAILURE() << format_log_record(record);
 }
 
+TEST(LogTest, AtTraceNgtcp2AndGnutlsDebugLinesReachTheSink) {
+  LoopbackServer server;
+  server.server().register_method("echo", echo);
+  server.start();
+  LogCapture log(LogLevel::kTrace);  // before the connection: ngtcp2's log is set per connection
+  const auto reply = run_bounded(server.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+    auto client = co_await server.connect();
+    co_return co_await client.call("echo", to_bytes("hi"));
+  }());
+  ASSERT_TRUE(reply.ok());
+  const auto from_ngtcp2 = log.wait_for([](const LogRecord& r) {
+    return r.component == LogComponent::kQuic && r.level == LogLevel::kTrace &&
+           r.message.find(" frm ") != std::string::npos && r.field("conn") != nullptr;
+  });
+  const auto from_gnutls = log.wait_for([](const LogRecord& r) {
+    return r.component == LogComponent::kTls && r.level == LogLevel::kTrace &&
+           r.field("gnutls_level") != nullptr && r.message.find("HSK") != std::string::npos;
+  });
+  EXPECT_TRUE(from_ngtcp2.has_value());
+  EXPECT_TRUE(from_gnutls.has_value());
+}
+
 }  // namespace
 }  // namespace rpcnet::testing
