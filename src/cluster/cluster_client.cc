@@ -14,6 +14,7 @@
 #include <set>
 
 #include "cluster/cluster_metrics.h"
+#include "base/logging.h"
 #include "cluster/pooled_connection.h"
 #include "cluster/prng.h"
 #include "rpcnet/cluster/hedge_policy.h"
@@ -95,6 +96,10 @@ struct ClusterClient::State {
     if (it != pool.end() && !it->second->connecting) it->second->client.reset();
     registry->eject(id, config.ejection);
     count(&ClusterClientStats::ejections);
+    RPCNET_LOG(kCluster, kWarn, "worker ejected",
+               {{"worker", id},
+                {"for_ms", std::to_string(config.ejection.count())},
+                {"reason", generation ? "a call failed on its connection" : "connecting to it failed"}});
   }
 };
 

@@ -8,6 +8,7 @@
 // graceful leave.
 #include <algorithm>
 
+#include "base/logging.h"
 #include "cluster/swim_core_impl.h"
 
 namespace rpcnet::cluster {
@@ -39,6 +40,15 @@ void SwimCore::Impl::erase_member(std::map<std::string, MemberRecord>::iterator 
 }
 
 void SwimCore::Impl::set_state(MemberRecord& rec, MemberState state) {
+  if (rec.m.state != state) {
+    RPCNET_LOG(kMembership, kInfo, "member state changed",
+               {{"node", self_rec ? self_rec->m.id : std::string()},
+                {"member", rec.m.id},
+                {"address", to_string(rec.m.address)},
+                {"from", std::string(member_state_name(rec.m.state))},
+                {"state", std::string(member_state_name(state))},
+                {"incarnation", std::to_string(rec.m.incarnation)}});
+  }
   --state_count[index_of(rec.m.state)];
   ++state_count[index_of(state)];
   rec.m.state = state;
@@ -143,6 +153,12 @@ void SwimCore::Impl::handle_alive(const gossip::Alive& msg, Time now) {
     MemberRecord fresh{Member{msg.id, msg.address, msg.tags, msg.incarnation, MemberState::kAlive, 0.0, true},
                        now, PhiAccrual(phi_params), false, false};
     rec = &insert_member(std::move(fresh));
+    RPCNET_LOG(kMembership, kInfo, "member joined",
+               {{"node", self_rec ? self_rec->m.id : std::string()},
+                {"member", rec->m.id},
+                {"address", to_string(rec->m.address)},
+                {"state", "alive"},
+                {"incarnation", std::to_string(rec->m.incarnation)}});
     insert_probe_order(msg.id);
     broadcasts.enqueue(msg.id, gossip::encode_message(msg));
     emit(ClusterEvent{EventKind::kNodeJoined, rec->m, 0, 0});

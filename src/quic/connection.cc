@@ -17,6 +17,8 @@
 #include <asio/use_awaitable.hpp>
 #include <cstring>
 
+#include "base/logging.h"
+#include "quic/connection_log.h"
 #include "runtime/clock.h"
 
 namespace rpcnet::quic {
@@ -255,6 +257,7 @@ void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint6
   st->max_window = settings_.receive_window_ceiling();
   st->max_stream_window = std::min(settings_.max_stream_window, st->max_window);
   st->handshake_timeout = to_ns(settings_.handshake_timeout);
+  if (RPCNET_LOG_ENABLED(kQuic, kTrace)) st->log_printf = log_ngtcp2_line;
   if (runtime::is_loopback(reinterpret_cast<const sockaddr*>(&remote_storage_))) {
     // Loopback's MTU is 65536: large datagrams are safe and cut per-packet costs.
     st->max_tx_udp_payload_size = settings_.loopback_udp_payload;
@@ -1021,6 +1024,7 @@ void Connection::fail_handshake_or_close(int liberr) {
   if (liberr == NGTCP2_ERR_CRYPTO) {
     const auto alert = ngtcp2_conn_get_tls_alert(conn_);
     ngtcp2_ccerr_set_tls_alert(&ccerr, alert, nullptr, 0);
+    tls_alert_ = alert;
     error = RpcError::tls(describe_handshake_failure(session_, alert));
   } else {
     ngtcp2_ccerr_set_liberr(&ccerr, liberr, nullptr, 0);
@@ -1078,6 +1082,7 @@ void Connection::enter_closed(State state, RpcError error) {
   if (close_error_) return;
   close_error_ = std::move(error);
   state_ = state;
+  log_closed();
   end_handshake();
   for (auto& [id, stream] : streams_) stream->detach();
   for (Stream* stream : send_queue_) stream->in_send_queue_ = false;

@@ -13,6 +13,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,6 +27,7 @@
 #include "quic/tls.h"
 #include "quic/transport_settings.h"
 #include "rpcnet/address.h"
+#include "rpcnet/log.h"
 #include "rpcnet/result.h"
 #include "runtime/notifier.h"
 #include "runtime/timer.h"
@@ -186,6 +188,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // True when `quoted` (the start of a datagram an ICMP error quotes) is one of our packets to
   // the current destination connection ID.
   bool quotes_own_packet(std::span<const std::uint8_t> quoted) const;
+  // The fields naming this connection in log records: conn (the client's first destination
+  // connection ID, hex: the same on both sides), peer; then `more`.
+  std::vector<LogField> log_fields(std::initializer_list<LogField> more = {}) const;
 
  private:
   friend class Stream;
@@ -243,6 +248,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Closing.
   void fail_handshake_or_close(int liberr);
   void enter_closed(State state, RpcError error);
+  // One record per connection end, at a level by how it ended (see doc/operations.md).
+  void log_closed() const;
   void finish();
   RpcError error_from_peer_close() const;
   // Writes the CONNECTION_CLOSE for `close_error` (an ngtcp2_ccerr) and sends it once.
@@ -292,6 +299,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t icmp_reports_counted_ = 0;
   std::uint64_t icmp_reports_ignored_ = 0;
   bool handshake_confirmed_ = false;
+  unsigned tls_alert_ = 0;  // the TLS alert that ended the handshake (sent or received), 0: none
   std::optional<RpcError> close_error_;
   std::vector<std::uint8_t> close_packet_;
   std::uint64_t close_deadline_ = UINT64_MAX;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "base/logging.h"
 #include "runtime/clock.h"
 
 namespace rpcnet::quic {
@@ -29,6 +30,14 @@ constexpr std::size_t kMinResetTrigger = 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN 
 constexpr std::size_t kMaxResetSize = 128;
 
 void random_bytes(std::uint8_t* out, std::size_t len) { gnutls_rnd(GNUTLS_RND_NONCE, out, len); }
+
+std::string peer_of(const runtime::ReceivedDatagram& datagram) {
+  SocketAddress peer;
+  if (datagram.from_len > peer.capacity()) return "?";
+  peer.resize(datagram.from_len);
+  std::memcpy(peer.data(), datagram.from, datagram.from_len);
+  return to_string(peer);
+}
 
 }  // namespace
 
@@ -300,17 +309,17 @@ bool ServerEndpoint::admit(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatag
       refuse(hd, datagram,
              "the server has its maximum of " + std::to_string(limits.max_connections) +
                  " connections",
-             counters_.refused_connection_limit);
+             counters_.refused_connection_limit, "connection_limit");
       return false;
     case Admission::Decision::kRefuseHandshakes:
       refuse(hd, datagram,
              "the server has its maximum of " + std::to_string(limits.max_handshakes) +
                  " handshakes in progress",
-             counters_.refused_handshake_limit);
+             counters_.refused_handshake_limit, "handshake_limit");
       return false;
     case Admission::Decision::kRefuseSourceRate:
       refuse(hd, datagram, "too many new connections from this address",
-             counters_.refused_source_rate);
+             counters_.refused_source_rate, "source_rate");
       return false;
   }
   return false;
@@ -337,8 +346,14 @@ void ServerEndpoint::send_retry(const ngtcp2_pkt_hd& hd, const runtime::Received
 
 // A refusal the client reports as its connect error (Connection::error_from_peer_close).
 void ServerEndpoint::refuse(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
-                            std::string_view reason, std::atomic<std::uint64_t>& counter) {
+                            std::string_view reason, std::atomic<std::uint64_t>& counter,
+                            const char* limit) {
   counter.fetch_add(1, std::memory_order_relaxed);
+  RPCNET_LOG(kQuic, kWarn, "connection refused",
+             {{"conn", log_detail::hex(hd.dcid.data, hd.dcid.datalen)},
+              {"peer", peer_of(datagram)},
+              {"limit", limit},
+              {"reason", std::string(reason)}});
   std::uint8_t scid_bytes[kCidLen];
   random_bytes(scid_bytes, sizeof scid_bytes);
   ngtcp2_cid scid;

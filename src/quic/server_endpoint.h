@@ -131,7 +131,8 @@ class ServerEndpoint final : public ConnectionOwner,
   void send_retry(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
                   std::uint64_t now_ns);
   void refuse(const ngtcp2_pkt_hd& hd, const runtime::ReceivedDatagram& datagram,
-              std::string_view reason, std::atomic<std::uint64_t>& counter);
+              std::string_view reason, std::atomic<std::uint64_t>& counter,
+              const char* limit);
   void reply(const runtime::ReceivedDatagram& datagram, const std::uint8_t* out,
              std::ptrdiff_t written);
   void accept_connection(const Connection::ServerAccept& accept,

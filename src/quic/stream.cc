@@ -6,6 +6,7 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "base/logging.h"
 #include "quic/connection.h"
 
 namespace rpcnet::quic {
@@ -122,6 +123,7 @@ void Stream::reset(std::uint64_t code) {
   drop_unsent();
   drop_received();
   rx_stopped_ = true;
+  log_reset("stream reset", code);
   connection_->shutdown_stream(id_, code, read, write);
   reader_.notify();
   writer_.notify();
@@ -195,9 +197,22 @@ void Stream::on_data(const std::uint8_t* data, std::size_t len, bool fin) {
   reader_.notify();
 }
 
+// Code 0 is how a finished call stops the peer's sending (not news); any other code ended a
+// call early and is worth an operator's look.
+void Stream::log_reset(const char* what, std::uint64_t code) const {
+  if (code == 0) {
+    RPCNET_LOG(kQuic, kDebug, what,
+               connection_->log_fields({{"stream", std::to_string(id_)}, {"code", "0"}}));
+  } else {
+    RPCNET_LOG(kQuic, kInfo, what,
+               connection_->log_fields({{"stream", std::to_string(id_)}, {"code", std::to_string(code)}}));
+  }
+}
+
 void Stream::on_peer_reset(std::uint64_t code) {
   if (rx_reset_) return;
   rx_reset_ = code;
+  if (connection_ != nullptr) log_reset("stream reset by peer", code);
   drop_received();
   reader_.notify();
   notify_abort(code);

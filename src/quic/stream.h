@@ -92,6 +92,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // ---- called by Connection (inside ngtcp2 callbacks: must not re-enter ngtcp2) ----
   void on_data(const std::uint8_t* data, std::size_t len, bool fin);
   void on_peer_reset(std::uint64_t code);
+  // One record for a reset either way; connection_ must be attached.
+  void log_reset(const char* what, std::uint64_t code) const;
   void on_acked(std::uint64_t len);
   void on_write_shut();  // the peer sent STOP_SENDING (found by the write loop)
   // QUIC closed the stream; `app_error_code` is set when it ended by a reset or STOP_SENDING.

@@ -1,6 +1,7 @@
 #include "quic/tls.h"
 
 #include "quic/session_cache.h"
+#include "quic/tls_log.h"
 
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
@@ -119,6 +120,7 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_server(
     const ServerTlsOptions& options) {
   std::shared_ptr<TlsCredentials> tls(new TlsCredentials());
   tls->server_ = true;
+  tls->key_log_ = !key_log_from_environment().empty();
   tls->alpn_ = kAlpn;
   if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0 ||
       gnutls_priority_init(&tls->priority_, kPriority, nullptr) != 0) {
@@ -148,6 +150,7 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_client(
     const ClientTlsOptions& options) {
   std::shared_ptr<TlsCredentials> tls(new TlsCredentials());
   tls->server_ = false;
+  tls->key_log_ = !key_log_from_environment().empty();
   tls->server_name_ = options.server_name;
   tls->alpn_ = options.alpn;
   tls->resumption_key_ = options.resumption_key;
@@ -189,6 +192,8 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
     return fail("cannot set TLS credentials");
   }
   gnutls_session_set_ptr(session, conn_ref);
+  sync_gnutls_log();
+  if (key_log_) attach_key_log(session);
 
   gnutls_datum_t alpn{reinterpret_cast<unsigned char*>(const_cast<char*>(alpn_.data())),
                       static_cast<unsigned>(alpn_.size())};

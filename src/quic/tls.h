@@ -9,6 +9,7 @@
 //     protocol fails the handshake (no_application_protocol).
 //   - Clients always verify the server certificate chain and name (GnuTLS does not by default).
 //   - A server configured with a client CA requires and verifies client certificates (mTLS).
+//   - SSLKEYLOGFILE, when set as credentials are made, gets every session's secrets (tls_log.h).
 #pragma once
 
 #include <memory>
@@ -68,6 +69,7 @@ class TlsCredentials {
 
   bool server_ = false;
   bool require_client_cert_ = false;
+  bool key_log_ = false;  // SSLKEYLOGFILE was set when these credentials were made
   std::string server_name_;
   std::string alpn_;
   std::string resumption_key_;         // client: where tickets are cached; empty: no resumption
