@@ -21,7 +21,7 @@ demo: build
 
 # The whole suite: release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # the threaded suites under ThreadSanitizer, then every fuzz target briefly on its corpus.
-test: test-release test-sanitize fuzz-smoke
+test: test-release test-sanitize test-tsan fuzz-smoke
 
 test-release: build
 	ctest --preset release -j $(JOBS)
@@ -32,13 +32,11 @@ test-sanitize: deps
 	ctest --preset sanitize -j $(JOBS)
 
 # ThreadSanitizer (gcc) on the suites where threads meet: ctest labels `integration` and
-# `cluster` (the tsan test preset selects them); only their binaries are built. Not yet part of
-# `make test`: it reports a race between a loop's io_context being destroyed and another
-# thread's post to it still signalling its condition variable (security_test, cluster_client_test,
-# backpressure_test); `make test` runs it once that is fixed.
+# `cluster` (the tsan test preset selects them); only their binaries are built.
 TSAN_TARGETS = unary_test streaming_test lifecycle_test security_test bad_input_test \
                backpressure_test cluster_client_test cluster_test cluster_routing_test \
-               serve_test shutdown_drain_test membership_test
+               serve_test shutdown_drain_test membership_test interceptor_test log_test \
+               server_metrics_test cluster_metrics_test
 test-tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)

@@ -49,7 +49,7 @@ void Connection::log_closed() const {
   const RpcError& error = *close_error_;
   const char* side = role_ == Role::kClient ? "client" : "server";
   if (error.kind() == ErrorKind::kTls) {
-    RPCNET_LOG(kTls, kWarn, "handshake failed", [&] {
+    RPCNET_LOG_LIMITED(kTls, kWarn, "handshake failed", [&] {
       auto fields = log_fields({{"side", side}});
       unsigned alert = tls_alert_;
       if (alert == 0 && conn_ != nullptr) {  // the peer's alert, from its CONNECTION_CLOSE
@@ -63,7 +63,7 @@ void Connection::log_closed() const {
       return fields;
     }());
   } else if (!handshake_completed_) {
-    RPCNET_LOG(kQuic, kInfo, "connection failed before its handshake completed",
+    RPCNET_LOG_LIMITED(kQuic, kInfo, "connection failed before its handshake completed",
                log_fields({{"side", side}, {"reason", error.message()}}));
   } else {
     RPCNET_LOG(kQuic, kDebug, "connection closed",

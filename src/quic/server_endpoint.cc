@@ -349,7 +349,7 @@ void ServerEndpoint::refuse(const ngtcp2_pkt_hd& hd, const runtime::ReceivedData
                             std::string_view reason, std::atomic<std::uint64_t>& counter,
                             const char* limit) {
   counter.fetch_add(1, std::memory_order_relaxed);
-  RPCNET_LOG(kQuic, kWarn, "connection refused",
+  RPCNET_LOG_LIMITED(kQuic, kWarn, "connection refused",
              {{"conn", log_detail::hex(hd.dcid.data, hd.dcid.datalen)},
               {"peer", peer_of(datagram)},
               {"limit", limit},

@@ -204,7 +204,7 @@ void Stream::log_reset(const char* what, std::uint64_t code) const {
     RPCNET_LOG(kQuic, kDebug, what,
                connection_->log_fields({{"stream", std::to_string(id_)}, {"code", "0"}}));
   } else {
-    RPCNET_LOG(kQuic, kInfo, what,
+    RPCNET_LOG_LIMITED(kQuic, kInfo, what,
                connection_->log_fields({{"stream", std::to_string(id_)}, {"code", std::to_string(code)}}));
   }
 }

@@ -179,5 +179,24 @@ TEST(LogNames, LevelsAndComponentsRoundTripThroughTheirNames) {
   EXPECT_EQ(parse_log_level("loud"), std::nullopt);
 }
 
+TEST(LogRateLimit, ABurstIsCutAtTheRateAndTheNextRecordCountsTheDropped) {
+  using namespace std::chrono_literals;
+  log_detail::LogRateLimit limit(10);
+  const auto start = std::chrono::steady_clock::time_point{} + 1h;
+  std::uint64_t suppressed = 99;
+  int admitted = 0;
+  for (int i = 0; i < 1000; ++i) admitted += limit.admit(start, suppressed) ? 1 : 0;
+  EXPECT_EQ(admitted, 10);  // the burst, then nothing within the same instant
+  EXPECT_EQ(suppressed, 0u);
+  EXPECT_FALSE(limit.admit(start + 50ms, suppressed));  // half a token
+  ASSERT_TRUE(limit.admit(start + 100ms, suppressed));
+  EXPECT_EQ(suppressed, 991u);
+  ASSERT_TRUE(limit.admit(start + 10s, suppressed));  // refilled, capped at the burst
+  EXPECT_EQ(suppressed, 0u);
+  int after_pause = 1;
+  for (int i = 0; i < 100; ++i) after_pause += limit.admit(start + 10s, suppressed) ? 1 : 0;
+  EXPECT_EQ(after_pause, 10);
+}
+
 }  // namespace
 }  // namespace rpcnet
