@@ -41,15 +41,19 @@ class TransportServer {
       in_memory_.emplace(std::move(config));
     }
   }
-  // Another server beside `neighbour`: on loopback too, or on the same in-memory network (whose
-  // clients reach both; run tasks through `neighbour`).
-  TransportServer(TransportServer& neighbour, RpcConfig config) {
-    if (neighbour.loopback_) {
-      loopback_.emplace(std::move(config));
+  // A server on `network` (shared with other servers and their clients), or on loopback when
+  // `network` is null.
+  TransportServer(std::shared_ptr<InMemoryNetwork> network, RpcConfig config) {
+    if (network) {
+      in_memory_.emplace(std::move(config), std::move(network));
     } else {
-      in_memory_.emplace(std::move(config), neighbour.in_memory_->network_ptr());
+      loopback_.emplace(std::move(config));
     }
   }
+  // Another server beside `neighbour`: on loopback too, or on the same in-memory network (whose
+  // clients reach both; run tasks through `neighbour`).
+  TransportServer(TransportServer& neighbour, RpcConfig config)
+      : TransportServer(neighbour.network(), std::move(config)) {}
 
   RpcServer& server() { return loopback_ ? loopback_->server() : in_memory_->server(); }
   void start() { loopback_ ? loopback_->start() : in_memory_->start(); }
