@@ -1,6 +1,6 @@
 // ClusterClient: selection (WorkerRegistry), a connection pool, and the retry loop
 // (retry_policy.h). Everything but worker_stats runs on the client's own event loop, so the pool
-// needs no lock.
+// needs no lock. Times and waits use the clock of the RPC config (virtual on an in-memory network).
 #include "rpcnet/cluster/cluster_client.h"
 
 #include <asio/experimental/as_tuple.hpp>
@@ -18,7 +18,12 @@
 #include "cluster/pooled_connection.h"
 #include "cluster/prng.h"
 #include "rpcnet/cluster/hedge_policy.h"
+#include "rpcnet/testing/in_memory_network.h"
+#include "runtime/clock.h"
 #include "runtime/cross_loop.h"
+#include "runtime/event.h"
+#include "runtime/memory_network.h"
+#include "runtime/timer.h"
 
 namespace rpcnet::cluster {
 
@@ -38,7 +43,7 @@ struct Pooled {
   // (e.g. dropped because its worker restarted) neither drops the new one nor ejects the worker.
   std::uint64_t generation = 0;
   bool connecting = false;
-  std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+  std::vector<std::shared_ptr<runtime::Timer>> waiters;
   std::optional<RpcError> connect_error;
 };
 
@@ -49,18 +54,24 @@ struct PooledClient {
 
 }  // namespace
 
+runtime::Clock clock_of(const RpcConfig& config) {
+  return config.network() ? config.network()->implementation().clock() : runtime::Clock();
+}
+
 struct ClusterClient::State {
   State(std::shared_ptr<WorkerRegistry> registry_in, ClusterClientConfig config_in, asio::any_io_executor executor_in)
       : registry(std::move(registry_in)),
         config(std::move(config_in)),
         executor(std::move(executor_in)),
-        budget(config.retry, Clock::now()),
+        clock(clock_of(config.rpc)),
+        budget(config.retry, clock.now()),
         hedging(config.hedge_percentile, config.hedge_min_delay),
         rng(entropy_seed(), "cluster_client") {}
 
   std::shared_ptr<WorkerRegistry> registry;
   ClusterClientConfig config;
   asio::any_io_executor executor;
+  runtime::Clock clock;                                    // the RPC config's
   RetryBudget budget;                                      // loop only: retries and hedges
   HedgePolicy hedging;                                     // loop only
   Prng rng;                                                // loop only: retry jitter
@@ -83,7 +94,7 @@ struct ClusterClient::State {
     WorkerStats& s = stats[id];
     s.id = id;
     ++s.attempts;
-    s.last_routed = Clock::now();
+    s.last_routed = clock.now();
   }
   void record_failure(const std::string& id) {
     std::lock_guard lock(stats_mutex);
@@ -107,16 +118,35 @@ namespace {
 
 using State = ClusterClient::State;
 
+// Waits until `at` on the client's clock; a cancellation (a hedge losing its race) ends the wait
+// early, without an error, as it ends an asio::steady_timer wait. A virtual runtime::Timer wait
+// ignores per-operation cancellation, so there the wait is on an Event the timer sets.
+asio::awaitable<void> wait_until(const State& s, Clock::time_point at) {
+  if (s.clock.timeline() == nullptr) {
+    asio::steady_timer timer(s.executor, at);
+    (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_return;
+  }
+  auto fired = std::make_shared<runtime::Event>();
+  runtime::Timer timer(s.executor, s.clock);
+  timer.expires_at(at);
+  timer.async_wait([fired](const asio::error_code& error) {
+    if (!error) fired->set();
+  });
+  (void)co_await fired->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
 asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s, WorkerInfo worker,
                                                        Clock::time_point deadline) {
   auto& slot = s->pool[worker.id];
   if (!slot) slot = std::make_shared<Pooled>();
   const std::shared_ptr<Pooled> entry = slot;
   while (entry->connecting) {
-    auto timer = std::make_shared<asio::steady_timer>(s->executor, deadline);
+    auto timer = std::make_shared<runtime::Timer>(s->executor, s->clock);
+    timer->expires_at(deadline);
     entry->waiters.push_back(timer);
     (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (Clock::now() >= deadline && entry->connecting) co_return RpcError::timeout("connect to " + worker.id + " timed out");
+    if (s->clock.now() >= deadline && entry->connecting) co_return RpcError::timeout("connect to " + worker.id + " timed out");
   }
   if (entry->client) {
     const PooledVerdict verdict = judge_pooled_connection(entry->client->is_connected(), entry->made_for, worker);
@@ -131,7 +161,7 @@ asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s
   entry->made_for = worker;
   ++entry->generation;
   RpcConfig config = s->config.rpc;
-  config.with_connect_timeout(std::min(config.connect_timeout(), ceil_ms(deadline - Clock::now())));
+  config.with_connect_timeout(std::min(config.connect_timeout(), ceil_ms(deadline - s->clock.now())));
   auto connected = co_await RpcClient::connect(worker.address, config);
   entry->connecting = false;
   for (const auto& waiter : entry->waiters) waiter->cancel();
@@ -155,11 +185,11 @@ asio::awaitable<Result<Bytes>> unary_attempt(std::shared_ptr<State> s, WorkerInf
     RpcError error = client.error();
     co_return std::move(error.mark_not_started());
   }
-  options.timeout = ceil_ms(deadline - Clock::now());
+  options.timeout = ceil_ms(deadline - s->clock.now());
   s->registry->call_started(worker.id);
-  const auto started = Clock::now();
+  const auto started = s->clock.now();
   auto reply = co_await client->client.call(method, std::move(data), options);
-  const auto latency = Clock::now() - started;
+  const auto latency = s->clock.now() - started;
   s->registry->call_finished(worker.id, latency, !reply.ok());
   s->hedging.on_attempt_ended(latency, reply ? AttemptOutcome::kSucceeded : attempt_outcome(reply.error()));
   if (!reply) {
@@ -175,17 +205,15 @@ asio::awaitable<Result<Bytes>> unary_attempt(std::shared_ptr<State> s, WorkerInf
 asio::awaitable<Result<Bytes>> hedge_attempt(std::shared_ptr<State> s, TagFilter filter, std::string first_id,
                                              std::string method, Bytes data, CallOptions options,
                                              Clock::time_point deadline, Clock::duration delay) {
-  asio::steady_timer timer(s->executor, Clock::now() + delay);
-  (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  co_await wait_until(*s, s->clock.now() + delay);
   auto worker = s->registry->select_worker(filter, {first_id});
   const bool other_worker = worker && worker->id != first_id;
-  const bool paid = other_worker && s->budget.try_withdraw(Clock::now());
+  const bool paid = other_worker && s->budget.try_withdraw(s->clock.now());
   if (other_worker) {
     s->count(paid ? &ClusterClientStats::hedges : &ClusterClientStats::hedges_suppressed_by_budget);
   }
   if (!paid) {
-    timer.expires_at(deadline);
-    (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_await wait_until(*s, deadline);
     co_return RpcError::timeout(other_worker ? "no hedge: the retry budget is empty" : "no second worker to hedge on");
   }
   co_return co_await unary_attempt(s, std::move(*worker), std::move(method), std::move(data), std::move(options),
@@ -207,7 +235,7 @@ asio::awaitable<Result<Bytes>> hedged_attempt(std::shared_ptr<State> s, WorkerIn
 
 asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::string method, Bytes data,
                                                  TagFilter filter, WorkerCallOptions options) {
-  const auto start = Clock::now();
+  const auto start = s->clock.now();
   const auto overall = start + options.timeout.value_or(s->config.rpc.default_timeout());
   const RetryPolicy& policy = s->config.retry;
   s->budget.deposit(start);
@@ -221,7 +249,7 @@ asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::
     auto worker = s->registry->select_worker(filter, tried);
     if (!worker && !tried.empty()) worker = s->registry->select_worker(filter);  // all tried once
     if (!worker) co_return last ? *last : worker.error();
-    const auto now = Clock::now();
+    const auto now = s->clock.now();
     auto deadline = attempt_deadline(overall, now, policy.min_attempt_time);
     if (!deadline) co_return last ? *last : RpcError::timeout("deadline exceeded before a worker was tried");
     if (options.idempotent && options.attempt_timeout) deadline = std::min(*deadline, now + *options.attempt_timeout);
@@ -238,13 +266,12 @@ asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::
     RpcError error = std::move(reply).error();
     tried.insert(id);
     const RetryPlan plan = plan_retry(policy, s->budget, error, options.idempotent, error.not_started(), attempt,
-                                      overall, Clock::now(), s->rng.next());
+                                      overall, s->clock.now(), s->rng.next());
     s->count_retry_plan(plan.verdict);
     if (plan.verdict != RetryVerdict::kRetry) co_return error;
     last = std::move(error);
-    if (plan.start > Clock::now()) {
-      asio::steady_timer pause(s->executor, plan.start);
-      (void)co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (plan.start > s->clock.now()) {
+      co_await wait_until(*s, plan.start);
     }
   }
 }
@@ -253,14 +280,14 @@ asio::awaitable<Result<Bytes>> call_with_retries(std::shared_ptr<State> s, std::
 template <class T, class Open>
 asio::awaitable<Result<T>> open_with_retries(std::shared_ptr<State> s, TagFilter filter, WorkerCallOptions options,
                                              Open open) {
-  const auto overall = Clock::now() + options.timeout.value_or(s->config.rpc.default_timeout());
-  s->budget.deposit(Clock::now());
+  const auto overall = s->clock.now() + options.timeout.value_or(s->config.rpc.default_timeout());
+  s->budget.deposit(s->clock.now());
   std::set<std::string> tried;
   std::optional<RpcError> last;
   for (int attempt = 1;; ++attempt) {
     auto worker = s->registry->select_worker(filter, tried);
     if (!worker) co_return last ? *last : worker.error();
-    const auto deadline = attempt_deadline(overall, Clock::now(), s->config.retry.min_attempt_time);
+    const auto deadline = attempt_deadline(overall, s->clock.now(), s->config.retry.min_attempt_time);
     if (!deadline) co_return last ? *last : RpcError::timeout("deadline exceeded before a worker was tried");
     s->record_attempt(worker->id);
     tried.insert(worker->id);
@@ -268,7 +295,7 @@ asio::awaitable<Result<T>> open_with_retries(std::shared_ptr<State> s, TagFilter
     RpcError error = RpcError::cancelled();
     if (client) {
       CallOptions call_options;
-      call_options.timeout = options.timeout ? std::optional(ceil_ms(*deadline - Clock::now())) : std::nullopt;
+      call_options.timeout = options.timeout ? std::optional(ceil_ms(*deadline - s->clock.now())) : std::nullopt;
       call_options.metadata = options.metadata;
       call_options.trace_parent = options.trace_parent;
       auto opened = co_await open(client->client, call_options);
@@ -281,7 +308,7 @@ asio::awaitable<Result<T>> open_with_retries(std::shared_ptr<State> s, TagFilter
     }
     s->record_failure(worker->id);
     const RetryPlan plan = plan_retry(s->config.retry, s->budget, error, false, error.not_started(), attempt, overall,
-                                      Clock::now(), s->rng.next());
+                                      s->clock.now(), s->rng.next());
     s->count_retry_plan(plan.verdict);
     if (plan.verdict != RetryVerdict::kRetry) co_return error;
     last = std::move(error);

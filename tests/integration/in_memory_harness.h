@@ -1,6 +1,7 @@
 // The in-memory counterpart of LoopbackServer (harness.h): a server and its clients on one
 // testing::InMemoryNetwork, driven by the test's thread in virtual time. Timeouts of minutes take
-// milliseconds, and every timer fires at its exact instant, so tests assert exact times.
+// milliseconds, and every timer fires at its exact instant, so tests assert exact times. Several
+// servers may share one network (the second gets the next port).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,8 +18,9 @@ namespace rpcnet::testing {
 
 class InMemoryServer {
  public:
-  explicit InMemoryServer(RpcConfig config = server_config())
-      : network_(std::make_shared<InMemoryNetwork>()), server_(config.with_network(network_)) {}
+  explicit InMemoryServer(RpcConfig config = server_config(),
+                          std::shared_ptr<InMemoryNetwork> network = std::make_shared<InMemoryNetwork>())
+      : network_(std::move(network)), server_(config.with_network(network_)) {}
   ~InMemoryServer() { stop(); }
 
   RpcServer& server() { return server_; }

@@ -8,7 +8,6 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
-#include <future>
 #include <string>
 #include <utility>
 
@@ -23,61 +22,32 @@ using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 using asio::experimental::as_tuple;
 
-// What a parked handler saw when it was woken: "cancelled" when its wait was aborted and its
-// context says cancelled.
-class Observation {
- public:
-  void record(std::string what) {
-    std::lock_guard lock(mutex_);
-    if (!recorded_) {
-      recorded_ = true;
-      promise_.set_value(std::move(what));
-    }
-  }
-  std::string wait() {
-    auto future = promise_.get_future();
-    if (future.wait_for(30s) != std::future_status::ready) return "handler never woke";
-    return future.get();
-  }
-
- private:
-  std::mutex mutex_;
-  bool recorded_ = false;
-  std::promise<std::string> promise_;
-};
-
-// A handler that parks for a minute and records how it was woken.
-UnaryHandler parking_handler(std::shared_ptr<Observation> observation) {
-  return [observation](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
-    asio::steady_timer timer(co_await asio::this_coro::executor, 60s);
-    auto [error] = co_await timer.async_wait(as_tuple(asio::use_awaitable));
-    observation->record(error == asio::error::operation_aborted && context.cancelled()
-                            ? "cancelled"
-                            : "not cancelled");
-    co_return Bytes{};
-  };
-}
-
-// A handler that parks until its call is cancelled, and records when (in virtual time) and how.
-struct Parked {
+// How a handler ended, and when (in virtual time).
+struct HandlerEnd {
   std::optional<std::string> how;
   InMemoryNetwork::time_point when{};
+  void record(InMemoryNetwork& network, std::string what) {
+    if (how) return;
+    how = std::move(what);
+    when = network.now();
+  }
 };
 
-UnaryHandler parking_handler(InMemoryNetwork& network, std::shared_ptr<Parked> parked) {
+// A handler that parks until its call is cancelled, and records when and how it woke.
+
+UnaryHandler parking_handler(InMemoryNetwork& network, std::shared_ptr<HandlerEnd> parked) {
   return [&network, parked](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
     // A timer that never expires: only a cancellation ends the wait (virtual time ignores it).
     asio::steady_timer timer(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
     auto [error] = co_await timer.async_wait(as_tuple(asio::use_awaitable));
-    parked->when = network.now();
-    parked->how = error == asio::error::operation_aborted && context.cancelled() ? "cancelled" : "not cancelled";
+    parked->record(network, error == asio::error::operation_aborted && context.cancelled() ? "cancelled" : "not cancelled");
     co_return Bytes{};
   };
 }
 
 TEST(DeadlineTest, CallPastItsDeadlineTimesOutAtItsDeadlineAndTheHandlerIsCancelledThen) {
   InMemoryServer server;
-  auto parked = std::make_shared<Parked>();
+  auto parked = std::make_shared<HandlerEnd>();
   server.server().register_method("park", parking_handler(server.network(), parked));
   server.start();
   RpcClient client = server.connect();
@@ -98,7 +68,7 @@ TEST(DeadlineTest, CallPastItsDeadlineTimesOutAtItsDeadlineAndTheHandlerIsCancel
 
 TEST(DeadlineTest, ClientDefaultTimeoutComesFromTheConfig) {
   InMemoryServer server;
-  auto parked = std::make_shared<Parked>();
+  auto parked = std::make_shared<HandlerEnd>();
   server.server().register_method("park", parking_handler(server.network(), parked));
   server.start();
   RpcClient client = server.connect(client_config().with_default_timeout(150ms));
@@ -135,140 +105,164 @@ TEST(DeadlineTest, TheDeadlineTravelsToTheHandler) {
   EXPECT_EQ(to_string(*b), "none");
 }
 
-TEST(CancellationTest, CancellingACallWithAsioCancelsTheHandler) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_method("park", parking_handler(observation));
+TEST(CancellationTest, CancellingACallWithAsioCancelsTheHandlerThen) {
+  InMemoryServer server;
+  auto parked = std::make_shared<HandlerEnd>();
+  server.server().register_method("park", parking_handler(server.network(), parked));
   server.server().register_method("echo", [](Bytes b) -> asio::awaitable<Result<Bytes>> { co_return b; });
   server.start();
-  auto outcome = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
-    auto client = co_await server.connect();
-    asio::steady_timer timer(co_await asio::this_coro::executor, 100ms);
+  RpcClient client = server.connect();
+  const auto called = server.network().now();
+  auto outcome = server.run([&]() -> asio::awaitable<std::string> {
     CallOptions no_deadline;  // only the cancellation can end this call
     no_deadline.timeout = kNoDeadline;
-    auto raced = co_await (client.call("park", {}, no_deadline) ||
-                           timer.async_wait(as_tuple(asio::use_awaitable)));
+    auto raced = co_await (client.call("park", {}, no_deadline) || server.network().sleep(100ms));
     std::string out = raced.index() == 1 ? "timer won" : "call finished first";
     auto after = co_await client.call("echo", to_bytes("alive"));
     co_return out + "," + (after ? to_string(*after) : after.error().to_string());
   }());
   EXPECT_EQ(outcome, "timer won,alive");
-  EXPECT_EQ(observation->wait(), "cancelled");
+  ASSERT_TRUE(server.network().run_until([&] { return parked->how.has_value(); }));
+  EXPECT_EQ(*parked->how, "cancelled");
+  // The cancellation reaches the server microseconds after it left (ngtcp2 paces packets).
+  EXPECT_GE(parked->when - called, 100ms);
+  EXPECT_LT(parked->when - called, 101ms) << "the handler was cancelled when the caller cancelled";
 }
 
 // A handler that streams "0", "1", ... with a 1 ms pause between messages until something
-// stops it, and records how: "cancelled" when a write failed or the pause was aborted while its
-// context said cancelled, "threw when cancelled" when Asio ended it by throwing at its next
-// co_await (which of these happens depends on where the cancellation catches the handler).
-StreamingHandler ticker_handler(std::shared_ptr<Observation> observation, bool opt_out_of_throwing) {
-  return [observation, opt_out_of_throwing](ServerStream stream) -> asio::awaitable<Result<void>> {
+// stops it, and records how: "cancelled" when a write failed while its context said cancelled,
+// "threw when cancelled" when Asio ended it by throwing at its next co_await (which of these
+// happens depends on where the cancellation catches the handler).
+StreamingHandler ticker_handler(InMemoryNetwork& network, std::shared_ptr<HandlerEnd> ended,
+                                bool opt_out_of_throwing) {
+  return [&network, ended, opt_out_of_throwing](ServerStream stream) -> asio::awaitable<Result<void>> {
     if (opt_out_of_throwing) co_await asio::this_coro::throw_if_cancelled(false);
     try {
       for (int i = 0;; ++i) {
         auto written = co_await stream.write(to_bytes(std::to_string(i)));
         if (!written) {
-          observation->record(stream.context().cancelled() ? "cancelled" : "write failed only");
+          ended->record(network, stream.context().cancelled() ? "cancelled" : "write failed only");
           co_return written;
         }
-        asio::steady_timer pause(co_await asio::this_coro::executor, 1ms);
-        auto [error] = co_await pause.async_wait(as_tuple(asio::use_awaitable));
-        if (error) {
-          observation->record(stream.context().cancelled() ? "cancelled" : "timer aborted only");
-          co_return ok();
-        }
+        co_await network.sleep(1ms);
       }
     } catch (const std::system_error& error) {
-      observation->record(error.code() == asio::error::operation_aborted && stream.context().cancelled()
-                              ? "threw when cancelled"
-                              : std::string("threw: ") + error.what());
+      ended->record(network, error.code() == asio::error::operation_aborted && stream.context().cancelled()
+                                 ? "threw when cancelled"
+                                 : std::string("threw: ") + error.what());
       throw;
     }
   };
 }
 
-// Serves the ticker, reads its first message as a client and drops the stream (and then the
-// client); returns that message and how the handler ended.
-std::pair<std::string, std::string> drop_a_ticker_stream(bool opt_out_of_throwing) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_streaming("ticker", ticker_handler(observation, opt_out_of_throwing));
+struct DroppedTicker {
+  std::string first;  // the message read before dropping the stream
+  std::string ending;  // how the handler ended
+  std::chrono::nanoseconds ended_after_drop{};
+};
+
+// Serves the ticker, reads its first message as a client and drops the stream; reports that
+// message and how and when the handler ended.
+DroppedTicker drop_a_ticker_stream(bool opt_out_of_throwing) {
+  InMemoryServer server;
+  auto ended = std::make_shared<HandlerEnd>();
+  server.server().register_streaming("ticker", ticker_handler(server.network(), ended, opt_out_of_throwing));
   server.start();
-  auto first = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
-    auto client = co_await server.connect();
+  RpcClient client = server.connect();
+  InMemoryNetwork::time_point dropped{};
+  auto first = server.run([&]() -> asio::awaitable<std::string> {
     auto stream = co_await client.call_server_streaming("ticker", {});
     if (!stream) co_return stream.error().to_string();
     auto next = co_await stream->next();
+    dropped = server.network().now();
     co_return next && *next ? to_string(**next) : "nothing";
     // `stream` is dropped here, mid-stream.
   }());
-  return {first, observation->wait()};
+  if (!server.network().run_until([&] { return ended->how.has_value(); })) return {first, "never ended", {}};
+  return {first, *ended->how, ended->when - dropped};
 }
 
 TEST(CancellationTest, DroppingAResponseStreamCancelsTheServerHandler) {
-  const auto [first, ending] = drop_a_ticker_stream(false);
-  EXPECT_EQ(first, "0");
+  const auto dropped = drop_a_ticker_stream(false);
+  EXPECT_EQ(dropped.first, "0");
   // Either way the handler stopped, and its context said why.
-  EXPECT_THAT(ending, ::testing::AnyOf("cancelled", "threw when cancelled"));
+  EXPECT_THAT(dropped.ending, ::testing::AnyOf("cancelled", "threw when cancelled"));
+  // At its first write after the drop: 1 ms after it wrote the message the client read, which
+  // arrived microseconds after it left (ngtcp2 paces packets).
+  EXPECT_LE(dropped.ended_after_drop, 1ms);
+  EXPECT_GT(dropped.ended_after_drop, 999us);
 }
 
 TEST(CancellationTest, AHandlerThatOptsOutOfThrowingSeesTheCancellationAsAnError) {
-  const auto [first, ending] = drop_a_ticker_stream(true);
-  EXPECT_EQ(first, "0");
-  EXPECT_EQ(ending, "cancelled");
+  const auto dropped = drop_a_ticker_stream(true);
+  EXPECT_EQ(dropped.first, "0");
+  EXPECT_EQ(dropped.ending, "cancelled");
+  EXPECT_LE(dropped.ended_after_drop, 1ms);
+  EXPECT_GT(dropped.ended_after_drop, 999us);
 }
 
 TEST(CancellationTest, ExplicitCancelFailsLaterReadsWithCancelled) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_streaming("hold", [observation](ServerStream stream) -> asio::awaitable<Result<void>> {
+  InMemoryServer server;
+  auto ended = std::make_shared<HandlerEnd>();
+  server.server().register_streaming("hold", [&server, ended](ServerStream stream) -> asio::awaitable<Result<void>> {
     // Tell the client the handler is running, then wait for a request that never comes.
     if (auto w = co_await stream.write(to_bytes("ready")); !w) co_return w;
     auto next = co_await stream.read();
     const bool cancelled = ::testing::Value(next, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
-    observation->record(cancelled ? "cancelled" : "read returned");
+    ended->record(server.network(), cancelled ? "cancelled" : "read returned");
     co_return ok();
   });
   server.start();
-  auto result = run_bounded(server.runtime(), [&]() -> asio::awaitable<Result<std::optional<Bytes>>> {
-    auto client = co_await server.connect();
+  RpcClient client = server.connect();
+  InMemoryNetwork::time_point cancelled_at{};
+  auto result = server.run([&]() -> asio::awaitable<Result<std::optional<Bytes>>> {
     auto call = co_await client.open_call("hold");
     if (!call) co_return call.error();
     auto ready = co_await call->read();
     if (!ready || !*ready) co_return RpcError::stream("handler did not start");
+    cancelled_at = server.network().now();
     call->cancel();
     co_return co_await call->read();
   }());
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(result, ErrorIs(ErrorKind::kCall, StatusCode::kCancelled));
-  EXPECT_EQ(observation->wait(), "cancelled");
+  EXPECT_EQ(server.network().now(), cancelled_at) << "the read failed at once, with nothing to wait for";
+  ASSERT_TRUE(server.network().run_until([&] { return ended->how.has_value(); }));
+  EXPECT_EQ(*ended->how, "cancelled");
+  // The cancellation reaches the server microseconds after it left (ngtcp2 paces packets).
+  EXPECT_LT(ended->when - cancelled_at, 1ms);
 }
 
 TEST(ServerCancellationTest, ServerDeadlineResetIsAnErrorNotACleanEnd) {
-  // The handler streams forever; its (server-side) deadline resets the stream, and the client
-  // must see that as an error even though some messages arrived.
-  LoopbackServer server;
-  server.server().register_streaming("forever", [](ServerStream stream) -> asio::awaitable<Result<void>> {
+  // The handler streams forever; the deadline resets the stream, and the client must see that as
+  // an error even though some messages arrived.
+  InMemoryServer server;
+  server.server().register_streaming("forever", [&server](ServerStream stream) -> asio::awaitable<Result<void>> {
     for (;;) {
       if (auto w = co_await stream.write(to_bytes("tick")); !w) co_return w;
-      asio::steady_timer pause(co_await asio::this_coro::executor, 1ms);
-      co_await pause.async_wait(asio::use_awaitable);
+      co_await server.network().sleep(1ms);
     }
   });
   server.start();
+  RpcClient client = server.connect();
   CallOptions options;
   options.timeout = 200ms;
-  auto error = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::optional<RpcError>> {
-    auto client = co_await server.connect();
+  const auto called = server.network().now();
+  int ticks = 0;
+  auto error = server.run([&]() -> asio::awaitable<std::optional<RpcError>> {
     auto stream = co_await client.call_server_streaming("forever", {}, options);
     if (!stream) co_return stream.error();
     for (;;) {
       auto next = co_await stream->next();
       if (!next) co_return next.error();
       if (!*next) co_return std::nullopt;
+      ++ticks;
     }
   }());
   ASSERT_TRUE(error.has_value()) << "a deadline-reset stream ended cleanly";
   EXPECT_THAT(error, StatusIs(StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(server.network().now() - called, 200ms) << "the stream failed at its deadline";
+  EXPECT_GE(ticks, 190) << "messages kept arriving until then";
 }
 
 TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
@@ -323,34 +317,32 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
   EXPECT_TRUE(outcome.refused->not_started()) << "a refused call never ran: safe to retry elsewhere";
 }
 
-TEST(ShutdownTest, StoppingTheServerFailsCallsInFlightPromptly) {
-  LoopbackServer server;
-  auto observation = std::make_shared<Observation>();
-  server.server().register_method("park", parking_handler(observation));
+TEST(ShutdownTest, StoppingTheServerFailsCallsInFlightAtOnce) {
+  InMemoryServer server;
+  auto parked = std::make_shared<HandlerEnd>();
+  server.server().register_method("park", parking_handler(server.network(), parked));
   server.server().register_method("echo", [](Bytes b) -> asio::awaitable<Result<Bytes>> { co_return b; });
   server.start();
-  auto error = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::optional<RpcError>> {
-    auto client = co_await server.connect();
-    auto executor = co_await asio::this_coro::executor;
-    std::optional<RpcError> seen;
-    Completion done(executor);
-    auto parked_call = [&]() -> asio::awaitable<void> {
-      CallOptions options;
-      options.timeout = kNoDeadline;  // only the shutdown can end it
-      auto r = co_await client.call("park", {}, options);
-      if (!r) seen = r.error();
-      done.done();
-    };
-    asio::co_spawn(executor, std::move(parked_call), asio::detached);
-    (void)co_await client.call("echo", {});  // the park request is in before this returns
-    server.server().shutdown(0ms);
-    co_await done.wait();
-    co_return seen;
-  }());
-  ASSERT_TRUE(error.has_value());
+  RpcClient client = server.connect();
+  std::optional<Result<Bytes>> parked_call;
+  InMemoryNetwork::time_point failed_at{};
+  CallOptions no_deadline;
+  no_deadline.timeout = kNoDeadline;  // only the shutdown can end it
+  asio::co_spawn(server.network().executor(), client.call("park", {}, no_deadline),
+                 [&](std::exception_ptr, Result<Bytes> r) {
+                   parked_call = std::move(r);
+                   failed_at = server.network().now();
+                 });
+  ASSERT_TRUE(server.run(client.call("echo", {}))) << "the park request is in before this returns";
+  const auto stopped = server.network().now();
+  server.server().shutdown(0ms);
+  ASSERT_TRUE(server.network().run_until([&] { return parked_call.has_value() && parked->how; }));
+  ASSERT_FALSE(parked_call->ok());
   // The stream reset (code kShutdown) goes out just before the CONNECTION_CLOSE.
-  EXPECT_THAT(error, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
-  EXPECT_EQ(observation->wait(), "cancelled");
+  EXPECT_THAT(*parked_call, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
+  EXPECT_EQ(*parked->how, "cancelled");
+  EXPECT_EQ(parked->when, stopped) << "no grace: the handler is cancelled at once";
+  EXPECT_LT(failed_at - stopped, 1ms) << "the reset reaches the client microseconds later";
 }
 
 TEST(ConnectionLifetimeTest, IdleConnectionClosesExactlyAtTheIdleTimeout) {
@@ -387,7 +379,7 @@ TEST(ConnectionLifetimeTest, KeepAliveKeepsAnIdleConnectionOpen) {
 
 TEST(ShutdownTest, ACallStillRunningWhenTheGracePeriodEndsIsCancelledThen) {
   InMemoryServer server(server_config().with_event_loops(1));
-  auto parked = std::make_shared<Parked>();
+  auto parked = std::make_shared<HandlerEnd>();
   server.server().register_method("park", parking_handler(server.network(), parked));
   server.server().register_method("echo", [](Bytes b) -> asio::awaitable<Result<Bytes>> { co_return b; });
   server.start();

@@ -1,8 +1,9 @@
-// TLS over QUIC: certificate and name verification, mutual TLS, ALPN enforcement.
+// TLS over QUIC: certificate and name verification, mutual TLS, ALPN enforcement. Every test
+// runs over loopback and over the in-memory network (TLS does not care which carries it).
 #include <gtest/gtest.h>
 
-#include "harness.h"
-#include "quic/connection.h"
+#include "raw_quic.h"
+#include "transport_harness.h"
 #include "quic/tls.h"
 #include "support/error_matchers.h"
 
@@ -11,53 +12,53 @@ namespace {
 
 asio::awaitable<Result<Bytes>> echo(Bytes request) { co_return request; }
 
-Result<RpcClient> connect_with(LoopbackServer& server, RpcConfig config) {
-  return run_bounded(server.runtime(), [&]() -> asio::awaitable<Result<RpcClient>> {
-    co_return co_await RpcClient::connect(server.address(), std::move(config));
-  }());
+Result<RpcClient> connect_with(TransportServer& server, RpcConfig config) {
+  return server.run(server.try_connect(std::move(config)));
 }
 
-class TlsTest : public ::testing::Test {
+class TlsTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     server_.server().register_method("echo", echo);
     server_.start();
   }
-  LoopbackServer server_;
+  TransportServer server_{GetParam()};
 };
 
-TEST_F(TlsTest, ClientTrustingTheServerCertificateItselfConnects) {
+RPCNET_OVER_BOTH_TRANSPORTS(TlsTest);
+
+TEST_P(TlsTest, ClientTrustingTheServerCertificateItselfConnects) {
   auto client = connect_with(server_, RpcConfig(certificates().main.server_cert, "127.0.0.1:0")
                                           .with_server_name("localhost"));
   EXPECT_TRUE(client) << client.error();
 }
 
-TEST_F(TlsTest, IpAddressIsVerifiedWhenNoServerNameIsGiven) {
+TEST_P(TlsTest, IpAddressIsVerifiedWhenNoServerNameIsGiven) {
   // The dev server certificate lists 127.0.0.1 as an IP subjectAltName.
   auto client = connect_with(server_, RpcConfig(certificates().main.ca_cert, "127.0.0.1:0"));
   EXPECT_TRUE(client) << client.error();
 }
 
-TEST_F(TlsTest, WrongServerNameIsATlsError) {
+TEST_P(TlsTest, WrongServerNameIsATlsError) {
   auto client = connect_with(server_, RpcConfig(certificates().main.ca_cert, "127.0.0.1:0")
                                           .with_server_name("not-the-server.example"));
   ASSERT_FALSE(client.ok());
   EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
-TEST_F(TlsTest, UntrustedServerCertificateIsATlsError) {
+TEST_P(TlsTest, UntrustedServerCertificateIsATlsError) {
   auto client = connect_with(server_, RpcConfig(certificates().other.ca_cert, "127.0.0.1:0")
                                           .with_server_name("localhost"));
   ASSERT_FALSE(client.ok());
   EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
-TEST_F(TlsTest, ServerKeepsServingAfterRefusedHandshakes) {
+TEST_P(TlsTest, ServerKeepsServingAfterRefusedHandshakes) {
   for (int i = 0; i < 3; ++i) {
     auto refused = connect_with(server_, RpcConfig(certificates().other.ca_cert, "127.0.0.1:0"));
     ASSERT_FALSE(refused.ok());
   }
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
     auto client = co_await server_.connect();
     co_return co_await client.call("echo", to_bytes("fine"));
   }());
@@ -69,12 +70,12 @@ TEST_F(TlsTest, ServerKeepsServingAfterRefusedHandshakes) {
 
 // Connects twice (a call on the first connection makes sure its session ticket arrived) and
 // reports "<first resumed>,<second resumed>,<second call>".
-std::string connect_twice(LoopbackServer& server, const RpcConfig& config) {
-  return run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
-    auto first = co_await RpcClient::connect(server.address(), config);
+std::string connect_twice(TransportServer& server, const RpcConfig& config) {
+  return server.run([&]() -> asio::awaitable<std::string> {
+    auto first = co_await server.try_connect(config);
     if (!first) co_return first.error().to_string();
     (void)co_await first->call("echo", {});
-    auto second = co_await RpcClient::connect(server.address(), config);
+    auto second = co_await server.try_connect(config);
     if (!second) co_return second.error().to_string();
     auto reply = co_await second->call("echo", to_bytes("ok"));
     co_return std::string(first->resumed_session() ? "resumed" : "full") + "," +
@@ -83,26 +84,31 @@ std::string connect_twice(LoopbackServer& server, const RpcConfig& config) {
   }());
 }
 
-TEST_F(TlsTest, ASecondConnectionResumesTheTlsSession) {
+TEST_P(TlsTest, ASecondConnectionResumesTheTlsSession) {
   EXPECT_EQ(connect_twice(server_, client_config()), "full,resumed,ok");
 }
 
-TEST_F(TlsTest, ResumptionCanBeTurnedOff) {
+TEST_P(TlsTest, ResumptionCanBeTurnedOff) {
   EXPECT_EQ(connect_twice(server_, client_config().with_session_resumption(false)), "full,full,ok");
 }
 
-TEST(TlsResumptionTest, ATicketIsNotOfferedToAnotherServer) {
-  LoopbackServer first;
+class TlsResumptionTest : public ::testing::TestWithParam<Transport> {};
+
+RPCNET_OVER_BOTH_TRANSPORTS(TlsResumptionTest);
+
+TEST_P(TlsResumptionTest, ATicketIsNotOfferedToAnotherServer) {
+  TransportServer first(GetParam());
   first.server().register_method("echo", echo);
   first.start();
-  LoopbackServer second;
+  TransportServer second(first, server_config());
   second.server().register_method("echo", echo);
   second.start();
-  const std::string outcome = run_bounded(first.runtime(), [&]() -> asio::awaitable<std::string> {
-    auto a = co_await RpcClient::connect(first.address(), client_config());
+  ASSERT_NE(first.address(), second.address());
+  const std::string outcome = first.run([&]() -> asio::awaitable<std::string> {
+    auto a = co_await first.try_connect();
     if (!a) co_return a.error().to_string();
     (void)co_await a->call("echo", {});
-    auto b = co_await RpcClient::connect(second.address(), client_config());
+    auto b = co_await second.try_connect();
     if (!b) co_return b.error().to_string();
     co_return b->resumed_session() ? "resumed" : "full";
   }());
@@ -111,22 +117,22 @@ TEST(TlsResumptionTest, ATicketIsNotOfferedToAnotherServer) {
 
 // ---- ALPN, with a raw QUIC client that offers another protocol or none ----------------------
 
-Result<void> raw_connect(LoopbackServer& server, std::string alpn) {
+Result<void> raw_connect(TransportServer& server, std::string alpn) {
   quic::ClientTlsOptions options;
   options.trust_path = certificates().main.ca_cert;
   options.server_name = "localhost";
   options.alpn = std::move(alpn);
   auto tls = quic::TlsCredentials::for_client(options);
   if (!tls) return tls.error();
-  return run_bounded(server.runtime(), [&]() -> asio::awaitable<Result<void>> {
-    auto connection = co_await quic::Connection::connect(server.address(), *tls, quic::TransportSettings{});
+  return server.run([&]() -> asio::awaitable<Result<void>> {
+    auto connection = co_await raw_quic_connect(server, *tls);
     if (!connection) co_return connection.error();
     (*connection)->close(0, "done");
     co_return ok();
   }());
 }
 
-TEST_F(TlsTest, ClientOfferingAnotherAlpnIsRefused) {
+TEST_P(TlsTest, ClientOfferingAnotherAlpnIsRefused) {
   auto result = raw_connect(server_, "h3");
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(result, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
@@ -134,20 +140,20 @@ TEST_F(TlsTest, ClientOfferingAnotherAlpnIsRefused) {
       << result.error().message();
 }
 
-TEST_F(TlsTest, ClientOfferingNoAlpnIsRefused) {
+TEST_P(TlsTest, ClientOfferingNoAlpnIsRefused) {
   auto result = raw_connect(server_, "");
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(result, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
-TEST_F(TlsTest, RawClientWithTheRightAlpnIsAccepted) {
+TEST_P(TlsTest, RawClientWithTheRightAlpnIsAccepted) {
   auto result = raw_connect(server_, quic::kAlpn);
   EXPECT_TRUE(result) << result.error();
 }
 
 // ---- mutual TLS ---------------------------------------------------------------------------------
 
-class MutualTlsTest : public ::testing::Test {
+class MutualTlsTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     server_.server().register_method(
@@ -156,17 +162,18 @@ class MutualTlsTest : public ::testing::Test {
         });
     server_.start();
   }
-  LoopbackServer server_{server_config().with_ca_path(certificates().main.ca_cert)};
+  TransportServer server_{GetParam(), server_config().with_ca_path(certificates().main.ca_cert)};
 };
 
-TEST_F(MutualTlsTest, ClientWithAValidCertificateIsAcceptedAndIdentified) {
+RPCNET_OVER_BOTH_TRANSPORTS(MutualTlsTest);
+
+TEST_P(MutualTlsTest, ClientWithAValidCertificateIsAcceptedAndIdentified) {
   const auto& c = certificates().main;
-  auto result = run_bounded(server_.runtime(), [&]() -> asio::awaitable<Result<Bytes>> {
-    auto client = co_await RpcClient::connect(
-        server_.address(), RpcConfig(c.client_cert, "127.0.0.1:0")
-                               .with_key_path(c.client_key)
-                               .with_ca_path(c.ca_cert)
-                               .with_server_name("localhost"));
+  auto result = server_.run([&]() -> asio::awaitable<Result<Bytes>> {
+    auto client = co_await server_.try_connect(RpcConfig(c.client_cert, "127.0.0.1:0")
+                                                   .with_key_path(c.client_key)
+                                                   .with_ca_path(c.ca_cert)
+                                                   .with_server_name("localhost"));
     if (!client) co_return client.error();
     co_return co_await client->call("whoami", {});
   }());
@@ -174,13 +181,13 @@ TEST_F(MutualTlsTest, ClientWithAValidCertificateIsAcceptedAndIdentified) {
   EXPECT_NE(to_string(*result).find("CN=rpcnet-dev-client"), std::string::npos) << to_string(*result);
 }
 
-TEST_F(MutualTlsTest, ClientWithoutACertificateIsRefused) {
+TEST_P(MutualTlsTest, ClientWithoutACertificateIsRefused) {
   auto client = connect_with(server_, client_config());
   ASSERT_FALSE(client.ok());
   EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
-TEST_F(MutualTlsTest, ClientCertificateFromAnotherCaIsRefused) {
+TEST_P(MutualTlsTest, ClientCertificateFromAnotherCaIsRefused) {
   const auto& other = certificates().other;
   auto client = connect_with(server_, RpcConfig(other.client_cert, "127.0.0.1:0")
                                           .with_key_path(other.client_key)
@@ -190,7 +197,7 @@ TEST_F(MutualTlsTest, ClientCertificateFromAnotherCaIsRefused) {
   EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
-TEST_F(MutualTlsTest, ServerCertificateIsNotAcceptedAsAClientIdentity) {
+TEST_P(MutualTlsTest, ServerCertificateIsNotAcceptedAsAClientIdentity) {
   // Same CA, but the certificate lacks the clientAuth purpose.
   const auto& c = certificates().main;
   auto client = connect_with(server_, RpcConfig(c.server_cert, "127.0.0.1:0")
@@ -201,8 +208,12 @@ TEST_F(MutualTlsTest, ServerCertificateIsNotAcceptedAsAClientIdentity) {
   EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
 }
 
-TEST(MutualTlsConfigTest, ClientIdentityWithoutCaIsAConfigError) {
-  LoopbackServer server;
+class MutualTlsConfigTest : public ::testing::TestWithParam<Transport> {};
+
+RPCNET_OVER_BOTH_TRANSPORTS(MutualTlsConfigTest);
+
+TEST_P(MutualTlsConfigTest, ClientIdentityWithoutCaIsAConfigError) {
+  TransportServer server(GetParam());
   server.start();
   const auto& c = certificates().main;
   auto client = connect_with(server, RpcConfig(c.client_cert, "127.0.0.1:0").with_key_path(c.client_key));

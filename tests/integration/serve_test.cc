@@ -1,5 +1,7 @@
 // RpcServer's lifecycle: run() blocks, co_await serve() waits, shutdown(grace) begins the end
-// from any thread or coroutine, at most once, and returns at once.
+// from any thread or coroutine, at most once, and returns at once. Loopback only: these tests are
+// about run() blocking its caller and shutdown() racing real threads (blocking handlers on worker
+// threads, futures); on an in-memory network run() would block the one thread that drives it.
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,18 +1,23 @@
 // QuicPipe: one server endpoint and any number of clients joined by an in-memory network on a
-// single io_context — no sockets, no threads. What a side sends is queued; pump() delivers it
-// and runs what that made ready, until nothing moves. Tests use it to play an attacker with
+// single io_context — no sockets, no threads, no real time: the server and every client read one
+// virtual clock (now()), which moves only when pump() fires a due pacing timer or a test calls
+// advance(). What a side sends is queued; pump() delivers it and runs what that made ready, until
+// nothing moves. Tests use it to play an attacker with
 // exact control (replay a datagram a thousand times, change a client's address between two
 // packets, keep a connection closing for as long as they like); the in-process fuzz target
 // (fuzz/fuzz_server_endpoint.cc) uses it to drive real handshakes before feeding junk.
 //
 // Server address 127.0.0.1:4433; client i sends from 127.0.0.2:(40000 + i) unless moved.
+// Certificates made by a pipe live in one temporary directory per process, removed at exit.
 #pragma once
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <cstring>
@@ -22,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -31,6 +37,7 @@
 #include "quic/tls.h"
 #include "rpcnet/certs.h"
 #include "runtime/clock.h"
+#include "runtime/timer.h"
 
 namespace rpcnet::testing {
 
@@ -123,6 +130,7 @@ class QuicPipe {
   explicit QuicPipe(quic::TransportSettings transport = {}, quic::AdmissionLimits limits = {},
                     std::optional<DevCertificatePaths> certificates = std::nullopt)
       : transport_(transport), server_sender_("127.0.0.1", 4433) {
+    transport_.clock = clock();
     if (certificates) {
       certs_ = *certificates;
     } else {
@@ -158,6 +166,11 @@ class QuicPipe {
   ~QuicPipe() {
     for (auto& client : clients_) client->connection.reset();
     server_connections.clear();
+    // A connection's pending timer keeps it alive: let every connection run out its timers
+    // (idle timeout, closing period) in virtual time while the endpoints and senders it uses
+    // still exist, so none is left to outlive them.
+    io.poll();
+    for (int i = 0; i < 100'000 && timeline_.fire_next(); ++i) io.poll();
     server_.reset();
     extra_loops_.clear();
     io.poll();
@@ -180,8 +193,41 @@ class QuicPipe {
     return *extra_loops_.back();
   }
 
+  // Where pipes write the certificates they make: one directory per process, created on first
+  // use and removed (with its contents) when the process exits normally.
   static std::filesystem::path default_cert_dir() {
-    return std::filesystem::temp_directory_path() / ("rpcnet-pipe-" + std::to_string(::getpid()));
+    struct Owned {
+      std::filesystem::path path;
+      Owned() {
+        std::string pattern = (std::filesystem::temp_directory_path() / "rpcnet-pipe-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path = pattern;
+      }
+      ~Owned() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+      }
+    };
+    static const Owned dir;
+    return dir.path;
+  }
+
+  // The virtual clock every side of the pipe reads.
+  runtime::Clock clock() { return runtime::Clock(&timeline_); }
+  runtime::SteadyTime now() const { return timeline_.now(); }
+  std::uint64_t now_ns() const { return runtime::to_monotonic_ns(timeline_.now()); }
+
+  // Moves virtual time forward by `step`, firing every timer due on the way at its own instant
+  // and running what it sets off (datagrams are not delivered: that is pump()'s job).
+  void advance(std::chrono::nanoseconds step) {
+    const runtime::SteadyTime target = timeline_.now() + step;
+    io.poll();
+    while (auto next = timeline_.next_deadline()) {
+      if (*next > target) break;
+      timeline_.fire_next();
+      io.poll();
+    }
+    timeline_.move_to(target);
   }
 
   // The server echoes every stream it accepts: what it reads, then FIN (at most 10,000 chunks).
@@ -209,6 +255,7 @@ class QuicPipe {
 
   // A new client; its first flight (the Initial) is queued, not delivered.
   Client& add_client(quic::TransportSettings settings = {}) {
+    settings.clock = clock();
     auto client = std::make_unique<Client>();
     const auto port = static_cast<std::uint16_t>(40000 + clients_.size());
     client->sender = std::make_unique<CaptureSender>("127.0.0.2", port);
@@ -228,10 +275,10 @@ class QuicPipe {
   }
 
   // Delivers every queued datagram both ways and runs posted work, until quiet (or `rounds`).
-  // Quiet means nothing moved and no timer fired within `settle_window` either: the pipe runs on
-  // the real clock, and pacing holds packets back on sub-millisecond timers that a loaded machine
-  // may not have reached when the queues first run dry. Timers further out (idle, keep-alive,
-  // loss detection) are left pending. Zero makes pump() return at the first dry round (the fuzz
+  // Quiet means nothing moved and no timer is due within `settle_window` of virtual time: pacing
+  // holds packets back on sub-millisecond timers, which pump() fires by moving the clock to
+  // them (no real time passes). Timers further out (idle, keep-alive, loss detection) are left
+  // pending; advance() reaches them. Zero makes pump() return at the first dry round (the fuzz
   // target, which wants speed over completeness).
   std::chrono::microseconds settle_window{2000};
 
@@ -260,14 +307,14 @@ class QuicPipe {
         moved = true;
       }
       if (io.poll() > 0) moved = true;
-      if (!moved && (settle_window.count() == 0 || io.run_one_for(settle_window) == 0)) return;
+      if (!moved && !fire_timer_due_within(settle_window)) return;
     }
   }
 
   void deliver_to_server(const PipeDatagram& d) {
     server_->receive(runtime::ReceivedDatagram{std::span<const std::uint8_t>(d.data),
                                                reinterpret_cast<const sockaddr*>(&d.from), d.from_len},
-                     runtime::monotonic_ns());
+                     now_ns());
   }
 
   // Raw bytes from any address straight into the server (no client behind them).
@@ -292,12 +339,29 @@ class QuicPipe {
     return count;
   }
 
+
+ private:
+  // Declared before io: outlives every handler and timer that waits on it.
+  runtime::VirtualTimeline timeline_{runtime::SteadyTime{} + std::chrono::hours(1)};
+
+ public:
   asio::io_context io;
+  // Virtual timers are not work to io: without this, the first poll() that empties its queue
+  // would stop it, and handlers posted later (a timer firing) would never run.
+  asio::executor_work_guard<asio::io_context::executor_type> io_work{io.get_executor()};
   std::vector<std::shared_ptr<quic::Connection>> server_connections;
   std::function<void(const std::shared_ptr<quic::Connection>&)> on_server_connection;
   std::vector<PipeDatagram> server_log;  // everything the server sent, in order
 
  private:
+  // Fires the earliest timer when it is due within `window` from now; false when none is.
+  bool fire_timer_due_within(std::chrono::microseconds window) {
+    if (window.count() == 0) return false;
+    const auto next = timeline_.next_deadline();
+    if (!next || *next > timeline_.now() + window) return false;
+    return timeline_.fire_next();
+  }
+
   void deliver_to_client(const PipeDatagram& d) {
     for (auto& client : clients_) {
       const socklen_t len = client->nat_len != 0 ? client->nat_len : client->sender->local_sockaddr_len();
@@ -309,7 +373,7 @@ class QuicPipe {
       client->connection->on_datagram(
           runtime::ReceivedDatagram{std::span<const std::uint8_t>(d.data),
                                     reinterpret_cast<const sockaddr*>(&d.from), d.from_len},
-          runtime::monotonic_ns());
+          now_ns());
       client->connection->flush_after_read();
       return;
     }
