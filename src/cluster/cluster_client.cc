@@ -168,6 +168,9 @@ asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s
   entry->waiters.clear();
   if (!connected) {
     entry->connect_error = connected.error();
+    // The connect timeout was cut to the call's deadline: when that is what ran out, the call
+    // failed by its deadline (DEADLINE_EXCEEDED), not because the worker is unreachable.
+    if (s->clock.now() >= deadline) co_return RpcError::timeout("deadline exceeded while connecting to " + worker.id);
     co_return connected.error();
   }
   entry->client = *connected;
