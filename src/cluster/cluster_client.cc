@@ -17,6 +17,7 @@
 #include "cluster/prng.h"
 #include "rpcnet/cluster/hedge_policy.h"
 #include "runtime/cross_loop.h"
+#include "runtime/event_wait.h"
 
 namespace rpcnet::cluster {
 
@@ -36,7 +37,7 @@ struct Pooled {
   // (e.g. dropped because its worker restarted) neither drops the new one nor ejects the worker.
   std::uint64_t generation = 0;
   bool connecting = false;
-  std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+  std::shared_ptr<runtime::Event> connected;  // set when the connect in progress ends
   std::optional<RpcError> connect_error;
 };
 
@@ -106,9 +107,10 @@ asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s
   if (!slot) slot = std::make_shared<Pooled>();
   const std::shared_ptr<Pooled> entry = slot;
   while (entry->connecting) {
-    auto timer = std::make_shared<asio::steady_timer>(s->executor, deadline);
-    entry->waiters.push_back(timer);
-    (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    const std::shared_ptr<runtime::Event> connected = entry->connected;
+    if (co_await runtime::wait_until(*connected, deadline) == runtime::WaitEnd::kCancelled) {
+      co_return RpcError::cancelled("the wait for a connect to " + worker.id + " was cancelled");
+    }
     if (Clock::now() >= deadline && entry->connecting) co_return RpcError::timeout("connect to " + worker.id + " timed out");
   }
   if (entry->client) {
@@ -121,14 +123,14 @@ asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s
     entry->client.reset();
   }
   entry->connecting = true;
+  entry->connected = std::make_shared<runtime::Event>();
   entry->made_for = worker;
   ++entry->generation;
   RpcConfig config = s->config.rpc;
   config.with_connect_timeout(std::min(config.connect_timeout(), ceil_ms(deadline - Clock::now())));
   auto connected = co_await RpcClient::connect(worker.address, config);
   entry->connecting = false;
-  for (const auto& waiter : entry->waiters) waiter->cancel();
-  entry->waiters.clear();
+  std::exchange(entry->connected, nullptr)->set();
   if (!connected) {
     entry->connect_error = connected.error();
     co_return connected.error();

@@ -2,14 +2,15 @@
 #include "rpcnet/cluster/event_hub.h"
 
 #include <algorithm>
+#include <utility>
 
-#include "cluster/cross_thread_wait.h"
 #include "cluster/wait_deadline.h"
+#include "runtime/event.h"
 
 namespace rpcnet::cluster {
 
 EventHub::Subscription::Subscription(std::size_t capacity)
-    : waiters_(std::make_unique<detail::CrossThreadWaiters>()), capacity_(capacity == 0 ? 1 : capacity) {}
+    : capacity_(capacity == 0 ? 1 : capacity) {}
 
 EventHub::Subscription::~Subscription() = default;
 
@@ -50,7 +51,7 @@ void EventHub::Subscription::close() {
   std::lock_guard lock(mutex_);
   closed_ = true;
   pushed_.notify_all();
-  waiters_->wake_all();
+  if (wake_) std::exchange(wake_, nullptr)->set();
 }
 
 std::uint64_t EventHub::Subscription::missed() const {
@@ -72,7 +73,7 @@ void EventHub::Subscription::push(const ClusterEvent& event) {
   }
   queue_.push_back(event);
   pushed_.notify_all();
-  waiters_->wake_all();
+  if (wake_) std::exchange(wake_, nullptr)->set();
 }
 
 std::shared_ptr<EventHub::Subscription> EventHub::subscribe() {

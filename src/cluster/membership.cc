@@ -14,11 +14,11 @@
 #include <map>
 #include <mutex>
 
-#include "cluster/cross_thread_wait.h"
 #include "cluster/swim_core.h"
 #include "cluster/wait_deadline.h"
 #include "rpcnet/runtime.h"
 #include "runtime/clock.h"
+#include "runtime/event_wait.h"
 #include "runtime/udp_socket.h"
 
 namespace rpcnet::cluster {
@@ -110,7 +110,7 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
 
   mutable std::mutex mutex;
   std::condition_variable stopped_changed;
-  detail::CrossThreadWaiters stop_waiters;  // coroutines in await_stopped(); mutex
+  runtime::Event stopped_event;  // set once `stopped` is; wakes the coroutines in await_stopped()
   std::map<std::uint64_t, ClusterMembership::HeartbeatListener> heartbeat_listeners;  // mutex
   std::uint64_t next_listener_id = 1;                                                  // mutex
   SwimCore core;
@@ -156,7 +156,7 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
     timer.cancel();
     if (socket) socket->close();
     stopped_changed.notify_all();
-    stop_waiters.wake_all();
+    stopped_event.set();
     hub.close();  // a subscriber waiting in next() learns that nothing more comes
   }
 
@@ -328,12 +328,11 @@ void ClusterMembership::stop_state(State& s) {
 asio::awaitable<Result<void>> ClusterMembership::await_stopped(std::chrono::milliseconds timeout) {
   const auto owner = owner_;  // the wait keeps the member's state alive
   State& s = *owner->state;
-  const auto ready = [&s] { return s.stopped; };
-  const detail::WaitEnd end = co_await s.stop_waiters.wait(s.mutex, ready, detail::wait_deadline(timeout));
+  const runtime::WaitEnd end = co_await runtime::wait_until(s.stopped_event, detail::wait_deadline(timeout));
   switch (end) {
-    case detail::WaitEnd::kReady: co_return ok();
-    case detail::WaitEnd::kTimedOut: co_return RpcError::timeout("the member did not stop within the timeout");
-    case detail::WaitEnd::kCancelled: break;
+    case runtime::WaitEnd::kSet: co_return ok();
+    case runtime::WaitEnd::kTimedOut: co_return RpcError::timeout("the member did not stop within the timeout");
+    case runtime::WaitEnd::kCancelled: break;
   }
   co_return RpcError::cancelled("the wait for the member to stop was cancelled");
 }

@@ -48,11 +48,11 @@
 #include "rpcnet/cluster/events.h"
 #include "rpcnet/result.h"
 
-namespace rpcnet::cluster {
-
-namespace detail {
-class CrossThreadWaiters;
+namespace rpcnet::runtime {
+class Event;
 }
+
+namespace rpcnet::cluster {
 
 class EventHub {
  public:
@@ -91,7 +91,9 @@ class EventHub {
 
     mutable std::mutex mutex_;
     std::condition_variable pushed_;
-    std::unique_ptr<detail::CrossThreadWaiters> waiters_;  // coroutines in next(); mutex_
+    // Set (and dropped) by the next push or close; made by the first next() that has to wait, so
+    // a push costs no allocation while no coroutine waits. mutex_
+    std::shared_ptr<runtime::Event> wake_;
     std::size_t capacity_;
     std::deque<ClusterEvent> queue_;
     std::uint64_t missed_ = 0;
