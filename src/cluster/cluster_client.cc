@@ -10,12 +10,12 @@
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
 #include <map>
-#include <mutex>
 #include <set>
 
 #include "cluster/pooled_connection.h"
 #include "cluster/prng.h"
 #include "rpcnet/cluster/hedge_policy.h"
+#include "rpcnet/thread_annotations.h"
 #include "runtime/cross_loop.h"
 #include "runtime/event_wait.h"
 
@@ -65,12 +65,12 @@ struct ClusterClient::State {
   Prng rng;                                                // loop only: retry jitter
   std::map<std::string, std::shared_ptr<Pooled>> pool;     // loop only
 
-  mutable std::mutex stats_mutex;
-  std::map<std::string, WorkerStats> stats;
-  ClusterClientStats totals;
+  mutable Mutex stats_mutex;  // worker_stats() and stats() read these from any thread
+  std::map<std::string, WorkerStats> stats RPCNET_GUARDED_BY(stats_mutex);
+  ClusterClientStats totals RPCNET_GUARDED_BY(stats_mutex);
 
   void count(std::uint64_t ClusterClientStats::*counter) {
-    std::lock_guard lock(stats_mutex);
+    MutexLock lock(stats_mutex);
     ++(totals.*counter);
   }
   void count_retry_plan(RetryVerdict verdict) {
@@ -78,14 +78,14 @@ struct ClusterClient::State {
     if (verdict == RetryVerdict::kBudgetExhausted) count(&ClusterClientStats::retries_suppressed_by_budget);
   }
   void record_attempt(const std::string& id) {
-    std::lock_guard lock(stats_mutex);
+    MutexLock lock(stats_mutex);
     WorkerStats& s = stats[id];
     s.id = id;
     ++s.attempts;
     s.last_routed = Clock::now();
   }
   void record_failure(const std::string& id) {
-    std::lock_guard lock(stats_mutex);
+    MutexLock lock(stats_mutex);
     ++stats[id].failures;
   }
   // `generation`: of the connection a call failed on; nullopt when connecting failed.
@@ -362,12 +362,12 @@ asio::awaitable<Result<Bytes>> ClusterClient::call_worker_client_streaming(std::
 }
 
 ClusterClientStats ClusterClient::stats() const {
-  std::lock_guard lock(state_->stats_mutex);
+  MutexLock lock(state_->stats_mutex);
   return state_->totals;
 }
 
 std::vector<WorkerStats> ClusterClient::worker_stats() const {
-  std::lock_guard lock(state_->stats_mutex);
+  MutexLock lock(state_->stats_mutex);
   std::vector<WorkerStats> out;
   for (const auto& [id, stats] : state_->stats) out.push_back(stats);
   return out;

@@ -11,14 +11,14 @@ asio::awaitable<Result<ClusterEvent>> EventHub::Subscription::next(std::chrono::
   for (;;) {
     std::shared_ptr<runtime::Event> wake;  // co-owned: push() drops its pointer when it sets it
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (auto taken = take_locked()) co_return std::move(*taken);
       if (!wake_) wake_ = std::make_shared<runtime::Event>();
       wake = wake_;
     }
     const runtime::WaitEnd end = co_await runtime::wait_until(*wake, deadline);
     if (end == runtime::WaitEnd::kSet) continue;
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (auto taken = take_locked()) co_return std::move(*taken);  // queued as the wait ended
     if (end == runtime::WaitEnd::kCancelled) co_return RpcError::cancelled("the wait for a cluster event was cancelled");
     co_return RpcError::timeout("no cluster event within the timeout");

@@ -76,8 +76,8 @@ bool Process::reap_within(std::chrono::milliseconds timeout) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (reap(WNOHANG)) return true;
     // The end of the child's output usually means it is exiting: check again at once then.
-    std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, std::chrono::milliseconds(20), [&] { return eof_; });
+    MutexLock lock(mutex_);
+    changed_.wait_for(mutex_, std::chrono::milliseconds(20), [&]() RPCNET_NO_THREAD_SAFETY_ANALYSIS { return eof_; });
   }
   return false;
 }
@@ -105,9 +105,10 @@ bool Process::running() { return !reap(WNOHANG); }
 
 std::optional<std::size_t> Process::wait_line(const std::function<bool(const std::string&)>& match,
                                               std::chrono::milliseconds timeout, std::size_t from) {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   std::optional<std::size_t> found;
-  changed_.wait_for(lock, timeout, [&] {
+  // The predicates run with mutex_ held, inside a std:: template the analysis cannot see.
+  changed_.wait_for(mutex_, timeout, [&]() RPCNET_NO_THREAD_SAFETY_ANALYSIS {
     for (std::size_t i = from; i < lines_.size(); ++i) {
       if (match(lines_[i].text)) {
         found = i;
@@ -120,24 +121,24 @@ std::optional<std::size_t> Process::wait_line(const std::function<bool(const std
 }
 
 bool Process::wait_output_end(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return changed_.wait_for(lock, timeout, [&] { return eof_; });
+  MutexLock lock(mutex_);
+  return changed_.wait_for(mutex_, timeout, [&]() RPCNET_NO_THREAD_SAFETY_ANALYSIS { return eof_; });
 }
 
 std::size_t Process::line_count() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return lines_.size();
 }
 
 std::vector<std::string> Process::lines(std::size_t from) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<std::string> out;
   for (std::size_t i = from; i < lines_.size(); ++i) out.push_back(lines_[i].text);
   return out;
 }
 
 ProcessClock::time_point Process::line_time(std::size_t index) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return lines_.at(index).at;
 }
 
@@ -150,13 +151,13 @@ void Process::read_lines() {
     partial.append(buffer, static_cast<std::size_t>(n));
     std::size_t newline;
     while ((newline = partial.find('\n')) != std::string::npos) {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       lines_.push_back(Line{partial.substr(0, newline), ProcessClock::now()});
       partial.erase(0, newline + 1);
       changed_.notify_all();
     }
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (!partial.empty()) lines_.push_back(Line{partial, ProcessClock::now()});  // no final newline
   eof_ = true;
   changed_.notify_all();

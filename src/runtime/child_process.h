@@ -21,11 +21,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "rpcnet/thread_annotations.h"
 
 namespace rpcnet::runtime {
 
@@ -90,10 +91,10 @@ class Process {
   int stdin_ = -1;
   int stdout_ = -1;
   std::thread reader_;
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<Line> lines_;
-  bool eof_ = false;
+  mutable Mutex mutex_;
+  std::condition_variable_any changed_;  // with mutex_: a line came, or the end of the output
+  std::vector<Line> lines_ RPCNET_GUARDED_BY(mutex_);
+  bool eof_ RPCNET_GUARDED_BY(mutex_) = false;
   std::optional<int> exit_code_;
   std::optional<int> exit_signal_;
   double cpu_seconds_ = 0;
