@@ -29,7 +29,7 @@ std::size_t delivered_out_of(std::uint64_t seed, double loss, int count) {
   SimNetwork net({.seed = seed});
   net.set_loss(loss);
   Ponger b(net, addr(2));
-  ASSERT_TRUE(net.add_node(addr(2), b));
+  EXPECT_TRUE(net.add_node(addr(2), b));
   for (int i = 0; i < count; ++i) net.send(addr(1), addr(2), packet('X', static_cast<std::uint32_t>(i)));
   EXPECT_TRUE(net.run_for(seconds(1)));
   return b.seen.size();
@@ -322,16 +322,16 @@ RunSummary busy_run(std::uint64_t seed) {
   SimNetwork net({.seed = seed,
                   .link = {.loss = 0.05, .delay = milliseconds(2), .jitter = milliseconds(3)}});
   Ponger hub(net, addr(100));
-  ASSERT_TRUE(net.add_node(addr(100), hub));
+  EXPECT_TRUE(net.add_node(addr(100), hub));
   std::vector<std::unique_ptr<Pinger>> pingers;
   for (int i = 1; i <= 5; ++i) {
     pingers.push_back(std::make_unique<Pinger>(net, addr(i), addr(100), milliseconds(50 + i)));
-    ASSERT_TRUE(net.add_node(addr(i), *pingers.back()));
+    EXPECT_TRUE(net.add_node(addr(i), *pingers.back()));
   }
   net.schedule(net.now() + seconds(2), [&] { net.partition({{addr(1), addr(100)}}); });
   net.schedule(net.now() + seconds(4), [&] { net.heal(); });
   net.schedule(net.now() + seconds(5), [&] { ASSERT_TRUE(net.crash(addr(3))); });
-  ASSERT_TRUE(net.run_for(seconds(10)));
+  EXPECT_TRUE(net.run_for(seconds(10)));
   return {net.transcript_hash(), net.totals().packets_received, net.events_processed()};
 }
 
