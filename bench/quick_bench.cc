@@ -114,10 +114,10 @@ int main(int argc, char** argv) {
   int sequential = 20000;
   CLI::App app{"quick_bench: a two-process loopback benchmark of unary calls"};
   app.add_option("--seconds", seconds, "Seconds of the concurrent phase")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_option("--sequential", sequential, "Calls of the sequential phase")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000000000))
       ->capture_default_str();
   try {
     app.parse(argc, argv);

@@ -244,13 +244,13 @@ void print_row(std::string_view label, double raw, double typed) {
 int main(int argc, char** argv) {
   Options options;
   CLI::App app{"typed_vs_raw: what the generated typed layer costs per call, against raw bytes"};
-  app.add_option("--rounds", options.rounds, "Rounds")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--calls", options.calls, "Calls per side and round")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--rounds", options.rounds, "Rounds")->check(CLI::Range(1, 1000000000))->capture_default_str();
+  app.add_option("--calls", options.calls, "Calls per side and round")->check(CLI::Range(1, 1000000000))->capture_default_str();
   app.add_option("--block", options.block, "Calls per A or B block within a round")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000000000))
       ->capture_default_str();
   app.add_option("--inflight", options.inflight, "Calls in flight in the concurrent rounds")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000000000))
       ->capture_default_str();
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 // `make bench` runs it with a short --benchmark_min_time and puts the results in
 // bench/results/latest.md (and latest.json under "micro"). Extra flag: --tsv=PATH writes one
 // line per benchmark (name, real ns, CPU ns, items/s, bytes/s, iterations) for the suite.
+#include <CLI/CLI.hpp>
 #include <benchmark/benchmark.h>
 
 #include <algorithm>

@@ -227,7 +227,7 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
   const ClientArgs& a = job.args;
   std::vector<std::string> args = {self_exe(), "client", impl, a.scenario,
                                    "--port", std::to_string(server->port),
-                                   "--server-pid", std::to_string(server->pid),
+                                   "--server-pid", std::to_string(server->process->pid()),
                                    "--ca", certs.ca_cert,
                                    "--warm", std::to_string(a.warm),
                                    "--measure", std::to_string(a.measure),
