@@ -10,11 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "rpcnet/rpcnet.h"
+#include "runtime/event.h"  // bench-only use of an internal header
 
 namespace {
 
@@ -93,7 +93,7 @@ asio::awaitable<Numbers> run_client(rpcnet::SocketAddress server, rpcnet::RpcCon
   const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
   long completed = 0;
   int running = 64;
-  asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+  rpcnet::runtime::Event all_done;
   const auto concurrent_start = Clock::now();
   for (int worker = 0; worker < 64; ++worker) {
     auto loop = [&]() -> asio::awaitable<void> {
@@ -102,11 +102,11 @@ asio::awaitable<Numbers> run_client(rpcnet::SocketAddress server, rpcnet::RpcCon
         if (!reply) ++numbers.failures;
         ++completed;
       }
-      if (--running == 0) all_done.cancel();
+      if (--running == 0) all_done.set();
     };
     asio::co_spawn(executor, std::move(loop), asio::detached);
   }
-  (void)co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  co_await all_done.wait();
   const double concurrent_s = std::chrono::duration<double>(Clock::now() - concurrent_start).count();
   numbers.concurrent_per_s = static_cast<double>(completed) / concurrent_s;
   co_return numbers;
@@ -118,10 +118,20 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int sequential = 20000;
   int interceptors = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
-    if (std::strcmp(argv[i], "--sequential") == 0) sequential = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--interceptors") == 0) interceptors = std::atoi(argv[i + 1]);
+  CLI::App app{"quick_bench: a two-process loopback benchmark of unary calls"};
+  app.add_option("--seconds", seconds, "Seconds of the concurrent phase")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->capture_default_str();
+  app.add_option("--sequential", sequential, "Calls of the sequential phase")
+      ->check(CLI::Range(1, 1000000000))
+      ->capture_default_str();
+  app.add_option("--interceptors", interceptors, "No-op interceptors on each side (their cost)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
   }
   char dir_template[] = "/tmp/rpcnet-bench-XXXXXX";
   const char* dir = ::mkdtemp(dir_template);
@@ -133,7 +143,11 @@ int main(int argc, char** argv) {
 
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) return 1;
-  const pid_t child = ::fork();  // before any thread exists in this process
+  // fork(), not runtime::Process (the spawner the other tools use): the server is this same
+  // program, already holding the certificates and the pipe, so a fork needs no second mode, no
+  // argv round trip and no exec. It is safe because it comes before any thread exists here
+  // (make_dev_certificates starts none; the client runtime is created after it).
+  const pid_t child = ::fork();
   if (child == 0) {
     ::close(pipe_fds[0]);
     std::_Exit(run_server(*certs, pipe_fds[1], interceptors));

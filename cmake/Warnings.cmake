@@ -6,7 +6,7 @@ function(rpcnet_set_warnings target)
     -Werror=unused-result -Werror=return-type
     # GCC 12 false positive on Asio's coroutine frames (custom operator new/delete pairs).
     $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>
-    # Checks the RPCNET_GUARDED_BY/RPCNET_REQUIRES annotations (base/thread_annotations.h); GCC
+    # Checks the RPCNET_GUARDED_BY/RPCNET_REQUIRES annotations (rpcnet/thread_annotations.h); GCC
     # has no such analysis, so the clang build (the fuzz preset) is where they are enforced.
     $<$<CXX_COMPILER_ID:Clang>:-Wthread-safety>)
   if(RPCNET_WERROR)

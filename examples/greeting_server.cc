@@ -15,7 +15,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
+#include <asio/experimental/concurrent_channel.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -80,10 +80,14 @@ asio::awaitable<rpcnet::Result<rpcnet::Bytes>> greet(rpcnet::Bytes request) {
   co_return rpcnet::to_bytes("Hello, " + name + "!");
 }
 
+// A thread-safe one-slot channel: the server's loops send "a call was served", our loop
+// receives it, and a send that comes before the receive is kept, not lost. (The bool carries
+// nothing: Asio 1.22 cannot instantiate a channel of void(error_code) alone.)
+using ServedSignal = asio::experimental::concurrent_channel<void(asio::error_code, bool)>;
+
 // With --once: waits until one call was served and its client has gone, then stops the server.
-asio::awaitable<void> stop_after_first_call(rpcnet::RpcServer& server,
-                                            std::shared_ptr<asio::steady_timer> served) {
-  (void)co_await served->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+asio::awaitable<void> stop_after_first_call(rpcnet::RpcServer& server, std::shared_ptr<ServedSignal> served) {
+  (void)co_await served->async_receive(asio::experimental::as_tuple(asio::use_awaitable));
   // Let the client read its answer and hang up first (at most 2 s), so nothing is cut short.
   asio::steady_timer tick(co_await asio::this_coro::executor);
   for (int i = 0; i < 200 && server.stats().connections_open > 0; ++i) {
@@ -110,19 +114,15 @@ int main(int argc, char** argv) {
 
   // The loop our own coroutines run on. Declared after the server, so it stops first.
   rpcnet::Runtime runtime(1);
-  // Wakes stop_after_first_call. Lives on (and is only touched from) the runtime's loop.
-  auto served = std::make_shared<asio::steady_timer>(runtime.executor(0),
-                                                     asio::steady_timer::time_point::max());
+  // Wakes stop_after_first_call, which receives on the runtime's loop.
+  auto served = std::make_shared<ServedSignal>(runtime.executor(0), 1);
 
   // 2. Handlers. This one wraps greet() to tell stop_after_first_call that a call was served.
-  //    Handlers run on the server's own loops, so it posts to the timer's loop.
-  server.register_method("greet", [weak = std::weak_ptr(served), loop = runtime.executor(0)](
-                                      rpcnet::Bytes request)
+  //    Handlers run on the server's own loops; the channel may be sent to from any thread.
+  server.register_method("greet", [weak = std::weak_ptr(served)](rpcnet::Bytes request)
                                       -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
     auto reply = co_await greet(std::move(request));
-    asio::post(loop, [weak] {
-      if (auto timer = weak.lock()) timer->cancel();
-    });
+    if (auto channel = weak.lock()) (void)channel->try_send(asio::error_code{}, true);  // full: already told
     co_return reply;
   });
 

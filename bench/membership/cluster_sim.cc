@@ -101,7 +101,7 @@ ClusterSim::ClusterSim(ClusterSimOptions options)
   nodes_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     nodes_.push_back(make_node(i, 0));
-    net_.add_node(addresses_[i], *nodes_.back());
+    must(net_.add_node(addresses_[i], *nodes_.back()));
   }
   recount();
 }
@@ -148,7 +148,7 @@ std::optional<SimTime> ClusterSim::run_until_converged(SimDuration timeout) {
   const SimTime end = net_.now() + timeout;
   // Step in 50 ms slices; the exact instant comes from converged_at_.
   while (!converged() && net_.now() < end) {
-    net_.run_until(std::min(end, net_.now() + std::chrono::milliseconds(50)));
+    must(net_.run_until(std::min(end, net_.now() + std::chrono::milliseconds(50))));
   }
   if (converged()) return converged_at_;
   return std::nullopt;
@@ -156,7 +156,7 @@ std::optional<SimTime> ClusterSim::run_until_converged(SimDuration timeout) {
 
 void ClusterSim::crash(std::size_t i) {
   if (!up_[i]) return;
-  net_.crash(addresses_[i]);
+  must(net_.crash(addresses_[i]));
   up_[i] = false;
   --up_count_;
   recount();
@@ -170,7 +170,7 @@ void ClusterSim::restart(std::size_t i, std::size_t seed_node) {
   for (std::size_t s = 0; s < n; ++s) views_[i * n + s] = s == i ? View::kAlive : View::kUnknown;
   up_[i] = true;
   ++up_count_;
-  net_.restart(addresses_[i], nodes_[i].get());
+  must(net_.restart(addresses_[i], nodes_[i].get()));
   recount();
   const SocketAddress seed = addresses_[seed_node];
   drive(i, [&](cluster::SwimCore& core, SimTime now) {

@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +32,14 @@ namespace rpcnet::membench {
 
 using testing::SimDuration;
 using testing::SimTime;
+
+// A simulated-network step that cannot fail in a correct scenario (a registered node, an event
+// budget no run reaches): a failure is a bug in the bench, so it stops the run loudly.
+inline void must(const Result<void>& done) {
+  if (done) return;
+  std::fprintf(stderr, "membench: %s\n", done.error().to_string().c_str());
+  std::abort();
+}
 
 enum class View : std::uint8_t { kUnknown, kAlive, kFailed, kLeft };
 

@@ -45,7 +45,7 @@ void wait_for(ClusterSim& sim, const std::set<std::size_t>& pending, const SimTi
               SimTime start, SimDuration timeout, Samples& out) {
   const SimTime end = start + timeout;
   while (!pending.empty() && sim.now() < end) {
-    sim.net().run_until(std::min(end, sim.now() + std::chrono::milliseconds(100)));
+    must(sim.net().run_until(std::min(end, sim.now() + std::chrono::milliseconds(100))));
   }
   if (pending.empty()) {
     out.values.push_back(to_s(done_at - start));
@@ -90,12 +90,12 @@ SteadyResult steady_and_crash(const ScenarioParams& p, SimDuration idle_window, 
     }
     // Let the join traffic die down before measuring anything: the settle time, then until no
     // member has join updates left to gossip (bounded), so "idle" means idle.
-    sim.net().run_for(p.settle);
+    must(sim.net().run_for(p.settle));
     for (int extra = 0; extra < 600; ++extra) {
       std::size_t pending = 0;
       for (std::size_t i = 0; i < sim.size(); ++i) pending += sim.node(i).core().pending_broadcasts();
       if (pending == 0) break;
-      sim.net().run_for(seconds(1));
+      must(sim.net().run_for(seconds(1)));
     }
     testing::SeededRng rng = testing::SeededRng(seed).fork(0xC0FFEE);
 
@@ -112,7 +112,7 @@ SteadyResult steady_and_crash(const ScenarioParams& p, SimDuration idle_window, 
         result.idle_pending_broadcasts += sim.node(i).core().pending_broadcasts();
       }
       progress(sim, "idle window");
-      sim.net().run_for(idle_window);
+      must(sim.net().run_for(idle_window));
       sim.on_event = nullptr;
       result.idle_node_hours = static_cast<double>(sim.size()) * to_s(idle_window) / 3600.0;
       double sum = 0, mx = 0;
@@ -145,7 +145,7 @@ SteadyResult steady_and_crash(const ScenarioParams& p, SimDuration idle_window, 
         });
         wait_for(sim, pending, done_at, start, trial_timeout, result.tag_dissemination);
         sim.on_event = nullptr;
-        sim.net().run_for(seconds(2));
+        must(sim.net().run_for(seconds(2)));
       }
     }
 
@@ -176,7 +176,7 @@ SteadyResult steady_and_crash(const ScenarioParams& p, SimDuration idle_window, 
       if (!first) ++result.first_dead.timeouts;
       sim.on_event = nullptr;
       ++crashes_done;
-      if (c + 1 < per_cluster && crashes_done < crash_trials) sim.net().run_for(p.crash_gap);
+      if (c + 1 < per_cluster && crashes_done < crash_trials) must(sim.net().run_for(p.crash_gap));
     }
     result.events += sim.events_seen();
     ++cluster_number;
@@ -195,7 +195,7 @@ FalsePositiveResult count_false_positives(const ScenarioParams& p, double loss,
     result.bootstrap_failed = true;
     return result;
   }
-  sim.net().run_for(p.settle);
+  must(sim.net().run_for(p.settle));
   std::vector<bool> slow(sim.size(), false);
   for (std::size_t s = 0; s < slow_count && s + 1 < sim.size(); ++s) {
     // Spread over the index space, never node 0 (the seed).
@@ -203,7 +203,7 @@ FalsePositiveResult count_false_positives(const ScenarioParams& p, double loss,
     slow[i] = true;
     // Inbound only: replies reach the slow member after its own timeouts fired (it misses its
     // deadlines), while its timers still run on time — Lifeguard's processing-delay experiment.
-    sim.net().set_slow(sim.address(i), delay, SimDuration::zero());
+    must(sim.net().set_slow(sim.address(i), delay, SimDuration::zero()));
   }
   sim.net().set_loss(loss);
   sim.on_event = [&](const NodeEvent& e) {
@@ -220,7 +220,7 @@ FalsePositiveResult count_false_positives(const ScenarioParams& p, double loss,
     suspicions += sim.node(i).core().counters().suspicions_raised;
   }
   progress(sim, "steady run starts");
-  sim.net().run_for(duration);
+  must(sim.net().run_for(duration));
   progress(sim, "steady run done");
   sim.on_event = nullptr;
   for (std::size_t i = 0; i < sim.size(); ++i) {
@@ -251,7 +251,7 @@ PartitionResult partition_heal(const ScenarioParams& p, SimDuration hold, SimDur
     result.bootstrap_failed = true;
     return result;
   }
-  sim.net().run_for(p.settle);
+  must(sim.net().run_for(p.settle));
   const std::size_t n = sim.size();
   std::vector<std::vector<SocketAddress>> sides(2);
   for (std::size_t i = 0; i < n; ++i) sides[i % 2].push_back(sim.address(i));
@@ -265,7 +265,7 @@ PartitionResult partition_heal(const ScenarioParams& p, SimDuration hold, SimDur
   sim.net().partition(sides);
   const SimTime heal_at = start + hold;
   while (sim.now() < heal_at) {
-    sim.net().run_until(std::min(heal_at, sim.now() + std::chrono::milliseconds(250)));
+    must(sim.net().run_until(std::min(heal_at, sim.now() + std::chrono::milliseconds(250))));
     if (!result.far_side_dead_s && far_side_all_failed()) result.far_side_dead_s = to_s(sim.now() - start);
   }
   progress(sim, "healing");

@@ -5,6 +5,7 @@
 // `make bench` runs it with a short --benchmark_min_time and puts the results in
 // bench/results/latest.md (and latest.json under "micro"). Extra flag: --tsv=PATH writes one
 // line per benchmark (name, real ns, CPU ns, items/s, bytes/s, iterations) for the suite.
+#include <CLI/CLI.hpp>
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -290,15 +291,20 @@ class TsvReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --tsv is ours; every other argument is Google Benchmark's (--benchmark_filter=..., ...).
   std::string tsv;
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--tsv=", 6) == 0) {
-      tsv = argv[i] + 6;
-    } else {
-      args.push_back(argv[i]);
-    }
+  CLI::App app{"rpcnet_micro: Google Benchmark microbenchmarks of the sans-I/O core"};
+  app.add_option("--tsv", tsv, "Also write name, ns/iteration and iterations here, tab-separated");
+  app.allow_extras();
+  app.set_help_flag();  // --help goes to Google Benchmark
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
   }
+  std::vector<std::string> rest = app.remaining();
+  std::vector<char*> args{argv[0]};
+  for (auto& arg : rest) args.push_back(arg.data());
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;

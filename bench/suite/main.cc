@@ -19,9 +19,7 @@
 //                --quick (short windows and few connections, for trying it out)
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -37,6 +35,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -48,9 +47,9 @@
 
 #include "common.h"
 #include "rpcnet/certs.h"
+#include "runtime/child_process.h"
 #include "sides.h"
 
-extern char** environ;
 
 namespace bench {
 namespace {
@@ -63,69 +62,21 @@ std::string self_exe() {
   return error ? std::string("rpcnet_bench") : path.string();
 }
 
-// Spawns `args` with its stdout on a new pipe (returned in *stdout_fd), or on our stderr.
-pid_t spawn(const std::vector<std::string>& args, int* stdout_fd) {
-  int fds[2] = {-1, -1};
-  if (stdout_fd != nullptr && ::pipe2(fds, O_CLOEXEC) != 0) return -1;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, stdout_fd != nullptr ? fds[1] : 2, 1);
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (stdout_fd != nullptr) ::close(fds[1]);
-  if (rc != 0) {
-    if (stdout_fd != nullptr) ::close(fds[0]);
-    return -1;
-  }
-  if (stdout_fd != nullptr) *stdout_fd = fds[0];
-  return pid;
-}
-
-// Reads `fd` until EOF (or, with `first_line`, a newline), or until the deadline.
-bool read_until(int fd, std::string& out, Clock::time_point deadline, bool first_line) {
-  char buffer[4096];
-  for (;;) {
-    if (first_line && out.find('\n') != std::string::npos) return true;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return false;
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return !first_line;
-    out.append(buffer, static_cast<std::size_t>(n));
-  }
-}
-
-void kill_and_reap(pid_t pid) {
-  if (pid <= 0) return;
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-}
-
 struct Server {
-  pid_t pid = -1;
+  std::unique_ptr<rpcnet::runtime::Process> process;  // killed and reaped when it goes
   std::uint16_t port = 0;
 };
 
 std::optional<Server> start_server(const std::string& impl, const rpcnet::DevCertificatePaths& certs) {
-  int out = -1;
   Server server;
-  server.pid = spawn({self_exe(), "server", impl, certs.server_cert, certs.server_key}, &out);
-  if (server.pid < 0) return std::nullopt;
-  std::string line;
-  const bool got = read_until(out, line, Clock::now() + std::chrono::seconds(20), true);
-  ::close(out);
+  server.process = std::make_unique<rpcnet::runtime::Process>(
+      std::vector<std::string>{self_exe(), "server", impl, certs.server_cert, certs.server_key});
+  if (!server.process->started()) return std::nullopt;
+  const auto first = server.process->wait_line([](const std::string&) { return true; }, std::chrono::seconds(20));
   unsigned port = 0;
-  if (!got || std::sscanf(line.c_str(), "PORT %u", &port) != 1 || port == 0 || port > 65535) {
+  if (!first || std::sscanf(server.process->lines(*first).front().c_str(), "PORT %u", &port) != 1 || port == 0 ||
+      port > 65535) {
     std::fprintf(stderr, "bench: %s server did not report a port\n", impl.c_str());
-    kill_and_reap(server.pid);
     return std::nullopt;
   }
   server.port = static_cast<std::uint16_t>(port);
@@ -276,7 +227,7 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
   const ClientArgs& a = job.args;
   std::vector<std::string> args = {self_exe(), "client", impl, a.scenario,
                                    "--port", std::to_string(server->port),
-                                   "--server-pid", std::to_string(server->pid),
+                                   "--server-pid", std::to_string(server->process->pid()),
                                    "--ca", certs.ca_cert,
                                    "--warm", std::to_string(a.warm),
                                    "--measure", std::to_string(a.measure),
@@ -287,33 +238,26 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
                                    "--count", std::to_string(a.count),
                                    "--resumed", a.resumed ? "1" : "0",
                                    "--conns", std::to_string(a.conns)};
-  const double server_cpu_before = cpu_seconds(server->pid);
+  const double server_cpu_before = cpu_seconds(server->process->pid());
   const double busy_before = machine_busy_seconds();
   const auto start = Clock::now();
-  int out = -1;
-  const pid_t client = spawn(args, &out);
-  if (client < 0) {
-    kill_and_reap(server->pid);
-    return result;
-  }
-  std::string text;
-  const bool finished = read_until(out, text, start + seconds(job.timeout_s), false);
-  ::close(out);
-  int status = 0;
-  rusage usage{};
+  rpcnet::runtime::Process client(args);
+  if (!client.started()) return result;
+  const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(seconds(job.timeout_s));
+  const bool finished = client.wait_output_end(limit) && client.wait_exit(limit).has_value();
   if (!finished) {
     std::fprintf(stderr, "bench: %s %s client did not finish within %.0f s: killed\n", job.id.c_str(),
                  impl.c_str(), job.timeout_s);
-    ::kill(client, SIGKILL);
+    client.kill(SIGKILL);
   }
-  ::wait4(client, &status, 0, &usage);
   result.wall_s = secs(Clock::now() - start);
-  result.server_cpu_s = cpu_seconds(server->pid) - server_cpu_before;
-  result.client_cpu_s = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                        static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  result.server_cpu_s = cpu_seconds(server->process->pid()) - server_cpu_before;
+  result.client_cpu_s = client.cpu_seconds();
   result.background_cpu_s =
       std::max(0.0, machine_busy_seconds() - busy_before - result.client_cpu_s - result.server_cpu_s);
-  kill_and_reap(server->pid);
+  server.reset();  // kills and reaps the server
+  std::string text;
+  for (const auto& line : client.lines()) text += line + "\n";
   std::istringstream lines(text);
   std::string key;
   double value = 0;
@@ -324,12 +268,12 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
       result.sample.set(key, value);
     }
   }
-  result.ok = finished && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  result.ok = finished && client.exit_code() == 0;
   if (!result.ok) {
-    std::fprintf(stderr, "bench: %s %s client failed (%s)\n", job.id.c_str(), impl.c_str(),
-                 !finished ? "timeout"
-                 : WIFSIGNALED(status) ? strsignal(WTERMSIG(status))
-                                       : ("exit " + std::to_string(WEXITSTATUS(status))).c_str());
+    std::string why = "timeout";
+    if (finished && client.exit_signal()) why = strsignal(*client.exit_signal());
+    if (finished && client.exit_code()) why = "exit " + std::to_string(*client.exit_code());
+    std::fprintf(stderr, "bench: %s %s client failed (%s)\n", job.id.c_str(), impl.c_str(), why.c_str());
   }
   return result;
 }
@@ -391,11 +335,14 @@ std::vector<MicroRow> run_micro(const Options& o) {
   if (fd < 0) return rows;
   ::close(fd);
   std::fprintf(stderr, "bench: microbenchmarks (%s)\n", o.micro.c_str());
-  const pid_t pid = spawn({o.micro, "--benchmark_min_time=" + std::to_string(o.micro_min_time),
-                           std::string("--tsv=") + path_template},
-                          nullptr);
-  int status = 0;
-  if (pid > 0) ::waitpid(pid, &status, 0);
+  {
+    // Its report goes to our stderr; the rows come from the TSV file.
+    rpcnet::runtime::Process micro({o.micro, "--benchmark_min_time=" + std::to_string(o.micro_min_time),
+                                    std::string("--tsv=") + path_template},
+                                   rpcnet::runtime::StdoutTo::kOurStderr);
+    // Google Benchmark bounds its own run time: wait as long as it takes.
+    while (micro.running()) (void)micro.wait_exit(std::chrono::minutes(1));
+  }
   std::ifstream in(path_template);
   std::string line;
   while (std::getline(in, line)) {

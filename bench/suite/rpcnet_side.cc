@@ -18,6 +18,7 @@
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
 #include "rpcnet/rpcnet.h"
+#include "runtime/event.h"
 #include "sides.h"
 
 namespace bench {
@@ -34,24 +35,6 @@ bool set_client_resumption(rpcnet::RpcConfig& config, bool enabled) {
   config.with_session_resumption(enabled);
   return true;
 }
-
-// Lets one coroutine wait for others on the same loop (waiting after done() returns at once).
-class Completion {
- public:
-  explicit Completion(const asio::any_io_executor& executor)
-      : timer_(executor, asio::steady_timer::time_point::max()) {}
-  void done() {
-    done_ = true;
-    timer_.cancel();
-  }
-  asio::awaitable<void> wait() {
-    if (!done_) (void)co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
-
- private:
-  asio::steady_timer timer_;
-  bool done_ = false;
-};
 
 asio::awaitable<void> sleep_for(double s) {
   asio::steady_timer timer(co_await asio::this_coro::executor, seconds(s));
@@ -111,7 +94,7 @@ asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
   std::vector<double> latencies;
   latencies.reserve(1 << 20);
   int running = args.concurrency;
-  Completion all_done(executor);
+  rpcnet::runtime::Event all_done;
   for (int worker = 0; worker < args.concurrency; ++worker) {
     auto loop = [&]() -> asio::awaitable<void> {
       for (;;) {
@@ -122,7 +105,7 @@ asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
         if (!reply || reply->size() != payload.size()) ++sample.errors;
         if (window.contains(stop)) latencies.push_back(micros(stop - start));
       }
-      if (--running == 0) all_done.done();
+      if (--running == 0) all_done.set();
     };
     asio::co_spawn(executor, std::move(loop), asio::detached);
   }
@@ -265,7 +248,7 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
   auto executor = co_await asio::this_coro::executor;
   bool stop = false;
   double bulk_bytes = 0;
-  Completion bulk_done(executor);
+  rpcnet::runtime::Event bulk_done;
   Clock::time_point bulk_begin{};
   Clock::time_point bulk_end{};
   auto bulk = [&]() -> asio::awaitable<void> {
@@ -284,7 +267,7 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
     } else {
       ++sample.errors;
     }
-    bulk_done.done();
+    bulk_done.set();
   };
   asio::co_spawn(executor, std::move(bulk), asio::detached);
   co_await sleep_for(args.warm);
@@ -334,7 +317,7 @@ asio::awaitable<Sample> idle(Target target, ClientArgs args, pid_t server_pid) {
   int opened = 0;
   constexpr int kParallel = 16;
   int running = kParallel;
-  Completion all_done(executor);
+  rpcnet::runtime::Event all_done;
   for (int worker = 0; worker < kParallel; ++worker) {
     auto opener = [&]() -> asio::awaitable<void> {
       while (next < args.conns && sample.errors < 50) {
@@ -351,7 +334,7 @@ asio::awaitable<Sample> idle(Target target, ClientArgs args, pid_t server_pid) {
           std::fprintf(stderr, "rpcnet client: %d connections after %.1f s\n", opened, secs(Clock::now() - start));
         }
       }
-      if (--running == 0) all_done.done();
+      if (--running == 0) all_done.set();
     };
     asio::co_spawn(executor, std::move(opener), asio::detached);
   }

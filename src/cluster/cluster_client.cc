@@ -10,7 +10,6 @@
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
 #include <map>
-#include <mutex>
 #include <set>
 
 #include "cluster/cluster_metrics.h"
@@ -19,9 +18,11 @@
 #include "cluster/prng.h"
 #include "rpcnet/cluster/hedge_policy.h"
 #include "rpcnet/testing/in_memory_network.h"
+#include "rpcnet/thread_annotations.h"
 #include "runtime/clock.h"
 #include "runtime/cross_loop.h"
 #include "runtime/event.h"
+#include "runtime/event_wait.h"
 #include "runtime/memory_network.h"
 #include "runtime/timer.h"
 
@@ -43,7 +44,7 @@ struct Pooled {
   // (e.g. dropped because its worker restarted) neither drops the new one nor ejects the worker.
   std::uint64_t generation = 0;
   bool connecting = false;
-  std::vector<std::shared_ptr<runtime::Timer>> waiters;
+  std::shared_ptr<runtime::Event> connected;  // set when the connect in progress ends
   std::optional<RpcError> connect_error;
 };
 
@@ -77,12 +78,12 @@ struct ClusterClient::State {
   Prng rng;                                                // loop only: retry jitter
   std::map<std::string, std::shared_ptr<Pooled>> pool;     // loop only
 
-  mutable std::mutex stats_mutex;
-  std::map<std::string, WorkerStats> stats;
-  ClusterClientStats totals;
+  mutable Mutex stats_mutex;  // worker_stats() and stats() read these from any thread
+  std::map<std::string, WorkerStats> stats RPCNET_GUARDED_BY(stats_mutex);
+  ClusterClientStats totals RPCNET_GUARDED_BY(stats_mutex);
 
   void count(std::uint64_t ClusterClientStats::*counter) {
-    std::lock_guard lock(stats_mutex);
+    MutexLock lock(stats_mutex);
     ++(totals.*counter);
   }
   void count_retry_plan(RetryVerdict verdict) {
@@ -90,14 +91,14 @@ struct ClusterClient::State {
     if (verdict == RetryVerdict::kBudgetExhausted) count(&ClusterClientStats::retries_suppressed_by_budget);
   }
   void record_attempt(const std::string& id) {
-    std::lock_guard lock(stats_mutex);
+    MutexLock lock(stats_mutex);
     WorkerStats& s = stats[id];
     s.id = id;
     ++s.attempts;
     s.last_routed = clock.now();
   }
   void record_failure(const std::string& id) {
-    std::lock_guard lock(stats_mutex);
+    MutexLock lock(stats_mutex);
     ++stats[id].failures;
   }
   // `generation`: of the connection a call failed on; nullopt when connecting failed.
@@ -136,16 +137,30 @@ asio::awaitable<void> wait_until(const State& s, Clock::time_point at) {
   (void)co_await fired->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
+// Waits for a connect in progress to end, or `deadline` on the client's clock.
+asio::awaitable<runtime::WaitEnd> wait_for_connect(const State& s, runtime::Event& connected, Clock::time_point deadline) {
+  if (s.clock.timeline() == nullptr) co_return co_await runtime::wait_until(connected, deadline);
+  using namespace asio::experimental::awaitable_operators;
+  auto connect_ended = connected.wait();
+  auto deadline_passed = wait_until(s, deadline);
+  try {
+    (void)co_await (std::move(connect_ended) || std::move(deadline_passed));
+  } catch (const asio::multiple_exceptions&) {
+    co_return runtime::WaitEnd::kCancelled;
+  }
+  co_return connected.is_set() ? runtime::WaitEnd::kSet : runtime::WaitEnd::kTimedOut;
+}
+
 asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s, WorkerInfo worker,
                                                        Clock::time_point deadline) {
   auto& slot = s->pool[worker.id];
   if (!slot) slot = std::make_shared<Pooled>();
   const std::shared_ptr<Pooled> entry = slot;
   while (entry->connecting) {
-    auto timer = std::make_shared<runtime::Timer>(s->executor, s->clock);
-    timer->expires_at(deadline);
-    entry->waiters.push_back(timer);
-    (void)co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    const std::shared_ptr<runtime::Event> connected = entry->connected;
+    if (co_await wait_for_connect(*s, *connected, deadline) == runtime::WaitEnd::kCancelled) {
+      co_return RpcError::cancelled("the wait for a connect to " + worker.id + " was cancelled");
+    }
     if (s->clock.now() >= deadline && entry->connecting) co_return RpcError::timeout("connect to " + worker.id + " timed out");
   }
   if (entry->client) {
@@ -158,14 +173,14 @@ asio::awaitable<Result<PooledClient>> pooled_connection(std::shared_ptr<State> s
     entry->client.reset();
   }
   entry->connecting = true;
+  entry->connected = std::make_shared<runtime::Event>();
   entry->made_for = worker;
   ++entry->generation;
   RpcConfig config = s->config.rpc;
   config.with_connect_timeout(std::min(config.connect_timeout(), ceil_ms(deadline - s->clock.now())));
   auto connected = co_await RpcClient::connect(worker.address, config);
   entry->connecting = false;
-  for (const auto& waiter : entry->waiters) waiter->cancel();
-  entry->waiters.clear();
+  std::exchange(entry->connected, nullptr)->set();
   if (!connected) {
     entry->connect_error = connected.error();
     // The connect timeout was cut to the call's deadline: when that is what ran out, the call
@@ -401,12 +416,12 @@ asio::awaitable<Result<Bytes>> ClusterClient::call_worker_client_streaming(std::
 }
 
 ClusterClientStats ClusterClient::stats() const {
-  std::lock_guard lock(state_->stats_mutex);
+  MutexLock lock(state_->stats_mutex);
   return state_->totals;
 }
 
 std::vector<WorkerStats> ClusterClient::worker_stats() const {
-  std::lock_guard lock(state_->stats_mutex);
+  MutexLock lock(state_->stats_mutex);
   std::vector<WorkerStats> out;
   for (const auto& [id, stats] : state_->stats) out.push_back(stats);
   return out;

@@ -11,9 +11,9 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <future>
-#include <mutex>
 
 #include "cluster/health_tracker.h"
+#include "rpcnet/thread_annotations.h"
 #include "runtime/clock.h"
 
 namespace rpcnet::cluster {
@@ -53,7 +53,7 @@ struct HealthChecker::Impl {
   void evaluate(std::span<const Member> members, Time now) {
     std::vector<ClusterEvent> events;
     {
-      std::lock_guard lock(mutex);
+      MutexLock lock(mutex);
       if (stopped) return;
       events = tracker.evaluate(members, cluster.id(), now);
     }
@@ -62,14 +62,14 @@ struct HealthChecker::Impl {
 
   ClusterMembership cluster;
   const HealthCheckerConfig config;
-  mutable std::mutex mutex;
-  HealthTracker tracker;  // mutex
+  mutable Mutex mutex;
+  HealthTracker tracker RPCNET_GUARDED_BY(mutex);
   EventHub hub;
   std::shared_ptr<asio::steady_timer> timer;  // the member's loop only
-  bool started = false;                       // mutex
-  bool stopped = false;                       // mutex
-  std::uint64_t listener = 0;                 // mutex
-  std::future<void> ticker_done;
+  bool started RPCNET_GUARDED_BY(mutex) = false;
+  bool stopped RPCNET_GUARDED_BY(mutex) = false;
+  std::uint64_t listener RPCNET_GUARDED_BY(mutex) = 0;
+  std::future<void> ticker_done;  // start() and the destructor: the owner's thread
 
   // Re-evaluates every member each check_interval until stopped (the timer is cancelled).
   static asio::awaitable<void> tick(std::shared_ptr<Impl> impl, std::shared_ptr<std::promise<void>> done) {
@@ -78,7 +78,7 @@ struct HealthChecker::Impl {
       std::error_code error;
       co_await impl->timer->async_wait(asio::redirect_error(asio::use_awaitable, error));
       {
-        std::lock_guard lock(impl->mutex);
+        MutexLock lock(impl->mutex);
         if (impl->stopped) break;
       }
       const auto members = impl->cluster.members();
@@ -100,7 +100,7 @@ HealthChecker::~HealthChecker() {
 Result<void> HealthChecker::start() {
   if (auto valid = impl_->config.validate(); !valid) return valid;
   {
-    std::lock_guard lock(impl_->mutex);
+    MutexLock lock(impl_->mutex);
     if (impl_->stopped) return RpcError::cancelled("HealthChecker: stopped");
     if (impl_->started) return ok();
     impl_->started = true;
@@ -117,14 +117,14 @@ Result<void> HealthChecker::start() {
         const auto impl = weak.lock();
         if (!impl) return;
         {
-          std::lock_guard lock(impl->mutex);
+          MutexLock lock(impl->mutex);
           impl->tracker.heartbeat(member.id, now, expected);
         }
         impl->evaluate(std::span<const Member>(&member, 1), now);
       });
   auto done = std::make_shared<std::promise<void>>();
   {
-    std::lock_guard lock(impl_->mutex);
+    MutexLock lock(impl_->mutex);
     impl_->listener = listener;
     impl_->ticker_done = done->get_future();
   }
@@ -135,7 +135,7 @@ Result<void> HealthChecker::start() {
 void HealthChecker::stop() {
   std::uint64_t listener = 0;
   {
-    std::lock_guard lock(impl_->mutex);
+    MutexLock lock(impl_->mutex);
     if (impl_->stopped) return;
     impl_->stopped = true;
     listener = std::exchange(impl_->listener, 0);
@@ -147,7 +147,7 @@ void HealthChecker::stop() {
 
 std::vector<MemberHealth> HealthChecker::members() const {
   const auto snapshot = impl_->cluster.members();
-  std::lock_guard lock(impl_->mutex);
+  MutexLock lock(impl_->mutex);
   return impl_->tracker.view(snapshot, impl_->cluster.id(), runtime::steady_now());
 }
 

@@ -14,13 +14,13 @@
 #include <condition_variable>
 #include <cstring>
 #include <map>
-#include <mutex>
 
-#include "cluster/cross_thread_wait.h"
 #include "cluster/swim_core.h"
 #include "cluster/wait_deadline.h"
 #include "rpcnet/runtime.h"
+#include "rpcnet/thread_annotations.h"
 #include "runtime/clock.h"
+#include "runtime/event_wait.h"
 #include "runtime/udp_socket.h"
 
 namespace rpcnet::cluster {
@@ -108,26 +108,27 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
   std::unique_ptr<runtime::UdpSocket> socket;  // loop only
   asio::steady_timer timer;                    // loop only
   Time armed = Time::max();                    // loop only
-  bool flush_posted = false;                   // guarded by mutex
 
-  mutable std::mutex mutex;
-  std::condition_variable stopped_changed;
-  detail::CrossThreadWaiters stop_waiters;  // coroutines in await_stopped(); mutex
-  std::map<std::uint64_t, ClusterMembership::HeartbeatListener> heartbeat_listeners;  // mutex
-  std::uint64_t next_listener_id = 1;                                                  // mutex
-  SwimCore core;
+  mutable Mutex mutex;
+  bool flush_posted RPCNET_GUARDED_BY(mutex) = false;
+  std::condition_variable_any stopped_changed;  // with mutex
+  runtime::Event stopped_event;  // set once `stopped` is; wakes the coroutines in await_stopped()
+  std::map<std::uint64_t, ClusterMembership::HeartbeatListener> heartbeat_listeners RPCNET_GUARDED_BY(mutex);
+  std::uint64_t next_listener_id RPCNET_GUARDED_BY(mutex) = 1;
+  SwimCore core RPCNET_GUARDED_BY(mutex);
   EventHub hub;
+  // Set before the state is shared, constant afterwards.
   std::string id;
   SocketAddress local;
   SocketAddress advertise;
-  bool stopped = false;
-  bool leaving = false;
-  Time leave_deadline{};
+  bool stopped RPCNET_GUARDED_BY(mutex) = false;
+  bool leaving RPCNET_GUARDED_BY(mutex) = false;
+  Time leave_deadline RPCNET_GUARDED_BY(mutex) = {};
 
   static Time now() { return runtime::steady_now(); }
 
   // Loop only, mutex held: sends what the core produced, publishes events, re-arms the timer.
-  void flush_locked() {
+  void flush_locked() RPCNET_REQUIRES(mutex) {
     if (stopped) return;
     while (auto datagram = core.poll_datagram()) {
       const auto* bytes = reinterpret_cast<const std::uint8_t*>(datagram->bytes.data());
@@ -152,18 +153,18 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
   }
 
   // Loop only, mutex held.
-  void stop_locked() {
+  void stop_locked() RPCNET_REQUIRES(mutex) {
     if (stopped) return;
     stopped = true;
     timer.cancel();
     if (socket) socket->close();
     stopped_changed.notify_all();
-    stop_waiters.wake_all();
+    stopped_event.set();
     hub.close();  // a subscriber waiting in next() learns that nothing more comes
   }
 
   void on_timer() {
-    std::lock_guard lock(mutex);
+    MutexLock lock(mutex);
     armed = Time::max();
     const Time t = now();
     if (t >= core.next_deadline()) core.on_timer(t);
@@ -180,11 +181,12 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
 
   void on_readable() {
     {
-      std::lock_guard lock(mutex);
+      MutexLock lock(mutex);
       if (stopped) return;
       const Time t = now();
       socket->receive_ready(
-          [&](const runtime::ReceivedDatagram& datagram) {
+          // Called by receive_ready() right here, with mutex held (the analysis cannot follow it).
+          [&](const runtime::ReceivedDatagram& datagram) RPCNET_NO_THREAD_SAFETY_ANALYSIS {
             core.on_datagram(from_sockaddr(datagram.from, datagram.from_len),
                              std::as_bytes(datagram.data), t);
           },
@@ -196,11 +198,11 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
   }
 
   // Any thread, mutex held: has the loop flush soon (once, however many calls come in).
-  void request_flush_locked() {
+  void request_flush_locked() RPCNET_REQUIRES(mutex) {
     if (flush_posted || stopped) return;
     flush_posted = true;
     asio::post(executor, [self = shared_from_this()] {
-      std::lock_guard lock(self->mutex);
+      MutexLock lock(self->mutex);
       self->flush_posted = false;
       self->flush_locked();
     });
@@ -263,13 +265,18 @@ Result<ClusterMembership> ClusterMembership::start(ClusterConfig config, KeyRing
   state->id = std::move(id);
   state->local = local;
   state->advertise = *advertise;
-  // The core calls this with the state's mutex held (every input runs under it).
-  state->core.set_heartbeat_observer([raw = state.get()](const Member& member, Time now, Duration expected) {
-    for (const auto& [listener_id, listener] : raw->heartbeat_listeners) listener(member, now, expected);
-  });
+  {
+    MutexLock lock(state->mutex);
+    // The core calls this with the state's mutex held (every input runs under it), which the
+    // analysis cannot follow through the stored std::function.
+    state->core.set_heartbeat_observer(
+        [raw = state.get()](const Member& member, Time now, Duration expected) RPCNET_NO_THREAD_SAFETY_ANALYSIS {
+          for (const auto& [listener_id, listener] : raw->heartbeat_listeners) listener(member, now, expected);
+        });
+  }
   asio::post(executor, [state] {
     {
-      std::lock_guard lock(state->mutex);
+      MutexLock lock(state->mutex);
       if (state->stopped) return;
       state->flush_locked();
     }
@@ -294,7 +301,7 @@ Result<void> ClusterMembership::join(std::vector<SocketAddress> seeds) {
     }
   }
   State& s = state();
-  std::lock_guard lock(s.mutex);
+  MutexLock lock(s.mutex);
   if (s.stopped) return RpcError::cancelled("join: the member has stopped");
   if (s.leaving) return RpcError::cancelled("join: the member is leaving");
   s.core.join(seeds, State::now());
@@ -304,7 +311,7 @@ Result<void> ClusterMembership::join(std::vector<SocketAddress> seeds) {
 
 Result<void> ClusterMembership::update_tag(std::string key, std::string value) {
   State& s = state();
-  std::lock_guard lock(s.mutex);
+  MutexLock lock(s.mutex);
   auto status = s.core.update_tag(std::move(key), std::move(value), State::now());
   if (status) s.request_flush_locked();
   return status;
@@ -312,7 +319,7 @@ Result<void> ClusterMembership::update_tag(std::string key, std::string value) {
 
 Result<void> ClusterMembership::remove_tag(std::string_view key) {
   State& s = state();
-  std::lock_guard lock(s.mutex);
+  MutexLock lock(s.mutex);
   auto status = s.core.remove_tag(key, State::now());
   if (status) s.request_flush_locked();
   return status;
@@ -320,7 +327,7 @@ Result<void> ClusterMembership::remove_tag(std::string_view key) {
 
 void ClusterMembership::leave(std::chrono::milliseconds grace) {
   State& s = state();
-  std::lock_guard lock(s.mutex);
+  MutexLock lock(s.mutex);
   if (s.stopped || s.leaving) return;
   s.core.leave(State::now());
   s.leaving = true;
@@ -331,11 +338,11 @@ void ClusterMembership::leave(std::chrono::milliseconds grace) {
 void ClusterMembership::stop() { stop_state(state()); }
 
 void ClusterMembership::stop_state(State& s) {
-  std::lock_guard lock(s.mutex);
+  MutexLock lock(s.mutex);
   if (s.stopped) return;
   // The socket and timer belong to the loop; it closes them.
   asio::post(s.executor, [state = s.shared_from_this()] {
-    std::lock_guard inner(state->mutex);
+    MutexLock inner(state->mutex);
     state->stop_locked();
   });
 }
@@ -343,20 +350,21 @@ void ClusterMembership::stop_state(State& s) {
 asio::awaitable<Result<void>> ClusterMembership::await_stopped(std::chrono::milliseconds timeout) {
   const auto owner = owner_;  // the wait keeps the member's state alive
   State& s = *owner->state;
-  const auto ready = [&s] { return s.stopped; };
-  const detail::WaitEnd end = co_await s.stop_waiters.wait(s.mutex, ready, detail::wait_deadline(timeout));
+  const runtime::WaitEnd end = co_await runtime::wait_until(s.stopped_event, detail::wait_deadline(timeout));
   switch (end) {
-    case detail::WaitEnd::kReady: co_return ok();
-    case detail::WaitEnd::kTimedOut: co_return RpcError::timeout("the member did not stop within the timeout");
-    case detail::WaitEnd::kCancelled: break;
+    case runtime::WaitEnd::kSet: co_return ok();
+    case runtime::WaitEnd::kTimedOut: co_return RpcError::timeout("the member did not stop within the timeout");
+    case runtime::WaitEnd::kCancelled: break;
   }
   co_return RpcError::cancelled("the wait for the member to stop was cancelled");
 }
 
 Result<void> ClusterMembership::wait_stopped_blocking(std::chrono::milliseconds timeout) {
   State& s = state();
-  std::unique_lock lock(s.mutex);
-  if (!s.stopped_changed.wait_until(lock, detail::wait_deadline(timeout), [&] { return s.stopped; })) {
+  MutexLock lock(s.mutex);
+  // The predicate runs with s.mutex held, inside a std:: template the analysis cannot see.
+  const auto stopped = [&s]() RPCNET_NO_THREAD_SAFETY_ANALYSIS { return s.stopped; };
+  if (!s.stopped_changed.wait_until(s.mutex, detail::wait_deadline(timeout), stopped)) {
     return RpcError::timeout("the member did not stop within the timeout");
   }
   return ok();
@@ -364,7 +372,7 @@ Result<void> ClusterMembership::wait_stopped_blocking(std::chrono::milliseconds 
 
 std::uint64_t ClusterMembership::add_heartbeat_listener(HeartbeatListener listener) {
   State& s = state();
-  std::lock_guard lock(s.mutex);
+  MutexLock lock(s.mutex);
   const std::uint64_t id = s.next_listener_id++;
   s.heartbeat_listeners.emplace(id, std::move(listener));
   return id;
@@ -372,7 +380,7 @@ std::uint64_t ClusterMembership::add_heartbeat_listener(HeartbeatListener listen
 
 void ClusterMembership::remove_heartbeat_listener(std::uint64_t id) {
   State& s = state();
-  std::lock_guard lock(s.mutex);
+  MutexLock lock(s.mutex);
   s.heartbeat_listeners.erase(id);
 }
 
@@ -380,18 +388,20 @@ asio::any_io_executor ClusterMembership::executor() const { return state().execu
 
 bool ClusterMembership::stopped() const {
   State& s = state();
-  std::lock_guard lock(s.mutex);
+  MutexLock lock(s.mutex);
   return s.stopped;
 }
 
 std::vector<Member> ClusterMembership::members() const {
-  std::lock_guard lock(state().mutex);
-  return state().core.members();
+  auto& s = state();
+  MutexLock lock(s.mutex);
+  return s.core.members();
 }
 
 Member ClusterMembership::self() const {
-  std::lock_guard lock(state().mutex);
-  return state().core.self();
+  auto& s = state();
+  MutexLock lock(s.mutex);
+  return s.core.self();
 }
 
 SocketAddress ClusterMembership::local_address() const { return state().local; }
@@ -401,23 +411,27 @@ const std::string& ClusterMembership::id() const noexcept { return state().id; }
 std::shared_ptr<EventHub::Subscription> ClusterMembership::subscribe() { return state().hub.subscribe(); }
 
 Result<void> ClusterMembership::add_key(std::span<const std::byte> key) {
-  std::lock_guard lock(state().mutex);
-  return state().core.key_ring().add(key);
+  auto& s = state();
+  MutexLock lock(s.mutex);
+  return s.core.key_ring().add(key);
 }
 
 Result<void> ClusterMembership::use_key(std::span<const std::byte> key) {
-  std::lock_guard lock(state().mutex);
-  return state().core.key_ring().use(key);
+  auto& s = state();
+  MutexLock lock(s.mutex);
+  return s.core.key_ring().use(key);
 }
 
 Result<void> ClusterMembership::remove_key(std::span<const std::byte> key) {
-  std::lock_guard lock(state().mutex);
-  return state().core.key_ring().remove(key);
+  auto& s = state();
+  MutexLock lock(s.mutex);
+  return s.core.key_ring().remove(key);
 }
 
 MembershipCounters ClusterMembership::stats() const {
-  std::lock_guard lock(state().mutex);
-  return state().core.counters();
+  auto& s = state();
+  MutexLock lock(s.mutex);
+  return s.core.counters();
 }
 
 }  // namespace rpcnet::cluster

@@ -33,7 +33,7 @@ WorkerRegistry::WorkerRegistry(ClusterMembership cluster, LoadBalancerConfig con
     : cluster_(std::move(cluster)), workers_(config, entropy_seed()) {}
 
 void WorkerRegistry::start() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (events_) return;
   events_ = cluster_.subscribe();
   refresh_locked(std::chrono::steady_clock::now());
@@ -102,7 +102,7 @@ Result<WorkerInfo> WorkerRegistry::select_worker(std::string_view filter) {
 }
 
 Result<WorkerInfo> WorkerRegistry::select_worker(const TagFilter& filter, const std::set<std::string>& exclude) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const Time now = std::chrono::steady_clock::now();
   sync_locked(now);
   std::optional<WorkerInfo> chosen;
@@ -124,28 +124,28 @@ Result<WorkerInfo> WorkerRegistry::select_worker(const TagFilter& filter, const 
 }
 
 std::vector<WorkerInfo> WorkerRegistry::workers() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   sync_locked(std::chrono::steady_clock::now());
   return workers_.workers();
 }
 
 std::optional<WorkerLoad> WorkerRegistry::load(std::string_view id) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return workers_.load(id);
 }
 
 void WorkerRegistry::call_started(const std::string& id) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   workers_.on_call_started(id);
 }
 
 void WorkerRegistry::call_finished(const std::string& id, std::chrono::nanoseconds latency, bool failed) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   workers_.on_call_finished(id, latency, std::chrono::steady_clock::now(), failed);
 }
 
 void WorkerRegistry::eject(const std::string& id, std::chrono::milliseconds duration) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   ejected_until_[id] = std::chrono::steady_clock::now() + duration;
 }
 

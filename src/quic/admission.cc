@@ -1,4 +1,4 @@
-#include "base/thread_annotations.h"
+#include "rpcnet/thread_annotations.h"
 #include "quic/admission.h"
 
 #include <netinet/in.h>

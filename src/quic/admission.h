@@ -28,7 +28,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "base/thread_annotations.h"
+#include "rpcnet/thread_annotations.h"
 #include "quic/transport_settings.h"
 #include "runtime/keyed_hash.h"
 

@@ -15,7 +15,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "base/thread_annotations.h"
+#include "rpcnet/thread_annotations.h"
 #include "runtime/keyed_hash.h"
 
 namespace rpcnet::quic {

@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/thread_annotations.h"
+#include "rpcnet/thread_annotations.h"
 
 namespace rpcnet::quic {
 

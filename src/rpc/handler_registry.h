@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "base/thread_annotations.h"
+#include "rpcnet/thread_annotations.h"
 #include "rpcnet/server.h"
 
 namespace rpcnet::rpc {

@@ -87,13 +87,14 @@ asio::awaitable<void> ServerState::wait_done() {
 }
 
 void ServerState::wait_done_blocking() {
-  std::unique_lock lock(done_mutex_);
-  done_changed_.wait(lock, [this] { return done_flag_; });
+  MutexLock lock(done_mutex_);
+  // The predicate runs with done_mutex_ held, inside a std:: template the analysis cannot see.
+  done_changed_.wait(done_mutex_, [this]() RPCNET_NO_THREAD_SAFETY_ANALYSIS { return done_flag_; });
 }
 
 void ServerState::mark_done() {
   {
-    std::lock_guard lock(done_mutex_);
+    MutexLock lock(done_mutex_);
     done_flag_ = true;
     done_changed_.notify_all();
   }
@@ -707,7 +708,7 @@ Result<SocketAddress> bind_sockets(ServerState& st, const SocketAddress& address
 
 Result<SocketAddress> RpcServer::bind() {
   ServerState& st = *state_;
-  std::lock_guard lock(st.lifecycle_mutex);
+  MutexLock lock(st.lifecycle_mutex);
   if (st.bound) return *st.bound;
   auto address = st.config.parsed_bind_address();
   if (!address) return std::move(address).error();
@@ -742,11 +743,11 @@ namespace {
 // to serve and the shutdown is already complete.
 Result<void> start_serving(RpcServer& server, ServerState& st) {
   {
-    std::lock_guard lock(st.lifecycle_mutex);
+    MutexLock lock(st.lifecycle_mutex);
     if (st.shutdown_requested) return ok();
   }
   if (auto bound = server.bind(); !bound) return std::move(bound).error();
-  std::lock_guard lock(st.lifecycle_mutex);
+  MutexLock lock(st.lifecycle_mutex);
   if (st.shutdown_requested || st.started.exchange(true)) return ok();
   for (auto& loop : st.loops) {
     asio::post(loop->executor, [endpoint = loop->endpoint] { endpoint->start(); });
@@ -770,7 +771,7 @@ asio::awaitable<Result<void>> RpcServer::serve() {
 
 void RpcServer::shutdown(std::chrono::milliseconds grace) {
   ServerState& st = *state_;
-  std::lock_guard lock(st.lifecycle_mutex);
+  MutexLock lock(st.lifecycle_mutex);
   if (st.shutdown_requested) return;
   st.shutdown_requested = true;
   if (!st.started.load()) {

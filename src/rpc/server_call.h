@@ -13,7 +13,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <unordered_set>
 #include <utility>
@@ -27,6 +26,7 @@
 #include "rpc/interceptor_chain.h"
 #include "rpcnet/runtime.h"
 #include "rpcnet/server.h"
+#include "rpcnet/thread_annotations.h"
 #include "runtime/deadline_queue.h"
 #include "runtime/event.h"
 
@@ -80,11 +80,11 @@ class ServerState {
   wire::FrameLimits limits;
   // Serializes bind, the start of serving and the first shutdown request, which may come from
   // different threads (a signal handler's shutdown() racing run()'s bind).
-  std::mutex lifecycle_mutex;
+  Mutex lifecycle_mutex;
   std::optional<SocketAddress> bound;
   std::unique_ptr<ServerMetrics> metrics;  // set by bind(); reset first on destruction
   std::atomic<bool> started{false};
-  bool shutdown_requested = false;  // guarded by lifecycle_mutex; shutdown() ran once
+  bool shutdown_requested RPCNET_GUARDED_BY(lifecycle_mutex) = false;  // shutdown() ran once
   std::atomic<bool> shutting_down{false};
   std::vector<std::unique_ptr<ServerLoop>> loops;
   runtime::Clock clock;  // TransportSettings::clock: real, or the in-memory network's
@@ -98,9 +98,9 @@ class ServerState {
   std::unique_ptr<Runtime> runtime;
 
  private:
-  std::mutex done_mutex_;  // for wait_done_blocking(): a thread outside the loops
-  std::condition_variable done_changed_;
-  bool done_flag_ = false;
+  Mutex done_mutex_;  // for wait_done_blocking(): a thread outside the loops
+  std::condition_variable_any done_changed_;
+  bool done_flag_ RPCNET_GUARDED_BY(done_mutex_) = false;
   runtime::Event done_;  // shutdown has finished
   // Set once every loop refuses new calls: from then on active_calls() only falls, and the call
   // that takes it to zero sets drained_. Sequentially consistent with that count, so the last

@@ -1,160 +1,79 @@
-// A child process with its stdin writable and its stdout read line by line on a thread, for
-// tools and tests that orchestrate several processes (the cluster demo, namespace tests).
-// Waiting for output is always bounded. The destructor kills (SIGKILL) and reaps the child.
+// A child process for tools, tests and benchmarks that orchestrate several processes (the
+// cluster demo, namespace and hostile tests, the bench suite): one spawner for all of them.
+//
+// Contract:
+//   - By default the child's stdin is a pipe (send(), close_stdin()) and its stdout is read line
+//     by line on a thread (wait_line(), lines()); with StdoutTo::kOurStderr it writes straight to
+//     our stderr and nothing is captured.
+//   - Every wait is bounded by a timeout. The child is reaped by whichever call sees it exit;
+//     its exit code and the CPU time it used are kept for exit_code() / cpu_seconds().
+//   - The destructor kills (SIGKILL) and reaps a child still running.
+//
+// Example:
+//   rpcnet::runtime::Process server({"./server", "--port", "0"});
+//   auto line = server.wait_line([](const std::string& l) { return l.starts_with("PORT "); }, 5s);
+//   if (!line) return;  // nothing within 5 s
+//   server.terminate(SIGTERM, 2s);
 #pragma once
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "rpcnet/thread_annotations.h"
 
 namespace rpcnet::runtime {
 
 using ProcessClock = std::chrono::steady_clock;
 
-// One child process with its stdout captured as lines.
+// Where the child's stdout goes.
+enum class StdoutTo : unsigned char { kCapturedLines, kOurStderr };
+
 class Process {
  public:
-  explicit Process(const std::vector<std::string>& argv) {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    close(in[0]);
-    close(out[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    reader_ = std::thread([this] { read_lines(); });
-  }
-  ~Process() {
-    kill(SIGKILL);
-    if (stdin_ >= 0) close(stdin_);
-    if (reader_.joinable()) reader_.join();
-    if (stdout_ >= 0) close(stdout_);
-  }
+  explicit Process(const std::vector<std::string>& argv, StdoutTo stdout_to = StdoutTo::kCapturedLines);
+  ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
   bool started() const { return pid_ > 0; }
-
-  void send(const std::string& line) {
-    const std::string text = line + "\n";
-    if (stdin_ >= 0) (void)!write(stdin_, text.data(), text.size());
-  }
-
-  // Sends `signal` and reaps the child (blocks until it exits).
-  void kill(int signal) {
-    if (pid_ > 0) {
-      ::kill(pid_, signal);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      pid_ = -1;
-    }
-  }
-  // Sends `signal` and waits up to `timeout` for the child to exit; then SIGKILL. True if it
-  // exited by itself.
-  bool terminate(int signal, std::chrono::milliseconds timeout) {
-    if (pid_ <= 0) return true;
-    ::kill(pid_, signal);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return true;
-      }
-      std::unique_lock lock(mutex_);
-      changed_.wait_for(lock, std::chrono::milliseconds(20), [&] { return eof_; });
-    }
-    kill(SIGKILL);
-    return false;
-  }
   pid_t pid() const { return pid_; }
 
+  void send(const std::string& line);
   // Closes the child's stdin (a child that serves until EOF then shuts down).
-  void close_stdin() {
-    if (stdin_ >= 0) close(stdin_);
-    stdin_ = -1;
-  }
+  void close_stdin();
+
+  // Sends `signal` and reaps the child (blocks until it exits).
+  void kill(int signal);
+  // Sends `signal` and waits up to `timeout` for the child to exit; then SIGKILL. True if it
+  // exited by itself.
+  bool terminate(int signal, std::chrono::milliseconds timeout);
   // Waits up to `timeout` for the child to exit by itself; its exit code, or nullopt if it is
   // still running (it is not killed) or died of a signal.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
-    if (pid_ <= 0) return exit_code_;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        if (WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
-        return exit_code_;
-      }
-      std::unique_lock lock(mutex_);
-      changed_.wait_for(lock, std::chrono::milliseconds(20), [&] { return eof_; });
-    }
-    return std::nullopt;
-  }
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   // True while the child has not exited (it is reaped if it has).
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      if (WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
-      return false;
-    }
-    return true;
-  }
+  bool running();
+  // After the child was reaped: its exit code (nullopt if a signal ended it), the signal that
+  // ended it (nullopt if it exited), and the user + system CPU seconds it used.
+  std::optional<int> exit_code() const { return exit_code_; }
+  std::optional<int> exit_signal() const { return exit_signal_; }
+  double cpu_seconds() const { return cpu_seconds_; }
 
   // Waits until some line (from index `from` on) satisfies `match`; returns its index.
   std::optional<std::size_t> wait_line(const std::function<bool(const std::string&)>& match,
-                                       std::chrono::milliseconds timeout, std::size_t from = 0) {
-    std::unique_lock lock(mutex_);
-    std::optional<std::size_t> found;
-    changed_.wait_for(lock, timeout, [&] {
-      for (std::size_t i = from; i < lines_.size(); ++i) {
-        if (match(lines_[i].text)) {
-          found = i;
-          return true;
-        }
-      }
-      return eof_;
-    });
-    return found;
-  }
+                                       std::chrono::milliseconds timeout, std::size_t from = 0);
+  // Waits up to `timeout` for the child to close its stdout (usually: to exit); true if it did.
+  bool wait_output_end(std::chrono::milliseconds timeout);
 
-  std::size_t line_count() const {
-    std::lock_guard lock(mutex_);
-    return lines_.size();
-  }
-  std::vector<std::string> lines(std::size_t from = 0) const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::string> out;
-    for (std::size_t i = from; i < lines_.size(); ++i) out.push_back(lines_[i].text);
-    return out;
-  }
-  ProcessClock::time_point line_time(std::size_t index) const {
-    std::lock_guard lock(mutex_);
-    return lines_.at(index).at;
-  }
+  std::size_t line_count() const;
+  std::vector<std::string> lines(std::size_t from = 0) const;
+  ProcessClock::time_point line_time(std::size_t index) const;
 
  private:
   struct Line {
@@ -162,35 +81,23 @@ class Process {
     ProcessClock::time_point at;
   };
 
-  void read_lines() {
-    std::string partial;
-    char buffer[4096];
-    for (;;) {
-      const ssize_t n = read(stdout_, buffer, sizeof buffer);
-      if (n <= 0) break;
-      partial.append(buffer, static_cast<std::size_t>(n));
-      std::size_t newline;
-      while ((newline = partial.find('\n')) != std::string::npos) {
-        std::lock_guard lock(mutex_);
-        lines_.push_back(Line{partial.substr(0, newline), ProcessClock::now()});
-        partial.erase(0, newline + 1);
-        changed_.notify_all();
-      }
-    }
-    std::lock_guard lock(mutex_);
-    eof_ = true;
-    changed_.notify_all();
-  }
+  void read_lines();
+  // waitpid/wait4 with `options`; true (and the outcome recorded) once the child is reaped.
+  bool reap(int options);
+  // Bounded wait for the child to exit by itself; true once it is reaped.
+  bool reap_within(std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
   int stdin_ = -1;
   int stdout_ = -1;
   std::thread reader_;
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<Line> lines_;
-  bool eof_ = false;
+  mutable Mutex mutex_;
+  std::condition_variable_any changed_;  // with mutex_: a line came, or the end of the output
+  std::vector<Line> lines_ RPCNET_GUARDED_BY(mutex_);
+  bool eof_ RPCNET_GUARDED_BY(mutex_) = false;
   std::optional<int> exit_code_;
+  std::optional<int> exit_signal_;
+  double cpu_seconds_ = 0;
 };
 
 }  // namespace rpcnet::runtime

@@ -17,9 +17,9 @@
 #include <asio/use_awaitable.hpp>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
 
+#include "rpcnet/thread_annotations.h"
 #include "runtime/event.h"
 
 namespace rpcnet::runtime {
@@ -31,26 +31,26 @@ namespace rpcnet::runtime {
 template <class T, class Body>
 asio::awaitable<T> run_on(asio::any_io_executor target, Body body) {
   struct Outcome {
-    std::mutex mutex;
-    std::optional<T> value;
-    std::exception_ptr error;
+    Mutex mutex;
+    std::optional<T> value RPCNET_GUARDED_BY(mutex);
+    std::exception_ptr error RPCNET_GUARDED_BY(mutex);
     Event done;
   };
   auto outcome = std::make_shared<Outcome>();  // co-owned by the remote coroutine
   auto remote = [outcome, body = std::move(body)]() mutable -> asio::awaitable<void> {
     try {
       auto value = co_await body();
-      std::lock_guard lock(outcome->mutex);
+      MutexLock lock(outcome->mutex);
       outcome->value.emplace(std::move(value));
     } catch (...) {
-      std::lock_guard lock(outcome->mutex);
+      MutexLock lock(outcome->mutex);
       outcome->error = std::current_exception();
     }
     outcome->done.set();
   };
   asio::co_spawn(target, std::move(remote), asio::detached);
   co_await outcome->done.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-  std::lock_guard lock(outcome->mutex);
+  MutexLock lock(outcome->mutex);
   if (outcome->error) std::rethrow_exception(outcome->error);
   co_return std::move(*outcome->value);
 }

@@ -41,10 +41,11 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
-#include <mutex>
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "rpcnet/thread_annotations.h"
 
 namespace rpcnet::runtime {
 
@@ -89,10 +90,10 @@ class EventWaiterImpl final : public EventWaiter {
 };
 
 struct EventState {
-  std::mutex mutex;
-  bool set = false;
-  std::uint64_t next_id = 0;
-  std::vector<std::unique_ptr<EventWaiter>> waiters;
+  Mutex mutex;
+  bool set RPCNET_GUARDED_BY(mutex) = false;
+  std::uint64_t next_id RPCNET_GUARDED_BY(mutex) = 0;
+  std::vector<std::unique_ptr<EventWaiter>> waiters RPCNET_GUARDED_BY(mutex);
 };
 
 // Posts the completions, one post per executor; nothing of an executor is touched after its post.
@@ -120,7 +121,7 @@ class Event {
   ~Event() {
     std::vector<std::unique_ptr<detail::EventWaiter>> waiters;
     {
-      std::lock_guard lock(state_->mutex);
+      MutexLock lock(state_->mutex);
       waiters = std::move(state_->waiters);
       state_->waiters.clear();
     }
@@ -130,7 +131,7 @@ class Event {
   void set() {
     std::vector<std::unique_ptr<detail::EventWaiter>> waiters;
     {
-      std::lock_guard lock(state_->mutex);
+      MutexLock lock(state_->mutex);
       if (state_->set) return;
       state_->set = true;
       waiters = std::move(state_->waiters);
@@ -140,7 +141,7 @@ class Event {
   }
 
   bool is_set() const {
-    std::lock_guard lock(state_->mutex);
+    MutexLock lock(state_->mutex);
     return state_->set;
   }
 
@@ -152,22 +153,24 @@ class Event {
           using Waiter = detail::EventWaiterImpl<decltype(handler)>;
           const asio::any_io_executor executor = asio::get_associated_executor(handler);
           auto slot = asio::get_associated_cancellation_slot(handler);
-          std::unique_lock lock(state->mutex);
-          const std::uint64_t id = state->next_id++;
           std::vector<std::unique_ptr<detail::EventWaiter>> ready;
-          if (state->set) {
-            ready.push_back(std::make_unique<Waiter>(id, executor, std::move(handler)));
-            lock.unlock();
-            detail::complete_waiters(std::move(ready), {});
-            return;
+          {
+            MutexLock lock(state->mutex);
+            const std::uint64_t id = state->next_id++;
+            auto waiter = std::make_unique<Waiter>(id, executor, std::move(handler));
+            if (!state->set) {
+              if (slot.is_connected()) {
+                // Holds the state, not the Event: a cancellation may come after the Event is gone.
+                slot.assign([state, id](asio::cancellation_type type) {
+                  if (type != asio::cancellation_type::none) cancel_wait(state, id);
+                });
+              }
+              state->waiters.push_back(std::move(waiter));
+              return;
+            }
+            ready.push_back(std::move(waiter));
           }
-          if (slot.is_connected()) {
-            // Holds the state, not the Event: a cancellation may come after the Event is gone.
-            slot.assign([state, id](asio::cancellation_type type) {
-              if (type != asio::cancellation_type::none) cancel_wait(state, id);
-            });
-          }
-          state->waiters.push_back(std::make_unique<Waiter>(id, executor, std::move(handler)));
+          detail::complete_waiters(std::move(ready), {});
         },
         token);
   }
@@ -179,7 +182,7 @@ class Event {
   static void cancel_wait(const std::shared_ptr<detail::EventState>& state, std::uint64_t id) {
     std::vector<std::unique_ptr<detail::EventWaiter>> cancelled;
     {
-      std::lock_guard lock(state->mutex);
+      MutexLock lock(state->mutex);
       auto it = std::find_if(state->waiters.begin(), state->waiters.end(),
                              [id](const auto& waiter) { return waiter->id() == id; });
       if (it == state->waiters.end()) return;  // set() has already taken it

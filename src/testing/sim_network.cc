@@ -33,20 +33,27 @@ constexpr std::uint8_t kTagPartitioned = 3;
 constexpr std::uint8_t kTagUnreachable = 4;
 constexpr std::uint8_t kTagOversize = 5;
 
+RpcError unknown_node(const SocketAddress& address) {
+  return RpcError::status(StatusCode::kNotFound, "no node is registered at " + to_string(address));
+}
+
 }  // namespace
 
 SimNetwork::SimNetwork(SimNetworkOptions options)
     : options_(options), now_(options.start), rng_(options.seed) {}
 
-bool SimNetwork::add_node(const SocketAddress& address, SimNode& node) {
+Result<void> SimNetwork::add_node(const SocketAddress& address, SimNode& node) {
   auto [it, inserted] = nodes_.try_emplace(address);
-  if (!inserted) return false;
+  if (!inserted) return RpcError::status(StatusCode::kAlreadyExists, "a node is registered at " + to_string(address));
   it->second.node = &node;
   arm_timer(it->second, address);
-  return true;
+  return ok();
 }
 
-bool SimNetwork::remove_node(const SocketAddress& address) { return nodes_.erase(address) > 0; }
+Result<void> SimNetwork::remove_node(const SocketAddress& address) {
+  if (nodes_.erase(address) == 0) return unknown_node(address);
+  return ok();
+}
 
 bool SimNetwork::has_node(const SocketAddress& address) const { return nodes_.contains(address); }
 
@@ -145,33 +152,36 @@ void SimNetwork::heal() {
   for (auto& [address, entry] : nodes_) entry.group = 0;
 }
 
-bool SimNetwork::crash(const SocketAddress& address) {
+Result<void> SimNetwork::crash(const SocketAddress& address) {
   auto it = nodes_.find(address);
-  if (it == nodes_.end() || !it->second.up) return false;
+  if (it == nodes_.end()) return unknown_node(address);
+  if (!it->second.up) return RpcError::status(StatusCode::kFailedPrecondition, to_string(address) + " is down already");
   it->second.up = false;
   ++it->second.timer_generation;  // cancels the armed timer
   it->second.timer_at = SimTime::max();
-  return true;
+  return ok();
 }
 
-bool SimNetwork::restart(const SocketAddress& address, SimNode* replacement) {
+Result<void> SimNetwork::restart(const SocketAddress& address, SimNode* replacement) {
   auto it = nodes_.find(address);
-  if (it == nodes_.end() || it->second.up) return false;
+  if (it == nodes_.end()) return unknown_node(address);
+  if (it->second.up) return RpcError::status(StatusCode::kFailedPrecondition, to_string(address) + " is running");
   if (replacement) it->second.node = replacement;
   it->second.up = true;
   arm_timer(it->second, address);
-  return true;
+  return ok();
 }
 
-bool SimNetwork::set_slow(const SocketAddress& address, SimDuration inbound, SimDuration timers) {
+Result<void> SimNetwork::set_slow(const SocketAddress& address, SimDuration inbound, SimDuration timers) {
   auto it = nodes_.find(address);
-  if (it == nodes_.end() || inbound < SimDuration::zero() || timers < SimDuration::zero()) {
-    return false;
+  if (it == nodes_.end()) return unknown_node(address);
+  if (inbound < SimDuration::zero() || timers < SimDuration::zero()) {
+    return RpcError::status(StatusCode::kInvalidArgument, "a slowdown cannot be negative");
   }
   it->second.slow_inbound = inbound;
   it->second.slow_timers = timers;
   arm_timer(it->second, address);
-  return true;
+  return ok();
 }
 
 void SimNetwork::push(Event event) {
@@ -255,14 +265,16 @@ bool SimNetwork::step() {
   return true;
 }
 
-bool SimNetwork::run_until(SimTime t) {
+Result<void> SimNetwork::run_until(SimTime t) {
   std::uint64_t budget = options_.max_events_per_run;
   while (!queue_.empty() && queue_.front().at <= t) {
-    if (budget-- == 0) return false;
-    step();
+    if (budget-- == 0) {
+      return RpcError::status(StatusCode::kResourceExhausted, "the event budget ran out (a runaway node?)");
+    }
+    (void)step();
   }
   if (t > now_) now_ = t;
-  return true;
+  return ok();
 }
 
 const SimCounters& SimNetwork::counters(const SocketAddress& address) const {

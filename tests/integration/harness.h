@@ -22,6 +22,7 @@
 #include "rpcnet/client.h"
 #include "rpcnet/runtime.h"
 #include "rpcnet/server.h"
+#include "runtime/event.h"
 
 namespace rpcnet::testing {
 
@@ -87,23 +88,16 @@ T run_bounded(Runtime& runtime, asio::awaitable<T> task,
   return future.get();
 }
 
-// Lets a coroutine wait until other coroutines on the same loop report completion; waiting
-// after the completion returns at once (a bare timer.cancel() before the wait would be lost).
+// Lets a coroutine wait until other coroutines report completion: a runtime::Event under the
+// name the suites use (the executor argument is kept for them; the event needs none).
 class Completion {
  public:
-  explicit Completion(const asio::any_io_executor& executor)
-      : timer_(executor, asio::steady_timer::time_point::max()) {}
-  void done() {
-    done_ = true;
-    timer_.cancel();
-  }
-  asio::awaitable<void> wait() {
-    if (!done_) (void)co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  }
+  explicit Completion(const asio::any_io_executor& /*executor*/) {}
+  void done() { event_.set(); }
+  asio::awaitable<void> wait() { co_await event_.wait(); }
 
  private:
-  asio::steady_timer timer_;
-  bool done_ = false;
+  runtime::Event event_;
 };
 
 // A server started on port 0 plus a client runtime.

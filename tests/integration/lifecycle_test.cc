@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "harness.h"
+#include "runtime/event.h"
 #include "in_memory_harness.h"
 #include "support/error_matchers.h"
 
@@ -268,16 +269,13 @@ TEST(ServerCancellationTest, ServerDeadlineResetIsAnErrorNotACleanEnd) {
 TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
   LoopbackServer server(server_config().with_event_loops(1));
   struct Parking {
-    std::optional<asio::steady_timer> timer;  // touched on the server loop only
-    asio::any_io_executor executor;           // written before `parked` is set
+    runtime::Event release;
     std::atomic<bool> parked{false};
   };
   auto parking = std::make_shared<Parking>();
   server.server().register_method("slow", [parking](Bytes, CallContext&) -> asio::awaitable<Result<Bytes>> {
-    parking->executor = co_await asio::this_coro::executor;
-    parking->timer.emplace(parking->executor, asio::steady_timer::time_point::max());
     parking->parked.store(true);
-    (void)co_await parking->timer->async_wait(as_tuple(asio::use_awaitable));
+    co_await parking->release.wait();
     co_return to_bytes("finished");
   });
   server.server().register_method("echo", [](Bytes b) -> asio::awaitable<Result<Bytes>> { co_return b; });
@@ -306,7 +304,7 @@ TEST(ShutdownTest, GracefulShutdownFinishesInFlightCallsAndRefusesNewOnes) {
       auto r = co_await client.call("echo", {});
       if (!r) out.refused = r.error();
     }
-    asio::post(parking->executor, [parking] { parking->timer->cancel(); });
+    parking->release.set();
     co_await slow_done.wait();
     co_return out;
   }());

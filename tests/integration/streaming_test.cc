@@ -1,14 +1,13 @@
 // The three streaming patterns over real QUIC, over loopback and over the in-memory network.
 #include <gtest/gtest.h>
 
-#include <asio/redirect_error.hpp>
 #include <asio/post.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cctype>
 #include <type_traits>
 
+#include "runtime/event.h"
 #include "transport_harness.h"
 #include "support/error_matchers.h"
 
@@ -89,25 +88,19 @@ class StreamingTest : public ::testing::TestWithParam<Transport> {
       if (!first || !*first) co_return RpcError::status(StatusCode::kInvalidArgument, "empty");
       co_return co_await stream.write(std::move(**first));
     });
-    // Writes ten items, then signals the test on its loop (written_ and all_written_).
-    all_written_ = std::make_unique<asio::steady_timer>(server_.executor(),
-                                                        std::chrono::steady_clock::time_point::max());
+    // Writes ten items, then signals the test (all_written_).
     server.register_streaming("ten_then_signal", [this](ServerStream stream) -> asio::awaitable<Result<void>> {
       for (int i = 0; i < 10; ++i) {
         if (auto w = co_await stream.write(to_bytes("item" + std::to_string(i))); !w) co_return w;
       }
-      asio::post(all_written_->get_executor(), [this] {
-        written_ = true;
-        all_written_->cancel();
-      });
+      all_written_.set();
       co_return ok();
     });
     server_.start();
   }
 
   TransportServer server_{GetParam()};
-  std::unique_ptr<asio::steady_timer> all_written_;
-  bool written_ = false;  // on the test's loop
+  runtime::Event all_written_;
 };
 
 RPCNET_OVER_BOTH_TRANSPORTS(StreamingTest);
@@ -159,16 +152,12 @@ TEST_P(StreamingTest, ServerStreamingDeliversAllItemsThenEnds) {
 // handler writes all ten items before the client reads the first, so the first read pulls
 // several of them into the client's buffer.
 TEST_P(StreamingTest, CancelDiscardsBufferedResponsesOfAServerStream) {
-  auto& all_written = *all_written_;
-  auto& written = written_;
+  auto& all_written = all_written_;
   auto log = server_.run([&]() -> asio::awaitable<std::string> {
     auto client = co_await server_.connect();
     auto stream = co_await client.call_server_streaming("ten_then_signal", {});
     if (!stream) co_return stream.error().to_string();
-    if (!written) {
-      std::error_code woken;  // operation_aborted: the handler's signal
-      co_await all_written.async_wait(asio::redirect_error(asio::use_awaitable, woken));
-    }
+    co_await all_written.wait();
     auto first = co_await stream->next();
     if (!first || !*first) co_return "no first item";
     stream->cancel();

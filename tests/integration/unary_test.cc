@@ -3,14 +3,13 @@
 // loopback.
 #include <gtest/gtest.h>
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <atomic>
 #include <cstring>
 #include <thread>
 
+#include "runtime/event.h"
 #include "transport_harness.h"
 #include "support/error_matchers.h"
 
@@ -324,17 +323,16 @@ TEST(UnaryConcurrencyTest, BlockingHandlersRunOnTheWorkerPool) {
 
 TEST(UnaryConcurrencyTest, ASlowAsyncHandlerDoesNotBlockOtherCalls) {
   LoopbackServer server(server_config().with_event_loops(1));
-  auto release = std::make_shared<std::optional<asio::steady_timer>>();  // server loop only
+  auto release = std::make_shared<runtime::Event>();
   auto parked = std::make_shared<std::atomic<bool>>(false);
   server.server().register_method("slow", [release, parked](Bytes, CallContext&) -> asio::awaitable<Result<Bytes>> {
-    release->emplace(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
     parked->store(true);
-    (void)co_await (*release)->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_await release->wait();
     co_return to_bytes("slow done");
   });
   server.server().register_method("fast", [release](Bytes) -> asio::awaitable<Result<Bytes>> {
     // The slow call is still parked; finishing this one first proves calls run independently.
-    if (*release) (*release)->cancel();
+    release->set();
     co_return to_bytes("fast done");
   });
   server.start();

@@ -8,6 +8,7 @@
 
 #include "rpcnet/testing/manual_clock.h"
 #include "rpcnet/testing/seeded_rng.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -25,8 +26,8 @@ TEST(ManualClock, StartsAtTheGivenTimeAndMovesOnlyWhenTold) {
 
 TEST(ManualClock, RefusesToGoBackwards) {
   ManualClock clock(ManualClock::time_point{} + milliseconds(10));
-  EXPECT_FALSE(clock.advance(milliseconds(-1)));
-  EXPECT_FALSE(clock.set(ManualClock::time_point{} + milliseconds(9)));
+  EXPECT_THAT(clock.advance(milliseconds(-1)), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(clock.set(ManualClock::time_point{} + milliseconds(9)), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(clock.now(), ManualClock::time_point{} + milliseconds(10));
   EXPECT_TRUE(clock.set(clock.now()));  // standing still is fine
 }

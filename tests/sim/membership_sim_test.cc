@@ -102,7 +102,7 @@ TEST(MembershipSim, SameSeedGivesTheSameRunAndAnotherSeedAnother) {
     ClusterSim sim({.n = 8, .seed = seed, .link = lan_link(0.05)});
     const auto joined = join_full_view(sim, params(8, seed));
     sim.crash(3);
-    sim.net().run_for(seconds(30));
+    EXPECT_TRUE(sim.net().run_for(seconds(30)));
     return std::make_tuple(joined, sim.net().transcript_hash(), sim.events_seen());
   };
   EXPECT_EQ(run(21), run(21));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/toy_nodes.h"
+#include "support/error_matchers.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -28,7 +29,7 @@ std::size_t delivered_out_of(std::uint64_t seed, double loss, int count) {
   SimNetwork net({.seed = seed});
   net.set_loss(loss);
   Ponger b(net, addr(2));
-  net.add_node(addr(2), b);
+  EXPECT_TRUE(net.add_node(addr(2), b));
   for (int i = 0; i < count; ++i) net.send(addr(1), addr(2), packet('X', static_cast<std::uint32_t>(i)));
   EXPECT_TRUE(net.run_for(seconds(1)));
   return b.seen.size();
@@ -52,10 +53,10 @@ TEST(SimNetwork, LossIsCountedAtTheSender) {
   SimNetwork net({.seed = 4});
   net.set_loss(1.0);
   Ponger a(net, addr(1)), b(net, addr(2));
-  net.add_node(addr(1), a);
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(1), a));
+  ASSERT_TRUE(net.add_node(addr(2), b));
   for (int i = 0; i < 5; ++i) net.send(addr(1), addr(2), packet('X', 0, 100));
-  net.run_for(seconds(1));
+  ASSERT_TRUE(net.run_for(seconds(1)));
   EXPECT_EQ(net.counters(addr(1)).packets_sent, 5u);
   EXPECT_EQ(net.counters(addr(1)).bytes_sent, 500u);
   EXPECT_EQ(net.counters(addr(1)).dropped_loss, 5u);
@@ -66,12 +67,12 @@ TEST(SimNetwork, LossIsCountedAtTheSender) {
 TEST(SimNetwork, ZeroJitterDeliversAfterExactlyTheBaseDelay) {
   SimNetwork net({.seed = 1, .link = {.delay = milliseconds(7)}});
   Ponger b(net, addr(2));
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(2), b));
   const SimTime start = net.now();
   net.send(addr(1), addr(2), packet('X', 0));
-  net.run_for(milliseconds(6));
+  ASSERT_TRUE(net.run_for(milliseconds(6)));
   EXPECT_TRUE(b.seen.empty());
-  net.run_for(milliseconds(1));
+  ASSERT_TRUE(net.run_for(milliseconds(1)));
   ASSERT_EQ(b.seen.size(), 1u);
   EXPECT_EQ(b.seen[0].at, start + milliseconds(7));
 }
@@ -79,10 +80,10 @@ TEST(SimNetwork, ZeroJitterDeliversAfterExactlyTheBaseDelay) {
 TEST(SimNetwork, JitterStaysWithinBaseDelayPlusJitterAndSpansIt) {
   SimNetwork net({.seed = 9, .link = {.delay = milliseconds(10), .jitter = milliseconds(2)}});
   Ponger b(net, addr(2));
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(2), b));
   const SimTime start = net.now();
   for (int i = 0; i < 2000; ++i) net.send(addr(1), addr(2), packet('X', static_cast<std::uint32_t>(i)));
-  net.run_for(seconds(1));
+  ASSERT_TRUE(net.run_for(seconds(1)));
   ASSERT_EQ(b.seen.size(), 2000u);
   SimDuration lo = SimDuration::max(), hi = SimDuration::min();
   bool reordered = false;
@@ -102,19 +103,19 @@ TEST(SimNetwork, JitterStaysWithinBaseDelayPlusJitterAndSpansIt) {
 TEST(SimNetwork, PerLinkSettingsOverrideTheDefaultInOneDirectionOnly) {
   SimNetwork net({.seed = 1, .link = {.delay = milliseconds(1)}});
   Ponger a(net, addr(1)), b(net, addr(2));
-  net.add_node(addr(1), a);
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(1), a));
+  ASSERT_TRUE(net.add_node(addr(2), b));
   net.set_link(addr(1), addr(2), {.loss = 1.0});
   for (int i = 0; i < 10; ++i) {
     net.send(addr(1), addr(2), packet('X', 0));
     net.send(addr(2), addr(1), packet('X', 0));
   }
-  net.run_for(seconds(1));
+  ASSERT_TRUE(net.run_for(seconds(1)));
   EXPECT_EQ(b.seen.size(), 0u);
   EXPECT_EQ(a.seen.size(), 10u);
   net.clear_link(addr(1), addr(2));
   net.send(addr(1), addr(2), packet('X', 0));
-  net.run_for(seconds(1));
+  ASSERT_TRUE(net.run_for(seconds(1)));
   EXPECT_EQ(b.seen.size(), 1u);
 }
 
@@ -122,9 +123,9 @@ TEST(SimNetwork, PingPongRoundTripTakesTwoDelays) {
   SimNetwork net({.seed = 1, .link = {.delay = milliseconds(5)}});
   Pinger a(net, addr(1), addr(2), milliseconds(100));
   Ponger b(net, addr(2));
-  net.add_node(addr(1), a);
-  net.add_node(addr(2), b);
-  net.run_for(milliseconds(1000));
+  ASSERT_TRUE(net.add_node(addr(1), a));
+  ASSERT_TRUE(net.add_node(addr(2), b));
+  ASSERT_TRUE(net.run_for(milliseconds(1000)));
   ASSERT_EQ(a.ping_times.size(), 10u);
   ASSERT_EQ(a.pongs.size(), 9u);  // the 10th ping left at t=1000 ms, its pong is in flight
   for (std::size_t i = 0; i < a.pongs.size(); ++i) {
@@ -138,7 +139,7 @@ TEST(SimNetwork, PartitionDropsAcrossGroupsUntilHealed) {
   std::vector<std::unique_ptr<Ponger>> nodes;
   for (int i = 1; i <= 4; ++i) {
     nodes.push_back(std::make_unique<Ponger>(net, addr(i)));
-    net.add_node(addr(i), *nodes.back());
+    ASSERT_TRUE(net.add_node(addr(i), *nodes.back()));
   }
   // {1,2} | {3}; node 4 is in no group, so it forms the remaining group alone.
   net.partition({{addr(1), addr(2)}, {addr(3)}});
@@ -146,7 +147,7 @@ TEST(SimNetwork, PartitionDropsAcrossGroupsUntilHealed) {
     for (int i = 1; i <= 4; ++i)
       for (int j = 1; j <= 4; ++j)
         if (i != j) net.send(addr(i), addr(j), packet('X', static_cast<std::uint32_t>(i)));
-    net.run_for(seconds(1));
+    ASSERT_TRUE(net.run_for(seconds(1)));
   };
   all_to_all();
   EXPECT_EQ(nodes[0]->seen.size(), 1u);  // only from 2
@@ -166,13 +167,13 @@ TEST(SimNetwork, PartitionDropsAcrossGroupsUntilHealed) {
 TEST(SimNetwork, PartitionIsCheckedWhenAPacketIsSent) {
   SimNetwork net({.seed = 1, .link = {.delay = milliseconds(10)}});
   Ponger b(net, addr(2));
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(2), b));
   Ponger a(net, addr(1));
-  net.add_node(addr(1), a);
+  ASSERT_TRUE(net.add_node(addr(1), a));
   net.send(addr(1), addr(2), packet('X', 0));  // in flight when the partition starts
   net.partition({{addr(1)}, {addr(2)}});
   net.send(addr(1), addr(2), packet('X', 1));
-  net.run_for(seconds(1));
+  ASSERT_TRUE(net.run_for(seconds(1)));
   ASSERT_EQ(b.seen.size(), 1u);
   EXPECT_EQ(b.seen[0].seq, 0u);
 }
@@ -181,16 +182,16 @@ TEST(SimNetwork, CrashedNodeGetsNothingSendsNothingAndItsTimersStop) {
   SimNetwork net({.seed = 1, .link = {.delay = milliseconds(5)}});
   Pinger a(net, addr(1), addr(2), milliseconds(100));
   Ponger b(net, addr(2), milliseconds(100));
-  net.add_node(addr(1), a);
-  net.add_node(addr(2), b);
-  net.run_for(milliseconds(450));
+  ASSERT_TRUE(net.add_node(addr(1), a));
+  ASSERT_TRUE(net.add_node(addr(2), b));
+  ASSERT_TRUE(net.run_for(milliseconds(450)));
   EXPECT_EQ(b.seen.size(), 4u);
   EXPECT_EQ(b.timer_fires.size(), 4u);
   ASSERT_TRUE(net.crash(addr(2)));
   EXPECT_FALSE(net.is_up(addr(2)));
-  EXPECT_FALSE(net.crash(addr(2)));
+  EXPECT_THAT(net.crash(addr(2)), StatusIs(StatusCode::kFailedPrecondition));
   net.send(addr(2), addr(1), packet('X', 99));  // a dead host sends nothing
-  net.run_for(milliseconds(500));
+  ASSERT_TRUE(net.run_for(milliseconds(500)));
   EXPECT_EQ(b.seen.size(), 4u);
   EXPECT_EQ(b.timer_fires.size(), 4u);
   EXPECT_EQ(a.pongs.size(), 4u);
@@ -200,7 +201,7 @@ TEST(SimNetwork, CrashedNodeGetsNothingSendsNothingAndItsTimersStop) {
   // Restarted as a new process: the replacement gets the traffic from now on.
   Ponger fresh(net, addr(2));
   ASSERT_TRUE(net.restart(addr(2), &fresh));
-  net.run_for(milliseconds(200));
+  ASSERT_TRUE(net.run_for(milliseconds(200)));
   EXPECT_EQ(fresh.seen.size(), 2u);
   EXPECT_EQ(b.seen.size(), 4u);
   EXPECT_EQ(a.pongs.size(), 4u + 2u);
@@ -210,11 +211,11 @@ TEST(SimNetwork, SlowNodeProcessesPacketsAndTimersLate) {
   SimNetwork net({.seed = 1, .link = {.delay = milliseconds(5)}});
   Pinger a(net, addr(1), addr(2), milliseconds(1000));
   Ponger b(net, addr(2), milliseconds(1000));
-  net.add_node(addr(1), a);
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(1), a));
+  ASSERT_TRUE(net.add_node(addr(2), b));
   const SimTime start = net.now();
   ASSERT_TRUE(net.set_slow(addr(2), milliseconds(300)));
-  net.run_for(milliseconds(2500));
+  ASSERT_TRUE(net.run_for(milliseconds(2500)));
   ASSERT_EQ(b.timer_fires.size(), 2u);
   EXPECT_EQ(b.timer_fires[0], start + milliseconds(1300));
   EXPECT_EQ(b.timer_fires[1], start + milliseconds(2300));
@@ -225,7 +226,7 @@ TEST(SimNetwork, SlowNodeProcessesPacketsAndTimersLate) {
 
   // Back to normal: the next ping is answered after two plain delays.
   ASSERT_TRUE(net.set_slow(addr(2), SimDuration::zero()));
-  net.run_for(milliseconds(600));
+  ASSERT_TRUE(net.run_for(milliseconds(600)));
   ASSERT_EQ(a.pongs.size(), 3u);
   EXPECT_EQ(a.pongs[2].at, start + milliseconds(3000 + 10));
 }
@@ -234,11 +235,11 @@ TEST(SimNetwork, NodeSlowOnlyOnInboundMissesItsOwnDeadlines) {
   SimNetwork net({.seed = 1, .link = {.delay = milliseconds(5)}});
   Pinger a(net, addr(1), addr(2), milliseconds(100));
   Ponger b(net, addr(2));
-  net.add_node(addr(1), a);
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(1), a));
+  ASSERT_TRUE(net.add_node(addr(2), b));
   const SimTime start = net.now();
   ASSERT_TRUE(net.set_slow(addr(1), milliseconds(250), SimDuration::zero()));
-  net.run_for(milliseconds(400));
+  ASSERT_TRUE(net.run_for(milliseconds(400)));
   // Its timer still fires every 100 ms, but the pong to ping 0 (back at 110 ms) is handled at
   // 360 ms, after pings 1..3 already left: a reply lands after the deadline that guarded it.
   ASSERT_EQ(a.ping_times.size(), 4u);
@@ -246,18 +247,18 @@ TEST(SimNetwork, NodeSlowOnlyOnInboundMissesItsOwnDeadlines) {
   ASSERT_EQ(a.pongs.size(), 1u);
   EXPECT_EQ(a.pongs[0].at, start + milliseconds(360));
   EXPECT_EQ(b.seen[0].at, start + milliseconds(105));  // the peer is not slowed
-  EXPECT_FALSE(net.set_slow(addr(1), milliseconds(-1), SimDuration::zero()));
+  EXPECT_THAT(net.set_slow(addr(1), milliseconds(-1), SimDuration::zero()), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(SimNetwork, SimultaneousEventsRunInTheOrderTheyWereQueued) {
   SimNetwork net({.seed = 1, .link = {.delay = milliseconds(3)}});
   Ponger b(net, addr(2));
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(2), b));
   std::vector<int> order;
   net.schedule(net.now() + milliseconds(3), [&] { order.push_back(0); });
   for (int i = 0; i < 50; ++i) net.send(addr(1), addr(2), packet('X', static_cast<std::uint32_t>(i)));
   net.schedule(net.now() + milliseconds(3), [&] { order.push_back(static_cast<int>(b.seen.size())); });
-  net.run_for(milliseconds(3));
+  ASSERT_TRUE(net.run_for(milliseconds(3)));
   ASSERT_EQ(b.seen.size(), 50u);
   for (std::uint32_t i = 0; i < 50; ++i) EXPECT_EQ(b.seen[i].seq, i);
   EXPECT_EQ(order, (std::vector<int>{0, 50}));
@@ -267,9 +268,9 @@ TEST(SimNetwork, ScheduledActionsRunAtTheirVirtualTime) {
   SimNetwork net;
   SimTime ran_at{};
   net.schedule(net.now() + seconds(5), [&] { ran_at = net.now(); });
-  net.run_for(seconds(4));
+  ASSERT_TRUE(net.run_for(seconds(4)));
   EXPECT_EQ(ran_at, SimTime{});
-  net.run_for(seconds(2));
+  ASSERT_TRUE(net.run_for(seconds(2)));
   EXPECT_EQ(ran_at, SimNetworkOptions{}.start + seconds(5));
   EXPECT_EQ(net.now(), SimNetworkOptions{}.start + seconds(6));
 }
@@ -277,11 +278,11 @@ TEST(SimNetwork, ScheduledActionsRunAtTheirVirtualTime) {
 TEST(SimNetwork, OversizePacketsAreDroppedAndCounted) {
   SimNetwork net({.seed = 1, .max_datagram_bytes = 1400});
   Ponger a(net, addr(1)), b(net, addr(2));
-  net.add_node(addr(1), a);
-  net.add_node(addr(2), b);
+  ASSERT_TRUE(net.add_node(addr(1), a));
+  ASSERT_TRUE(net.add_node(addr(2), b));
   net.send(addr(1), addr(2), packet('X', 0, 1400));
   net.send(addr(1), addr(2), packet('X', 1, 1401));
-  net.run_for(seconds(1));
+  ASSERT_TRUE(net.run_for(seconds(1)));
   ASSERT_EQ(b.seen.size(), 1u);
   EXPECT_EQ(b.seen[0].size, 1400u);
   EXPECT_EQ(net.counters(addr(1)).dropped_oversize, 1u);
@@ -290,8 +291,8 @@ TEST(SimNetwork, OversizePacketsAreDroppedAndCounted) {
 TEST(SimNetwork, EventBudgetStopsARunawayNode) {
   SimNetwork net({.seed = 1, .max_events_per_run = 1000});
   toy::Runaway runaway(net);
-  net.add_node(addr(1), runaway);
-  EXPECT_FALSE(net.run_for(seconds(1)));
+  ASSERT_TRUE(net.add_node(addr(1), runaway));
+  EXPECT_THAT(net.run_for(seconds(1)), StatusIs(StatusCode::kResourceExhausted));
   EXPECT_EQ(runaway.fires, 1000u);
   EXPECT_LT(net.now(), SimNetworkOptions{}.start + seconds(1));
 }
@@ -300,13 +301,14 @@ TEST(SimNetwork, RejectsDuplicateAddressesAndUnknownNodes) {
   SimNetwork net;
   Ponger a(net, addr(1));
   EXPECT_TRUE(net.add_node(addr(1), a));
-  EXPECT_FALSE(net.add_node(addr(1), a));
-  EXPECT_FALSE(net.crash(addr(9)));
-  EXPECT_FALSE(net.restart(addr(1)));  // it is up
-  EXPECT_FALSE(net.set_slow(addr(9), milliseconds(1)));
+  EXPECT_THAT(net.add_node(addr(1), a), StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(net.crash(addr(9)), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(net.restart(addr(1)), StatusIs(StatusCode::kFailedPrecondition));  // it is up
+  EXPECT_THAT(net.set_slow(addr(9), milliseconds(1)), StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(net.counters(addr(9)).packets_sent, 0u);
   EXPECT_TRUE(net.remove_node(addr(1)));
   EXPECT_FALSE(net.has_node(addr(1)));
+  EXPECT_THAT(net.remove_node(addr(1)), StatusIs(StatusCode::kNotFound));
 }
 
 // Five pingers around one ponger with loss, jitter, a partition and a crash in the middle.
@@ -320,16 +322,16 @@ RunSummary busy_run(std::uint64_t seed) {
   SimNetwork net({.seed = seed,
                   .link = {.loss = 0.05, .delay = milliseconds(2), .jitter = milliseconds(3)}});
   Ponger hub(net, addr(100));
-  net.add_node(addr(100), hub);
+  EXPECT_TRUE(net.add_node(addr(100), hub));
   std::vector<std::unique_ptr<Pinger>> pingers;
   for (int i = 1; i <= 5; ++i) {
     pingers.push_back(std::make_unique<Pinger>(net, addr(i), addr(100), milliseconds(50 + i)));
-    net.add_node(addr(i), *pingers.back());
+    EXPECT_TRUE(net.add_node(addr(i), *pingers.back()));
   }
   net.schedule(net.now() + seconds(2), [&] { net.partition({{addr(1), addr(100)}}); });
   net.schedule(net.now() + seconds(4), [&] { net.heal(); });
-  net.schedule(net.now() + seconds(5), [&] { net.crash(addr(3)); });
-  net.run_for(seconds(10));
+  net.schedule(net.now() + seconds(5), [&] { ASSERT_TRUE(net.crash(addr(3))); });
+  EXPECT_TRUE(net.run_for(seconds(10)));
   return {net.transcript_hash(), net.totals().packets_received, net.events_processed()};
 }
 

@@ -63,13 +63,13 @@ int periods_to_first_ping(std::size_t n, std::uint64_t seed, int max_periods) {
   std::vector<std::unique_ptr<RandomPinger>> nodes;
   for (std::size_t i = 0; i < n; ++i) {
     nodes.push_back(std::make_unique<RandomPinger>(net, i, n, period, rng.fork(i)));
-    net.add_node(addr(i), *nodes.back());
+    EXPECT_TRUE(net.add_node(addr(i), *nodes.back()));
   }
-  net.crash(addr(0));
+  EXPECT_TRUE(net.crash(addr(0)));
   const SimTime start = net.now();
   for (int k = 1; k <= max_periods; ++k) {
     // Period k's pings leave at k·T and arrive 1 ms later, long before k·T + T/2.
-    net.run_until(start + k * period + period / 2);
+    EXPECT_TRUE(net.run_until(start + k * period + period / 2));
     if (net.totals().dropped_unreachable > 0) return k;
   }
   return 0;

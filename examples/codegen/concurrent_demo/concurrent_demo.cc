@@ -16,7 +16,7 @@
 // 0 only then.
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
+#include <asio/experimental/channel.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
@@ -210,24 +210,25 @@ asio::awaitable<void> perform(ledger::v1::LedgerClient client, Operation op, Exp
   if (reply->balance() < 0) ++expected.failed;  // never overdrawn
 }
 
-// Waits until every coroutine added to it is done (all on one loop).
+// Waits until every coroutine added to it is done (all on one loop). The wake-up travels on a
+// one-slot channel, so a done() that comes before wait() is kept, not lost. (The bool carries
+// nothing: Asio 1.22 cannot instantiate a channel of void(error_code) alone.)
 class WaitGroup {
  public:
-  explicit WaitGroup(const asio::any_io_executor& executor)
-      : timer_(executor, asio::steady_timer::time_point::max()) {}
+  explicit WaitGroup(const asio::any_io_executor& executor) : all_done_(executor, 1) {}
   void add() { ++pending_; }
   void done() {
-    if (--pending_ == 0) timer_.cancel();
+    if (--pending_ == 0) (void)all_done_.try_send(asio::error_code{}, true);
   }
   asio::awaitable<void> wait() {
     while (pending_ > 0) {
-      (void)co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      (void)co_await all_done_.async_receive(asio::experimental::as_tuple(asio::use_awaitable));
     }
   }
 
  private:
   std::size_t pending_ = 0;
-  asio::steady_timer timer_;
+  asio::experimental::channel<void(asio::error_code, bool)> all_done_;
 };
 
 // One client coroutine: starts `calls` random operations at once, then waits for all of them.

@@ -41,18 +41,18 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "rpcnet/cluster/events.h"
 #include "rpcnet/result.h"
+#include "rpcnet/thread_annotations.h"
+
+namespace rpcnet::runtime {
+class Event;
+}
 
 namespace rpcnet::cluster {
-
-namespace detail {
-class CrossThreadWaiters;
-}
 
 class EventHub {
  public:
@@ -87,15 +87,17 @@ class EventHub {
     void push(const ClusterEvent& event);
     void close();
     // mutex_ held: the event that ends a wait (or the error once closed); nullopt to keep waiting.
-    std::optional<Result<ClusterEvent>> take_locked();
+    std::optional<Result<ClusterEvent>> take_locked() RPCNET_REQUIRES(mutex_);
 
-    mutable std::mutex mutex_;
-    std::condition_variable pushed_;
-    std::unique_ptr<detail::CrossThreadWaiters> waiters_;  // coroutines in next(); mutex_
-    std::size_t capacity_;
-    std::deque<ClusterEvent> queue_;
-    std::uint64_t missed_ = 0;
-    bool closed_ = false;
+    mutable Mutex mutex_;
+    std::condition_variable_any pushed_;  // next_blocking() waits on it with mutex_
+    // Set (and dropped) by the next push or close; made by the first next() that has to wait, so
+    // a push costs no allocation while no coroutine waits.
+    std::shared_ptr<runtime::Event> wake_ RPCNET_GUARDED_BY(mutex_);
+    const std::size_t capacity_;
+    std::deque<ClusterEvent> queue_ RPCNET_GUARDED_BY(mutex_);
+    std::uint64_t missed_ RPCNET_GUARDED_BY(mutex_) = 0;
+    bool closed_ RPCNET_GUARDED_BY(mutex_) = false;
   };
 
   explicit EventHub(std::size_t capacity) : capacity_(capacity) {}
@@ -108,10 +110,10 @@ class EventHub {
   std::size_t subscribers() const;
 
  private:
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   std::size_t capacity_;
-  bool closed_ = false;
-  std::vector<std::weak_ptr<Subscription>> subscribers_;
+  bool closed_ RPCNET_GUARDED_BY(mutex_) = false;
+  std::vector<std::weak_ptr<Subscription>> subscribers_ RPCNET_GUARDED_BY(mutex_);
 };
 
 }  // namespace rpcnet::cluster

@@ -23,7 +23,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -33,6 +32,7 @@
 #include "rpcnet/cluster/membership.h"
 #include "rpcnet/cluster/tag_filter.h"
 #include "rpcnet/result.h"
+#include "rpcnet/thread_annotations.h"
 
 namespace rpcnet::cluster {
 
@@ -64,17 +64,17 @@ class WorkerRegistry {
 
  private:
   using Time = std::chrono::steady_clock::time_point;
-  void sync_locked(Time now);
-  void refresh_locked(Time now);
-  void apply_locked(const ClusterEvent& event);
+  void sync_locked(Time now) RPCNET_REQUIRES(mutex_);
+  void refresh_locked(Time now) RPCNET_REQUIRES(mutex_);
+  void apply_locked(const ClusterEvent& event) RPCNET_REQUIRES(mutex_);
 
   ClusterMembership cluster_;
-  mutable std::mutex mutex_;
-  WorkerSet workers_;
-  std::shared_ptr<EventHub::Subscription> events_;
-  std::uint64_t missed_seen_ = 0;
-  Time refreshed_{};
-  std::map<std::string, Time, std::less<>> ejected_until_;
+  mutable Mutex mutex_;
+  WorkerSet workers_ RPCNET_GUARDED_BY(mutex_);
+  std::shared_ptr<EventHub::Subscription> events_ RPCNET_GUARDED_BY(mutex_);
+  std::uint64_t missed_seen_ RPCNET_GUARDED_BY(mutex_) = 0;
+  Time refreshed_ RPCNET_GUARDED_BY(mutex_) = {};
+  std::map<std::string, Time, std::less<>> ejected_until_ RPCNET_GUARDED_BY(mutex_);
 };
 
 }  // namespace rpcnet::cluster

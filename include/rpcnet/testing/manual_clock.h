@@ -1,7 +1,7 @@
 // rpcnet/testing/manual_clock.h — a clock that moves only when the test moves it.
 //
 // Contract: now() returns the last value set; advance(d) moves it forward by d (d < 0 is
-// refused); set(t) jumps to t unless t lies in the past (a steady clock never goes backwards,
+// refused with INVALID_ARGUMENT); set(t) jumps to t unless t lies in the past (INVALID_ARGUMENT) (a steady clock never goes backwards,
 // and protocol cores rely on that). Time points are std::chrono::steady_clock::time_point, the
 // type every sans-I/O core in rpcnet takes as its injected `now`. The default start is one hour
 // after the steady-clock epoch, so `now - some_interval` never underflows the epoch in tests.
@@ -19,6 +19,8 @@
 
 #include <chrono>
 
+#include "rpcnet/result.h"
+
 namespace rpcnet::testing {
 
 class ManualClock {
@@ -32,18 +34,18 @@ class ManualClock {
 
   time_point now() const { return now_; }
 
-  // Returns false (and leaves the clock alone) for a negative step.
-  bool advance(duration d) {
-    if (d < duration::zero()) return false;
+  // Fails (and leaves the clock alone) for a negative step.
+  Result<void> advance(duration d) {
+    if (d < duration::zero()) return RpcError::status(StatusCode::kInvalidArgument, "a steady clock cannot step back");
     now_ += d;
-    return true;
+    return ok();
   }
 
-  // Returns false (and leaves the clock alone) when t is earlier than now().
-  bool set(time_point t) {
-    if (t < now_) return false;
+  // Fails (and leaves the clock alone) when t is earlier than now().
+  Result<void> set(time_point t) {
+    if (t < now_) return RpcError::status(StatusCode::kInvalidArgument, "a steady clock cannot go back in time");
     now_ = t;
-    return true;
+    return ok();
   }
 
  private:

@@ -22,15 +22,18 @@
 //   delays the node's packet processing and its timers, modelling an overloaded host (with
 //   inbound > timers it misses its own deadlines).
 // - Bounded: run_until() processes at most SimNetworkOptions::max_events_per_run events and
-//   returns false if that budget ran out before reaching the target time (a runaway node).
+//   fails with RESOURCE_EXHAUSTED if that budget ran out before the target time (a runaway node).
+// - Failures are Results: adding a registered address (ALREADY_EXISTS), naming an unknown one
+//   (NOT_FOUND), crashing a crashed node or restarting a running one (FAILED_PRECONDITION), a
+//   negative slowdown (INVALID_ARGUMENT). Queries (has_node, is_up, step) return bool.
 // - Nodes are not owned and must outlive their registration (or be removed / replaced).
 //
 // Example (fragment; tests/sim/sim_network_test.cc has a complete ping/pong node):
 //   rpcnet::testing::SimNetwork net({.seed = 7});
 //   net.set_loss(0.01);
-//   net.add_node(a_addr, a);  net.add_node(b_addr, b);
+//   ASSERT_TRUE(net.add_node(a_addr, a));  ASSERT_TRUE(net.add_node(b_addr, b));
 //   net.send(a_addr, b_addr, bytes);            // arrives after the link's delay
-//   net.run_for(std::chrono::seconds(10));
+//   ASSERT_TRUE(net.run_for(std::chrono::seconds(10)));
 //   EXPECT_EQ(net.counters(b_addr).packets_received, 1u);
 #pragma once
 
@@ -44,6 +47,7 @@
 #include <vector>
 
 #include "rpcnet/address.h"
+#include "rpcnet/result.h"
 #include "rpcnet/testing/manual_clock.h"
 #include "rpcnet/testing/seeded_rng.h"
 
@@ -101,12 +105,12 @@ class SimNetwork {
   SimTime now() const { return now_; }
 
   // ---- nodes -----------------------------------------------------------------------------
-  // Registers a running node; false if the address is already registered.
-  bool add_node(const SocketAddress& address, SimNode& node);
+  // Registers a running node; fails if the address is already registered.
+  Result<void> add_node(const SocketAddress& address, SimNode& node);
   // Forgets the node (its counters too); packets to it are then dropped as unreachable.
-  bool remove_node(const SocketAddress& address);
-  bool has_node(const SocketAddress& address) const;
-  bool is_up(const SocketAddress& address) const;
+  Result<void> remove_node(const SocketAddress& address);
+  [[nodiscard]] bool has_node(const SocketAddress& address) const;
+  [[nodiscard]] bool is_up(const SocketAddress& address) const;
   // Re-reads the node's next_deadline(); call after driving the node from outside a callback.
   void reschedule(const SocketAddress& address);
 
@@ -126,26 +130,26 @@ class SimNetwork {
   void clear_link(const SocketAddress& from, const SocketAddress& to);
   void partition(const std::vector<std::vector<SocketAddress>>& groups);
   void heal();
-  bool crash(const SocketAddress& address);
+  Result<void> crash(const SocketAddress& address);
   // Brings a crashed node back, as `replacement` when given (a new process on the same address).
-  bool restart(const SocketAddress& address, SimNode* replacement = nullptr);
+  Result<void> restart(const SocketAddress& address, SimNode* replacement = nullptr);
   // Delays the node's inbound processing and its timers by `extra` (zero: back to normal). The
   // node's own sense of order is kept: a reply still beats the timeout that guards it.
-  bool set_slow(const SocketAddress& address, SimDuration extra) {
+  Result<void> set_slow(const SocketAddress& address, SimDuration extra) {
     return set_slow(address, extra, extra);
   }
   // Delays inbound processing by `inbound` and timers by `timers`. With inbound > timers the
   // node misses its own deadlines — replies are handled after the timeouts guarding them fire,
   // like a host whose receive path is starved (Lifeguard's message-processing delay).
-  bool set_slow(const SocketAddress& address, SimDuration inbound, SimDuration timers);
+  Result<void> set_slow(const SocketAddress& address, SimDuration inbound, SimDuration timers);
 
   // ---- running ---------------------------------------------------------------------------
   // Runs the earliest pending event; false if none is pending.
-  bool step();
-  // Runs every event due at or before `t`, then sets now() to `t`. False if the event budget
+  [[nodiscard]] bool step();
+  // Runs every event due at or before `t`, then sets now() to `t`. Fails if the event budget
   // ran out first (now() is then the time of the last event run).
-  bool run_until(SimTime t);
-  bool run_for(SimDuration d) { return run_until(now_ + d); }
+  Result<void> run_until(SimTime t);
+  Result<void> run_for(SimDuration d) { return run_until(now_ + d); }
 
   // ---- observation -----------------------------------------------------------------------
   // Zeroes for an unregistered address.

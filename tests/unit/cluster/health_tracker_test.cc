@@ -36,7 +36,7 @@ HealthCheckerConfig with_threshold(double threshold) {
 // Ten acks one second apart, into the tracker and into an oracle detector with the same settings.
 void beat_ten_times(testing::ManualClock& clock, HealthTracker& tracker, PhiAccrual& oracle) {
   for (int i = 0; i < 10; ++i) {
-    clock.advance(kExpected);
+    ASSERT_TRUE(clock.advance(kExpected));
     tracker.heartbeat("w1", clock.now(), kExpected);
     oracle.heartbeat(clock.now(), kExpected);
   }
@@ -63,7 +63,7 @@ TEST(HealthTracker, StricterThresholdFailsEarlierEachExactlyWhenPhiCrossesAndOnc
 
   Time strict_failed{}, lenient_failed{};
   for (int step = 0; step < 200 && lenient_failed == Time{}; ++step) {
-    clock.advance(milliseconds(50));
+    ASSERT_TRUE(clock.advance(milliseconds(50)));
     const double phi = oracle.phi(clock.now(), kExpected);
     const auto s = strict.evaluate(snapshot, "self", clock.now());
     const auto l = lenient.evaluate(snapshot, "self", clock.now());
@@ -114,7 +114,7 @@ TEST(HealthTracker, SwimDeadIsAFailureEvenWithoutPhiAndRecoversWhenAliveAgain) {
   EXPECT_EQ(dead[0].member.phi, 0.0);
   // Suspect with a failure on record is not a recovery yet; alive is, and its long silence while
   // dead did not enter the history (phi starts from nothing again).
-  clock.advance(seconds(60));
+  ASSERT_TRUE(clock.advance(seconds(60)));
   EXPECT_TRUE(tracker.evaluate(std::vector{member("w1", MemberState::kSuspect)}, "self", clock.now()).empty());
   const auto back = tracker.evaluate(std::vector{member("w1")}, "self", clock.now());
   ASSERT_EQ(back.size(), 1u);
@@ -127,7 +127,7 @@ TEST(HealthTracker, LeavingIsNotAFailureAndForgottenMembersStartAfresh) {
   HealthTracker tracker(with_threshold(3));
   tracker.heartbeat("w1", clock.now(), kExpected);
   tracker.heartbeat("w2", clock.now(), kExpected);
-  clock.advance(seconds(30));  // both long silent: phi far above 3
+  ASSERT_TRUE(clock.advance(seconds(30)));  // both long silent: phi far above 3
   EXPECT_TRUE(tracker.evaluate(std::vector{member("w1", MemberState::kLeft), member("w2")}, "self", clock.now())
                   .size() == 1u);  // only w2 fails
   // w1 left and w2 is no longer listed: both forgotten, so both come back with no history.

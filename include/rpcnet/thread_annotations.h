@@ -1,14 +1,24 @@
-// Clang thread-safety annotations, and a mutex they can name. Under clang with -Wthread-safety
-// (cmake/Warnings.cmake turns it on for clang builds: the fuzz preset) the compiler checks that
-// a member marked RPCNET_GUARDED_BY(mutex_) is only touched with mutex_ held, and that a function
-// marked RPCNET_REQUIRES(mutex_) is only called so. Under GCC the macros expand to nothing.
+// rpcnet/thread_annotations.h — Clang thread-safety annotations, and a mutex they can name.
+//
+// Contract: under clang with -Wthread-safety (cmake/Warnings.cmake turns it on for clang builds:
+// the fuzz preset) the compiler checks that a member marked RPCNET_GUARDED_BY(mutex_) is only
+// touched with mutex_ held, that a function marked RPCNET_REQUIRES(mutex_) is only called so,
+// and that one marked RPCNET_EXCLUDES(mutex_) is not. Under GCC the macros expand to nothing.
+// Public because public classes hold such mutexes; the macros are prefixed so that they do not
+// clash with a user's own (e.g. Abseil's GUARDED_BY).
 //
 // std::mutex in libstdc++ carries no annotations, so the analysis cannot see it being locked;
-// guard members with rpcnet::Mutex and lock it with rpcnet::MutexLock instead:
+// guard members with rpcnet::Mutex and lock it with rpcnet::MutexLock instead. A condition
+// variable waits on the Mutex itself (std::condition_variable_any: Mutex is BasicLockable).
 //
+// Example:
 //   class Counter {
 //    public:
-//     void add() { rpcnet::MutexLock lock(mutex_); ++count_; }
+//     void add() {
+//       rpcnet::MutexLock lock(mutex_);
+//       ++count_;
+//     }
+//
 //    private:
 //     rpcnet::Mutex mutex_;
 //     int count_ RPCNET_GUARDED_BY(mutex_) = 0;
@@ -31,6 +41,8 @@
 #define RPCNET_EXCLUDES(...) RPCNET_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define RPCNET_ACQUIRE(...) RPCNET_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define RPCNET_RELEASE(...) RPCNET_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
+// For code the analysis cannot follow (a lock taken through a std:: template): say why at the use.
+#define RPCNET_NO_THREAD_SAFETY_ANALYSIS RPCNET_THREAD_ANNOTATION(no_thread_safety_analysis)
 
 namespace rpcnet {
 
