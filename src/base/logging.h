@@ -8,11 +8,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "rpcnet/log.h"
+#include "rpcnet/thread_annotations.h"
 
 namespace rpcnet::log_detail {
 
@@ -41,11 +41,12 @@ void emit(LogComponent component, LogLevel level, std::string message,
 // carries `suppressed=<count>`.
 class LogRateLimit {
  public:
-  explicit LogRateLimit(double per_second) : per_second_(per_second), tokens_(per_second) {}
+  explicit LogRateLimit(double per_second) RPCNET_NO_THREAD_SAFETY_ANALYSIS  // nothing shared yet
+      : per_second_(per_second), tokens_(per_second) {}
 
   // True if a record may go out at `now`; `suppressed` gets the number dropped since the last.
   bool admit(std::chrono::steady_clock::time_point now, std::uint64_t& suppressed) noexcept {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (last_ != std::chrono::steady_clock::time_point{}) {
       tokens_ += per_second_ * std::chrono::duration<double>(now - last_).count();
       if (tokens_ > per_second_) tokens_ = per_second_;
@@ -62,11 +63,11 @@ class LogRateLimit {
   }
 
  private:
-  std::mutex mutex_;
+  Mutex mutex_;
   const double per_second_;
-  double tokens_;
-  std::chrono::steady_clock::time_point last_{};
-  std::uint64_t dropped_ = 0;
+  double tokens_ RPCNET_GUARDED_BY(mutex_);
+  std::chrono::steady_clock::time_point last_ RPCNET_GUARDED_BY(mutex_){};
+  std::uint64_t dropped_ RPCNET_GUARDED_BY(mutex_) = 0;
 };
 
 // Records per second a peer-triggered log site may emit (RPCNET_LOG_LIMITED).

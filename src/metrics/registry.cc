@@ -8,6 +8,7 @@
 #include "metrics/exposition.h"
 #include "rpcnet/assert.h"
 #include "rpcnet/metrics.h"
+#include "rpcnet/thread_annotations.h"
 
 namespace rpcnet {
 
@@ -94,21 +95,22 @@ MetricLabels sanitized(const MetricLabels& labels) {
 }  // namespace
 
 struct MetricsRegistry::State {
-  std::mutex families_mutex;
-  std::map<std::string, Family, std::less<>> families;
-  std::vector<std::unique_ptr<Series>> orphans;  // handed out for conflicting requests
+  Mutex families_mutex;
+  std::map<std::string, Family, std::less<>> families RPCNET_GUARDED_BY(families_mutex);
+  // Handed out for conflicting requests.
+  std::vector<std::unique_ptr<Series>> orphans RPCNET_GUARDED_BY(families_mutex);
 
   // Held while collectors run, so removing one waits for a scrape that is running it.
-  std::mutex collectors_mutex;
-  std::map<std::uint64_t, std::function<void(MetricsWriter&)>> collectors;
-  std::uint64_t next_collector_id = 1;
+  Mutex collectors_mutex;
+  std::map<std::uint64_t, std::function<void(MetricsWriter&)>> collectors RPCNET_GUARDED_BY(collectors_mutex);
+  std::uint64_t next_collector_id RPCNET_GUARDED_BY(collectors_mutex) = 1;
 
   Series& series(std::string_view raw_name, std::string_view help, MetricType type,
                  std::span<const double> buckets, const MetricLabels& raw_labels) {
     const std::string name = metrics::sanitize_metric_name(raw_name);
     MetricLabels labels = sanitized(raw_labels);
     const std::vector<double> bucket_list(buckets.begin(), buckets.end());
-    std::lock_guard lock(families_mutex);
+    MutexLock lock(families_mutex);
     auto it = families.find(name);
     if (it == families.end()) {
       it = families.emplace(name, Family{type, std::string(help), bucket_list, {}}).first;
@@ -149,21 +151,21 @@ Histogram& MetricsRegistry::histogram(std::string_view name, std::string_view he
 }
 
 CollectorHandle MetricsRegistry::add_collector(std::function<void(MetricsWriter&)> collector) {
-  std::lock_guard lock(state_->collectors_mutex);
+  MutexLock lock(state_->collectors_mutex);
   const std::uint64_t id = state_->next_collector_id++;
   state_->collectors.emplace(id, std::move(collector));
   return CollectorHandle(this, id);
 }
 
 void MetricsRegistry::remove_collector(std::uint64_t id) {
-  std::lock_guard lock(state_->collectors_mutex);
+  MutexLock lock(state_->collectors_mutex);
   state_->collectors.erase(id);
 }
 
 std::string MetricsRegistry::prometheus_text() const {
   metrics::ExpositionBuilder builder;
   {
-    std::lock_guard lock(state_->families_mutex);
+    MutexLock lock(state_->families_mutex);
     for (const auto& [name, family] : state_->families) {
       for (const auto& series : family.series) {
         switch (family.type) {
@@ -181,7 +183,7 @@ std::string MetricsRegistry::prometheus_text() const {
     }
   }
   {
-    std::lock_guard lock(state_->collectors_mutex);
+    MutexLock lock(state_->collectors_mutex);
     for (const auto& [id, collector] : state_->collectors) collector(builder);
   }
   return builder.render();
