@@ -26,7 +26,9 @@
 //     chain started, and the message counts and payload bytes (framing excluded) of both
 //     directions, for all four call types. It must not block or throw; it may run in a
 //     destructor (a call abandoned at shutdown).
-//   - Zero cost when none is registered: no clock reads, no allocation on the call path.
+//   - Zero cost when the chain is empty: no clock reads, no allocation on the call path. The
+//     per-method metrics (doc/operations.md) are an interceptor of the library's, first in every
+//     chain unless RpcConfig::with_method_metrics(false) turns them off.
 //     Register observers (metrics, logging) first: a call an earlier interceptor rejects never
 //     reaches the ones after it.
 //
