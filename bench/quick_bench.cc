@@ -2,8 +2,9 @@
 // the parent, both on loopback with a fresh development certificate.
 //   sequential: 64-byte unary round trips one after another -> p50 / p99 in µs, calls/s
 //   concurrent: 64 calls in flight on one connection for a few seconds -> calls/s
-// Usage: quick_bench [--seconds N] [--sequential N] [--interceptors N]
+// Usage: quick_bench [--seconds N] [--sequential N] [--interceptors N] [--no-method-metrics]
 //   --interceptors N: N no-op interceptors on the server and N on the client (their cost)
+//   --no-method-metrics: both sides without the per-method metrics interceptor (its cost)
 // The full side-by-side comparison with gRPC is `make bench` (its own issue); this is the
 // number quoted for the core RPC work.
 #include <signal.h>
@@ -35,8 +36,9 @@ using Clock = std::chrono::steady_clock;
 class NoopServerInterceptor final : public rpcnet::ServerInterceptor {};
 class NoopClientInterceptor final : public rpcnet::ClientInterceptor {};
 
-int run_server(const rpcnet::DevCertificatePaths& certs, int ready_fd, int interceptors) {
+int run_server(const rpcnet::DevCertificatePaths& certs, int ready_fd, int interceptors, bool method_metrics) {
   auto config = rpcnet::RpcConfig(certs.server_cert, "127.0.0.1:0").with_key_path(certs.server_key).with_event_loops(1);
+  config.with_method_metrics(method_metrics);
   for (int i = 0; i < interceptors; ++i) config.with_server_interceptor(std::make_shared<NoopServerInterceptor>());
   rpcnet::RpcServer server(std::move(config));
   server.register_method("echo", [](rpcnet::Bytes request) -> asio::awaitable<rpcnet::Result<rpcnet::Bytes>> {
@@ -118,6 +120,7 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int sequential = 20000;
   int interceptors = 0;
+  bool no_method_metrics = false;
   CLI::App app{"quick_bench: a two-process loopback benchmark of unary calls"};
   app.add_option("--seconds", seconds, "Seconds of the concurrent phase")
       ->check(CLI::Range(0.001, 86400.0))
@@ -125,6 +128,7 @@ int main(int argc, char** argv) {
   app.add_option("--sequential", sequential, "Calls of the sequential phase")
       ->check(CLI::Range(1, 1000000000))
       ->capture_default_str();
+  app.add_flag("--no-method-metrics", no_method_metrics, "Both sides without the per-method metrics interceptor");
   app.add_option("--interceptors", interceptors, "No-op interceptors on each side (their cost)")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
@@ -150,7 +154,7 @@ int main(int argc, char** argv) {
   const pid_t child = ::fork();
   if (child == 0) {
     ::close(pipe_fds[0]);
-    std::_Exit(run_server(*certs, pipe_fds[1], interceptors));
+    std::_Exit(run_server(*certs, pipe_fds[1], interceptors, !no_method_metrics));
   }
   ::close(pipe_fds[1]);
   unsigned short port = 0;
@@ -159,6 +163,7 @@ int main(int argc, char** argv) {
 
   auto server = rpcnet::parse_socket_address("127.0.0.1:" + std::to_string(port));
   auto client_config = rpcnet::RpcConfig(certs->ca_cert, "127.0.0.1:0").with_server_name("localhost");
+  client_config.with_method_metrics(!no_method_metrics);
   for (int i = 0; i < interceptors; ++i) client_config.with_client_interceptor(std::make_shared<NoopClientInterceptor>());
   rpcnet::Runtime runtime(1);
   const Numbers numbers = runtime.block_on(run_client(
