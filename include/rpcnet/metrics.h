@@ -20,13 +20,15 @@
 //     unless their config names another; RpcConfig::with_metrics_address serves it over HTTP.
 //
 // Example:
-//   rpcnet::MetricsRegistry registry;
-//   auto& jobs = registry.counter("jobs_total", "Jobs processed.", {{"queue", "default"}});
-//   auto& latency = registry.histogram("job_seconds", "Job duration.",
-//                                      rpcnet::MetricsRegistry::latency_buckets());
-//   jobs.inc();
-//   latency.observe(0.004);
-//   std::string text = registry.prometheus_text();  // "# HELP job_seconds Job duration.\n..."
+//   // Counts jobs and times them; the registry renders both for a scrape.
+//   std::string run_job(rpcnet::MetricsRegistry& registry) {
+//     auto& jobs = registry.counter("jobs_total", "Jobs processed.", {{"queue", "default"}});
+//     auto& latency = registry.histogram("job_seconds", "Job duration.",
+//                                        rpcnet::MetricsRegistry::latency_buckets());
+//     jobs.inc();
+//     latency.observe(0.004);
+//     return registry.prometheus_text();  // "# HELP job_seconds Job duration.\n..."
+//   }
 #pragma once
 
 #include <atomic>
