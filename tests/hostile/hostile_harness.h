@@ -124,7 +124,7 @@ class LegitClient {
   // One call now, from the test thread (e.g. stats).
   Result<Bytes> call(std::string_view method, Bytes request = {}) {
     return run_bounded(runtime_, [&]() -> asio::awaitable<Result<Bytes>> {
-      co_return co_await client_->call(method, std::move(request), CallOptions{20s, {}});
+      co_return co_await client_->call(method, std::move(request), CallOptions{20s, {}, std::nullopt});
     }());
   }
 
@@ -132,7 +132,7 @@ class LegitClient {
   asio::awaitable<void> loop() {
     const Bytes payload(64, 0x17);
     while (!stopping_) {
-      auto reply = co_await client_->call("echo", payload, CallOptions{20s, {}});
+      auto reply = co_await client_->call("echo", payload, CallOptions{20s, {}, std::nullopt});
       if (reply && *reply == payload) {
         ok_.fetch_add(1);
         std::lock_guard lock(mutex_);

@@ -385,7 +385,7 @@ TEST_F(HostileTest, BlockingCallsResetInALoopNeverRunAndNeverQueuePastTheBound) 
     auto caller = [&]() -> asio::awaitable<void> {
       for (int i = 0; i < kCalls / kConcurrent; ++i) {
         // A 1 ms deadline: the client resets the stream almost at once.
-        auto r = co_await client->call("slow_blocking", {}, CallOptions{1ms, {}});
+        auto r = co_await client->call("slow_blocking", {}, CallOptions{1ms, {}, std::nullopt});
         ++out[r ? std::string("ok") : std::string(status_code_name(r.error().code()))];
         if (!r && r.error().code() == StatusCode::kInternal) internal_example_ = r.error().to_string();
       }
@@ -553,7 +553,7 @@ TEST(HostileRestart, AClientOfAKilledAndRestartedServerFailsFastAndReconnects) {
   ServerProcess second({"port=" + std::to_string(port)});
   ASSERT_TRUE(second.started());
   const auto started = std::chrono::steady_clock::now();
-  auto after = run_bounded(runtime, client->call("echo", to_bytes("after"), CallOptions{60s, {}}));
+  auto after = run_bounded(runtime, client->call("echo", to_bytes("after"), CallOptions{60s, {}, std::nullopt}));
   const auto took = std::chrono::steady_clock::now() - started;
   ASSERT_FALSE(after);
   EXPECT_THAT(after, ErrorIs(ErrorKind::kConnection, StatusCode::kUnavailable)) << after.error();
