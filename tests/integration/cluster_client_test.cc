@@ -557,8 +557,10 @@ TEST_P(ClusterClientTest, FailedWorkerIsDroppedAndCallsFailOverWithoutErrors) {
 
 // A director is an RpcServer whose handler calls workers through a ClusterClient: the caller's
 // traceparent reaches the worker with the same trace id and a new parent id (the director's
-// outgoing span), for unary and streaming calls alike.
-TEST_F(ClusterClientTest, TraceIdSurvivesDirectorToWorker) {
+// outgoing span), for unary and streaming calls alike. Loopback only: the director's handlers
+// run on its own loops and await the ClusterClient there, and nothing would drive an in-memory
+// network's virtual time meanwhile.
+TEST_P(ClusterClientLoopbackTest, TraceIdSurvivesDirectorToWorker) {
   Worker& worker = add_worker("w1", {{"role", "worker"}}, [](Bytes, CallContext& context) -> asio::awaitable<Result<Bytes>> {
     auto trace = context.trace_context();
     co_return to_bytes(trace ? format_traceparent(*trace) : std::string("none"));
