@@ -149,7 +149,11 @@ TEST(BackpressureTest, OneGibibyteThroughABidiStreamWithASlowReaderKeepsMemoryBo
   const std::size_t heap_growth = outcome.peak_live_heap - std::min(outcome.peak_live_heap, heap_baseline);
   EXPECT_LT(heap_growth, live_heap_bound_bytes()) << "live heap grew by " << (heap_growth >> 20) << " MiB";
   const std::size_t growth = peak_rss_kib() - baseline;
+#if !defined(__SANITIZE_THREAD__)
+  // Under ThreadSanitizer RSS also holds the shadow memory of every byte touched (307 MiB of RSS
+  // for 56 MiB of live heap, measured): there only the live-heap bound above means anything.
   EXPECT_LT(growth, kRssBoundKib) << "peak RSS grew by " << growth / 1024 << " MiB";
+#endif
   std::printf("growth for %zu MiB echoed: live heap %zu MiB, peak RSS %zu MiB\n", kTotalBytes >> 20,
               heap_growth >> 20, growth / 1024);
 }
