@@ -50,16 +50,6 @@ constexpr DropReason kDropReasons[] = {
     {"state_transfer_rate", &MembershipCounters::state_transfers_limited},
 };
 
-const char* state_label(MemberState state) {
-  switch (state) {
-    case MemberState::kAlive: return "alive";
-    case MemberState::kSuspect: return "suspect";
-    case MemberState::kDead: return "dead";
-    case MemberState::kLeft: return "left";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 CollectorHandle collect_membership_metrics(MetricsRegistry& registry, std::function<MembershipSnapshot()> read) {
@@ -76,7 +66,7 @@ CollectorHandle collect_membership_metrics(MetricsRegistry& registry, std::funct
     for (const Member& member : snapshot.members) ++by_state.at(static_cast<std::size_t>(member.state));
     for (MemberState state : {MemberState::kAlive, MemberState::kSuspect, MemberState::kDead, MemberState::kLeft}) {
       out.gauge("rpcnet_membership_members", "Members in this node's view (itself included), by state.",
-                {{"state", state_label(state)}}, static_cast<double>(by_state[static_cast<std::size_t>(state)]));
+                {{"state", std::string(member_state_name(state))}}, static_cast<double>(by_state[static_cast<std::size_t>(state)]));
     }
   });
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "harness.h"
+#include "support/exposition_sample.h"
 #include "loopback_member.h"
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
@@ -15,13 +16,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-
-// The value of the sample line `series` exactly as rendered, or -1 when absent.
-double sample(const std::string& text, const std::string& series) {
-  const auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
 
 TEST(ClusterMetrics, MemberAndClusterClientReportTheirFigures) {
   auto caller_metrics = std::make_shared<MetricsRegistry>();

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "harness.h"
+#include "support/exposition_sample.h"
 #include "rpcnet/metrics.h"
 #include "rpcnet/metrics_server.h"
 #include "support/http_client.h"
@@ -13,13 +14,6 @@ namespace {
 
 asio::ip::tcp::endpoint tcp_endpoint(const SocketAddress& address) {
   return asio::ip::tcp::endpoint(address.address(), address.port());
-}
-
-// The value of the sample line `series` ("name{labels}" exactly as rendered), or -1.
-double sample(const std::string& text, const std::string& series) {
-  const auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
 }
 
 TEST(ServerMetrics, MetricsEndpointServesTheServersCountersAfterCalls) {
