@@ -155,6 +155,9 @@ class RpcClient {
   bool is_connected() const noexcept;
   // True when the connection's TLS handshake resumed an earlier session.
   bool resumed_session() const noexcept;
+  // The largest UDP payload the connection sends now (RpcConfig::with_max_udp_payload): on a
+  // route other than loopback it starts at 1200 and grows as path-MTU discovery confirms more.
+  std::size_t max_udp_payload() const noexcept;
   const SocketAddress& remote_address() const noexcept;
   // Closes the shared connection for every copy; calls in flight fail with kConnection.
   void close();

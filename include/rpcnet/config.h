@@ -81,6 +81,13 @@ class RpcConfig {
   RpcConfig& with_event_loops(std::size_t loops);
   // Server: threads running handlers registered with register_blocking. Default: 2.
   RpcConfig& with_worker_threads(std::size_t threads);
+  // Largest UDP payload sent, in bytes: 1200 (QUIC's minimum) to 65527. Default: 0 =
+  // automatic: the MTU of the route to the peer (the outgoing interface's) minus the IP and UDP
+  // headers, up to 16 KiB. On loopback that size is used from the first packet; on any other
+  // route packets start at 1200 bytes and path-MTU discovery raises them toward it (a smaller
+  // MTU on the way costs a lost probe, never the connection). RpcClient::max_udp_payload() says
+  // what a connection reached.
+  RpcConfig& with_max_udp_payload(std::size_t bytes);
 
   // ---- Limits: what a peer can make a server hold (doc/architecture.md, "Limits") ----------
   // Each says its default, its unit, and what the peer gets when it is exceeded. The server
@@ -158,6 +165,7 @@ class RpcConfig {
   std::uint64_t max_concurrent_streams() const noexcept { return max_concurrent_streams_; }
   std::size_t event_loops() const noexcept { return event_loops_; }
   std::size_t worker_threads() const noexcept { return worker_threads_; }
+  std::size_t max_udp_payload() const noexcept { return max_udp_payload_; }
   bool session_resumption() const noexcept { return session_resumption_; }
   std::size_t max_connections() const noexcept { return max_connections_; }
   std::size_t max_handshakes() const noexcept { return max_handshakes_; }
@@ -199,6 +207,7 @@ class RpcConfig {
   std::uint64_t max_concurrent_streams_ = 1024;
   std::size_t event_loops_ = 0;
   std::size_t worker_threads_ = 2;
+  std::size_t max_udp_payload_ = 0;
   bool session_resumption_ = true;
   std::size_t max_connections_ = 10'000;
   std::size_t max_handshakes_ = 1'000;

@@ -1,4 +1,5 @@
 #include "quic/connection.h"
+#include "quic/udp_payload.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -246,7 +247,7 @@ Connection::~Connection() {
   if (session_ != nullptr) gnutls_deinit(session_);
 }
 
-void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint64_t now) const {
+void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint64_t now) {
   auto* st = static_cast<ngtcp2_settings*>(settings_ptr);
   auto* tp = static_cast<ngtcp2_transport_params*>(params_ptr);
   ngtcp2_settings_default(st);
@@ -258,10 +259,17 @@ void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint6
   st->max_stream_window = std::min(settings_.max_stream_window, st->max_window);
   st->handshake_timeout = to_ns(settings_.handshake_timeout);
   if (RPCNET_LOG_ENABLED(kQuic, kTrace)) st->log_printf = log_ngtcp2_line;
-  if (runtime::is_loopback(reinterpret_cast<const sockaddr*>(&remote_storage_))) {
-    // Loopback's MTU is 65536: large datagrams are safe and cut per-packet costs.
-    st->max_tx_udp_payload_size = settings_.loopback_udp_payload;
-    st->no_tx_udp_payload_size_shaping = 1;
+  const auto* remote = reinterpret_cast<const sockaddr*>(&remote_storage_);
+  const bool loopback = runtime::is_loopback(remote);
+  const std::optional<std::size_t> mtu =
+      settings_.route_mtu ? settings_.route_mtu(remote)
+                          : (loopback ? std::optional<std::size_t>(65536) : std::nullopt);
+  udp_payload_ = plan_udp_payload(settings_.max_udp_payload, mtu, remote->sa_family == AF_INET6, loopback);
+  st->max_tx_udp_payload_size = udp_payload_.max_payload;
+  st->no_tx_udp_payload_size_shaping = udp_payload_.skip_discovery ? 1 : 0;
+  if (!udp_payload_.probes.empty()) {
+    st->pmtud_probes = udp_payload_.probes.data();
+    st->pmtud_probeslen = udp_payload_.probes.size();
   }
 
   ngtcp2_transport_params_default(tp);
@@ -785,11 +793,16 @@ struct Connection::StreamWrite {
 // Writes packets until ngtcp2 has nothing more to send now (false) or the burst allowed by the
 // send quantum is used up (true: the caller yields to incoming ACKs before continuing).
 bool Connection::write_packets(std::uint64_t now) {
+  // Packets are at most max_udp, the size path-MTU discovery has confirmed (trains are cut to
+  // it), except discovery's own probes, which are larger: the buffer offered to ngtcp2 has room
+  // for the largest size it may probe.
   const std::size_t max_udp = ngtcp2_conn_get_path_max_tx_udp_payload_size(conn_);
+  const std::size_t max_packet = std::max(max_udp, ngtcp2_conn_get_max_tx_udp_payload_size(conn_));
+  path_max_udp_payload_.store(max_udp, std::memory_order_relaxed);
   const std::size_t quantum = ngtcp2_conn_get_send_quantum(conn_);
   const std::size_t burst =
       std::clamp<std::size_t>(quantum / std::max<std::size_t>(max_udp, 1), 1, kMaxBurstPackets);
-  begin_trains(max_udp);
+  begin_trains(max_packet);
 
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);
@@ -806,7 +819,7 @@ bool Connection::write_packets(std::uint64_t now) {
     std::uint8_t* dest = send_buffer_ + train_len_;
     ngtcp2_ssize datalen = -1;
     const ngtcp2_ssize n =
-        ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, dest, max_udp, &datalen, write.flags,
+        ngtcp2_conn_writev_stream(conn_, &ps.path, &pi, dest, max_packet, &datalen, write.flags,
                                   write.stream_id, write.vecs, write.nvecs, now);
     if (n < 0) {
       if (!absorb_write_error(n, write, datalen, stalls)) return false;
@@ -828,12 +841,12 @@ bool Connection::write_packets(std::uint64_t now) {
   return false;
 }
 
-void Connection::begin_trains(std::size_t max_udp) {
+void Connection::begin_trains(std::size_t max_packet) {
   // One packet-train buffer per thread, shared by all of its connections: a flush never
   // suspends, so they cannot overlap, and idle connections then cost no send buffer at all.
   thread_local std::vector<std::uint8_t> thread_send_buffer;
-  if (thread_send_buffer.size() < kMaxTrainBytes + max_udp) {
-    thread_send_buffer.resize(kMaxTrainBytes + max_udp);
+  if (thread_send_buffer.size() < kMaxTrainBytes + max_packet) {
+    thread_send_buffer.resize(kMaxTrainBytes + max_packet);
   }
   send_buffer_ = thread_send_buffer.data();
   train_len_ = 0;

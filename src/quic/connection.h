@@ -11,6 +11,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_signal.hpp>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -26,6 +27,7 @@
 #include "quic/stream.h"
 #include "quic/tls.h"
 #include "quic/transport_settings.h"
+#include "quic/udp_payload.h"
 #include "rpcnet/address.h"
 #include "rpcnet/log.h"
 #include "rpcnet/result.h"
@@ -106,6 +108,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t handshake_duration_ns() const noexcept { return handshake_duration_ns_; }
   // True when the TLS handshake resumed an earlier session (a ticket from SessionCache).
   bool resumed() const;
+  // The largest UDP payload this connection sends now: grows as path-MTU discovery confirms
+  // larger datagrams (udp_payload.h). Readable from any thread.
+  std::size_t max_udp_payload() const noexcept {
+    return path_max_udp_payload_.load(std::memory_order_relaxed);
+  }
 
   // Opens a bidirectional stream, waiting while the peer's stream limit is reached.
   // Errors: kConnection when the connection is not open; kCancelled when cancelled.
@@ -202,7 +209,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static Result<std::shared_ptr<Connection>> start_client(std::shared_ptr<Connection> c,
                                                           const SocketAddress& remote);
 
-  void setup_settings(void* settings, void* params, std::uint64_t now_ns) const;
+  void setup_settings(void* settings, void* params, std::uint64_t now_ns);
   // `now`, or the last timestamp given to ngtcp2 if that was later: ngtcp2 asserts that its
   // timestamps never go backwards, and a batch's arrival time can predate a flush of the same
   // connection.
@@ -219,7 +226,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Its steps: stream scheduling, ngtcp2's answers, GSO batching. Inline (defined in
   // connection.cc, used only there) so that splitting the hot loop costs no calls per packet.
   struct StreamWrite;
-  inline void begin_trains(std::size_t max_udp);
+  inline void begin_trains(std::size_t max_packet);
   inline Stream* next_sendable_stream(std::size_t stalls);
   inline void offer_stream_data(StreamWrite& write, std::size_t stalls);
   inline void record_sent(const StreamWrite& write, std::ptrdiff_t datalen);
@@ -290,6 +297,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool handshake_completed_ = false;
   std::uint64_t created_ns_ = 0;             // server: when the first Initial arrived
   std::uint64_t handshake_duration_ns_ = 0;  // server: first Initial to handshake completion
+  UdpPayloadPlan udp_payload_;  // its probes must outlive conn_ (ngtcp2 reads them in place)
+  std::atomic<std::size_t> path_max_udp_payload_{kMinUdpPayload};
   bool handshake_ended_ = false;     // the owner has been told (server)
   bool address_validated_ = false;   // server: by a Retry token or the completed handshake
   bool stateless_reset_received_ = false;  // client: the server no longer knows us

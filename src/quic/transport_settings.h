@@ -6,7 +6,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
+
+#include <sys/socket.h>
 
 #include "runtime/clock.h"
 
@@ -30,8 +33,13 @@ struct TransportSettings {
   std::chrono::microseconds max_ack_delay{1'000};
   // Unsent bytes a stream may queue before write() waits (per-stream send backpressure).
   std::size_t stream_send_buffer = 1u << 20;
-  // UDP payload used on loopback paths, where the 65536-byte MTU makes large datagrams safe.
-  std::size_t loopback_udp_payload = 16384;
+  // Largest UDP payload sent (RpcConfig::with_max_udp_payload); 0 = automatic: the MTU of the
+  // route to the peer, up to kAutomaticUdpPayloadCeiling (udp_payload.h).
+  std::size_t max_udp_payload = 0;
+  // The MTU of the route to a peer (runtime::route_mtu over kernel sockets). Unset: what a
+  // network without routes has, 65536 on loopback addresses and unknown elsewhere, so the
+  // sans-I/O tests see the same sizes on every machine.
+  std::function<std::optional<std::size_t>(const sockaddr*)> route_mtu;
 
   // What one connection may make us hold (memory_budget.h), and how many streams reset for
   // exceeding it a connection gets before it is closed.

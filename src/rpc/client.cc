@@ -590,6 +590,7 @@ asio::awaitable<Result<ClientCall>> RpcClient::open_call(std::string_view method
 std::uint64_t RpcClient::next_request_id() const noexcept { return shared_->peek_request_id(); }
 bool RpcClient::is_connected() const noexcept { return shared_->connected(); }
 bool RpcClient::resumed_session() const noexcept { return shared_->resumed(); }
+std::size_t RpcClient::max_udp_payload() const noexcept { return shared_->connection().max_udp_payload(); }
 const SocketAddress& RpcClient::remote_address() const noexcept { return shared_->remote(); }
 void RpcClient::close() { shared_->close(); }
 

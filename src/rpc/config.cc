@@ -56,6 +56,11 @@ RpcConfig& RpcConfig::with_worker_threads(std::size_t threads) {
   return *this;
 }
 
+RpcConfig& RpcConfig::with_max_udp_payload(std::size_t bytes) {
+  max_udp_payload_ = bytes;
+  return *this;
+}
+
 RpcConfig& RpcConfig::with_session_resumption(bool enabled) {
   session_resumption_ = enabled;
   return *this;

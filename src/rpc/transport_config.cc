@@ -2,9 +2,11 @@
 
 #include <algorithm>
 
+#include "quic/udp_payload.h"
 #include "rpc/wire/codes.h"
 #include "rpcnet/testing/in_memory_network.h"
 #include "runtime/memory_network.h"
+#include "runtime/udp_socket.h"
 
 namespace rpcnet::rpc {
 
@@ -33,6 +35,11 @@ Result<void> validate_limits(const RpcConfig& config) {
     return RpcError::config("handshake_rate_per_source needs a rate > 0 and a burst >= 1");
   }
   if (config.header_timeout().count() <= 0) return RpcError::config("header_timeout must be > 0");
+  if (config.max_udp_payload() != 0 &&
+      (config.max_udp_payload() < quic::kMinUdpPayload || config.max_udp_payload() > quic::kMaxUdpPayload)) {
+    return RpcError::config("max_udp_payload must be 0 (automatic) or 1200..65527 bytes, not " +
+                            std::to_string(config.max_udp_payload()));
+  }
   return {};
 }
 
@@ -50,7 +57,12 @@ quic::TransportSettings transport_settings(const RpcConfig& config) {
   settings.connection_memory = config.max_connection_memory();
   settings.budget_reset_code = static_cast<std::uint64_t>(wire::StreamErrorCode::kResourceExhausted);
   settings.budget_close_code = static_cast<std::uint64_t>(wire::ConnectionCloseCode::kResourceExhausted);
-  if (config.network()) settings.clock = config.network()->implementation().clock();
+  settings.max_udp_payload = config.max_udp_payload();
+  if (config.network()) {
+    settings.clock = config.network()->implementation().clock();
+  } else {
+    settings.route_mtu = runtime::route_mtu;
+  }
   return settings;
 }
 

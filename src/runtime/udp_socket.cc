@@ -47,6 +47,24 @@ bool is_loopback(const sockaddr* address) noexcept {
   return false;
 }
 
+std::optional<std::size_t> route_mtu(const sockaddr* address) noexcept {
+  const bool v6 = address->sa_family == AF_INET6;
+  if (!v6 && address->sa_family != AF_INET) return std::nullopt;
+  const int fd = ::socket(address->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  std::optional<std::size_t> mtu;
+  const socklen_t length = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::connect(fd, address, length) == 0) {
+    int value = 0;
+    socklen_t value_length = sizeof(value);
+    const int got = v6 ? ::getsockopt(fd, IPPROTO_IPV6, IPV6_MTU, &value, &value_length)
+                       : ::getsockopt(fd, IPPROTO_IP, IP_MTU, &value, &value_length);
+    if (got == 0 && value > 0) mtu = static_cast<std::size_t>(value);
+  }
+  ::close(fd);
+  return mtu;
+}
+
 UdpSocket::UdpSocket(const asio::any_io_executor& executor, int fd) : socket_(executor), fd_(fd) {}
 
 UdpSocket::ReceiveBatch& UdpSocket::ReceiveBatch::for_this_thread() {

@@ -177,7 +177,12 @@ class UdpSocket final : public DatagramSender {
   std::uint64_t send_drops_ = 0;
 };
 
-// True for 127.0.0.0/8 and ::1 — paths on which rpcnet uses large datagrams.
+// True for 127.0.0.0/8 and ::1: routes with no hop between the ends.
 bool is_loopback(const sockaddr* address) noexcept;
+
+// The MTU of the route the kernel would send to `address` through (the outgoing interface's, or
+// a smaller one it learned for that destination); nullopt when there is no route. Costs a
+// socket, a connect (UDP: no packet is sent) and a getsockopt.
+std::optional<std::size_t> route_mtu(const sockaddr* address) noexcept;
 
 }  // namespace rpcnet::runtime

@@ -414,6 +414,34 @@ TEST(ConfigTest, BadBindAddressIsAConfigErrorNamingIt) {
   EXPECT_NE(bound.error().message().find("127.0.0.1:http"), std::string::npos);
 }
 
+TEST(ConfigTest, AMaxUdpPayloadOutsideWhatQuicAndUdpAllowIsAConfigErrorNamingIt) {
+  for (std::size_t bytes : {std::size_t{1199}, std::size_t{65528}}) {
+    RpcServer server(server_config().with_max_udp_payload(bytes));
+    auto bound = server.bind();
+    ASSERT_FALSE(bound.ok()) << bytes;
+    EXPECT_THAT(bound, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
+    EXPECT_NE(bound.error().message().find("max_udp_payload"), std::string::npos) << bound.error();
+  }
+}
+
+TEST(DatagramSizeTest, LoopbackUsesSixteenKibibyteDatagramsUnlessConfiguredSmaller) {
+  LoopbackServer server;
+  server.server().register_method("echo", [](Bytes request) -> asio::awaitable<Result<Bytes>> {
+    co_return request;
+  });
+  server.start();
+  const auto reached = [&](RpcConfig config) {
+    return run_bounded(server.runtime(), [&]() -> asio::awaitable<std::size_t> {
+      RpcClient client = co_await server.connect(std::move(config));
+      auto reply = co_await client.call("echo", Bytes(100'000, 1));
+      if (!reply) co_return 0;
+      co_return client.max_udp_payload();
+    }());
+  };
+  EXPECT_EQ(reached(client_config()), 16384u) << "loopback: the automatic ceiling at once";
+  EXPECT_EQ(reached(client_config().with_max_udp_payload(4096)), 4096u);
+}
+
 TEST(ConfigTest, PortZeroBindsAnOsChosenPortReportedBySocketAddr) {
   RpcServer server(server_config());
   EXPECT_FALSE(server.socket_addr().has_value());
