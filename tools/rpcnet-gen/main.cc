@@ -8,6 +8,11 @@
 // `protoc-gen-rpcnet` (a symlink), it is a protoc plugin instead:
 //   protoc --plugin=protoc-gen-rpcnet=$(which protoc-gen-rpcnet) --rpcnet_out=gen --cpp_out=gen x.proto
 //
+// Imports resolve like protoc's: from the -I directories, the directory of an input under none
+// of them, and last the installed protobuf's include directory (the well-known types,
+// google/protobuf/*.proto, whose message code libprotobuf carries, so none is generated for
+// them). Imported files that are not inputs get their message code generated as well.
+//
 // Errors (a missing file, a syntax error, an unknown type, an output directory that cannot be
 // written) print `file:line:column: error: reason` and exit 1; nothing is written unless every
 // input compiled. Output is deterministic, and files whose content did not change keep their
@@ -15,6 +20,7 @@
 #include <google/protobuf/compiler/cpp/generator.h>
 #include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/compiler/plugin.h>
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <unistd.h>
 
@@ -59,7 +65,12 @@ int fail(const std::string& message) {
 class ErrorPrinter : public pb::compiler::MultiFileErrorCollector {
  public:
   void AddError(const std::string& file, int line, int column, const std::string& message) override {
-    print(file, line, column, "error", message);
+    // libprotoc reports a missing import twice: the file alone, then the import line naming it.
+    print(file, line, column, "error",
+          line < 0 && message == "File not found."
+              ? "not found under any import root; pass the directory that holds \"" + file +
+                    "\" with -I (PROTO_PATHS in rpcnet_generate)"
+              : message);
     ++errors_;
   }
   void AddWarning(const std::string& file, int line, int column,
@@ -104,6 +115,77 @@ class MemoryContext : public pb::compiler::GeneratorContext {
   std::vector<const pb::FileDescriptor*> parsed_;
   std::set<std::string>& clashes_;
 };
+
+// Where the installed protobuf keeps google/protobuf/*.proto: the directory found when rpcnet-gen
+// was built, else /usr/include; empty if neither holds them.
+fs::path well_known_types_root() {
+  for (const char* candidate : {RPCNET_PROTOBUF_INCLUDE_DIR, "/usr/include"}) {
+    std::error_code error;
+    if (fs::is_regular_file(fs::path(candidate) / "google/protobuf/timestamp.proto", error)) {
+      return fs::path(candidate).lexically_normal();
+    }
+  }
+  return {};
+}
+
+bool is_under(const fs::path& path, const fs::path& root) {
+  const fs::path relative = path.lexically_relative(root);
+  return !relative.empty() && *relative.begin() != "..";
+}
+
+// Import roots, searched in order: the -I directories; for each input under none of them (all
+// inputs when there is no -I), the input's directory (a file) or the input itself (a
+// directory); last, as protoc does, the installed protobuf's, so that the well-known types
+// resolve with no flag.
+std::vector<fs::path> import_roots(const Options& options) {
+  std::vector<fs::path> given;
+  for (const std::string& path : options.proto_paths) given.push_back(fs::absolute(path).lexically_normal());
+  std::vector<fs::path> roots = given;
+  for (const std::string& input : options.inputs) {
+    const fs::path path = fs::absolute(input).lexically_normal();
+    if (std::any_of(given.begin(), given.end(), [&](const fs::path& root) { return is_under(path, root); })) {
+      continue;
+    }
+    const fs::path root = fs::is_directory(path) ? path : path.parent_path();
+    if (std::find(roots.begin(), roots.end(), root) == roots.end()) roots.push_back(root);
+  }
+  const fs::path well_known = well_known_types_root();
+  if (!well_known.empty() && std::find(roots.begin(), roots.end(), well_known) == roots.end()) {
+    roots.push_back(well_known);
+  }
+  return roots;
+}
+
+// A file whose message code libprotobuf itself carries (the well-known types): generated code
+// includes protobuf's header for it and links libprotobuf, never a second copy.
+bool provided_by_libprotobuf(const pb::FileDescriptor& file) {
+  const std::string& name = file.name();
+  return name.rfind("google/protobuf/", 0) == 0 && name.rfind("google/protobuf/compiler/", 0) != 0 &&
+         pb::DescriptorPool::generated_pool()->FindFileByName(name) != nullptr;
+}
+
+// The files inputs import, directly or not, that are neither inputs nor provided by
+// libprotobuf: their message code is generated too. In a deterministic order (inputs sorted,
+// imports as declared), each once, with the index of the first input importing it.
+std::vector<std::pair<const pb::FileDescriptor*, std::size_t>> dependencies_to_generate(
+    const std::vector<const pb::FileDescriptor*>& inputs) {
+  std::set<const pb::FileDescriptor*> seen(inputs.begin(), inputs.end());
+  std::vector<std::pair<const pb::FileDescriptor*, std::size_t>> out;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    std::vector<const pb::FileDescriptor*> pending{inputs[k]};
+    while (!pending.empty()) {
+      const pb::FileDescriptor* file = pending.back();
+      pending.pop_back();
+      for (int i = file->dependency_count() - 1; i >= 0; --i) {
+        const pb::FileDescriptor* dependency = file->dependency(i);
+        if (provided_by_libprotobuf(*dependency) || !seen.insert(dependency).second) continue;
+        out.emplace_back(dependency, k);
+        pending.push_back(dependency);
+      }
+    }
+  }
+  return out;
+}
 
 // Every .proto file named by --input: files as given, directories searched recursively.
 bool collect_inputs(const Options& options, std::vector<fs::path>& out) {
@@ -212,16 +294,8 @@ int generate(const Options& options) {
   std::vector<fs::path> inputs;
   if (!collect_inputs(options, inputs)) return 1;
 
-  // Proto paths: as given, else the input's directory (a file) or the input itself (a directory).
-  std::vector<fs::path> roots;
-  for (const std::string& path : options.proto_paths) roots.push_back(fs::absolute(path).lexically_normal());
-  if (roots.empty()) {
-    for (const std::string& input : options.inputs) {
-      const fs::path path = fs::absolute(input).lexically_normal();
-      roots.push_back(fs::is_directory(path) ? path : path.parent_path());
-    }
-  }
   pb::compiler::DiskSourceTree source_tree;
+  const std::vector<fs::path> roots = import_roots(options);
   for (const fs::path& root : roots) source_tree.MapPath("", root.string());
 
   ErrorPrinter errors;
@@ -250,7 +324,8 @@ int generate(const Options& options) {
     parameter = "client_only";
   }
 
-  // Files other inputs import keep their message code at the root (see message_directory()).
+  // Files other inputs import keep their message code at the root (see message_directory()),
+  // and so do the imported files that are not inputs, whose message code is generated too.
   std::set<std::string> imported;
   std::set<std::string> input_names;
   for (const pb::FileDescriptor* file : files) input_names.insert(file->name());
@@ -259,6 +334,8 @@ int generate(const Options& options) {
       if (input_names.count(file->dependency(i)->name()) > 0) imported.insert(file->dependency(i)->name());
     }
   }
+  const auto dependencies = dependencies_to_generate(files);
+  for (const auto& [dependency, first_importer] : dependencies) imported.insert(dependency->name());
 
   std::map<std::string, std::string> generated;
   std::set<std::string> clashes;
@@ -278,6 +355,13 @@ int generate(const Options& options) {
     MemoryContext service_context("", generated, files, clashes);
     if (!services.Generate(file, parameter, &service_context, &error)) {
       return fail(file->name() + ": " + error);
+    }
+  }
+  for (const auto& [dependency, first_importer] : dependencies) {
+    MemoryContext message_context("", generated, files, clashes);
+    std::string error;
+    if (!messages.Generate(dependency, "", &message_context, &error)) {
+      return fail(dependency->name() + ": " + error);
     }
   }
   if (!clashes.empty()) {
@@ -302,15 +386,33 @@ int generate(const Options& options) {
     const fs::path dir = fs::absolute(options.build_sources);
     std::error_code error;
     fs::create_directories(dir, error);
-    for (std::size_t k = 0; k < files.size(); ++k) {
-      const std::string directory = rpcnet::gen::message_directory(*files[k], imported);
-      std::string source = files[k]->name();
+    const auto source_of = [&](const pb::FileDescriptor& file) {
+      const std::string directory = rpcnet::gen::message_directory(file, imported);
+      std::string source = file.name();
       source.resize(source.size() - std::string_view(".proto").size());
-      source = (directory.empty() ? "" : directory + "/") + source + ".pb.cc";
+      return (directory.empty() ? "" : directory + "/") + source + ".pb.cc";
+    };
+    for (std::size_t k = 0; k < files.size(); ++k) {
+      std::string text = "// Generated by rpcnet-gen " + std::string(rpcnet::gen::kVersion) + " for " +
+                         files[k]->name() + ". Do not edit.\n#include \"" + source_of(*files[k]) +
+                         "\"\n";
+      // The imported files that are not inputs compile with the first input importing them.
+      // Every .pb.cc defines the file-scope arrays `schemas` and `file_default_instances`;
+      // renamed here, so that several share this translation unit (protobuf's headers are all
+      // included by the first .pb.cc already, so the macros touch only the code below).
+      std::size_t renamed = 0;
+      for (const auto& [dependency, first_importer] : dependencies) {
+        if (first_importer != k) continue;
+        const std::string suffix = std::to_string(++renamed);
+        text += "\n// " + dependency->name() + ", imported by " + files[k]->name() +
+                "\n#define schemas rpcnet_schemas_" + suffix +
+                "\n#define file_default_instances rpcnet_file_default_instances_" + suffix +
+                "\n#include \"" + source_of(*dependency) +
+                "\"\n#undef schemas\n#undef file_default_instances\n";
+      }
       // Always rewritten: its timestamp tells the build system generation has happened.
       std::ofstream out(dir / ("build_" + std::to_string(k) + ".cc"), std::ios::trunc);
-      out << "// Generated by rpcnet-gen " << rpcnet::gen::kVersion << " for " << files[k]->name()
-          << ". Do not edit.\n#include \"" << source << "\"\n";
+      out << text;
       out.close();
       if (!out) return fail("cannot write build sources in " + options.build_sources);
     }
@@ -337,7 +439,8 @@ int main(int argc, char** argv) {
   app.add_option("--output,-o", options.output, "where to write the generated code")
       ->capture_default_str();
   app.add_option("-I,--proto-path", options.proto_paths,
-                 "directory to resolve imports from (repeatable; default: the input's directory)");
+                 "directory to resolve imports from (repeatable; an input under none of them adds "
+                 "its own directory; protobuf's well-known types always resolve)");
   auto* server_only = app.add_flag("--server-only", options.server_only,
                                    "messages and the handler/server side only");
   auto* client_only = app.add_flag("--client-only", options.client_only,
