@@ -55,6 +55,9 @@ struct Options {
   // order), each compiling that file's generated .pb.cc. A build system knows these names from
   // the number of inputs alone, before any generation has run.
   std::string build_sources;
+  // Build integration: a Makefile-style depfile naming every .proto file this run read (inputs
+  // and everything they import), so that editing an imported file regenerates too.
+  std::string depfile;
 };
 
 int fail(const std::string& message) {
@@ -290,6 +293,44 @@ bool write_all(const fs::path& root, const std::map<std::string, std::string>& f
   return ok;
 }
 
+// The depfile's rule: the first build source (or the depfile itself, without --build-sources)
+// depends on every file read, inputs and imports alike, by absolute path.
+bool write_depfile(const Options& options, pb::compiler::DiskSourceTree& source_tree,
+                   const std::vector<const pb::FileDescriptor*>& inputs) {
+  std::set<std::string> read;
+  std::vector<const pb::FileDescriptor*> pending(inputs.begin(), inputs.end());
+  std::set<const pb::FileDescriptor*> seen(inputs.begin(), inputs.end());
+  while (!pending.empty()) {
+    const pb::FileDescriptor* file = pending.back();
+    pending.pop_back();
+    std::string disk;
+    if (source_tree.VirtualFileToDiskFile(file->name(), &disk)) {
+      read.insert(fs::absolute(disk).lexically_normal().string());
+    }
+    for (int i = 0; i < file->dependency_count(); ++i) {
+      if (seen.insert(file->dependency(i)).second) pending.push_back(file->dependency(i));
+    }
+  }
+  const auto escaped = [](const std::string& path) {
+    std::string out;
+    for (char c : path) {
+      if (c == ' ' || c == '#' || c == '\\') out += '\\';
+      if (c == '$') out += '$';
+      out += c;
+    }
+    return out;
+  };
+  const fs::path target = options.build_sources.empty()
+                              ? fs::absolute(options.depfile)
+                              : fs::absolute(options.build_sources) / "build_0.cc";
+  std::ofstream out(options.depfile, std::ios::trunc);
+  out << escaped(target.lexically_normal().string()) << ":";
+  for (const std::string& path : read) out << " \\\n  " << escaped(path);
+  out << "\n";
+  out.close();
+  return static_cast<bool>(out);
+}
+
 int generate(const Options& options) {
   std::vector<fs::path> inputs;
   if (!collect_inputs(options, inputs)) return 1;
@@ -417,6 +458,9 @@ int generate(const Options& options) {
       if (!out) return fail("cannot write build sources in " + options.build_sources);
     }
   }
+  if (!options.depfile.empty() && !write_depfile(options, source_tree, files)) {
+    return fail("cannot write depfile " + options.depfile);
+  }
   return 0;
 }
 
@@ -449,6 +493,9 @@ int main(int argc, char** argv) {
   app.add_option("--build-sources", options.build_sources,
                  "also write build_<k>.cc (k = 0.. per input file) compiling the generated message "
                  "code, for build systems");
+  app.add_option("--depfile", options.depfile,
+                 "also write a Makefile-style depfile listing every .proto file read, for build "
+                 "systems");
   server_only->excludes(client_only)->excludes(types_only);
   client_only->excludes(types_only);
   try {
