@@ -114,8 +114,8 @@ TEST_F(CodegenImportsTest, EveryWellKnownFieldRoundTrips) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*echoed, sent));
 }
 
-// importing.proto was the only input of its rpcnet_generate() call's pair that imports
-// common.proto (and, through it, units/unit.proto); both messages are usable here.
+// common.proto (and units/unit.proto, which it imports) is no input of rpcnet_generate():
+// importing.proto's messages and common.proto's are both usable here.
 TEST_F(CodegenImportsTest, MessagesOfAFileThatWasNoInputRoundTrip) {
   auto labeled = run_bounded(server_.runtime(),
                              [&]() -> asio::awaitable<Result<codegen::importing::Labeled>> {

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "imports.h"
 #include "service_generator.h"
 
 namespace fs = std::filesystem;
@@ -118,77 +119,6 @@ class MemoryContext : public pb::compiler::GeneratorContext {
   std::vector<const pb::FileDescriptor*> parsed_;
   std::set<std::string>& clashes_;
 };
-
-// Where the installed protobuf keeps google/protobuf/*.proto: the directory found when rpcnet-gen
-// was built, else /usr/include; empty if neither holds them.
-fs::path well_known_types_root() {
-  for (const char* candidate : {RPCNET_PROTOBUF_INCLUDE_DIR, "/usr/include"}) {
-    std::error_code error;
-    if (fs::is_regular_file(fs::path(candidate) / "google/protobuf/timestamp.proto", error)) {
-      return fs::path(candidate).lexically_normal();
-    }
-  }
-  return {};
-}
-
-bool is_under(const fs::path& path, const fs::path& root) {
-  const fs::path relative = path.lexically_relative(root);
-  return !relative.empty() && *relative.begin() != "..";
-}
-
-// Import roots, searched in order: the -I directories; for each input under none of them (all
-// inputs when there is no -I), the input's directory (a file) or the input itself (a
-// directory); last, as protoc does, the installed protobuf's, so that the well-known types
-// resolve with no flag.
-std::vector<fs::path> import_roots(const Options& options) {
-  std::vector<fs::path> given;
-  for (const std::string& path : options.proto_paths) given.push_back(fs::absolute(path).lexically_normal());
-  std::vector<fs::path> roots = given;
-  for (const std::string& input : options.inputs) {
-    const fs::path path = fs::absolute(input).lexically_normal();
-    if (std::any_of(given.begin(), given.end(), [&](const fs::path& root) { return is_under(path, root); })) {
-      continue;
-    }
-    const fs::path root = fs::is_directory(path) ? path : path.parent_path();
-    if (std::find(roots.begin(), roots.end(), root) == roots.end()) roots.push_back(root);
-  }
-  const fs::path well_known = well_known_types_root();
-  if (!well_known.empty() && std::find(roots.begin(), roots.end(), well_known) == roots.end()) {
-    roots.push_back(well_known);
-  }
-  return roots;
-}
-
-// A file whose message code libprotobuf itself carries (the well-known types): generated code
-// includes protobuf's header for it and links libprotobuf, never a second copy.
-bool provided_by_libprotobuf(const pb::FileDescriptor& file) {
-  const std::string& name = file.name();
-  return name.rfind("google/protobuf/", 0) == 0 && name.rfind("google/protobuf/compiler/", 0) != 0 &&
-         pb::DescriptorPool::generated_pool()->FindFileByName(name) != nullptr;
-}
-
-// The files inputs import, directly or not, that are neither inputs nor provided by
-// libprotobuf: their message code is generated too. In a deterministic order (inputs sorted,
-// imports as declared), each once, with the index of the first input importing it.
-std::vector<std::pair<const pb::FileDescriptor*, std::size_t>> dependencies_to_generate(
-    const std::vector<const pb::FileDescriptor*>& inputs) {
-  std::set<const pb::FileDescriptor*> seen(inputs.begin(), inputs.end());
-  std::vector<std::pair<const pb::FileDescriptor*, std::size_t>> out;
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    std::vector<const pb::FileDescriptor*> pending{inputs[k]};
-    while (!pending.empty()) {
-      const pb::FileDescriptor* file = pending.back();
-      pending.pop_back();
-      for (int i = file->dependency_count() - 1; i >= 0; --i) {
-        const pb::FileDescriptor* dependency = file->dependency(i);
-        if (provided_by_libprotobuf(*dependency) || !seen.insert(dependency).second) continue;
-        out.emplace_back(dependency, k);
-        pending.push_back(dependency);
-      }
-    }
-  }
-  return out;
-}
 
 // Every .proto file named by --input: files as given, directories searched recursively.
 bool collect_inputs(const Options& options, std::vector<fs::path>& out) {
@@ -293,42 +223,10 @@ bool write_all(const fs::path& root, const std::map<std::string, std::string>& f
   return ok;
 }
 
-// The depfile's rule: the first build source (or the depfile itself, without --build-sources)
-// depends on every file read, inputs and imports alike, by absolute path.
-bool write_depfile(const Options& options, pb::compiler::DiskSourceTree& source_tree,
-                   const std::vector<const pb::FileDescriptor*>& inputs) {
-  std::set<std::string> read;
-  std::vector<const pb::FileDescriptor*> pending(inputs.begin(), inputs.end());
-  std::set<const pb::FileDescriptor*> seen(inputs.begin(), inputs.end());
-  while (!pending.empty()) {
-    const pb::FileDescriptor* file = pending.back();
-    pending.pop_back();
-    std::string disk;
-    if (source_tree.VirtualFileToDiskFile(file->name(), &disk)) {
-      read.insert(fs::absolute(disk).lexically_normal().string());
-    }
-    for (int i = 0; i < file->dependency_count(); ++i) {
-      if (seen.insert(file->dependency(i)).second) pending.push_back(file->dependency(i));
-    }
-  }
-  const auto escaped = [](const std::string& path) {
-    std::string out;
-    for (char c : path) {
-      if (c == ' ' || c == '#' || c == '\\') out += '\\';
-      if (c == '$') out += '$';
-      out += c;
-    }
-    return out;
-  };
-  const fs::path target = options.build_sources.empty()
-                              ? fs::absolute(options.depfile)
-                              : fs::absolute(options.build_sources) / "build_0.cc";
-  std::ofstream out(options.depfile, std::ios::trunc);
-  out << escaped(target.lexically_normal().string()) << ":";
-  for (const std::string& path : read) out << " \\\n  " << escaped(path);
-  out << "\n";
-  out.close();
-  return static_cast<bool>(out);
+// The depfile's rule is for the first build source (the depfile itself without --build-sources).
+fs::path depfile_target(const Options& options) {
+  return options.build_sources.empty() ? fs::absolute(options.depfile)
+                                       : fs::absolute(options.build_sources) / "build_0.cc";
 }
 
 int generate(const Options& options) {
@@ -336,7 +234,7 @@ int generate(const Options& options) {
   if (!collect_inputs(options, inputs)) return 1;
 
   pb::compiler::DiskSourceTree source_tree;
-  const std::vector<fs::path> roots = import_roots(options);
+  const std::vector<fs::path> roots = rpcnet::gen::import_roots(options.proto_paths, options.inputs);
   for (const fs::path& root : roots) source_tree.MapPath("", root.string());
 
   ErrorPrinter errors;
@@ -375,7 +273,7 @@ int generate(const Options& options) {
       if (input_names.count(file->dependency(i)->name()) > 0) imported.insert(file->dependency(i)->name());
     }
   }
-  const auto dependencies = dependencies_to_generate(files);
+  const auto dependencies = rpcnet::gen::dependencies_to_generate(files);
   for (const auto& [dependency, first_importer] : dependencies) imported.insert(dependency->name());
 
   std::map<std::string, std::string> generated;
@@ -458,7 +356,8 @@ int generate(const Options& options) {
       if (!out) return fail("cannot write build sources in " + options.build_sources);
     }
   }
-  if (!options.depfile.empty() && !write_depfile(options, source_tree, files)) {
+  if (!options.depfile.empty() &&
+      !rpcnet::gen::write_depfile(options.depfile, depfile_target(options), source_tree, files)) {
     return fail("cannot write depfile " + options.depfile);
   }
   return 0;
