@@ -7,7 +7,11 @@
 #   #include "greeting/greeting.hpp"      // service Greeting: messages, client and server
 #
 # OUTPUT_DIR defaults to ${CMAKE_CURRENT_BINARY_DIR}/rpcnet_generated/<target>. PROTO_PATHS
-# (import roots) default to the directory of each proto.
+# (import roots) default to the directory of each proto; a proto under none of the PROTO_PATHS
+# given adds its own directory. protobuf's well-known types (google/protobuf/*.proto) always
+# resolve, and their code comes from libprotobuf. Files the PROTOS import but that are not PROTOS
+# themselves get their message code generated and compiled too (each once), and editing them
+# regenerates.
 #
 # Example:
 #   add_executable(greeter main.cc)
@@ -63,10 +67,13 @@ function(rpcnet_generate)
   foreach(k RANGE ${last})
     list(APPEND sources ${build_dir}/build_${k}.cc)
   endforeach()
+  # The depfile lists the imported .proto files too, so that editing one regenerates.
   add_custom_command(
     OUTPUT ${sources}
     COMMAND ${generator} ${arguments} --output ${ARG_OUTPUT_DIR} --build-sources ${build_dir}
+            --depfile ${build_dir}/generate.d
     DEPENDS ${protos} ${generator_dependency}
+    DEPFILE ${build_dir}/generate.d
     COMMENT "rpcnet-gen: generating code for ${ARG_TARGET}"
     VERBATIM)
   target_sources(${ARG_TARGET} PRIVATE ${sources})

@@ -7,6 +7,8 @@
 #   cli_test.sh flags       <rpcnet-gen> <tests/golden>  --server-only/--client-only/--types-only,
 #                                                         --help, --version, unknown flags
 #   cli_test.sh plugin      <rpcnet-gen> <tests/golden> <protoc>   protoc-gen-rpcnet under protoc
+#   cli_test.sh imports     <rpcnet-gen> <tests/codegen/imports>   import roots, well-known types,
+#                                                         imported files that are no input
 #
 # The flags mode reads the expected version from RPCNET_VERSION. Every mode works in its own
 # temporary directory and removes it; a failure prints what differs and exits 1.
@@ -124,6 +126,8 @@ case $mode in
       run_case syntax_error "$out" --input "$bad/valid.proto" --input "$bad/syntax_error.proto" \
         -I "$bad" --output @OUT@
       run_case unknown_type "$out" --input "$bad/valid.proto" --input "$bad/unknown_type.proto" \
+        -I "$bad" --output @OUT@
+      run_case missing_import "$out" --input "$bad/valid.proto" --input "$bad/missing_import.proto" \
         -I "$bad" --output @OUT@
       run_case service_name_clash "$out" --input "$bad/clash_a.proto" --input "$bad/clash_b.proto" \
         -I "$bad" --output @OUT@
@@ -249,8 +253,60 @@ case $mode in
     [[ -z $(tree "$tmp/bad-parameter") ]] || fail "plugin: an unknown parameter still wrote files"
     ;;
 
+  imports)
+    # $golden is tests/codegen/imports here: importing.proto and well_known.proto both import
+    # common.proto, which imports units/unit.proto; neither of those two is ever an input.
+    dir=$golden
+    "$gen" --input "$dir/importing.proto" --input "$dir/well_known.proto" --output "$tmp/both" \
+      --build-sources "$tmp/both-build" --depfile "$tmp/both.d" || fail "two inputs: exit status $?"
+    want='clock/client.hpp clock/clock.hpp clock/server.hpp clock/well_known.pb.cc clock/well_known.pb.h
+common.pb.cc common.pb.h labeler/client.hpp labeler/importing.pb.cc labeler/importing.pb.h
+labeler/labeler.hpp labeler/server.hpp units/unit.pb.cc units/unit.pb.h'
+    got=$(tree "$tmp/both" | tr '\n' ' ')
+    [[ $got == "$(echo $want) " ]] || fail "two inputs wrote: $got (expected: $(echo $want))"
+    # Each imported file compiles exactly once: in the first importer's (sorted) build source.
+    for source in common.pb.cc units/unit.pb.cc; do
+      [[ $(grep -l "#include \"$source\"" "$tmp/both-build"/*.cc | xargs -n1 basename) == build_0.cc ]] ||
+        fail "$source is not included by build_0.cc alone: $(grep -c "$source" "$tmp/both-build"/*.cc)"
+    done
+    grep -q 'google/protobuf' "$tmp/both-build"/*.cc && fail "a build source compiles a well-known type"
+    grep -q '#include "google/protobuf/timestamp.pb.h"\|#include <google/protobuf/timestamp.pb.h>' \
+      "$tmp/both/clock/well_known.pb.h" || fail "well_known.pb.h does not include protobuf's timestamp.pb.h"
+    # The depfile names every file read, the imports and the well-known types included.
+    for file in "$dir/common.proto" "$dir/units/unit.proto" "$dir/importing.proto" \
+      /google/protobuf/timestamp.proto; do
+      grep -q -- "$file" "$tmp/both.d" || fail "the depfile lacks $file: $(cat "$tmp/both.d")"
+    done
+    [[ $(head -1 "$tmp/both.d") == "$tmp/both-build/build_0.cc: \\" ]] ||
+      fail "the depfile's rule is not for build_0.cc: $(head -1 "$tmp/both.d")"
+
+    # The importing file alone: the same files for it and its imports, not a file more.
+    "$gen" --input "$dir/importing.proto" --output "$tmp/alone" || fail "one input: exit status $?"
+    [[ $(tree "$tmp/alone" | tr '\n' ' ') == "common.pb.cc common.pb.h labeler/client.hpp labeler/importing.pb.cc labeler/importing.pb.h labeler/labeler.hpp labeler/server.hpp units/unit.pb.cc units/unit.pb.h " ]] ||
+      fail "one input wrote: $(tree "$tmp/alone" | tr '\n' ' ')"
+    for file in $(tree "$tmp/alone"); do
+      cmp -s "$tmp/alone/$file" "$tmp/both/$file" || fail "$file differs between the two runs"
+    done
+
+    # -I naming directories that hold no input (protobuf's own, an unrelated one) keeps the
+    # input's directory as a root: the same output as with no -I at all.
+    protobuf_root=$(sed -n 's|^  \(.*\)/google/protobuf/timestamp.proto \\$|\1|p' "$tmp/both.d")
+    [[ -n $protobuf_root ]] || fail "no protobuf root in the depfile"
+    mkdir -p "$tmp/unrelated"
+    for root in "$protobuf_root" "$tmp/unrelated"; do
+      rm -rf "$tmp/rooted"
+      "$gen" --input "$dir/importing.proto" -I "$root" --output "$tmp/rooted" ||
+        fail "-I $root: exit status $?"
+      diff -r "$tmp/alone" "$tmp/rooted" >/dev/null || fail "-I $root changed the output"
+    done
+    # An explicit root that does hold the input wins: names are relative to it.
+    "$gen" --input "$dir/units/unit.proto" -I "$dir" --output "$tmp/nested" || fail "-I parent: $?"
+    [[ $(tree "$tmp/nested" | tr '\n' ' ') == "units/unit.pb.cc units/unit.pb.h " ]] ||
+      fail "-I parent wrote: $(tree "$tmp/nested" | tr '\n' ' ')"
+    ;;
+
   *)
-    echo "usage: $0 golden|determinism|errors|flags|plugin <rpcnet-gen> <tests/golden> [protoc]" >&2
+    echo "usage: $0 golden|determinism|errors|flags|plugin|imports <rpcnet-gen> <tests/golden> [protoc]" >&2
     exit 2
     ;;
 esac

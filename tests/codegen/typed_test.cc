@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "counter/counter.hpp"
+#include "greet_and_count.h"
 #include "greeting/greeting.hpp"
 #include "relay/relay.hpp"
 #include "integration/harness.h"
@@ -461,6 +462,15 @@ TEST_F(CodegenTypedTest, TwoGeneratedServicesShareOneServerAndOneConnection) {
         std::to_string(second->value()) + " " + std::to_string(third->value());
   }());
   EXPECT_EQ(log, "Hello, Ada! 5 12 42");
+}
+
+// The example doc/codegen.md shows: it connects by itself, and the server sees one connection.
+TEST_F(CodegenTypedTest, TheDocumentedTwoClientsExampleUsesOneConnection) {
+  auto result = run_bounded(server_.runtime(), greet_and_count(server_.address(), client_config()));
+  ASSERT_TRUE(result) << result.error();
+  EXPECT_EQ(*result, "Hello, Ada! total=5");
+  EXPECT_EQ(server_.server().stats().connections_accepted, 1U);
+  EXPECT_EQ(server_.server().stats().calls_started, 2U);
 }
 
 // relay.proto imports greeting.proto, a top-level proto with services of its own.

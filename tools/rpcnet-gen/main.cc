@@ -8,6 +8,11 @@
 // `protoc-gen-rpcnet` (a symlink), it is a protoc plugin instead:
 //   protoc --plugin=protoc-gen-rpcnet=$(which protoc-gen-rpcnet) --rpcnet_out=gen --cpp_out=gen x.proto
 //
+// Imports resolve like protoc's: from the -I directories, the directory of an input under none
+// of them, and last the installed protobuf's include directory (the well-known types,
+// google/protobuf/*.proto, whose message code libprotobuf carries, so none is generated for
+// them). Imported files that are not inputs get their message code generated as well.
+//
 // Errors (a missing file, a syntax error, an unknown type, an output directory that cannot be
 // written) print `file:line:column: error: reason` and exit 1; nothing is written unless every
 // input compiled. Output is deterministic, and files whose content did not change keep their
@@ -15,6 +20,7 @@
 #include <google/protobuf/compiler/cpp/generator.h>
 #include <google/protobuf/compiler/importer.h>
 #include <google/protobuf/compiler/plugin.h>
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <unistd.h>
 
@@ -31,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "imports.h"
 #include "service_generator.h"
 
 namespace fs = std::filesystem;
@@ -49,6 +56,9 @@ struct Options {
   // order), each compiling that file's generated .pb.cc. A build system knows these names from
   // the number of inputs alone, before any generation has run.
   std::string build_sources;
+  // Build integration: a Makefile-style depfile naming every .proto file this run read (inputs
+  // and everything they import), so that editing an imported file regenerates too.
+  std::string depfile;
 };
 
 int fail(const std::string& message) {
@@ -59,7 +69,12 @@ int fail(const std::string& message) {
 class ErrorPrinter : public pb::compiler::MultiFileErrorCollector {
  public:
   void AddError(const std::string& file, int line, int column, const std::string& message) override {
-    print(file, line, column, "error", message);
+    // libprotoc reports a missing import twice: the file alone, then the import line naming it.
+    print(file, line, column, "error",
+          line < 0 && message == "File not found."
+              ? "not found under any import root; pass the directory that holds \"" + file +
+                    "\" with -I (PROTO_PATHS in rpcnet_generate)"
+              : message);
     ++errors_;
   }
   void AddWarning(const std::string& file, int line, int column,
@@ -208,20 +223,18 @@ bool write_all(const fs::path& root, const std::map<std::string, std::string>& f
   return ok;
 }
 
+// The depfile's rule is for the first build source (the depfile itself without --build-sources).
+fs::path depfile_target(const Options& options) {
+  return options.build_sources.empty() ? fs::absolute(options.depfile)
+                                       : fs::absolute(options.build_sources) / "build_0.cc";
+}
+
 int generate(const Options& options) {
   std::vector<fs::path> inputs;
   if (!collect_inputs(options, inputs)) return 1;
 
-  // Proto paths: as given, else the input's directory (a file) or the input itself (a directory).
-  std::vector<fs::path> roots;
-  for (const std::string& path : options.proto_paths) roots.push_back(fs::absolute(path).lexically_normal());
-  if (roots.empty()) {
-    for (const std::string& input : options.inputs) {
-      const fs::path path = fs::absolute(input).lexically_normal();
-      roots.push_back(fs::is_directory(path) ? path : path.parent_path());
-    }
-  }
   pb::compiler::DiskSourceTree source_tree;
+  const std::vector<fs::path> roots = rpcnet::gen::import_roots(options.proto_paths, options.inputs);
   for (const fs::path& root : roots) source_tree.MapPath("", root.string());
 
   ErrorPrinter errors;
@@ -250,7 +263,8 @@ int generate(const Options& options) {
     parameter = "client_only";
   }
 
-  // Files other inputs import keep their message code at the root (see message_directory()).
+  // Files other inputs import keep their message code at the root (see message_directory()),
+  // and so do the imported files that are not inputs, whose message code is generated too.
   std::set<std::string> imported;
   std::set<std::string> input_names;
   for (const pb::FileDescriptor* file : files) input_names.insert(file->name());
@@ -259,6 +273,8 @@ int generate(const Options& options) {
       if (input_names.count(file->dependency(i)->name()) > 0) imported.insert(file->dependency(i)->name());
     }
   }
+  const auto dependencies = rpcnet::gen::dependencies_to_generate(files);
+  for (const auto& [dependency, first_importer] : dependencies) imported.insert(dependency->name());
 
   std::map<std::string, std::string> generated;
   std::set<std::string> clashes;
@@ -278,6 +294,13 @@ int generate(const Options& options) {
     MemoryContext service_context("", generated, files, clashes);
     if (!services.Generate(file, parameter, &service_context, &error)) {
       return fail(file->name() + ": " + error);
+    }
+  }
+  for (const auto& [dependency, first_importer] : dependencies) {
+    MemoryContext message_context("", generated, files, clashes);
+    std::string error;
+    if (!messages.Generate(dependency, "", &message_context, &error)) {
+      return fail(dependency->name() + ": " + error);
     }
   }
   if (!clashes.empty()) {
@@ -302,18 +325,40 @@ int generate(const Options& options) {
     const fs::path dir = fs::absolute(options.build_sources);
     std::error_code error;
     fs::create_directories(dir, error);
-    for (std::size_t k = 0; k < files.size(); ++k) {
-      const std::string directory = rpcnet::gen::message_directory(*files[k], imported);
-      std::string source = files[k]->name();
+    const auto source_of = [&](const pb::FileDescriptor& file) {
+      const std::string directory = rpcnet::gen::message_directory(file, imported);
+      std::string source = file.name();
       source.resize(source.size() - std::string_view(".proto").size());
-      source = (directory.empty() ? "" : directory + "/") + source + ".pb.cc";
+      return (directory.empty() ? "" : directory + "/") + source + ".pb.cc";
+    };
+    for (std::size_t k = 0; k < files.size(); ++k) {
+      std::string text = "// Generated by rpcnet-gen " + std::string(rpcnet::gen::kVersion) + " for " +
+                         files[k]->name() + ". Do not edit.\n#include \"" + source_of(*files[k]) +
+                         "\"\n";
+      // The imported files that are not inputs compile with the first input importing them.
+      // Every .pb.cc defines the file-scope arrays `schemas` and `file_default_instances`;
+      // renamed here, so that several share this translation unit (protobuf's headers are all
+      // included by the first .pb.cc already, so the macros touch only the code below).
+      std::size_t renamed = 0;
+      for (const auto& [dependency, first_importer] : dependencies) {
+        if (first_importer != k) continue;
+        const std::string suffix = std::to_string(++renamed);
+        text += "\n// " + dependency->name() + ", imported by " + files[k]->name() +
+                "\n#define schemas rpcnet_schemas_" + suffix +
+                "\n#define file_default_instances rpcnet_file_default_instances_" + suffix +
+                "\n#include \"" + source_of(*dependency) +
+                "\"\n#undef schemas\n#undef file_default_instances\n";
+      }
       // Always rewritten: its timestamp tells the build system generation has happened.
       std::ofstream out(dir / ("build_" + std::to_string(k) + ".cc"), std::ios::trunc);
-      out << "// Generated by rpcnet-gen " << rpcnet::gen::kVersion << " for " << files[k]->name()
-          << ". Do not edit.\n#include \"" << source << "\"\n";
+      out << text;
       out.close();
       if (!out) return fail("cannot write build sources in " + options.build_sources);
     }
+  }
+  if (!options.depfile.empty() &&
+      !rpcnet::gen::write_depfile(options.depfile, depfile_target(options), source_tree, files)) {
+    return fail("cannot write depfile " + options.depfile);
   }
   return 0;
 }
@@ -337,7 +382,8 @@ int main(int argc, char** argv) {
   app.add_option("--output,-o", options.output, "where to write the generated code")
       ->capture_default_str();
   app.add_option("-I,--proto-path", options.proto_paths,
-                 "directory to resolve imports from (repeatable; default: the input's directory)");
+                 "directory to resolve imports from (repeatable; an input under none of them adds "
+                 "its own directory; protobuf's well-known types always resolve)");
   auto* server_only = app.add_flag("--server-only", options.server_only,
                                    "messages and the handler/server side only");
   auto* client_only = app.add_flag("--client-only", options.client_only,
@@ -346,6 +392,9 @@ int main(int argc, char** argv) {
   app.add_option("--build-sources", options.build_sources,
                  "also write build_<k>.cc (k = 0.. per input file) compiling the generated message "
                  "code, for build systems");
+  app.add_option("--depfile", options.depfile,
+                 "also write a Makefile-style depfile listing every .proto file read, for build "
+                 "systems");
   server_only->excludes(client_only)->excludes(types_only);
   client_only->excludes(types_only);
   try {
