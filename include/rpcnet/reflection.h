@@ -31,11 +31,14 @@
 // (#include "server_reflection/server_reflection.hpp"), for programs that ask the questions.
 //
 // Example:
-//   rpcnet::RpcServer server(rpcnet::RpcConfig("certs/server.pem", "0.0.0.0:4433")
-//                                .with_key_path("certs/server-key.pem"));
-//   GreeterServer::register_with(server, std::make_shared<MyGreeter>());
-//   rpcnet::enable_reflection(server);  // grpcurl-style tools can now discover Greeter
-//   auto served = server.run();
+//   // Serves `server` discoverably: `rpcnet call HOST:PORT list` (or grpcurl, once rpcnet speaks
+//   // gRPC's wire protocol) can list its services and describe their methods.
+//   rpcnet::Result<void> serve_with_reflection(rpcnet::RpcServer& server) {
+//     // Typed services first, e.g. GreetingServer::register_with(server, handler): their
+//     // descriptors come with their generated code.
+//     rpcnet::enable_reflection(server);
+//     return server.run();
+//   }
 #pragma once
 
 #include "rpcnet/server.h"
