@@ -48,6 +48,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rpcnet/address.h"
 #include "rpcnet/bytes.h"
@@ -156,6 +157,12 @@ class RpcServer {
   void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
   ServerStats stats() const;
+
+  // The names of the registered methods, sorted: what a call may name right now (registration
+  // may continue while serving; each call sees the table as it is then). Any thread.
+  std::vector<std::string> method_names() const;
+  // The configuration the server was made with.
+  const RpcConfig& config() const noexcept;
 
  private:
   std::unique_ptr<detail::ServerState> state_;  // outlives every loop, connection and call

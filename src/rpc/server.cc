@@ -786,6 +786,17 @@ void RpcServer::shutdown(std::chrono::milliseconds grace) {
 
 ServerStats RpcServer::stats() const { return state_->stats(); }
 
+std::vector<std::string> RpcServer::method_names() const {
+  const auto methods = state_->registry.snapshot();
+  std::vector<std::string> names;
+  names.reserve(methods->size());
+  for (const auto& [name, handler] : *methods) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+const RpcConfig& RpcServer::config() const noexcept { return state_->config; }
+
 std::optional<SocketAddress> RpcServer::metrics_address() const {
   std::lock_guard lock(state_->lifecycle_mutex);
   return state_->metrics ? state_->metrics->endpoint_address() : std::nullopt;
