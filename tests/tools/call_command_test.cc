@@ -19,6 +19,7 @@
 #include "greeter/greeter.hpp"
 #include "health/health.hpp"
 #include "integration/harness.h"
+#include "rpcnet/reflection.h"
 #include "runtime/child_process.h"
 
 namespace rpcnet {
@@ -132,8 +133,12 @@ class CallCommand : public ::testing::Test {
     server_.server().register_method("echo", [](Bytes request) -> asio::awaitable<Result<Bytes>> {
       co_return request;
     });
+    enable_reflection(server_.server());
     server_.start();
     address_ = to_string(server_.address());
+    demo::GreeterServer::register_with(no_reflection_.server(), std::make_shared<Greeter>());
+    no_reflection_.start();
+    no_reflection_address_ = to_string(no_reflection_.address());
     dead_address_ = dead_address();
     const auto& certs = testing::certificates();
     fs::create_directories(dir_.path() / "certs");
@@ -142,12 +147,13 @@ class CallCommand : public ::testing::Test {
     fs::copy_file(RPCNET_SOURCE_DIR "/tests/tools/protos/greeter.proto", dir_.path() / "greeter.proto");
   }
 
-  // Runs `command` with sh in the work directory, `rpcnet` on the PATH and $ADDR (the server),
-  // $DEAD_ADDR (a port nobody serves) set.
+  // Runs `command` with sh in the work directory, `rpcnet` on the PATH and $ADDR (the server,
+  // with reflection), $NO_REFLECTION_ADDR (demo.Greeter alone) and $DEAD_ADDR (a port nobody
+  // serves) set.
   ShellRun sh(const std::string& command) {
     const std::string bin = fs::path(RPCNET_CLI_PATH).parent_path().string();
     const std::string prelude = "cd '" + dir_.path().string() + "' && export ADDR='" + address_ + "' DEAD_ADDR='" +
-                                dead_address_ + "' PATH='" + bin + "':\"$PATH\" && ";
+                                dead_address_ + "' NO_REFLECTION_ADDR='" + no_reflection_address_ + "' PATH='" + bin + "':\"$PATH\" && ";
     runtime::Process process({"sh", "-c", prelude + "{ " + command + "\n} 2>&1"});
     EXPECT_TRUE(process.started());
     process.close_stdin();
@@ -160,7 +166,9 @@ class CallCommand : public ::testing::Test {
 
   testing::TempDir dir_;
   testing::LoopbackServer server_;
+  testing::LoopbackServer no_reflection_;
   std::string address_;
+  std::string no_reflection_address_;
   std::string dead_address_;
 };
 
@@ -313,12 +321,45 @@ TEST_F(CallCommand, UnknownMethodAndServiceAreRefusedBeforeCalling) {
 }
 
 TEST_F(CallCommand, WithoutReflectionOrProtoSaysToPassProto) {
-  const ShellRun run = sh("rpcnet call $ADDR demo.Greeter/SayHello '{\"name\": \"Ada\"}'");
+  const ShellRun run = sh("rpcnet call $NO_REFLECTION_ADDR demo.Greeter/SayHello '{\"name\": \"Ada\"}'");
   EXPECT_EQ(run.output,
             "rpcnet call: the server offers no reflection (NOT_FOUND: unknown method "
             "\"grpc.reflection.v1.ServerReflection/ServerReflectionInfo\"); pass the service's definition with "
             "--proto FILE [-I DIR]\n");
   EXPECT_EQ(run.exit_code, 3);
+}
+
+TEST_F(CallCommand, ReflectionSuppliesTheDescriptorsOfEachCallKind) {
+  EXPECT_EQ(sh("rpcnet call $ADDR demo.Greeter/SayHello '{\"name\": \"Ada\", \"sent_at\": \"2026-01-02T03:04:05Z\"}'").output,
+            "{\"message\":\"Hello, Ada\"}\n");
+  EXPECT_EQ(sh("rpcnet call $ADDR demo.Greeter/CountTo '{\"count\": 2}'").output, "{\"value\":1}\n{\"value\":2}\n");
+  EXPECT_EQ(sh("printf '{\"value\": 2}\\n{\"value\": 3}\\n' | rpcnet call $ADDR demo.Greeter/Sum").output,
+            "{\"count\":2,\"sum\":5}\n");
+  const ShellRun bidi = sh("printf '{\"name\": \"A\"}\\n' | rpcnet call $ADDR demo.Greeter/Chat");
+  EXPECT_EQ(bidi.output, "{\"message\":\"Hello, A\"}\n");
+  EXPECT_EQ(bidi.exit_code, 0);
+}
+
+TEST_F(CallCommand, ReflectionListsAndDescribes) {
+  const ShellRun services = sh("rpcnet call $ADDR list");
+  EXPECT_EQ(services.output, "demo.Greeter\ngrpc.health.v1.Health\ngrpc.reflection.v1.ServerReflection\n");
+  EXPECT_EQ(services.exit_code, 0);
+  EXPECT_EQ(sh("rpcnet call $ADDR list grpc.health.v1.Health").output,
+            "grpc.health.v1.Health/Check\ngrpc.health.v1.Health/Watch\n");
+  EXPECT_EQ(sh("rpcnet call $ADDR describe demo.Greeter.Sum").output,
+            "demo.Greeter.Sum is a method:\nrpc Sum(stream .demo.Number) returns (.demo.Total);\n");
+  EXPECT_EQ(sh("rpcnet call $ADDR describe demo.Total").output,
+            "demo.Total is a message:\nmessage Total {\n  int32 count = 1;\n  int32 sum = 2;\n}\n");
+}
+
+TEST_F(CallCommand, ReflectionRefusesUnknownServicesAndFields) {
+  const ShellRun service = sh("rpcnet call $ADDR demo.Nope/Hi '{}'");
+  EXPECT_EQ(service.output.rfind("rpcnet call: the server does not know \"demo.Nope\" (NOT_FOUND: ", 0), 0u)
+      << service.output;
+  EXPECT_EQ(service.exit_code, 3);
+  const ShellRun field = sh("rpcnet call $ADDR demo.Greeter/SayHello '{\"nme\": 1}'");
+  EXPECT_EQ(field.output, "rpcnet call: JSON does not fit demo.HelloRequest: nme: Cannot find field.\n");
+  EXPECT_EQ(field.exit_code, 3);
 }
 
 TEST_F(CallCommand, ProtoThatDoesNotCompileIsBadInput) {
@@ -385,7 +426,7 @@ TEST_F(CallCommand, DocumentedExamplesRunVerbatim) {
   for (const auto& example : examples) {
     const ShellRun run = sh(example.command);
     // Addresses differ per run: the page shows them as the variables.
-    const auto output = with_variables(run.output, {{address_, "$ADDR"}, {dead_address_, "$DEAD_ADDR"}});
+    const auto output = with_variables(run.output, {{address_, "$ADDR"}, {no_reflection_address_, "$NO_REFLECTION_ADDR"}, {dead_address_, "$DEAD_ADDR"}});
     EXPECT_EQ(output, example.expected) << "doc/tools.md example:\n" << example.command;
     EXPECT_EQ(run.exit_code, 0) << example.command;
   }
