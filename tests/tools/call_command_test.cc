@@ -381,6 +381,33 @@ TEST_F(CallCommand, UntrustedCertificateIsATlsFailure) {
   EXPECT_EQ(run.exit_code, 6);
 }
 
+TEST_F(CallCommand, HostNamesResolveAndTheVerifiedNameCanBeChosen) {
+  const std::string port = address_.substr(address_.rfind(':') + 1);
+  const ShellRun named = sh("rpcnet call localhost:" + port + " health");
+  EXPECT_EQ(named.output, "SERVING\n");
+  EXPECT_EQ(named.exit_code, 0);
+  // The development certificate names localhost, 127.0.0.1 and ::1 only.
+  const ShellRun misnamed = sh("rpcnet call --server-name elsewhere.example $ADDR health");
+  EXPECT_EQ(misnamed.output.rfind("rpcnet call: cannot connect to " + address_ + ": ", 0), 0u) << misnamed.output;
+  EXPECT_EQ(misnamed.exit_code, 6);
+}
+
+TEST_F(CallCommand, MutualTlsPresentsTheClientCertificate) {
+  const auto& certs = testing::certificates().main;
+  testing::LoopbackServer strict(testing::server_config().with_ca_path(certs.ca_cert));
+  grpc::health::v1::HealthServer::register_with(strict.server(), std::make_shared<Health>());
+  strict.start();
+  fs::copy_file(certs.client_cert, dir_.path() / "certs" / "client.pem");
+  fs::copy_file(certs.client_key, dir_.path() / "certs" / "client-key.pem");
+  const std::string address = to_string(strict.address());
+  const ShellRun with = sh("rpcnet call --cert certs/client.pem --key certs/client-key.pem " + address + " health");
+  EXPECT_EQ(with.output, "SERVING\n");
+  EXPECT_EQ(with.exit_code, 0);
+  const ShellRun without = sh("rpcnet call --timeout 2s " + address + " health");
+  EXPECT_EQ(without.exit_code, 6) << without.output;
+  EXPECT_EQ(sh("rpcnet call --cert certs/client.pem " + address + " health").exit_code, 2);
+}
+
 TEST_F(CallCommand, BadCommandLinesAreUsageErrors) {
   EXPECT_EQ(sh("rpcnet call not-an-address health").exit_code, 2);
   EXPECT_EQ(sh("rpcnet call --timeout soon $ADDR health").exit_code, 2);

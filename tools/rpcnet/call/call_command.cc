@@ -239,8 +239,13 @@ asio::awaitable<int> run_method(CallPlan& plan, const RpcClient& client, const s
 
 asio::awaitable<int> run_connected(CallPlan& plan) {
   const auto& options = *plan.options;
-  auto client = co_await RpcClient::connect(plan.target.address,
-                                            client_config(options, plan.target, plan.call_options.timeout));
+  // A name may resolve to several addresses (::1 and 127.0.0.1 for localhost): the first that
+  // answers wins, as with grpcurl.
+  Result<RpcClient> client = RpcError::connection("no address");
+  for (const auto& address : plan.target.addresses) {
+    client = co_await RpcClient::connect(address, client_config(options, plan.target, plan.call_options.timeout));
+    if (client || client.error().kind() != ErrorKind::kConnection) break;
+  }
   if (!client) {
     const RpcError& error = client.error();
     std::cerr << "rpcnet call: cannot connect to " << options.target << ": " << error.message() << "\n";

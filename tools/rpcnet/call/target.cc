@@ -10,7 +10,7 @@
 namespace rpcnet::tool {
 
 Result<CallTarget> resolve_call_target(std::string_view text) {
-  if (auto literal = parse_socket_address(text)) return CallTarget{*literal, ""};
+  if (auto literal = parse_socket_address(text)) return CallTarget{{*literal}, ""};
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
     return RpcError::config("\"" + std::string(text) + "\" is not HOST:PORT");
@@ -25,15 +25,18 @@ Result<CallTarget> resolve_call_target(std::string_view text) {
     return RpcError::config("cannot resolve \"" + std::string(text) + "\": " + ::gai_strerror(rc));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(found, &::freeaddrinfo);
-  char numeric[NI_MAXHOST];
-  if (::getnameinfo(found->ai_addr, found->ai_addrlen, numeric, sizeof numeric, nullptr, 0, NI_NUMERICHOST) != 0) {
-    return RpcError::config("cannot resolve \"" + std::string(text) + "\"");
+  CallTarget target{{}, host};
+  for (const addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
+    char numeric[NI_MAXHOST];
+    if (::getnameinfo(entry->ai_addr, entry->ai_addrlen, numeric, sizeof numeric, nullptr, 0, NI_NUMERICHOST) != 0) {
+      continue;
+    }
+    const std::string literal = entry->ai_family == AF_INET6 ? "[" + std::string(numeric) + "]:" + port
+                                                              : std::string(numeric) + ":" + port;
+    if (auto address = parse_socket_address(literal)) target.addresses.push_back(*address);
   }
-  const std::string literal = found->ai_family == AF_INET6 ? "[" + std::string(numeric) + "]:" + port
-                                                            : std::string(numeric) + ":" + port;
-  auto address = parse_socket_address(literal);
-  if (!address) return RpcError::config("cannot resolve \"" + std::string(text) + "\"");
-  return CallTarget{*address, host};
+  if (target.addresses.empty()) return RpcError::config("cannot resolve \"" + std::string(text) + "\"");
+  return target;
 }
 
 Result<std::chrono::milliseconds> parse_call_duration(std::string_view text) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rpcnet/address.h"
 #include "rpcnet/result.h"
@@ -11,13 +12,13 @@
 namespace rpcnet::tool {
 
 struct CallTarget {
-  SocketAddress address;
+  std::vector<SocketAddress> addresses;  // in the resolver's order; an IP literal gives one
   // The host as written when it was a name (e.g. "localhost"): the name to verify in the
   // server's certificate unless --server-name says otherwise. Empty for IP literals.
   std::string host_name;
 };
 
-// "127.0.0.1:4433", "[::1]:4433" or "localhost:4433" (the name resolved, first address wins).
+// "127.0.0.1:4433", "[::1]:4433" or "localhost:4433" (the name resolved to all its addresses).
 // Errors: kConfig naming the text.
 Result<CallTarget> resolve_call_target(std::string_view text);
 
