@@ -7,10 +7,12 @@
 //   rpcnet cluster-demo [--quick]            (what `make demo` runs)
 //   rpcnet director | worker | members ...   (the cluster example's programs)
 //   rpcnet top --metrics HOST:PORT [--interval-ms N] [--iterations N] [--side server|client]
+//   rpcnet call [--ca FILE] [--proto FILE] HOST:PORT package.Service/Method '{...}' | list | describe | health
 //   rpcnet --version | --help
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "call/call_command.h"
 #include "commands.h"
 
 #ifndef RPCNET_VERSION
@@ -122,6 +124,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 600'000))
       ->capture_default_str();
 
+  rpcnet::tool::CallCommandOptions call;
+  CLI::App* call_cmd = rpcnet::tool::add_call_command(app, call);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -139,6 +144,7 @@ int main(int argc, char** argv) {
   if (load_cmd->parsed()) return rpcnet::tool::run_load(load);
   if (cluster_demo_cmd->parsed()) return rpcnet::tool::run_cluster_demo(cluster_demo);
   if (top_cmd->parsed()) return rpcnet::tool::run_top(top);
+  if (call_cmd->parsed()) return rpcnet::tool::run_call(call);
   std::cerr << app.help();
   return 1;
 }
