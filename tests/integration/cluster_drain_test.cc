@@ -4,6 +4,7 @@
 // new calls — so a caller routing through ClusterClient to two workers sees no failed call.
 #include <gtest/gtest.h>
 
+#include <asio/this_coro.hpp>
 #include <memory>
 #include <set>
 #include <string>
@@ -42,6 +43,13 @@ struct Worker {
     loopback.server().register_method("work", [name](Bytes) -> asio::awaitable<Result<Bytes>> {
       co_return Bytes(name.begin(), name.end());
     });
+    // Held until released: keeps the shutdown's grace period, and so the connections, open
+    // (with no call left they close at once, possibly before a watch's last frames arrive).
+    loopback.server().register_method("hold", [this](Bytes r) -> asio::awaitable<Result<Bytes>> {
+      hold_entered.set();
+      co_await hold_release.wait();
+      co_return r;
+    });
     loopback.start();
     auto joined = cluster::enable_cluster(loopback.server(), member_config(name),
                                           *cluster::KeyRing::from_text(kKey));
@@ -50,6 +58,8 @@ struct Worker {
     EXPECT_TRUE(membership->join({seed}));
   }
   std::string id;
+  runtime::Event hold_entered;
+  runtime::Event hold_release;
   LoopbackServer loopback;
   std::optional<ClusterMembership> membership;
 };
@@ -108,6 +118,16 @@ TEST(ClusterDrainTest, ADrainingWorkerIsDeselectedBeforeItRefusesAndNoRoutedCall
       ADD_FAILURE() << direct.error();
       co_return;
     }
+    runtime::Event held_done;
+    std::optional<Result<Bytes>> held;
+    asio::co_spawn(
+        co_await asio::this_coro::executor,
+        [client = *direct, &held, &held_done]() -> asio::awaitable<void> {
+          held = co_await client.call("hold", Bytes());
+          held_done.set();
+        },
+        asio::detached);
+    co_await a.hold_entered.wait();
     HealthClient health(*direct);
     HealthCheckRequest overall;
     auto watch = co_await health.Watch(overall);
@@ -153,6 +173,9 @@ TEST(ClusterDrainTest, ADrainingWorkerIsDeselectedBeforeItRefusesAndNoRoutedCall
     for (int i = 0; i < 50; ++i) {
       if (co_await route() == "a") ++served_by_a_after_deselection;
     }
+    a.hold_release.set();
+    co_await held_done.wait();
+    EXPECT_TRUE(held && *held) << "the call in flight finishes within the grace period";
   }());
   const std::vector<std::string> expected = {"watch: NOT_SERVING", "registry: a deselected",
                                              "a: serves a new call", "watch: ended OK", "a: refuses"};

@@ -3,6 +3,8 @@
 // server's lifecycle (SERVING at start; NOT_SERVING, drain, watches ending, then refusal).
 #include <gtest/gtest.h>
 
+#include <asio/this_coro.hpp>
+
 #include "health/client.hpp"
 #include "integration/harness.h"
 #include "rpcnet/health_service.h"
@@ -27,14 +29,43 @@ HealthCheckRequest about(const std::string& service) {
   return request;
 }
 
-// A server with the health service and one ordinary method, demo.Echo/Say.
-void serve_demo(LoopbackServer& loopback) {
+// A call the server holds until release is set. It keeps the shutdown's grace period open, so
+// connections stay up: with no call left a shutdown closes them at once, and frames written just
+// before that close (a watch's last status and trailer) need not reach the client first.
+struct HeldCall {
+  runtime::Event entered;  // the handler runs
+  runtime::Event release;
+  runtime::Event finished;
+  std::optional<Result<Bytes>> result;
+};
+
+// A server with the health service and two ordinary methods: demo.Echo/Say answers at once,
+// demo.Echo/Hold when `held` is released.
+void serve_demo(LoopbackServer& loopback, std::shared_ptr<HeldCall> held = std::make_shared<HeldCall>()) {
   RpcServer& server = loopback.server();
   enable_health_service(server);
   server.register_method("demo.Echo/Say", [](Bytes request) -> asio::awaitable<Result<Bytes>> {
     co_return request;
   });
+  server.register_method("demo.Echo/Hold", [held](Bytes request) -> asio::awaitable<Result<Bytes>> {
+    held->entered.set();
+    co_await held->release.wait();
+    co_return request;
+  });
   loopback.start();
+}
+
+// Starts demo.Echo/Hold on `client` and returns once the server runs it.
+asio::awaitable<void> start_held(RpcClient client, std::shared_ptr<HeldCall> held) {
+  asio::co_spawn(
+      co_await asio::this_coro::executor,
+      [client, held]() -> asio::awaitable<void> {
+        Bytes request(1, 9);  // not braced inside co_await (a GCC 12 coroutine trap)
+        held->result = co_await client.call("demo.Echo/Hold", std::move(request));
+        held->finished.set();
+      },
+      asio::detached);
+  co_await held->entered.wait();
 }
 
 asio::awaitable<Outcome> check(const HealthClient& client, std::string service) {
@@ -130,10 +161,12 @@ TEST(HealthServiceTest, WatchesPastTheLimitAreRefusedWhileTheOpenOnesAndOtherCal
 // OK and only after that are new calls refused.
 TEST(HealthServiceTest, ShutdownSaysNotServingThenServesTheDrainThenEndsWatchesThenRefuses) {
   LoopbackServer loopback(server_config().with_drain_delay(5s));
-  serve_demo(loopback);
+  auto held = std::make_shared<HeldCall>();
+  serve_demo(loopback, held);
   run_bounded(loopback.runtime(), [&]() -> asio::awaitable<void> {
     auto raw = co_await loopback.connect();
     HealthClient client(raw);
+    co_await start_held(raw, held);
     auto watch = co_await client.Watch(about(""));
     EXPECT_TRUE(watch) << watch.error();
     if (!watch) co_return;
@@ -150,17 +183,22 @@ TEST(HealthServiceTest, ShutdownSaysNotServingThenServesTheDrainThenEndsWatchesT
 
     EXPECT_EQ(co_await next_status(*watch), "END") << "the watch ends cleanly as the drain does";
     auto after_drain = co_await say(raw);
-    // Refused, or (no call held the grace period open) the connection already closed: either
-    // way UNAVAILABLE.
-    EXPECT_THAT(after_drain, StatusIs(StatusCode::kUnavailable));
+    EXPECT_THAT(after_drain, ErrorIs(ErrorKind::kStream, StatusCode::kUnavailable));
+    EXPECT_TRUE(!after_drain && after_drain.error().not_started()) << "refused before any handler ran";
+    held->release.set();  // the call in flight finishes within the grace period
+    co_await held->finished.wait();
+    EXPECT_TRUE(held->result && *held->result) << "the held call completes during the grace period";
   }());
 }
 
 TEST(HealthServiceTest, WithoutADrainDelayWatchesStillHearNotServingBeforeTheyEnd) {
   LoopbackServer loopback;
-  serve_demo(loopback);
+  auto held = std::make_shared<HeldCall>();
+  serve_demo(loopback, held);
   run_bounded(loopback.runtime(), [&]() -> asio::awaitable<void> {
-    HealthClient client(co_await loopback.connect());
+    auto raw = co_await loopback.connect();
+    HealthClient client(raw);
+    co_await start_held(raw, held);
     auto watch = co_await client.Watch(about("demo.Echo"));
     EXPECT_TRUE(watch) << watch.error();
     if (!watch) co_return;
@@ -168,6 +206,8 @@ TEST(HealthServiceTest, WithoutADrainDelayWatchesStillHearNotServingBeforeTheyEn
     loopback.server().shutdown(10s);
     EXPECT_EQ(co_await next_status(*watch), "NOT_SERVING");
     EXPECT_EQ(co_await next_status(*watch), "END");
+    held->release.set();
+    co_await held->finished.wait();
   }());
 }
 
