@@ -70,6 +70,13 @@ std::set<std::string> worker_ids(WorkerRegistry& registry) {
   return ids;
 }
 
+// A call to `hold`, its outcome left in `result`; parameters live in the coroutine's own frame.
+asio::awaitable<void> hold_call(RpcClient client, std::optional<Result<Bytes>>& result,
+                                runtime::Event& done) {
+  result = co_await client.call("hold", Bytes());
+  done.set();
+}
+
 std::string text(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
 
 TEST(ClusterDrainTest, ADrainingWorkerIsDeselectedBeforeItRefusesAndNoRoutedCallFails) {
@@ -120,13 +127,8 @@ TEST(ClusterDrainTest, ADrainingWorkerIsDeselectedBeforeItRefusesAndNoRoutedCall
     }
     runtime::Event held_done;
     std::optional<Result<Bytes>> held;
-    asio::co_spawn(
-        co_await asio::this_coro::executor,
-        [client = *direct, &held, &held_done]() -> asio::awaitable<void> {
-          held = co_await client.call("hold", Bytes());
-          held_done.set();
-        },
-        asio::detached);
+    asio::co_spawn(co_await asio::this_coro::executor, hold_call(*direct, held, held_done),
+                   asio::detached);
     co_await a.hold_entered.wait();
     HealthClient health(*direct);
     HealthCheckRequest overall;

@@ -55,16 +55,16 @@ void serve_demo(LoopbackServer& loopback, std::shared_ptr<HeldCall> held = std::
   loopback.start();
 }
 
+// The held call itself; its parameters live in its own frame (a coroutine lambda's captures
+// would not outlive co_spawn's copy of the lambda under GCC 12).
+asio::awaitable<void> make_held_call(RpcClient client, std::shared_ptr<HeldCall> held) {
+  held->result = co_await client.call("demo.Echo/Hold", Bytes(1, 9));
+  held->finished.set();
+}
+
 // Starts demo.Echo/Hold on `client` and returns once the server runs it.
 asio::awaitable<void> start_held(RpcClient client, std::shared_ptr<HeldCall> held) {
-  asio::co_spawn(
-      co_await asio::this_coro::executor,
-      [client, held]() -> asio::awaitable<void> {
-        Bytes request(1, 9);  // not braced inside co_await (a GCC 12 coroutine trap)
-        held->result = co_await client.call("demo.Echo/Hold", std::move(request));
-        held->finished.set();
-      },
-      asio::detached);
+  asio::co_spawn(co_await asio::this_coro::executor, make_held_call(client, held), asio::detached);
   co_await held->entered.wait();
 }
 
