@@ -84,7 +84,8 @@ TEST(ClusterDrainTest, ADrainingWorkerIsDeselectedBeforeItRefusesAndNoRoutedCall
   auto caller = ClusterMembership::start(member_config("caller"), *cluster::KeyRing::from_text(kKey));
   ASSERT_TRUE(caller) << caller.error();
   auto events = caller->subscribe();  // before anyone joins: no change is missed
-  auto registry = std::make_shared<WorkerRegistry>(*caller);
+  // Round robin: both workers take calls until one is deselected (P2C would favour the faster).
+  auto registry = std::make_shared<WorkerRegistry>(*caller, cluster::LoadBalancingStrategy::kRoundRobin);
   registry->start();
   Worker a("a", caller->advertised_address(), kDrainDelay);
   Worker b("b", caller->advertised_address(), 0ms);  // stays; its teardown need not drain
