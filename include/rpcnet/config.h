@@ -127,6 +127,17 @@ class RpcConfig {
   // Server: calls of register_blocking handlers waiting for a worker thread. Past it a call ends
   // at once with RESOURCE_EXHAUSTED, and its handler never runs. Default: 1,024.
   RpcConfig& with_max_queued_blocking_calls(std::size_t calls);
+  // Server: the drain (lame-duck) phase at the start of a graceful shutdown. For this long the
+  // server's health (rpcnet/health.h) already says NOT_SERVING, so load balancers, health
+  // watchers and cluster peers (a worker's membership tag) stop sending, while new calls are
+  // still accepted; only then does the server refuse new calls and start its grace period.
+  // Set it to the time your balancers need to notice: their check interval times their
+  // unhealthy threshold, or for a cluster worker a few gossip rounds (doc/operations.md).
+  // Default: 0 (no drain phase: new calls are refused as soon as shutdown() is called).
+  RpcConfig& with_drain_delay(std::chrono::milliseconds delay);
+  // Server: health watches (grpc.health.v1.Health/Watch streams) open at a time; past it a new
+  // watch ends at once with RESOURCE_EXHAUSTED. Default: 1,024.
+  RpcConfig& with_max_health_watches(std::size_t watches);
 
   // Server: also serve GET /metrics (Prometheus text format, plain HTTP) on `address`, e.g.
   // "127.0.0.1:9464"; port 0 lets the OS choose (RpcServer::metrics_address()). It starts with
@@ -177,6 +188,8 @@ class RpcConfig {
   std::size_t max_metadata_entries() const noexcept { return max_metadata_entries_; }
   std::size_t max_metadata_bytes() const noexcept { return max_metadata_bytes_; }
   std::size_t max_queued_blocking_calls() const noexcept { return max_queued_blocking_calls_; }
+  std::chrono::milliseconds drain_delay() const noexcept { return drain_delay_; }
+  std::size_t max_health_watches() const noexcept { return max_health_watches_; }
   const std::shared_ptr<testing::InMemoryNetwork>& network() const noexcept { return network_; }
   const std::vector<std::shared_ptr<ServerInterceptor>>& server_interceptors() const noexcept {
     return server_interceptors_;
@@ -219,6 +232,8 @@ class RpcConfig {
   std::size_t max_metadata_entries_ = 64;
   std::size_t max_metadata_bytes_ = 8u << 10;
   std::size_t max_queued_blocking_calls_ = 1'024;
+  std::chrono::milliseconds drain_delay_{0};
+  std::size_t max_health_watches_ = 1'024;
   std::shared_ptr<testing::InMemoryNetwork> network_;
   std::vector<std::shared_ptr<ServerInterceptor>> server_interceptors_;
   std::vector<std::shared_ptr<ClientInterceptor>> client_interceptors_;

@@ -54,6 +54,7 @@
 #include "rpcnet/bytes.h"
 #include "rpcnet/call_context.h"
 #include "rpcnet/config.h"
+#include "rpcnet/health.h"
 #include "rpcnet/result.h"
 #include "rpcnet/server_stream.h"
 
@@ -148,7 +149,9 @@ class RpcServer {
   asio::awaitable<Result<void>> serve();
 
   // Begins a graceful shutdown and returns at once; callable from any thread or coroutine,
-  // handlers included, and idempotent (a later call changes nothing, not even the grace). The
+  // handlers included, and idempotent (a later call changes nothing, not even the grace). First
+  // health() turns NOT_SERVING for RpcConfig::with_drain_delay (default 0) while new calls are
+  // still served, so balancers and cluster peers stop sending; then health watches end, the
   // server stops accepting connections and calls (new calls get UNAVAILABLE, safe to retry
   // elsewhere), lets calls in flight finish for up to `grace`, then cancels what remains and
   // closes every connection with an application close code. run() and serve() return when this
@@ -163,6 +166,10 @@ class RpcServer {
   std::vector<std::string> method_names() const;
   // The configuration the server was made with.
   const RpcConfig& config() const noexcept;
+  // The server's serving status per service (rpcnet/health.h): SERVING once it serves,
+  // NOT_SERVING from the start of shutdown. rpcnet/health_service.h serves it as gRPC's
+  // grpc.health.v1.Health; enable_cluster publishes it to the cluster.
+  HealthTable& health() noexcept;
 
  private:
   std::unique_ptr<detail::ServerState> state_;  // outlives every loop, connection and call

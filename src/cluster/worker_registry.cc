@@ -19,6 +19,11 @@ std::optional<WorkerInfo> as_worker(const Member& member) {
   if (tag == member.tags.end()) return std::nullopt;
   auto address = parse_socket_address(tag->second);
   if (!address) return std::nullopt;
+  // A draining server (or one not serving yet) says so before it refuses calls.
+  const auto serving = member.tags.find(std::string(kRpcHealthTag));
+  if (serving != member.tags.end() && serving->second != health_status_name(HealthStatus::kServing)) {
+    return std::nullopt;
+  }
   const auto health = worker_health(member);
   if (!health) return std::nullopt;
   return WorkerInfo{member.id, *address, member.tags, *health, member.incarnation};

@@ -100,6 +100,14 @@ RpcConfig& RpcConfig::with_max_queued_blocking_calls(std::size_t calls) {
   max_queued_blocking_calls_ = calls;
   return *this;
 }
+RpcConfig& RpcConfig::with_drain_delay(std::chrono::milliseconds delay) {
+  drain_delay_ = delay;
+  return *this;
+}
+RpcConfig& RpcConfig::with_max_health_watches(std::size_t watches) {
+  max_health_watches_ = watches;
+  return *this;
+}
 
 RpcConfig& RpcConfig::with_network(std::shared_ptr<testing::InMemoryNetwork> network) {
   network_ = std::move(network);

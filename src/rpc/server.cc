@@ -131,20 +131,35 @@ asio::awaitable<void> ServerState::on_each_loop(std::function<void(ServerLoop&)>
   co_await all_ran->wait();
 }
 
-asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
+asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace,
+                                            std::chrono::milliseconds drain) {
   if (shutting_down.exchange(true)) {
     co_await wait_done();
     co_return;
   }
+  health.begin_shutdown();
   if (!started.load()) {
     mark_done();
     co_return;
   }
-  // 1. Refuse new connections and calls.
+  // 0. Drain: health says NOT_SERVING (watchers and cluster peers hear it now) while calls are
+  // still accepted, so balancers stop sending before anything is refused.
+  if (drain.count() > 0) {
+    auto expired = std::make_shared<runtime::Event>();
+    runtime::Timer expiry(co_await asio::this_coro::executor, clock);
+    expiry.expires_after(drain);
+    expiry.async_wait([expired](asio::error_code error) {
+      if (!error) expired->set();
+    });
+    (void)co_await (drain_cut_.wait() || expired->wait());
+  }
+  // 1. Refuse new connections and calls; health watches end cleanly (they would otherwise hold
+  // the grace period open).
   co_await on_each_loop([](ServerLoop& loop) {
     loop.refusing = true;
     loop.endpoint->stop_accepting();
   });
+  health.close_watches();
   // 2. Let calls in flight finish within the grace period. No call starts from here on, so the
   // count only falls, and the call that takes it to zero sets drained_.
   draining_.store(true);
@@ -162,6 +177,13 @@ asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace) {
   co_await wait_drained(kUnwindLimit);
   co_await on_each_loop([](ServerLoop& loop) { loop.endpoint->stop(); });
   mark_done();
+}
+
+void ServerState::mark_serving(std::string_view method) {
+  health.set_if_absent("", HealthStatus::kServing);
+  const auto slash = method.find('/');
+  if (slash == std::string_view::npos || slash == 0) return;  // a bare name names no service
+  health.set_if_absent(std::string(method.substr(0, slash)), HealthStatus::kServing);
 }
 
 void ServerState::accept(ServerLoop& loop, const std::shared_ptr<quic::Connection>& connection) {
@@ -586,7 +608,8 @@ RpcServer::~RpcServer() {
     // connections linger for three PTOs, instant in virtual time: wait for them to finish, so
     // nothing left on the network refers to this server.
     if (network->implementation().running()) return;
-    network->run(state_->shutdown(std::chrono::milliseconds(0)));
+    state_->cut_drain();
+    network->run(state_->shutdown(std::chrono::milliseconds(0), std::chrono::milliseconds(0)));
     (void)network->run_until([&] {
       return std::none_of(state_->loops.begin(), state_->loops.end(),
                           [](const auto& loop) { return loop->endpoint->has_connections(); });
@@ -595,7 +618,9 @@ RpcServer::~RpcServer() {
   }
   if (state_->runtime && state_->started.load()) {
     // Immediate shutdown, run on the server's own loop; never call from one of its loops.
-    asio::co_spawn(state_->runtime->executor(0), state_->shutdown(std::chrono::milliseconds(0)),
+    state_->cut_drain();
+    asio::co_spawn(state_->runtime->executor(0),
+                   state_->shutdown(std::chrono::milliseconds(0), std::chrono::milliseconds(0)),
                    asio::use_future)
         .wait();
   }
@@ -605,6 +630,7 @@ void RpcServer::register_method(std::string name, UnaryHandler handler) {
   rpc::MethodHandler entry;
   entry.kind = rpc::MethodHandler::Kind::kUnary;
   entry.unary = std::move(handler);
+  if (state_->started.load()) state_->mark_serving(name);
   state_->registry.add(std::move(name), std::move(entry));
 }
 
@@ -612,6 +638,7 @@ void RpcServer::register_blocking(std::string name, BlockingHandler handler) {
   rpc::MethodHandler entry;
   entry.kind = rpc::MethodHandler::Kind::kBlocking;
   entry.blocking = std::move(handler);
+  if (state_->started.load()) state_->mark_serving(name);
   state_->registry.add(std::move(name), std::move(entry));
 }
 
@@ -619,6 +646,7 @@ void RpcServer::register_streaming(std::string name, StreamingHandler handler) {
   rpc::MethodHandler entry;
   entry.kind = rpc::MethodHandler::Kind::kStreaming;
   entry.streaming = std::move(handler);
+  if (state_->started.load()) state_->mark_serving(name);
   state_->registry.add(std::move(name), std::move(entry));
 }
 
@@ -749,6 +777,8 @@ Result<void> start_serving(RpcServer& server, ServerState& st) {
   if (auto bound = server.bind(); !bound) return std::move(bound).error();
   MutexLock lock(st.lifecycle_mutex);
   if (st.shutdown_requested || st.started.exchange(true)) return ok();
+  st.mark_serving("");  // the server as a whole, even with no service registered
+  for (const auto& [method, handler] : *st.registry.snapshot()) st.mark_serving(method);
   for (auto& loop : st.loops) {
     asio::post(loop->executor, [endpoint = loop->endpoint] { endpoint->start(); });
   }
@@ -777,11 +807,13 @@ void RpcServer::shutdown(std::chrono::milliseconds grace) {
   if (!st.started.load()) {
     // Never served: nothing to drain or close, and run()/serve() will not start serving.
     st.shutting_down = true;
+    st.health.begin_shutdown();
     st.mark_done();
     return;
   }
   // Runs on the server's own loop, so callers on any thread (or a handler) never wait for it.
-  asio::co_spawn(st.loops.front()->executor, st.shutdown(grace), asio::detached);
+  asio::co_spawn(st.loops.front()->executor, st.shutdown(grace, st.config.drain_delay()),
+                 asio::detached);
 }
 
 ServerStats RpcServer::stats() const { return state_->stats(); }
@@ -796,6 +828,8 @@ std::vector<std::string> RpcServer::method_names() const {
 }
 
 const RpcConfig& RpcServer::config() const noexcept { return state_->config; }
+
+HealthTable& RpcServer::health() noexcept { return state_->health; }
 
 std::optional<SocketAddress> RpcServer::metrics_address() const {
   std::lock_guard lock(state_->lifecycle_mutex);

@@ -24,6 +24,7 @@
 #include "rpc/handler_registry.h"
 #include "rpc/method_metrics.h"
 #include "rpc/interceptor_chain.h"
+#include "rpcnet/health.h"
 #include "rpcnet/runtime.h"
 #include "rpcnet/server.h"
 #include "rpcnet/thread_annotations.h"
@@ -54,7 +55,9 @@ class ServerMetrics;
 class ServerState {
  public:
   explicit ServerState(RpcConfig server_config)
-      : config(std::move(server_config)), interceptors(rpc::server_chain(config)) {}
+      : config(std::move(server_config)),
+        interceptors(rpc::server_chain(config)),
+        health(config.max_health_watches()) {}
   ~ServerState();
 
   std::int64_t active_calls() const;
@@ -70,13 +73,20 @@ class ServerState {
   asio::awaitable<void> wait_drained(std::chrono::steady_clock::duration limit);
   // Runs `fn(ServerLoop&)` on every loop and completes when all have run it.
   asio::awaitable<void> on_each_loop(std::function<void(ServerLoop&)> fn);
-  asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
+  // `drain`: how long health says NOT_SERVING while calls are still accepted (see config.h).
+  asio::awaitable<void> shutdown(std::chrono::milliseconds grace, std::chrono::milliseconds drain);
+  // Ends a drain phase in progress at once (the destructor's immediate shutdown).
+  void cut_drain() { drain_cut_.set(); }
+  // Every service with a handler ("pkg.Service" of "pkg.Service/Method") and "" become SERVING
+  // unless set already; called as serving starts and for later registrations.
+  void mark_serving(std::string_view method);
   void accept(ServerLoop& loop, const std::shared_ptr<quic::Connection>& connection);
 
   RpcConfig config;
   // The method-metrics interceptor (unless disabled), then the config's own chain.
   const std::vector<std::shared_ptr<ServerInterceptor>> interceptors;
   rpc::HandlerRegistry registry;
+  HealthTable health;
   wire::FrameLimits limits;
   // Serializes bind, the start of serving and the first shutdown request, which may come from
   // different threads (a signal handler's shutdown() racing run()'s bind).
@@ -107,6 +117,7 @@ class ServerState {
   // call cannot miss the flag while shutdown misses its decrement.
   std::atomic<bool> draining_{false};
   runtime::Event drained_;
+  runtime::Event drain_cut_;
 };
 
 // Owned by its serve() coroutine; the stream's abort hook and the deadline timer hold weak

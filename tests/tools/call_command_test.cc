@@ -17,8 +17,9 @@
 #include <sstream>
 
 #include "greeter/greeter.hpp"
-#include "health/health.hpp"
 #include "integration/harness.h"
+#include "rpcnet/health.h"
+#include "rpcnet/health_service.h"
 #include "rpcnet/reflection.h"
 #include "runtime/child_process.h"
 
@@ -27,8 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-using grpc::health::v1::HealthCheckRequest;
-using grpc::health::v1::HealthCheckResponse;
 
 class Greeter : public demo::GreeterHandler {
  public:
@@ -86,27 +85,6 @@ class Greeter : public demo::GreeterHandler {
   }
 };
 
-// grpc.health.v1.Health as the standard one answers: the server overall ("") and demo.Greeter
-// serve, demo.Draining is NOT_SERVING, any other name is NOT_FOUND.
-class Health : public grpc::health::v1::HealthHandler {
- public:
-  asio::awaitable<Result<HealthCheckResponse>> Check(const HealthCheckRequest& request, CallContext&) override {
-    HealthCheckResponse response;
-    if (request.service().empty() || request.service() == "demo.Greeter") {
-      response.set_status(HealthCheckResponse::SERVING);
-    } else if (request.service() == "demo.Draining") {
-      response.set_status(HealthCheckResponse::NOT_SERVING);
-    } else {
-      co_return RpcError::status(StatusCode::kNotFound, "unknown service " + request.service());
-    }
-    co_return response;
-  }
-  asio::awaitable<Result<void>> Watch(const HealthCheckRequest&, TypedServerWriter<HealthCheckResponse>&,
-                                      CallContext&) override {
-    co_return RpcError::status(StatusCode::kUnimplemented, "not in this test");
-  }
-};
-
 struct ShellRun {
   std::string output;  // stdout and stderr, interleaved as written
   std::optional<int> exit_code;
@@ -129,7 +107,10 @@ class CallCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     demo::GreeterServer::register_with(server_.server(), std::make_shared<Greeter>());
-    grpc::health::v1::HealthServer::register_with(server_.server(), std::make_shared<Health>());
+    // The real health service: the server overall ("") and demo.Greeter serve once serving
+    // starts, demo.Draining is set NOT_SERVING, any other name is NOT_FOUND.
+    enable_health_service(server_.server());
+    server_.server().health().set("demo.Draining", HealthStatus::kNotServing);
     server_.server().register_method("echo", [](Bytes request) -> asio::awaitable<Result<Bytes>> {
       co_return request;
     });
@@ -283,7 +264,7 @@ TEST_F(CallCommand, HealthPrintsTheStatusAndFailsUnlessServing) {
   EXPECT_EQ(draining.output, "NOT_SERVING\n");
   EXPECT_EQ(draining.exit_code, 4);
   const ShellRun unknown = sh("rpcnet call $ADDR health demo.Nobody");
-  EXPECT_EQ(unknown.output, "NOT_FOUND: unknown service demo.Nobody\n");
+  EXPECT_EQ(unknown.output, "NOT_FOUND: unknown service \"demo.Nobody\"\n");
   EXPECT_EQ(unknown.exit_code, 64 + 5);
 }
 
@@ -395,7 +376,7 @@ TEST_F(CallCommand, HostNamesResolveAndTheVerifiedNameCanBeChosen) {
 TEST_F(CallCommand, MutualTlsPresentsTheClientCertificate) {
   const auto& certs = testing::certificates().main;
   testing::LoopbackServer strict(testing::server_config().with_ca_path(certs.ca_cert));
-  grpc::health::v1::HealthServer::register_with(strict.server(), std::make_shared<Health>());
+  enable_health_service(strict.server());
   strict.start();
   fs::copy_file(certs.client_cert, dir_.path() / "certs" / "client.pem");
   fs::copy_file(certs.client_key, dir_.path() / "certs" / "client-key.pem");

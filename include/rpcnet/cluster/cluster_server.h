@@ -5,7 +5,13 @@
 // ClusterClient find the server: members without it are not callable workers. The IP is the
 // server's bound IP, or the membership's advertised IP when the server is bound to a wildcard.
 // The returned membership (a handle, see membership.h) is where the server's own tags and
-// cluster events live: call update_tag() and subscribe() on it. It runs on an event loop of its
+// cluster events live: call update_tag() and subscribe() on it.
+//
+// It also publishes the server's overall health (RpcServer::health(), service "") in the tag
+// `rpc_health` ("SERVING", "NOT_SERVING"), and follows it: at the start of a graceful shutdown
+// the tag turns NOT_SERVING and WorkerRegistry stops selecting the worker while the server still
+// accepts calls for its drain delay (RpcConfig::with_drain_delay; give it a few gossip rounds),
+// so callers routing through ClusterClient move away before anything is refused. It runs on an event loop of its
 // own and lives as long as you hold a copy; leave() it before shutting the server down so
 // workers depart gracefully.
 //
@@ -39,6 +45,9 @@ namespace rpcnet::cluster {
 
 // The tag carrying a member's RPC address.
 inline constexpr std::string_view kRpcAddressTag = "rpc_addr";
+// The tag carrying the server's overall health (health_status_name); a worker whose tag is
+// present and not "SERVING" is not selected. Absent (a member that does not publish it): callable.
+inline constexpr std::string_view kRpcHealthTag = "rpc_health";
 
 // Errors: kConfig when the server is not bound yet, or from ClusterMembership::start.
 Result<ClusterMembership> enable_cluster(RpcServer& server, ClusterConfig config, KeyRing keys);

@@ -62,6 +62,10 @@
 #include "rpcnet/cluster/membership_counters.h"
 #include "rpcnet/result.h"
 
+namespace rpcnet {
+class RpcServer;
+}
+
 namespace rpcnet::cluster {
 
 class HealthChecker;
@@ -141,6 +145,9 @@ class ClusterMembership {
   std::uint64_t add_heartbeat_listener(HeartbeatListener listener);
   void remove_heartbeat_listener(std::uint64_t id);
   asio::any_io_executor executor() const;
+  // enable_cluster's access: the server's health listener holds the member weakly, so it never
+  // keeps a member running that every handle has let go.
+  friend Result<ClusterMembership> enable_cluster(RpcServer& server, ClusterConfig config, KeyRing keys);
   std::shared_ptr<Owner> owner_;
 };
 

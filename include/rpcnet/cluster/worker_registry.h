@@ -1,7 +1,9 @@
 // rpcnet/cluster/worker_registry.h — live, load-balanced choice of a worker.
 //
 // Contract: a WorkerRegistry follows a running ClusterMembership and keeps the callable workers:
-// members that publish an RPC address (tag `rpc_addr`, see cluster_server.h). Healthy members
+// members that publish an RPC address (tag `rpc_addr`, see cluster_server.h) and do not say they
+// are draining (tag `rpc_health` absent or SERVING: a draining worker is deselected while it
+// still accepts calls, at the first selection after its tag arrives). Healthy members
 // (alive, phi below the threshold) are preferred; SWIM-suspect ones are used only when nothing
 // healthy matches; a member is dropped the moment its failure or departure event is seen, and a
 // worker whose connection just failed is set aside for a while (outlier ejection, eject()).
