@@ -290,7 +290,8 @@ labeler/labeler.hpp labeler/server.hpp units/unit.pb.cc units/unit.pb.h'
 
     # -I naming directories that hold no input (protobuf's own, an unrelated one) keeps the
     # input's directory as a root: the same output as with no -I at all.
-    protobuf_root=$(sed -n 's|^  \(.*\)/google/protobuf/timestamp.proto \\$|\1|p' "$tmp/both.d")
+    # (The line may be the depfile's last, without the continuation: paths sort by checkout.)
+    protobuf_root=$(sed -n 's|^  \(.*\)/google/protobuf/timestamp.proto\( \\\)\{0,1\}$|\1|p' "$tmp/both.d")
     [[ -n $protobuf_root ]] || fail "no protobuf root in the depfile"
     mkdir -p "$tmp/unrelated"
     for root in "$protobuf_root" "$tmp/unrelated"; do
@@ -299,6 +300,12 @@ labeler/labeler.hpp labeler/server.hpp units/unit.pb.cc units/unit.pb.h'
         fail "-I $root: exit status $?"
       diff -r "$tmp/alone" "$tmp/rooted" >/dev/null || fail "-I $root changed the output"
     done
+    # An empty -I (an unset variable in a script) is named, not a crash.
+    "$gen" --input "$dir/importing.proto" -I "" --output "$tmp/empty-root" 2>"$tmp/empty-root.err"
+    status=$?
+    [[ $status == 1 ]] || fail "-I '' exited $status: $(cat "$tmp/empty-root.err")"
+    grep -q -- "-I needs a directory, not an empty string" "$tmp/empty-root.err" ||
+      fail "-I '' said: $(cat "$tmp/empty-root.err")"
     # An explicit root that does hold the input wins: names are relative to it.
     "$gen" --input "$dir/units/unit.proto" -I "$dir" --output "$tmp/nested" || fail "-I parent: $?"
     [[ $(tree "$tmp/nested" | tr '\n' ' ') == "units/unit.pb.cc units/unit.pb.h " ]] ||

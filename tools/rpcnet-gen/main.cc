@@ -402,5 +402,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   }
+  // An empty path would make std::filesystem throw later on: name it here instead.
+  for (const std::string& path : options.proto_paths) {
+    if (path.empty()) return fail("-I needs a directory, not an empty string");
+  }
+  for (const std::string& input : options.inputs) {
+    if (input.empty()) return fail("--input needs a .proto file or a directory, not an empty string");
+  }
+  if (options.output.empty()) return fail("--output needs a directory, not an empty string");
   return generate(options);
 }
