@@ -778,7 +778,10 @@ Result<void> start_serving(RpcServer& server, ServerState& st) {
   MutexLock lock(st.lifecycle_mutex);
   if (st.shutdown_requested || st.started.exchange(true)) return ok();
   st.mark_serving("");  // the server as a whole, even with no service registered
-  for (const auto& [method, handler] : *st.registry.snapshot()) st.mark_serving(method);
+  // Named: a range-for over `*snapshot()` would let the temporary pointer go, and with it the
+  // map, while a registration on another thread replaces it.
+  const auto methods = st.registry.snapshot();
+  for (const auto& [method, handler] : *methods) st.mark_serving(method);
   for (auto& loop : st.loops) {
     asio::post(loop->executor, [endpoint = loop->endpoint] { endpoint->start(); });
   }
