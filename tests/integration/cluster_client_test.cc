@@ -515,6 +515,10 @@ TEST_P(ClusterClientLoopbackTest, AWorkerWhoseServerRestartedOnTheSamePortGetsAN
   });
   restarted.start();
   ASSERT_EQ(restarted.address(), address);
+  // The stopped server published NOT_SERVING through the membership it shares with the test;
+  // a restarted process would publish SERVING again, so the test does.
+  ASSERT_TRUE(w.membership->update_tag(std::string(cluster::kRpcHealthTag), "SERVING"));
+  wait_for_incarnation(*registry, "w1", w.membership->self().incarnation);
   // Idempotent: the old connection may still look open when the call starts — then the new
   // server's stateless reset closes it and the retry reconnects. Either way one new connection.
   cluster::WorkerCallOptions idempotent;
