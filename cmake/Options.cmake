@@ -4,4 +4,8 @@ set(RPCNET_SANITIZE "" CACHE STRING "Comma-separated -fsanitize= list for the wh
 option(RPCNET_FUZZ "Build the libFuzzer targets in fuzz/ (needs clang)" OFF)
 option(RPCNET_BUILD_TESTS "Build the test suite" ON)
 option(RPCNET_BUILD_EXAMPLES "Build the programs in examples/" ON)
+option(RPCNET_BUILD_BENCH "Build the benchmarks in bench/ that need no gRPC (quick_bench, typed_vs_raw, membench)" ON)
+# Compile-only checks (every public header self-contained, header examples, doc code blocks):
+# they build nothing that runs, so the sanitizer presets, whose point is running, leave them out.
+option(RPCNET_COMPILE_CHECKS "Compile the public headers alone, their examples and the code blocks in the docs" ON)
 option(RPCNET_BENCH_GRPC "Build the rpcnet-vs-gRPC benchmark suite and microbenchmarks in bench/ (needs gRPC C++, Google Benchmark)" OFF)
