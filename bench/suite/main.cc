@@ -1,9 +1,11 @@
-// rpcnet_bench — rpcnet against gRPC C++ on loopback, same machine, same run (`make bench`).
+// rpcnet_bench — rpcnet against gRPC C++, same machine, same run (`make bench`), on loopback
+// and on a real link (a veth pair between two network namespaces, MTU 1500, with and without
+// 1 % loss; link.h).
 //
 //   rpcnet_bench [run] [options]     the orchestrator: every scenario, alternating rpcnet / gRPC,
 //                                    medians -> results JSON + markdown (stdout: the table)
-//   rpcnet_bench server <rpcnet|grpc> <cert> <key>
-//   rpcnet_bench client <rpcnet|grpc> <scenario> [--key value ...]
+//   rpcnet_bench server <rpcnet|grpc|floor|floor_epoll> <cert> <key> [--bind ADDR] [--cpu N]
+//   rpcnet_bench client <rpcnet|grpc|floor|floor_epoll> <scenario> [--key value ...]
 //
 // For every run of every scenario the orchestrator starts a fresh server process and a fresh
 // client process (both this binary, exec'd), so no state carries over between runs and a client
@@ -11,10 +13,15 @@
 // Each scenario is repeated --reps times (default 3); which implementation goes first alternates
 // between repetitions and between scenarios; the median of the runs is reported.
 //
+// Server and client are pinned to different CPUs (sched_setaffinity; default server 0, client 1)
+// and every sequential scenario is read against the physical floor measured in the same run
+// between the same CPUs over the same link: a plain UDP ping-pong (floor.cc).
+//
 // Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N
+//                --link loopback,veth,veth-loss1 (default loopback)  --pin S,C | --no-pin
 //                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 stream_1k
 //                stream_64k stream_1m bidi connect resumed_connect mixed idle
-//                cluster_overhead)
+//                cluster_overhead floor; the floor runs whenever unary_seq does)
 //                --micro <rpcnet_micro binary>  --micro-min-time S  --json PATH  --md PATH
 //                --quick (short windows and few connections, for trying it out)
 #include <errno.h>
@@ -46,6 +53,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.h"
+#include "link.h"
 #include "rpcnet/certs.h"
 #include "runtime/child_process.h"
 #include "sides.h"
@@ -62,16 +70,40 @@ std::string self_exe() {
   return error ? std::string("rpcnet_bench") : path.string();
 }
 
+// Where a run's server and client live: loopback in our namespace, or a NetnsPair.
+struct Placement {
+  const LinkSpec* link = nullptr;
+  const NetnsPair* netns = nullptr;  // null on loopback
+  int server_cpu = -1;               // -1: not pinned
+  int client_cpu = -1;
+  std::string server_address() const { return netns ? netns->server_address() : "127.0.0.1"; }
+  std::string client_address() const { return netns ? netns->client_address() : "127.0.0.1"; }
+  std::vector<std::string> server_argv(const std::vector<std::string>& argv) const {
+    return netns ? netns->in_server(argv) : argv;
+  }
+  std::vector<std::string> client_argv(const std::vector<std::string>& argv) const {
+    return netns ? netns->in_client(argv) : argv;
+  }
+};
+
 struct Server {
   std::unique_ptr<rpcnet::runtime::Process> process;  // killed and reaped when it goes
   std::uint16_t port = 0;
+  ~Server() {
+    if (process) untrack_child(process->pid());
+  }
+  Server() = default;
+  Server(Server&&) = default;
 };
 
-std::optional<Server> start_server(const std::string& impl, const rpcnet::DevCertificatePaths& certs) {
+std::optional<Server> start_server(const std::string& impl, const rpcnet::DevCertificatePaths& certs,
+                                   const Placement& where) {
   Server server;
   server.process = std::make_unique<rpcnet::runtime::Process>(
-      std::vector<std::string>{self_exe(), "server", impl, certs.server_cert, certs.server_key});
+      where.server_argv({self_exe(), "server", impl, certs.server_cert, certs.server_key, "--bind",
+                         where.server_address(), "--cpu", std::to_string(where.server_cpu)}));
   if (!server.process->started()) return std::nullopt;
+  track_child(server.process->pid());
   const auto first = server.process->wait_line([](const std::string&) { return true; }, std::chrono::seconds(20));
   unsigned port = 0;
   if (!first || std::sscanf(server.process->lines(*first).front().c_str(), "PORT %u", &port) != 1 || port == 0 ||
@@ -86,36 +118,65 @@ std::optional<Server> start_server(const std::string& impl, const rpcnet::DevCer
 // ---- scenarios ------------------------------------------------------------------------------
 
 struct Metric {
-  const char* name;
+  std::string name;
   const char* unit;
   const char* better;  // "higher" | "lower"
   const char* goal_op;  // ">=" | "<=" | nullptr
   double goal = 0;
   // rpcnet-only metrics have no gRPC counterpart; their goal applies to the rpcnet value itself.
   bool rpcnet_only = false;
+  // The physical floor (plain UDP ping-pong): its value sits in the rpcnet column.
+  bool floor = false;
 };
 
-// In output order; names, units and directions as issue 5 fixes them.
-const std::vector<Metric>& metrics() {
-  static const std::vector<Metric> list = {
-      {"unary_seq_p50_us", "us", "lower", "<=", 0.7},
-      {"unary_seq_p99_us", "us", "lower", nullptr},
-      {"unary_c1_calls_per_s", "calls/s", "higher", nullptr},
-      {"unary_c16_calls_per_s", "calls/s", "higher", nullptr},
-      {"unary_c64_calls_per_s", "calls/s", "higher", ">=", 3.0},
-      {"unary_c256_calls_per_s", "calls/s", "higher", nullptr},
-      {"unary_c64_p99_us", "us", "lower", nullptr},
-      {"server_stream_1k_msgs_per_s", "msgs/s", "higher", nullptr},
-      {"server_stream_64k_mb_per_s", "MB/s", "higher", nullptr},
-      {"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0},
-      {"bidi_echo_64b_msgs_per_s", "msgs/s", "higher", nullptr},
-      {"connect_first_call_p50_us", "us", "lower", "<=", 0.5},
-      {"resumed_connect_first_call_p50_us", "us", "lower", nullptr},
-      {"mixed_small_p99_us", "us", "lower", "<=", 0.5},
-      {"idle_conn_rss_kb", "kB", "lower", nullptr},
-      // Issue 6: p50 of ClusterClient::call_worker minus p50 of a direct call to the same worker.
-      {"cluster_call_worker_overhead_us", "us", "lower", "<=", 10.0, true},
+// In output order; names, units and directions as issue 5 fixes them (loopback); the real
+// links carry the subset issue 18 asks for, with its goals, under their own names.
+std::vector<Metric> metrics(const LinkSpec& link) {
+  std::vector<Metric> list;
+  const auto floor_rows = [&] {
+    list.push_back({"udp_floor_p50_us", "us", "lower", nullptr, 0, false, true});
+    list.push_back({"udp_floor_p99_us", "us", "lower", nullptr, 0, false, true});
+    list.push_back({"udp_floor_epoll_p50_us", "us", "lower", nullptr, 0, false, true});
+    list.push_back({"udp_floor_epoll_p99_us", "us", "lower", nullptr, 0, false, true});
   };
+  if (link.loss_percent > 0) {
+    list.push_back({"unary_seq_p50_us", "us", "lower", nullptr});
+    list.push_back({"unary_seq_p99_us", "us", "lower", "<=", 0.05});
+    floor_rows();
+  } else if (link.namespaces) {
+    list.push_back({"unary_seq_p50_us", "us", "lower", "<=", 0.7});
+    list.push_back({"unary_seq_p99_us", "us", "lower", nullptr});
+    floor_rows();
+    list.push_back({"unary_c64_calls_per_s", "calls/s", "higher", ">=", 3.0});
+    list.push_back({"unary_c64_p99_us", "us", "lower", nullptr});
+    list.push_back({"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0});
+    list.push_back({"connect_first_call_p50_us", "us", "lower", "<=", 0.5});
+  } else {
+    list = {
+        {"unary_seq_p50_us", "us", "lower", "<=", 0.7},
+        {"unary_seq_p99_us", "us", "lower", nullptr},
+    };
+    floor_rows();
+    const std::vector<Metric> rest = {
+        {"unary_c1_calls_per_s", "calls/s", "higher", nullptr},
+        {"unary_c16_calls_per_s", "calls/s", "higher", nullptr},
+        {"unary_c64_calls_per_s", "calls/s", "higher", ">=", 3.0},
+        {"unary_c256_calls_per_s", "calls/s", "higher", nullptr},
+        {"unary_c64_p99_us", "us", "lower", nullptr},
+        {"server_stream_1k_msgs_per_s", "msgs/s", "higher", nullptr},
+        {"server_stream_64k_mb_per_s", "MB/s", "higher", nullptr},
+        {"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0},
+        {"bidi_echo_64b_msgs_per_s", "msgs/s", "higher", nullptr},
+        {"connect_first_call_p50_us", "us", "lower", "<=", 0.5},
+        {"resumed_connect_first_call_p50_us", "us", "lower", nullptr},
+        {"mixed_small_p99_us", "us", "lower", "<=", 0.5},
+        {"idle_conn_rss_kb", "kB", "lower", nullptr},
+        // Issue 6: p50 of ClusterClient::call_worker minus p50 of a direct call to the same worker.
+        {"cluster_call_worker_overhead_us", "us", "lower", "<=", 10.0, true},
+    };
+    list.insert(list.end(), rest.begin(), rest.end());
+  }
+  for (auto& metric : list) metric.name = link.metric_name(metric.name);
   return list;
 }
 
@@ -125,6 +186,8 @@ struct Job {
   std::vector<std::pair<std::string, std::string>> outputs;  // metric name <- sample key
   double timeout_s = 30;
   bool rpcnet_only = false;  // no gRPC run (the scenario is about rpcnet's own layers)
+  std::string floor_impl{};  // "floor" | "floor_epoll": the job is the physical floor
+  std::string key{};         // id, prefixed with the link unless loopback: keys aux and failures
 };
 
 struct Options {
@@ -134,13 +197,18 @@ struct Options {
   int connects = 100;
   int idle_conns = 5000;
   std::vector<std::string> only;
+  std::vector<std::string> links = {"loopback"};
+  std::vector<int> pin = {0, 1};  // server CPU, client CPU
+  bool no_pin = false;
   std::string micro;
   double micro_min_time = 0.05;
   std::string json = "bench/results/latest.json";
   std::string md = "bench/results/latest.md";
 };
 
-std::vector<Job> make_jobs(const Options& o) {
+// The jobs of one link: every scenario on loopback; on veth the headline ones; at 1 % loss the
+// sequential one. The floor goes with the sequential scenario. --only narrows each link's set.
+std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
   std::vector<Job> jobs;
   auto base = [&](const char* scenario) {
     ClientArgs args;
@@ -152,6 +220,12 @@ std::vector<Job> make_jobs(const Options& o) {
   const double window = o.warm + o.measure;
   {
     Job job{"unary_seq", base("unary_seq"), {{"unary_seq_p50_us", "p50_us"}, {"unary_seq_p99_us", "p99_us"}}, window + 30};
+    jobs.push_back(job);
+  }
+  for (const char* impl : {"floor", "floor_epoll"}) {
+    const std::string prefix = std::string("udp_") + impl;
+    Job job{impl, base("udp_pingpong"), {{prefix + "_p50_us", "p50_us"}, {prefix + "_p99_us", "p99_us"}}, window + 30};
+    job.floor_impl = impl;
     jobs.push_back(job);
   }
   for (int n : {1, 16, 64, 256}) {
@@ -199,20 +273,31 @@ std::vector<Job> make_jobs(const Options& o) {
     job.rpcnet_only = true;
     jobs.push_back(job);
   }
-  if (!o.only.empty()) {
-    std::vector<Job> selected;
-    for (auto& job : jobs) {
-      for (const auto& name : o.only) {
-        if (job.id == name) selected.push_back(job);
-      }
-    }
-    jobs = selected;
+  const auto listed = [](const std::vector<std::string>& names, const std::string& id) {
+    return std::find(names.begin(), names.end(), id) != names.end();
+  };
+  std::vector<std::string> on_link;  // empty: all
+  if (link.loss_percent > 0) {
+    on_link = {"unary_seq", "floor", "floor_epoll"};
+  } else if (link.namespaces) {
+    on_link = {"unary_seq", "floor", "floor_epoll", "unary_c64", "stream_1m", "connect"};
   }
-  return jobs;
+  std::vector<Job> selected;
+  for (auto& job : jobs) {
+    if (!on_link.empty() && !listed(on_link, job.id)) continue;
+    const bool wanted = o.only.empty() || listed(o.only, job.id) ||
+                        (!job.floor_impl.empty() && (listed(o.only, "floor") || listed(o.only, "unary_seq")));
+    if (!wanted) continue;
+    for (auto& [metric, key] : job.outputs) metric = link.metric_name(metric);
+    job.key = link.namespaces ? link.id + "/" + job.id : job.id;
+    selected.push_back(job);
+  }
+  return selected;
 }
 
 struct RunResult {
   bool ok = false;
+  std::string why;  // why the run failed (empty if it did not)
   Sample sample;
   double wall_s = 0;
   double client_cpu_s = 0;
@@ -220,12 +305,17 @@ struct RunResult {
   double background_cpu_s = 0;  // other processes on the machine during the run
 };
 
-RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCertificatePaths& certs) {
+RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCertificatePaths& certs,
+                   const Placement& where) {
   RunResult result;
-  auto server = start_server(impl, certs);
+  result.why = "server did not start";
+  auto server = start_server(impl, certs, where);
   if (!server) return result;
   const ClientArgs& a = job.args;
   std::vector<std::string> args = {self_exe(), "client", impl, a.scenario,
+                                   "--host", where.server_address(),
+                                   "--bind", where.client_address(),
+                                   "--cpu", std::to_string(where.client_cpu),
                                    "--port", std::to_string(server->port),
                                    "--server-pid", std::to_string(server->process->pid()),
                                    "--ca", certs.ca_cert,
@@ -241,15 +331,18 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
   const double server_cpu_before = cpu_seconds(server->process->pid());
   const double busy_before = machine_busy_seconds();
   const auto start = Clock::now();
-  rpcnet::runtime::Process client(args);
+  rpcnet::runtime::Process client(where.client_argv(args));
+  result.why = "client did not start";
   if (!client.started()) return result;
+  track_child(client.pid());
   const auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(seconds(job.timeout_s));
   const bool finished = client.wait_output_end(limit) && client.wait_exit(limit).has_value();
   if (!finished) {
-    std::fprintf(stderr, "bench: %s %s client did not finish within %.0f s: killed\n", job.id.c_str(),
+    std::fprintf(stderr, "bench: %s %s client did not finish within %.0f s: killed\n", job.key.c_str(),
                  impl.c_str(), job.timeout_s);
     client.kill(SIGKILL);
   }
+  untrack_child(client.pid());
   result.wall_s = secs(Clock::now() - start);
   result.server_cpu_s = cpu_seconds(server->process->pid()) - server_cpu_before;
   result.client_cpu_s = client.cpu_seconds();
@@ -269,11 +362,24 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
     }
   }
   result.ok = finished && client.exit_code() == 0;
+  result.why.clear();
   if (!result.ok) {
-    std::string why = "timeout";
-    if (finished && client.exit_signal()) why = strsignal(*client.exit_signal());
-    if (finished && client.exit_code()) why = "exit " + std::to_string(*client.exit_code());
-    std::fprintf(stderr, "bench: %s %s client failed (%s)\n", job.id.c_str(), impl.c_str(), why.c_str());
+    result.why = "timeout";
+    if (finished && client.exit_signal()) result.why = strsignal(*client.exit_signal());
+    if (finished && client.exit_code()) result.why = "exit " + std::to_string(*client.exit_code());
+  }
+  // The plain connect scenario measures full handshakes: a resumed connection makes it another
+  // scenario, so the run does not count.
+  if (result.ok && job.id == "connect") {
+    const auto resumed = result.sample.values.find("resumed");
+    if (resumed != result.sample.values.end() && resumed->second > 0) {
+      result.ok = false;
+      result.why = std::to_string(static_cast<long>(resumed->second)) + " connection(s) resumed";
+    }
+  }
+  if (!result.ok) {
+    std::fprintf(stderr, "bench: %s %s run failed (%s): excluded\n", job.key.c_str(), impl.c_str(),
+                 result.why.c_str());
   }
   return result;
 }
@@ -387,8 +493,23 @@ struct Collected {
   // job -> impl -> aux key -> values (everything else the clients reported, plus CPU)
   std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> aux;
   std::map<std::string, std::map<std::string, int>> failures;  // job -> impl -> failed runs
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> failure_reasons;
   std::vector<double> background_share;  // per run: other processes' CPU / wall (in cores)
+  struct LinkRun {
+    LinkSpec link;
+    std::string server_ns, client_ns;  // empty on loopback
+    std::string server_address, client_address;
+    std::vector<Job> jobs;
+  };
+  std::vector<LinkRun> links;  // in the order they ran
+  std::optional<std::pair<int, int>> pinned;  // server CPU, client CPU
 };
+
+std::string pinning_text(const Collected& c) {
+  if (!c.pinned) return "server and client not pinned";
+  return "server pinned to CPU " + std::to_string(c.pinned->first) + ", client to CPU " +
+         std::to_string(c.pinned->second) + " (sched_setaffinity)";
+}
 
 std::optional<double> median_of(const Collected& c, const std::string& metric, const std::string& impl) {
   auto m = c.runs.find(metric);
@@ -409,8 +530,7 @@ std::optional<double> aux_median(const Collected& c, const std::string& job, con
   return median(k->second);
 }
 
-void write_outputs(const Options& o, const Collected& c, const std::vector<MicroRow>& micro,
-                   double total_s, const std::vector<Job>& jobs) {
+void write_outputs(const Options& o, const Collected& c, const std::vector<MicroRow>& micro, double total_s) {
   const std::string date = utc_now();
   const std::string cpu = machine_description();
   const unsigned cores = std::thread::hardware_concurrency();
@@ -426,7 +546,14 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
 
   // JSON
   nlohmann::ordered_json scenarios = nlohmann::ordered_json::array();
-  for (const auto& metric : metrics()) {
+  nlohmann::ordered_json link_rows = nlohmann::ordered_json::array();
+  for (const auto& link_run : c.links) {
+  link_rows.push_back({{"id", link_run.link.id}, {"title", link_run.link.title()},
+                       {"server_address", link_run.server_address}, {"client_address", link_run.client_address},
+                       {"namespaces", link_run.server_ns.empty()
+                                          ? nlohmann::ordered_json::array()
+                                          : nlohmann::ordered_json::array({link_run.server_ns, link_run.client_ns})}});
+  for (const auto& metric : metrics(link_run.link)) {
     const auto r = median_of(c, metric.name, "rpcnet");
     const auto g = median_of(c, metric.name, "grpc");
     std::optional<double> ratio;
@@ -441,9 +568,13 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
       }
       runs[impl] = std::move(values);
     }
-    scenarios.push_back({{"name", metric.name}, {"unit", metric.unit}, {"better", metric.better},
-                         {"rpcnet", six_digits(r)}, {"grpc", six_digits(g)},
-                         {"ratio", six_digits(ratio)}, {"runs", std::move(runs)}});
+    nlohmann::ordered_json row = {{"name", metric.name}, {"unit", metric.unit}, {"better", metric.better},
+                                  {"rpcnet", six_digits(r)}, {"grpc", six_digits(g)},
+                                  {"ratio", six_digits(ratio)}, {"link", link_run.link.id}};
+    if (metric.floor) row["kind"] = "floor";  // plain UDP ping-pong, in the rpcnet column
+    row["runs"] = std::move(runs);
+    scenarios.push_back(std::move(row));
+  }
   }
   nlohmann::ordered_json micro_rows = nlohmann::ordered_json::array();
   for (const auto& row : micro) {
@@ -452,8 +583,12 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
                           {"items_per_s", six_digits(row.items_per_s)},
                           {"bytes_per_s", six_digits(row.bytes_per_s)}});
   }
+  nlohmann::ordered_json pinning = nullptr;
+  if (c.pinned) pinning = {{"server_cpu", c.pinned->first}, {"client_cpu", c.pinned->second}};
   nlohmann::ordered_json json = {
       {"scenarios", std::move(scenarios)},
+      {"links", std::move(link_rows)},
+      {"pinning", std::move(pinning)},
       {"machine", {{"cpu", cpu}, {"cores", cores}, {"kernel", std::string(uts.release)}, {"grpc_version", grpc},
                    {"other_load_cores_median", six_digits(background_median)},
                    {"other_load_cores_max", six_digits(background_max)}}},
@@ -465,8 +600,8 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
   std::ostringstream md;
   md << "# rpcnet vs gRPC C++ (`make bench`)\n\n";
   md << date << " · " << cores << " × " << cpu << " · Linux " << uts.release << " · gRPC "
-     << (grpc.empty() ? "not built" : grpc) << " · loopback, server and client in separate processes · "
-     << o.reps << " runs per scenario, alternating which goes first, median shown · " << o.measure
+     << (grpc.empty() ? "not built" : grpc) << " · server and client in separate processes · "
+     << pinning_text(c) << " · " << o.reps << " runs per scenario, alternating which goes first, median shown · " << o.measure
      << " s measurement windows · suite " << pretty(total_s) << " s\n\n";
   if (background_max) {
     char text[200];
@@ -476,9 +611,18 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
                   *background_max > 0.25 ? " — **the machine was not idle; treat the numbers as noisy**" : "");
     md << text;
   }
-  md << "| scenario | unit | rpcnet | gRPC | rpcnet ÷ gRPC | better | goal | met? |\n";
-  md << "|---|---|---:|---:|---:|---|---|---|\n";
-  for (const auto& metric : metrics()) {
+  md << "`udp_floor_*` rows: the physical floor, a plain UDP ping-pong of 64-byte datagrams between the "
+        "same two CPUs over the same link (blocking sockets; `epoll`: non-blocking sockets behind epoll "
+        "on both ends), in the rpcnet column; read the sequential latencies as floor + overhead.\n\n";
+  for (const auto& link_run : c.links) {
+  md << "## " << link_run.link.title() << "\n\n";
+  if (!link_run.server_ns.empty()) {
+    md << "Server " << link_run.server_address << " in namespace `" << link_run.server_ns << "`, client "
+       << link_run.client_address << " in `" << link_run.client_ns << "`.\n\n";
+  }
+  md << "| scenario | link | unit | rpcnet | gRPC | rpcnet ÷ gRPC | better | goal | met? |\n";
+  md << "|---|---|---|---:|---:|---:|---|---|---|\n";
+  for (const auto& metric : metrics(link_run.link)) {
     const auto r = median_of(c, metric.name, "rpcnet");
     const auto g = median_of(c, metric.name, "grpc");
     std::string ratio = "–";
@@ -500,7 +644,7 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
       }
     } else if (metric.goal_op != nullptr) {
       char text[32];
-      std::snprintf(text, sizeof text, "%s %.1f×", std::strcmp(metric.goal_op, ">=") == 0 ? "≥" : "≤", metric.goal);
+      std::snprintf(text, sizeof text, "%s %.3g×", std::strcmp(metric.goal_op, ">=") == 0 ? "≥" : "≤", metric.goal);
       goal = text;
       if (r && g && *g != 0) {
         const double x = *r / *g;
@@ -511,11 +655,15 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
       }
     }
     std::string rpcnet_text = r ? pretty(*r) : "null";
-    md << "| " << metric.name << " | " << metric.unit << " | " << rpcnet_text << " | "
-       << (metric.rpcnet_only ? std::string("(rpcnet only)") : g ? pretty(*g) : std::string("null")) << " | " << ratio << " | " << metric.better << " | " << goal << " | "
-       << met << " |\n";
+    std::string grpc_text = g ? pretty(*g) : std::string("null");
+    if (metric.rpcnet_only) grpc_text = "(rpcnet only)";
+    if (metric.floor) grpc_text = "(floor: plain UDP)";
+    md << "| " << metric.name << " | " << link_run.link.id << " | " << metric.unit << " | " << rpcnet_text << " | "
+       << grpc_text << " | " << ratio << " | " << metric.better << " | " << goal << " | " << met << " |\n";
   }
-  md << "\nNotes (medians of the runs):\n\n";
+  md << "\n";
+  }
+  md << "Notes (medians of the runs):\n\n";
   md << "- `resumed_connect_first_call_p50_us`: TLS 1.3 session resumption from a ticket (rpcnet: "
         "on by default, `RpcConfig::with_session_resumption`; gRPC: its SSL session cache channel "
         "argument)";
@@ -549,13 +697,26 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
        << "/s). The same on the client side: rpcnet " << (rc ? pretty(*rc) : "?") << " kB, gRPC "
        << (gc ? pretty(*gc) : "?") << " kB per connection.\n";
   }
+  for (const auto& link_run : c.links) {
+    for (const auto& job : link_run.jobs) {
+      if (job.floor_impl.empty()) continue;
+      auto trips = aux_median(c, job.key, "rpcnet", "round_trips");
+      auto lost = aux_median(c, job.key, "rpcnet", "lost");
+      if (trips && lost) {
+        md << "- `" << job.key << "`: " << pretty(*trips) << " round trips measured, " << pretty(*lost)
+           << " lost (no reply within 20 ms: left out, the next ping goes).\n";
+      }
+    }
+  }
   md << "- CPU seconds per run (client / server), median:";
+  std::vector<Job> jobs;
+  for (const auto& link_run : c.links) jobs.insert(jobs.end(), link_run.jobs.begin(), link_run.jobs.end());
   for (const auto& job : jobs) {
-    auto rc = aux_median(c, job.id, "rpcnet", "client_cpu_s");
-    auto rs = aux_median(c, job.id, "rpcnet", "server_cpu_s");
-    auto gc = aux_median(c, job.id, "grpc", "client_cpu_s");
-    auto gs = aux_median(c, job.id, "grpc", "server_cpu_s");
-    auto w = aux_median(c, job.id, "rpcnet", "wall_s");
+    auto rc = aux_median(c, job.key, "rpcnet", "client_cpu_s");
+    auto rs = aux_median(c, job.key, "rpcnet", "server_cpu_s");
+    auto gc = aux_median(c, job.key, "grpc", "client_cpu_s");
+    auto gs = aux_median(c, job.key, "grpc", "server_cpu_s");
+    auto w = aux_median(c, job.key, "rpcnet", "wall_s");
     if (!rc && !gc) continue;
     const auto cpu_pair = [](std::optional<double> a, std::optional<double> b) {
       if (!a || !b) return std::string("–");
@@ -563,7 +724,7 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
       std::snprintf(text, sizeof text, "%.2f/%.2f", *a, *b);
       return std::string(text);
     };
-    md << " " << job.id << " rpcnet " << cpu_pair(rc, rs) << ", gRPC " << cpu_pair(gc, gs);
+    md << " " << job.key << " rpcnet " << cpu_pair(rc, rs) << ", gRPC " << cpu_pair(gc, gs);
     if (w) {
       char text[32];
       std::snprintf(text, sizeof text, " (wall %.1f s);", *w);
@@ -575,7 +736,11 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
   md << "\n";
   for (const auto& [job, impls] : c.failures) {
     for (const auto& [impl, count] : impls) {
-      if (count > 0) md << "- **" << job << " / " << impl << ": " << count << " failed run(s)** (see the log).\n";
+      if (count == 0) continue;
+      md << "- **" << job << " / " << impl << ": " << count << " failed run(s), excluded**";
+      const auto& reasons = c.failure_reasons.at(job).at(impl);
+      for (std::size_t i = 0; i < reasons.size(); ++i) md << (i == 0 ? " (" : "; ") << reasons[i];
+      md << (reasons.empty() ? "" : ")") << ".\n";
     }
   }
   for (const auto& [job, impls] : c.aux) {
@@ -629,10 +794,97 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
   std::fprintf(stderr, "bench: wrote %s and %s\n", o.json.c_str(), o.md.c_str());
 }
 
-int run(const Options& o) {
+// Runs every job of one link `o.reps` times into `collected`.
+void run_link(const Options& o, const Placement& where, const std::vector<Job>& jobs,
+              const std::vector<std::string>& impls, const rpcnet::DevCertificatePaths& certs,
+              Clock::time_point suite_start, Collected& collected) {
+  for (int rep = 0; rep < o.reps; ++rep) {
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      const Job& job = jobs[j];
+      std::vector<std::string> order = impls;
+      if (job.rpcnet_only) order = {"rpcnet"};
+      if (!job.floor_impl.empty()) order = {job.floor_impl};
+      if (order.size() == 2 && (static_cast<std::size_t>(rep) + j) % 2 == 1) std::swap(order[0], order[1]);
+      for (const auto& impl : order) {
+        RunResult result = run_once(job, impl, certs, where);
+        // The floor's values go in the rpcnet column (its rows say what they are).
+        const std::string column = job.floor_impl.empty() ? impl : "rpcnet";
+        std::string line;
+        for (const auto& [metric, key] : job.outputs) {
+          auto it = result.sample.values.find(key);
+          if (it == result.sample.values.end() || !result.ok) continue;
+          collected.runs[metric][column].push_back(it->second);
+          line += " " + metric + "=" + pretty(it->second);
+        }
+        auto& aux = collected.aux[job.key][column];
+        for (const auto& [key, value] : result.sample.values) aux[key].push_back(value);
+        aux["errors"].push_back(static_cast<double>(result.sample.errors));
+        aux["client_cpu_s"].push_back(result.client_cpu_s);
+        aux["server_cpu_s"].push_back(result.server_cpu_s);
+        aux["wall_s"].push_back(result.wall_s);
+        aux["background_cpu_s"].push_back(result.background_cpu_s);
+        if (result.wall_s > 0) collected.background_share.push_back(result.background_cpu_s / result.wall_s);
+        if (!result.ok) {
+          ++collected.failures[job.key][impl];
+          collected.failure_reasons[job.key][impl].push_back(result.why);
+        }
+        std::fprintf(stderr,
+                     "[%d/%d %5.0f s] %-22s %-11s%s%s (cpu s: client %.2f, server %.2f, others %.2f; %.1f s)\n",
+                     rep + 1, o.reps, secs(Clock::now() - suite_start), job.key.c_str(), impl.c_str(),
+                     line.empty() ? " (no value)" : line.c_str(),
+                     result.sample.errors ? (" errors=" + std::to_string(result.sample.errors)).c_str() : "",
+                     result.client_cpu_s, result.server_cpu_s, result.background_cpu_s, result.wall_s);
+      }
+    }
+  }
+}
+
+// The CPUs to pin to, or nullopt for unpinned; `error` set when the request cannot be met.
+std::optional<std::pair<int, int>> choose_pinning(const Options& o, bool pin_given, std::string& error) {
+  if (o.no_pin) return std::nullopt;
+  if (o.pin.size() != 2 || o.pin[0] < 0 || o.pin[1] < 0 || o.pin[0] == o.pin[1]) {
+    error = "--pin takes two different CPUs: --pin SERVER,CLIENT";
+    return std::nullopt;
+  }
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) CPU_ZERO(&allowed);
+  for (int cpu : o.pin) {
+    if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed)) {
+      if (pin_given) error = "CPU " + std::to_string(cpu) + " is not available to this process";
+      else std::fprintf(stderr, "bench: CPU %d is not available: server and client not pinned\n", cpu);
+      return std::nullopt;
+    }
+  }
+  return std::make_pair(o.pin[0], o.pin[1]);
+}
+
+int run(const Options& o, bool pin_given) {
   raise_nofile_limit();
+  std::vector<LinkSpec> links;
+  for (const auto& name : o.links) {
+    auto link = parse_link(name);
+    if (!link) {
+      std::fprintf(stderr, "bench: unknown link %s (loopback, veth, veth-loss1)\n", name.c_str());
+      return 2;
+    }
+    if (link->namespaces) {
+      if (auto reason = NetnsPair::unavailable_reason(*link); !reason.empty()) {
+        std::fprintf(stderr, "bench: %s\n", reason.c_str());
+        return 2;
+      }
+    }
+    links.push_back(*link);
+  }
+  std::string pin_error;
+  Collected collected;
+  collected.pinned = choose_pinning(o, pin_given, pin_error);
+  if (!pin_error.empty()) {
+    std::fprintf(stderr, "bench: %s\n", pin_error.c_str());
+    return 2;
+  }
+  install_cleanup_on_signals();
   const auto suite_start = Clock::now();
-  const std::vector<Job> jobs = make_jobs(o);
   std::vector<MicroRow> micro = run_micro(o);
 
   char dir_template[] = "/tmp/rpcnet-bench-XXXXXX";
@@ -643,6 +895,7 @@ int run(const Options& o) {
   auto certs = rpcnet::make_dev_certificates(cert_options);
   if (!certs) {
     std::fprintf(stderr, "bench: certificates: %s\n", certs.error().to_string().c_str());
+    std::filesystem::remove_all(dir);
     return 1;
   }
   std::vector<std::string> impls = {"rpcnet"};
@@ -652,43 +905,35 @@ int run(const Options& o) {
     std::fprintf(stderr, "bench: gRPC side not built (RPCNET_BENCH_GRPC=OFF): gRPC values are null\n");
   }
 
-  Collected collected;
-  for (int rep = 0; rep < o.reps; ++rep) {
-    for (std::size_t j = 0; j < jobs.size(); ++j) {
-      const Job& job = jobs[j];
-      std::vector<std::string> order = impls;
-      if (job.rpcnet_only) order = {"rpcnet"};
-      if (order.size() == 2 && (static_cast<std::size_t>(rep) + j) % 2 == 1) std::swap(order[0], order[1]);
-      for (const auto& impl : order) {
-        RunResult result = run_once(job, impl, *certs);
-        std::string line;
-        for (const auto& [metric, key] : job.outputs) {
-          auto it = result.sample.values.find(key);
-          if (it == result.sample.values.end()) continue;
-          collected.runs[metric][impl].push_back(it->second);
-          line += " " + metric + "=" + pretty(it->second);
-        }
-        auto& aux = collected.aux[job.id][impl];
-        for (const auto& [key, value] : result.sample.values) aux[key].push_back(value);
-        aux["errors"].push_back(static_cast<double>(result.sample.errors));
-        aux["client_cpu_s"].push_back(result.client_cpu_s);
-        aux["server_cpu_s"].push_back(result.server_cpu_s);
-        aux["wall_s"].push_back(result.wall_s);
-        aux["background_cpu_s"].push_back(result.background_cpu_s);
-        if (result.wall_s > 0) collected.background_share.push_back(result.background_cpu_s / result.wall_s);
-        if (!result.ok) ++collected.failures[job.id][impl];
-        std::fprintf(stderr,
-                     "[%d/%d %5.0f s] %-16s %-6s%s%s (cpu s: client %.2f, server %.2f, others %.2f; %.1f s)\n",
-                     rep + 1, o.reps, secs(Clock::now() - suite_start), job.id.c_str(), impl.c_str(),
-                     line.empty() ? " (no value)" : line.c_str(),
-                     result.sample.errors ? (" errors=" + std::to_string(result.sample.errors)).c_str() : "",
-                     result.client_cpu_s, result.server_cpu_s, result.background_cpu_s, result.wall_s);
+  int status = 0;
+  for (std::size_t l = 0; l < links.size(); ++l) {
+    const LinkSpec& link = links[l];
+    Collected::LinkRun record{link, "", "", "127.0.0.1", "127.0.0.1", make_jobs(o, link)};
+    Placement where{&link, nullptr, collected.pinned ? collected.pinned->first : -1,
+                    collected.pinned ? collected.pinned->second : -1};
+    std::unique_ptr<NetnsPair> netns;
+    if (link.namespaces) {
+      netns = std::make_unique<NetnsPair>(link, 200 + static_cast<int>(l));
+      if (!netns->ok()) {
+        std::fprintf(stderr, "bench: %s link: %s\n", link.id.c_str(), netns->error().c_str());
+        status = 1;
+        break;
       }
+      where.netns = netns.get();
+      record = {link, netns->server_ns(), netns->client_ns(), netns->server_address(), netns->client_address(),
+                record.jobs};
+      std::fprintf(stderr, "bench: link %s: server %s in %s, client %s in %s\n", link.id.c_str(),
+                   record.server_address.c_str(), record.server_ns.c_str(), record.client_address.c_str(),
+                   record.client_ns.c_str());
     }
-  }
+    if (record.jobs.empty()) std::fprintf(stderr, "bench: link %s: no job selected\n", link.id.c_str());
+    run_link(o, where, record.jobs, impls, *certs, suite_start, collected);
+    collected.links.push_back(std::move(record));
+  }  // each link's namespaces are deleted here, before the next link's are made
   std::filesystem::remove_all(dir);
+  if (status != 0) return status;
   const double total_s = secs(Clock::now() - suite_start);
-  write_outputs(o, collected, micro, total_s, jobs);
+  write_outputs(o, collected, micro, total_s);
   std::fprintf(stderr, "bench: total %.0f s\n", total_s);
   return 0;
 }
@@ -699,8 +944,8 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   using namespace bench;
   ::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"rpcnet against gRPC C++ on loopback: `run` (the default) orchestrates; it spawns this "
-               "binary as `server` and `client` for every run"};
+  CLI::App app{"rpcnet against gRPC C++ on loopback and veth links: `run` (the default) orchestrates; it "
+               "spawns this binary as `server` and `client` for every run"};
   app.require_subcommand(0, 1);
 
   Options o;
@@ -718,17 +963,31 @@ int main(int argc, char** argv) {
   app.add_option("--json", o.json, "JSON output")->capture_default_str();
   app.add_option("--md", o.md, "Markdown output")->capture_default_str();
   app.add_flag("--quick", quick, "One short repetition (smoke test)");
+  app.add_option("--link", o.links, "Links: loopback, veth, veth-loss1 (repeatable or comma-separated)")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--pin", o.pin, "CPUs of server and client: SERVER,CLIENT")->delimiter(',')->expected(2)
+      ->capture_default_str();
+  app.add_flag("--no-pin", o.no_pin, "Leave server and client unpinned");
 
-  std::string server_impl, cert, key;
+  const auto impls = CLI::IsMember({"rpcnet", "grpc", "floor", "floor_epoll"});
+  std::string server_impl, cert, key, server_bind = "127.0.0.1";
+  int server_cpu = -1;
   CLI::App* server_cmd = app.add_subcommand("server", "One implementation's server (spawned by run)");
-  server_cmd->add_option("impl", server_impl, "rpcnet | grpc")->required()->check(CLI::IsMember({"rpcnet", "grpc"}));
+  server_cmd->add_option("impl", server_impl, "rpcnet | grpc | floor | floor_epoll")->required()->check(impls);
   server_cmd->add_option("cert", cert)->required();
   server_cmd->add_option("key", key)->required();
+  server_cmd->add_option("--bind", server_bind, "IPv4 address to listen on");
+  server_cmd->add_option("--cpu", server_cpu, "CPU to pin to (-1: none)");
 
   ClientArgs c;
   CLI::App* client_cmd = app.add_subcommand("client", "One implementation's client for one scenario (spawned by run)");
-  client_cmd->add_option("impl", c.impl, "rpcnet | grpc")->required()->check(CLI::IsMember({"rpcnet", "grpc"}));
+  int client_cpu = -1;
+  client_cmd->add_option("impl", c.impl, "rpcnet | grpc | floor | floor_epoll")->required()->check(impls);
   client_cmd->add_option("scenario", c.scenario)->required();
+  client_cmd->add_option("--host", c.host, "The server's IPv4 address");
+  client_cmd->add_option("--bind", c.bind, "The client's own IPv4 address");
+  client_cmd->add_option("--cpu", client_cpu, "CPU to pin to (-1: none)");
   client_cmd->add_option("--port", c.port);
   client_cmd->add_option("--server-pid", c.server_pid);
   client_cmd->add_option("--ca", c.ca_path);
@@ -749,9 +1008,18 @@ int main(int argc, char** argv) {
     return app.exit(error) == 0 ? 0 : 2;
   }
   if (server_cmd->parsed()) {
-    return server_impl == "rpcnet" ? rpcnet_server_main(cert, key) : grpc_server_main(cert, key);
+    if (!pin_to_cpu(server_cpu)) return 1;
+    if (server_impl == "floor" || server_impl == "floor_epoll") {
+      return floor_server_main(server_bind, server_impl == "floor_epoll");
+    }
+    return server_impl == "rpcnet" ? rpcnet_server_main(cert, key, server_bind)
+                                   : grpc_server_main(cert, key, server_bind);
   }
-  if (client_cmd->parsed()) return c.impl == "rpcnet" ? rpcnet_client_main(c) : grpc_client_main(c);
+  if (client_cmd->parsed()) {
+    if (!pin_to_cpu(client_cpu)) return 1;
+    if (c.impl == "floor" || c.impl == "floor_epoll") return floor_client_main(c, c.impl == "floor_epoll");
+    return c.impl == "rpcnet" ? rpcnet_client_main(c) : grpc_client_main(c);
+  }
   if (quick) {
     // Defaults of a short run; options given explicitly still win.
     const auto unless_given = [&](const char* option, auto& field, auto value) {
@@ -763,5 +1031,5 @@ int main(int argc, char** argv) {
     unless_given("--connects", o.connects, 20);
     unless_given("--idle-conns", o.idle_conns, 300);
   }
-  return run(o);
+  return run(o, app.count("--pin") > 0);
 }
