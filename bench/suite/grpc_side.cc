@@ -313,12 +313,16 @@ class GrpcClient {
       auto call = std::make_unique<UnaryCall>();
       call->on_done = [&](UnaryCall& done, bool ok) {
         const auto now = Clock::now();
-        if (!ok || !done.status.ok() || done.reply.data().size() != args_.payload) {
+        const bool failed = !ok || !done.status.ok() || done.reply.data().size() != args_.payload;
+        if (failed) {
           if (sample.errors++ == 0) std::fprintf(stderr, "grpc client: %s\n", done.status.error_message().c_str());
         }
         // Sequential calls are attributed to the window by their start, concurrent ones by
-        // their completion (the rate is completions per second).
-        if (window.contains(concurrency == 1 ? done.start : now)) latencies.push_back(micros(now - done.start));
+        // their completion (the rate is completions per second). Failed calls are counted, not
+        // timed.
+        if (!failed && window.contains(concurrency == 1 ? done.start : now)) {
+          latencies.push_back(micros(now - done.start));
+        }
         if (now < window.end) {
           done.begin(*stub, request_, cq);
         } else {
@@ -559,8 +563,11 @@ class GrpcClient {
     UnaryCall small;
     small.on_done = [&](UnaryCall& done, bool ok) {
       const auto now = Clock::now();
-      if (!ok || !done.status.ok()) ++sample.errors;
-      latencies.push_back(micros(now - done.start));
+      if (!ok || !done.status.ok()) {
+        ++sample.errors;
+      } else {
+        latencies.push_back(micros(now - done.start));
+      }
       if (now < small_end) {
         done.begin(*stub, request_, cq);
       } else {

@@ -191,7 +191,7 @@ struct Job {
 };
 
 struct Options {
-  int reps = 3;
+  int reps = 10;
   double warm = 0.25;
   double measure = 1.0;
   int connects = 100;
@@ -494,6 +494,8 @@ struct Collected {
   std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> aux;
   std::map<std::string, std::map<std::string, int>> failures;  // job -> impl -> failed runs
   std::map<std::string, std::map<std::string, std::vector<std::string>>> failure_reasons;
+  // metric -> impl -> repetition -> value: pairs the two implementations' runs of one repetition
+  std::map<std::string, std::map<std::string, std::map<int, double>>> by_rep;
   std::vector<double> background_share;  // per run: other processes' CPU / wall (in cores)
   struct LinkRun {
     LinkSpec link;
@@ -530,6 +532,39 @@ std::optional<double> aux_median(const Collected& c, const std::string& job, con
   return median(k->second);
 }
 
+// rpcnet ÷ gRPC per repetition (both ran and succeeded): the median is the headline ratio, so
+// drift of the shared machine between repetitions cancels; min and max show the spread.
+struct Ratios {
+  double median = 0, min = 0, max = 0;
+  int runs = 0;
+  int missing_goal_by_10 = 0;  // runs whose ratio misses the goal by more than 10 %
+};
+
+std::optional<Ratios> ratios_of(const Collected& c, const Metric& metric) {
+  const auto m = c.by_rep.find(metric.name);
+  if (m == c.by_rep.end() || !m->second.count("rpcnet") || !m->second.count("grpc")) return std::nullopt;
+  const auto& r = m->second.at("rpcnet");
+  const auto& g = m->second.at("grpc");
+  std::vector<double> values;
+  Ratios out;
+  for (const auto& [rep, value] : r) {
+    const auto other = g.find(rep);
+    if (other == g.end() || other->second == 0) continue;
+    const double x = value / other->second;
+    values.push_back(x);
+    if (metric.goal_op != nullptr) {
+      const bool higher = std::strcmp(metric.goal_op, ">=") == 0;
+      if (higher ? x < 0.9 * metric.goal : x > 1.1 * metric.goal) ++out.missing_goal_by_10;
+    }
+  }
+  if (values.empty()) return std::nullopt;
+  out.median = median(values);
+  out.min = *std::min_element(values.begin(), values.end());
+  out.max = *std::max_element(values.begin(), values.end());
+  out.runs = static_cast<int>(values.size());
+  return out;
+}
+
 void write_outputs(const Options& o, const Collected& c, const std::vector<MicroRow>& micro, double total_s) {
   const std::string date = utc_now();
   const std::string cpu = machine_description();
@@ -556,8 +591,13 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
   for (const auto& metric : metrics(link_run.link)) {
     const auto r = median_of(c, metric.name, "rpcnet");
     const auto g = median_of(c, metric.name, "grpc");
-    std::optional<double> ratio;
-    if (r && g && *g != 0) ratio = *r / *g;
+    const auto ratios = ratios_of(c, metric);
+    std::optional<double> ratio, ratio_min, ratio_max;
+    if (ratios) {
+      ratio = ratios->median;
+      ratio_min = ratios->min;
+      ratio_max = ratios->max;
+    }
     nlohmann::ordered_json runs = nlohmann::ordered_json::object();
     for (const char* impl : {"rpcnet", "grpc"}) {
       nlohmann::ordered_json values = nlohmann::ordered_json::array();
@@ -570,7 +610,8 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     }
     nlohmann::ordered_json row = {{"name", metric.name}, {"unit", metric.unit}, {"better", metric.better},
                                   {"rpcnet", six_digits(r)}, {"grpc", six_digits(g)},
-                                  {"ratio", six_digits(ratio)}, {"link", link_run.link.id}};
+                                  {"ratio", six_digits(ratio)}, {"ratio_min", six_digits(ratio_min)},
+                                  {"ratio_max", six_digits(ratio_max)}, {"link", link_run.link.id}};
     if (metric.floor) row["kind"] = "floor";  // plain UDP ping-pong, in the rpcnet column
     row["runs"] = std::move(runs);
     scenarios.push_back(std::move(row));
@@ -601,7 +642,9 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
   md << "# rpcnet vs gRPC C++ (`make bench`)\n\n";
   md << date << " · " << cores << " × " << cpu << " · Linux " << uts.release << " · gRPC "
      << (grpc.empty() ? "not built" : grpc) << " · server and client in separate processes · "
-     << pinning_text(c) << " · " << o.reps << " runs per scenario, alternating which goes first, median shown · " << o.measure
+     << pinning_text(c) << " · " << o.reps << " runs per scenario, alternating which goes first, median shown; "
+     << "rpcnet ÷ gRPC is the median of the per-run ratios (min–max) · † a run had failed calls (counted "
+     << "below, not timed) · " << o.measure
      << " s measurement windows · suite " << pretty(total_s) << " s\n\n";
   if (background_max) {
     char text[200];
@@ -628,9 +671,14 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     std::string ratio = "–";
     std::string goal = "–";
     std::string met = "–";
-    if (r && g && *g != 0) {
-      char text[32];
-      std::snprintf(text, sizeof text, "%.2f×", *r / *g);
+    const auto ratios = ratios_of(c, metric);
+    if (ratios) {
+      char text[64];
+      if (ratios->runs > 1) {
+        std::snprintf(text, sizeof text, "%.2f× (%.2f–%.2f)", ratios->median, ratios->min, ratios->max);
+      } else {
+        std::snprintf(text, sizeof text, "%.2f×", ratios->median);
+      }
       ratio = text;
     }
     if (metric.goal_op != nullptr && metric.rpcnet_only) {
@@ -646,16 +694,37 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
       char text[32];
       std::snprintf(text, sizeof text, "%s %.3g×", std::strcmp(metric.goal_op, ">=") == 0 ? "≥" : "≤", metric.goal);
       goal = text;
-      if (r && g && *g != 0) {
-        const double x = *r / *g;
+      if (ratios) {
+        const double x = ratios->median;
         const bool ok = std::strcmp(metric.goal_op, ">=") == 0 ? x >= metric.goal : x <= metric.goal;
-        met = ok ? "yes" : "**no**";
+        met = ok && ratios->missing_goal_by_10 == 0 ? "yes" : "**no**";
+        if (ratios->missing_goal_by_10 > 0) {
+          met += " (" + std::to_string(ratios->missing_goal_by_10) + " of " + std::to_string(ratios->runs) +
+                 " runs miss it by > 10 %)";
+        }
       } else {
         met = "n/a";
       }
     }
-    std::string rpcnet_text = r ? pretty(*r) : "null";
-    std::string grpc_text = g ? pretty(*g) : std::string("null");
+    // † when a run behind the value had failed calls.
+    const auto marked = [&](const std::string& impl) {
+      for (const auto& job : link_run.jobs) {
+        for (const auto& [name, key] : job.outputs) {
+          if (name != metric.name) continue;
+          const auto errors = c.aux.find(job.key);
+          if (errors == c.aux.end() || !errors->second.count(impl)) return std::string();
+          const auto& keys = errors->second.at(impl);
+          const auto e = keys.find("errors");
+          if (e == keys.end()) return std::string();
+          for (double v : e->second) {
+            if (v > 0) return std::string(" †");
+          }
+        }
+      }
+      return std::string();
+    };
+    std::string rpcnet_text = r ? pretty(*r) + marked("rpcnet") : "null";
+    std::string grpc_text = g ? pretty(*g) + marked("grpc") : std::string("null");
     if (metric.rpcnet_only) grpc_text = "(rpcnet only)";
     if (metric.floor) grpc_text = "(floor: plain UDP)";
     md << "| " << metric.name << " | " << link_run.link.id << " | " << metric.unit << " | " << rpcnet_text << " | "
@@ -749,7 +818,12 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
       if (e != keys.end()) {
         double total = 0;
         for (double v : e->second) total += v;
-        if (total > 0) md << "- " << job << " / " << impl << ": " << pretty(total) << " failed calls over the runs.\n";
+        int runs_with_errors = 0;
+        for (double v : e->second) runs_with_errors += v > 0 ? 1 : 0;
+        if (total > 0) {
+          md << "- † " << job << " / " << impl << ": " << pretty(total) << " failed calls in " << runs_with_errors
+             << " of " << e->second.size() << " runs (left out of latencies and rates).\n";
+        }
       }
     }
   }
@@ -814,6 +888,7 @@ void run_link(const Options& o, const Placement& where, const std::vector<Job>& 
           auto it = result.sample.values.find(key);
           if (it == result.sample.values.end() || !result.ok) continue;
           collected.runs[metric][column].push_back(it->second);
+          collected.by_rep[metric][column][rep] = it->second;
           line += " " + metric + "=" + pretty(it->second);
         }
         auto& aux = collected.aux[job.key][column];

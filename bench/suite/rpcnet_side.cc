@@ -74,8 +74,11 @@ asio::awaitable<Sample> unary_seq(Target target, ClientArgs args) {
     if (start >= window.end) break;
     auto reply = co_await client->call("echo", payload);
     const auto stop = Clock::now();
-    if (!reply || reply->size() != payload.size()) ++sample.errors;
-    if (window.contains(start)) latencies.push_back(micros(stop - start));
+    if (!reply || reply->size() != payload.size()) {
+      ++sample.errors;  // counted, not timed
+    } else if (window.contains(start)) {
+      latencies.push_back(micros(stop - start));
+    }
   }
   sample.set("calls_per_s", static_cast<double>(latencies.size()) / args.measure);
   sample.set("p50_us", percentile(latencies, 0.50));
@@ -103,8 +106,11 @@ asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
         if (start >= window.end) break;
         auto reply = co_await client->call("echo", payload);
         const auto stop = Clock::now();
-        if (!reply || reply->size() != payload.size()) ++sample.errors;
-        if (window.contains(stop)) latencies.push_back(micros(stop - start));
+        if (!reply || reply->size() != payload.size()) {
+          ++sample.errors;  // counted, not timed
+        } else if (window.contains(stop)) {
+          latencies.push_back(micros(stop - start));
+        }
       }
       if (--running == 0) all_done.set();
     };
@@ -282,8 +288,11 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
     if (start >= end) break;
     auto reply = co_await client->call("echo", payload);
     const auto now = Clock::now();
-    if (!reply || reply->size() != payload.size()) ++sample.errors;
-    latencies.push_back(micros(now - start));
+    if (!reply || reply->size() != payload.size()) {
+      ++sample.errors;  // counted, not timed
+    } else {
+      latencies.push_back(micros(now - start));
+    }
   }
   bulk_end = Clock::now();
   stop = true;
@@ -406,8 +415,11 @@ asio::awaitable<Sample> cluster_overhead(Target target, ClientArgs args) {
         reply = co_await direct->call("echo", payload);
       }
       const auto stop = Clock::now();
-      if (!reply || reply->size() != payload.size()) ++sample.errors;
-      if (window.contains(start)) (through_cluster ? cluster_us : direct_us).push_back(micros(stop - start));
+      if (!reply || reply->size() != payload.size()) {
+        ++sample.errors;  // counted, not timed
+      } else if (window.contains(start)) {
+        (through_cluster ? cluster_us : direct_us).push_back(micros(stop - start));
+      }
     }
   }
   if (!direct_us.empty() && !cluster_us.empty()) {
