@@ -1,14 +1,18 @@
 #include "link.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace bench {
 
@@ -22,6 +26,35 @@ constexpr int kSlots = 4;
 char g_namespace_paths[kSlots][160];
 std::atomic<bool> g_namespace_used[kSlots];
 std::atomic<pid_t> g_children[kSlots];
+
+// Runs a command (no shell) with its output discarded; true on exit status 0. The child is
+// tracked while it runs, so a signal in the middle of the set-up kills it before the handler
+// deletes the namespaces (an `ip netns add` finishing after the handler would leak one).
+bool run_quietly(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = -1;
+  const bool spawned = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) == 0;
+  posix_spawn_file_actions_destroy(&actions);
+  if (!spawned) return false;
+  track_child(pid);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  untrack_child(pid);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string text;
+  for (const auto& arg : argv) text += (text.empty() ? "" : " ") + arg;
+  return text;
+}
 
 void remember_namespace(const std::string& name) {
   for (int i = 0; i < kSlots; ++i) {
@@ -96,37 +129,44 @@ NetnsPair::NetnsPair(const LinkSpec& link, int subnet) {
   const std::string net = "10.250." + std::to_string(subnet) + ".";
   server_address_ = net + "1";
   client_address_ = net + "2";
-  const auto step = [&](const std::string& command) {
-    if (error_.empty() && !sh(command)) error_ = "failed: " + command;
+  const auto step = [&](const std::vector<std::string>& argv) {
+    if (error_.empty() && !run_quietly(argv)) error_ = "failed: " + joined(argv);
   };
   // Remembered before they exist: a signal between `add` and the end of the set-up still
   // deletes whatever was made.
   remember_namespace(server_ns_);
   remember_namespace(client_ns_);
-  step("ip netns add " + server_ns_);
-  step("ip netns add " + client_ns_);
-  // Both ends are created inside the namespaces: nothing appears in ours, even for a moment.
-  step("ip -n " + server_ns_ + " link add veth0 mtu 1500 type veth peer name veth0 mtu 1500 netns " + client_ns_);
-  step("ip -n " + server_ns_ + " addr add " + server_address_ + "/24 dev veth0");
-  step("ip -n " + client_ns_ + " addr add " + client_address_ + "/24 dev veth0");
   for (const auto& ns : {server_ns_, client_ns_}) {
-    step("ip -n " + ns + " link set lo up");
-    step("ip -n " + ns + " link set veth0 up");
+    // A namespace of that name can only be left over from a killed run whose pid we now have.
+    (void)run_quietly({"ip", "netns", "del", ns});
+    step({"ip", "netns", "add", ns});
+  }
+  // Both ends are created inside the namespaces: nothing appears in ours, even for a moment.
+  step({"ip", "-n", server_ns_, "link", "add", "veth0", "mtu", "1500", "type", "veth", "peer", "name", "veth0", "mtu",
+        "1500", "netns", client_ns_});
+  step({"ip", "-n", server_ns_, "addr", "add", server_address_ + "/24", "dev", "veth0"});
+  step({"ip", "-n", client_ns_, "addr", "add", client_address_ + "/24", "dev", "veth0"});
+  for (const auto& ns : {server_ns_, client_ns_}) {
+    step({"ip", "-n", ns, "link", "set", "lo", "up"});
+    step({"ip", "-n", ns, "link", "set", "veth0", "up"});
     if (link.loss_percent > 0) {
-      const std::string nft = "ip netns exec " + ns + " nft ";
-      step(nft + "add table inet rpcnet_bench");
-      step(nft + "\"add chain inet rpcnet_bench in { type filter hook input priority 0; }\"");
-      step(nft + "\"add rule inet rpcnet_bench in meta l4proto { tcp, udp } numgen random mod 100 < " +
-           std::to_string(link.loss_percent) + " drop\"");
+      const std::vector<std::string> nft = {"ip", "netns", "exec", ns, "nft"};
+      const auto with = [&](std::vector<std::string> rest) {
+        rest.insert(rest.begin(), nft.begin(), nft.end());
+        return rest;
+      };
+      step(with({"add", "table", "inet", "rpcnet_bench"}));
+      step(with({"add", "chain", "inet", "rpcnet_bench", "in", "{ type filter hook input priority 0; }"}));
+      step(with({"add", "rule", "inet", "rpcnet_bench", "in", "meta", "l4proto", "{ tcp, udp }", "numgen", "random",
+                 "mod", "100", "<", std::to_string(link.loss_percent), "drop"}));
     }
   }
 }
 
 NetnsPair::~NetnsPair() {
   for (const auto& ns : {client_ns_, server_ns_}) {
-    if (!sh("ip netns del " + ns)) {
-      // Never made, or already gone: nothing to report unless it is still listed.
-      if (sh("test -e /run/netns/" + ns)) std::fprintf(stderr, "bench: could not delete namespace %s\n", ns.c_str());
+    if (!run_quietly({"ip", "netns", "del", ns}) && std::filesystem::exists("/run/netns/" + ns)) {
+      std::fprintf(stderr, "bench: could not delete namespace %s\n", ns.c_str());
     }
     forget_namespace(ns);
   }
