@@ -46,14 +46,16 @@ test-tsan: deps
 fuzz-smoke: deps
 	./scripts/fuzz-smoke.sh 10
 
-# rpcnet against gRPC C++ on loopback, same machine, same run (bench/suite), plus the Google
-# Benchmark microbenchmarks (bench/micro): its own build (preset `bench`, release flags, gRPC on),
-# then every scenario 3 times alternating; writes bench/results/latest.json and latest.md and
-# prints the table.
+# rpcnet against gRPC C++, same machine, same run (bench/suite), on loopback and on a veth link
+# between two network namespaces (MTU 1500, and with 1 % loss each way; needs root), plus the
+# Google Benchmark microbenchmarks (bench/micro): its own build (preset `bench`, release flags,
+# gRPC on), then every scenario 10 times alternating; writes bench/results/latest.json and
+# latest.md and prints the table. Without root: make bench BENCH_LINKS=loopback
+BENCH_LINKS ?= loopback,veth,veth-loss1
 bench: deps
 	cmake --preset bench
 	cmake --build --preset bench -j $(JOBS)
-	./build/bench/bench/rpcnet_bench run --micro ./build/bench/bench/rpcnet_micro \
+	./build/bench/bench/rpcnet_bench run --link $(BENCH_LINKS) --micro ./build/bench/bench/rpcnet_micro \
 	    --json bench/results/latest.json --md bench/results/latest.md
 
 clean:

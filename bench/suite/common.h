@@ -8,6 +8,7 @@
 // suite.
 #pragma once
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -39,6 +40,8 @@ struct ClientArgs {
   std::string impl;      // "rpcnet" | "grpc"
   std::string scenario;  // unary_seq | unary_conc | stream | bidi | connect | mixed | idle
   std::string ca_path;
+  std::string host = "127.0.0.1";  // the server's address (IPv4 literal)
+  std::string bind = "127.0.0.1";  // the client's own address
   std::uint16_t port = 0;
   pid_t server_pid = 0;
   double warm = 0.25;
@@ -129,6 +132,18 @@ inline double machine_busy_seconds() {
     return -1;
   }
   return static_cast<double>(user + nice + system + irq + softirq + steal) / 100.0;
+}
+
+// Pins the calling process (and every thread it starts afterwards) to one CPU; a negative cpu
+// leaves it unpinned. Server and client call it first thing, before any thread exists.
+inline bool pin_to_cpu(int cpu) {
+  if (cpu < 0) return true;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (::sched_setaffinity(0, sizeof set, &set) == 0) return true;
+  std::fprintf(stderr, "bench: cannot pin to CPU %d\n", cpu);
+  return false;
 }
 
 // Both server and client raise their descriptor limit to the hard limit (5,000 idle

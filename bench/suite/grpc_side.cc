@@ -255,7 +255,7 @@ class UnaryCall final : public Tag {
 class GrpcClient {
  public:
   explicit GrpcClient(const ClientArgs& args)
-      : args_(args), target_("localhost:" + std::to_string(args.port)) {
+      : args_(args), target_("ipv4:" + args.host + ":" + std::to_string(args.port)) {
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = read_file(args.ca_path);
     credentials_ = grpc::SslCredentials(options);
@@ -276,14 +276,21 @@ class GrpcClient {
   }
 
  private:
-  // The default channel: what a user gets from grpc::CreateChannel.
-  std::shared_ptr<grpc::Channel> default_channel() { return grpc::CreateChannel(target_, credentials_); }
+  // The default channel: what a user gets from grpc::CreateChannel, except that the target is
+  // an address (`ipv4:ADDR:PORT`, no name lookup, as rpcnet's client gets) and the certificate
+  // is checked against "localhost", the name rpcnet's client checks too.
+  std::shared_ptr<grpc::Channel> default_channel() {
+    grpc::ChannelArguments channel_args;
+    channel_args.SetSslTargetNameOverride("localhost");
+    return grpc::CreateCustomChannel(target_, credentials_, channel_args);
+  }
 
   // A channel with a connection of its own: channels with identical arguments share one
   // subchannel (connection) through gRPC's global subchannel pool, so each gets a distinct,
   // otherwise meaningless argument.
   std::shared_ptr<grpc::Channel> fresh_channel(grpc_ssl_session_cache* cache) {
     grpc::ChannelArguments channel_args;
+    channel_args.SetSslTargetNameOverride("localhost");
     channel_args.SetInt("rpcnet.bench.connection", ++serial_);
     if (cache != nullptr) {
       grpc_arg arg = grpc_ssl_session_cache_create_channel_arg(cache);
@@ -306,12 +313,16 @@ class GrpcClient {
       auto call = std::make_unique<UnaryCall>();
       call->on_done = [&](UnaryCall& done, bool ok) {
         const auto now = Clock::now();
-        if (!ok || !done.status.ok() || done.reply.data().size() != args_.payload) {
+        const bool failed = !ok || !done.status.ok() || done.reply.data().size() != args_.payload;
+        if (failed) {
           if (sample.errors++ == 0) std::fprintf(stderr, "grpc client: %s\n", done.status.error_message().c_str());
         }
         // Sequential calls are attributed to the window by their start, concurrent ones by
-        // their completion (the rate is completions per second).
-        if (window.contains(concurrency == 1 ? done.start : now)) latencies.push_back(micros(now - done.start));
+        // their completion (the rate is completions per second). Failed calls are counted, not
+        // timed.
+        if (!failed && window.contains(concurrency == 1 ? done.start : now)) {
+          latencies.push_back(micros(now - done.start));
+        }
         if (now < window.end) {
           done.begin(*stub, request_, cq);
         } else {
@@ -552,8 +563,11 @@ class GrpcClient {
     UnaryCall small;
     small.on_done = [&](UnaryCall& done, bool ok) {
       const auto now = Clock::now();
-      if (!ok || !done.status.ok()) ++sample.errors;
-      latencies.push_back(micros(now - done.start));
+      if (!ok || !done.status.ok()) {
+        ++sample.errors;
+      } else {
+        latencies.push_back(micros(now - done.start));
+      }
       if (now < small_end) {
         done.begin(*stub, request_, cq);
       } else {
@@ -672,14 +686,14 @@ class GrpcClient {
 bool grpc_available() { return true; }
 std::string grpc_version() { return grpc::Version(); }
 
-int grpc_server_main(const std::string& cert_path, const std::string& key_path) {
+int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host) {
   raise_nofile_limit();
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({read_file(key_path), read_file(cert_path)});
   EchoService::AsyncService service;
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("[::]:0", grpc::SslServerCredentials(options), &port);
+  builder.AddListeningPort(bind_host + ":0", grpc::SslServerCredentials(options), &port);
   builder.RegisterService(&service);
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;

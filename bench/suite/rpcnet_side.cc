@@ -44,10 +44,11 @@ asio::awaitable<void> sleep_for(double s) {
 struct Target {
   rpcnet::SocketAddress address;
   std::string ca_path;
+  std::string bind;  // the client's own address: 127.0.0.1, or its namespace's on a veth link
 };
 
 rpcnet::RpcConfig client_config(const Target& target) {
-  return rpcnet::RpcConfig(target.ca_path, "127.0.0.1:0").with_server_name("localhost");
+  return rpcnet::RpcConfig(target.ca_path, target.bind + ":0").with_server_name("localhost");
 }
 
 asio::awaitable<std::optional<rpcnet::RpcClient>> connect(const Target& target) {
@@ -73,8 +74,11 @@ asio::awaitable<Sample> unary_seq(Target target, ClientArgs args) {
     if (start >= window.end) break;
     auto reply = co_await client->call("echo", payload);
     const auto stop = Clock::now();
-    if (!reply || reply->size() != payload.size()) ++sample.errors;
-    if (window.contains(start)) latencies.push_back(micros(stop - start));
+    if (!reply || reply->size() != payload.size()) {
+      ++sample.errors;  // counted, not timed
+    } else if (window.contains(start)) {
+      latencies.push_back(micros(stop - start));
+    }
   }
   sample.set("calls_per_s", static_cast<double>(latencies.size()) / args.measure);
   sample.set("p50_us", percentile(latencies, 0.50));
@@ -102,8 +106,11 @@ asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
         if (start >= window.end) break;
         auto reply = co_await client->call("echo", payload);
         const auto stop = Clock::now();
-        if (!reply || reply->size() != payload.size()) ++sample.errors;
-        if (window.contains(stop)) latencies.push_back(micros(stop - start));
+        if (!reply || reply->size() != payload.size()) {
+          ++sample.errors;  // counted, not timed
+        } else if (window.contains(stop)) {
+          latencies.push_back(micros(stop - start));
+        }
       }
       if (--running == 0) all_done.set();
     };
@@ -281,8 +288,11 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
     if (start >= end) break;
     auto reply = co_await client->call("echo", payload);
     const auto now = Clock::now();
-    if (!reply || reply->size() != payload.size()) ++sample.errors;
-    latencies.push_back(micros(now - start));
+    if (!reply || reply->size() != payload.size()) {
+      ++sample.errors;  // counted, not timed
+    } else {
+      latencies.push_back(micros(now - start));
+    }
   }
   bulk_end = Clock::now();
   stop = true;
@@ -405,8 +415,11 @@ asio::awaitable<Sample> cluster_overhead(Target target, ClientArgs args) {
         reply = co_await direct->call("echo", payload);
       }
       const auto stop = Clock::now();
-      if (!reply || reply->size() != payload.size()) ++sample.errors;
-      if (window.contains(start)) (through_cluster ? cluster_us : direct_us).push_back(micros(stop - start));
+      if (!reply || reply->size() != payload.size()) {
+        ++sample.errors;  // counted, not timed
+      } else if (window.contains(start)) {
+        (through_cluster ? cluster_us : direct_us).push_back(micros(stop - start));
+      }
     }
   }
   if (!direct_us.empty() && !cluster_us.empty()) {
@@ -437,10 +450,10 @@ asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
 
 }  // namespace
 
-int rpcnet_server_main(const std::string& cert_path, const std::string& key_path) {
+int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host) {
   raise_nofile_limit();
   // rpcnet's defaults: one event loop per core, default limits and transport settings.
-  rpcnet::RpcServer server(rpcnet::RpcConfig(cert_path, "127.0.0.1:0").with_key_path(key_path));
+  rpcnet::RpcServer server(rpcnet::RpcConfig(cert_path, bind_host + ":0").with_key_path(key_path));
   server.register_method("echo", [](Bytes request) -> asio::awaitable<rpcnet::Result<Bytes>> {
     co_return request;
   });
@@ -480,9 +493,9 @@ int rpcnet_server_main(const std::string& cert_path, const std::string& key_path
 
 int rpcnet_client_main(const ClientArgs& args) {
   raise_nofile_limit();
-  auto address = rpcnet::parse_socket_address("127.0.0.1:" + std::to_string(args.port));
+  auto address = rpcnet::parse_socket_address(args.host + ":" + std::to_string(args.port));
   if (!address) return 1;
-  Target target{*address, args.ca_path};
+  Target target{*address, args.ca_path, args.bind};
   Sample sample;
   {
     rpcnet::Runtime runtime(1);

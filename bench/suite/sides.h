@@ -1,5 +1,6 @@
-// The two implementations under test. Each provides a server (serves until killed, printing
-// "PORT <n>" once it listens) and the client side of every scenario.
+// The two implementations under test, and the floor they are read against. Each provides a
+// server (binds to the given IPv4 address, serves until killed, printing "PORT <n>" once it
+// listens) and the client side of every scenario.
 #pragma once
 
 #include <string>
@@ -10,14 +11,19 @@ namespace bench {
 
 // rpcnet: methods "echo" (unary), "stream" (server streaming; request = encode_stream_request),
 // "echo_stream" (bidi).
-int rpcnet_server_main(const std::string& cert_path, const std::string& key_path);
+int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host);
 int rpcnet_client_main(const ClientArgs& args);
 
 // gRPC C++: service rpcnetbench.EchoService (bench/suite/echo.proto). Without
 // RPCNET_BENCH_GRPC these report that gRPC was not built and return 2.
 bool grpc_available();
 std::string grpc_version();  // "" when not built
-int grpc_server_main(const std::string& cert_path, const std::string& key_path);
+int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host);
 int grpc_client_main(const ClientArgs& args);
+
+// The physical floor (floor.cc): a UDP echo server and a 64-byte ping-pong client, with
+// blocking sockets or through epoll on both ends.
+int floor_server_main(const std::string& bind_host, bool through_epoll);
+int floor_client_main(const ClientArgs& args, bool through_epoll);
 
 }  // namespace bench
