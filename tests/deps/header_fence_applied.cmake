@@ -2,7 +2,7 @@
 # header fence on their include path, and src/cluster leaves out exactly its GnuTLS files.
 cmake_minimum_required(VERSION 3.25)
 include(${STATE})
-foreach(target rpcnet_base rpcnet_runtime rpcnet_rpc rpcnet_testing rpcnet_checkheaders)
+foreach(target ${fenced_targets})
   if(NOT "${FENCE}" IN_LIST ${target})
     message(FATAL_ERROR "${target} is not fenced from GnuTLS/ngtcp2 headers: ${${target}}")
   endif()
