@@ -305,6 +305,7 @@ class GrpcClient {
     auto stub = EchoService::NewStub(channel);
     grpc::CompletionQueue cq;
     const Window window = Window::after(args_.warm, args_.measure);
+    CpuWindow cpu(window, args_.server_pid);
     std::vector<double> latencies;
     latencies.reserve(1 << 20);
     int running = concurrency;
@@ -335,6 +336,7 @@ class GrpcClient {
     pump(cq, [&] { return running == 0; });
     calls.clear();
     drain(cq);
+    cpu.report(sample, static_cast<double>(latencies.size()));
     sample.set("calls_per_s", static_cast<double>(latencies.size()) / args_.measure);
     sample.set("p50_us", percentile(latencies, 0.50));
     sample.set("p99_us", percentile(latencies, 0.99));

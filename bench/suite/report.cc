@@ -345,6 +345,18 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
   }
   for (const auto& link_run : c.links) {
     for (const auto& job : link_run.jobs) {
+      if (job.id != "unary_c1" && job.id != "unary_c64") continue;
+      const auto split = [&](const char* impl) {
+        auto client = aux_median(c, job.key, impl, "client_cpu_us_per_call");
+        auto server = aux_median(c, job.key, impl, "server_cpu_us_per_call");
+        return client && server ? pretty(*client) + " + " + pretty(*server) : std::string("?");
+      };
+      md << "- `" << job.key << "` CPU-µs per call, client + server, over the measurement window only: rpcnet "
+         << split("rpcnet") << ", gRPC " << split("grpc") << ".\n";
+    }
+  }
+  for (const auto& link_run : c.links) {
+    for (const auto& job : link_run.jobs) {
       if (job.floor_impl.empty()) continue;
       auto trips = aux_median(c, job.key, "rpcnet", "round_trips");
       auto lost = aux_median(c, job.key, "rpcnet", "lost");

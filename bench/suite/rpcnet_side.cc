@@ -95,6 +95,7 @@ asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
   auto executor = co_await asio::this_coro::executor;
   const Bytes payload(args.payload, 0x5a);
   const Window window = Window::after(args.warm, args.measure);
+  CpuWindow cpu(window, args.server_pid);
   std::vector<double> latencies;
   latencies.reserve(1 << 20);
   int running = args.concurrency;
@@ -117,6 +118,7 @@ asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
     asio::co_spawn(executor, std::move(loop), asio::detached);
   }
   co_await all_done.wait();
+  cpu.report(sample, static_cast<double>(latencies.size()));
   sample.set("calls_per_s", static_cast<double>(latencies.size()) / args.measure);
   sample.set("p50_us", percentile(latencies, 0.50));
   sample.set("p99_us", percentile(latencies, 0.99));

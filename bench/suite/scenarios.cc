@@ -25,6 +25,7 @@ std::vector<Metric> metrics(const LinkSpec& link) {
     floor_rows();
     list.push_back({"unary_c64_calls_per_s", "calls/s", "higher", ">=", 3.0});
     list.push_back({"unary_c64_p99_us", "us", "lower", nullptr});
+    list.push_back({"unary_c64_cpu_us_per_call", "us/call", "lower", "<=", 0.4});
     list.push_back({"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0});
     list.push_back({"connect_first_call_p50_us", "us", "lower", "<=", 0.5});
   } else {
@@ -39,6 +40,9 @@ std::vector<Metric> metrics(const LinkSpec& link) {
         {"unary_c64_calls_per_s", "calls/s", "higher", ">=", 3.0},
         {"unary_c256_calls_per_s", "calls/s", "higher", nullptr},
         {"unary_c64_p99_us", "us", "lower", nullptr},
+        // Client + server CPU over the window ÷ calls completed in it (issue 18).
+        {"unary_c1_cpu_us_per_call", "us/call", "lower", nullptr},
+        {"unary_c64_cpu_us_per_call", "us/call", "lower", "<=", 0.35},
         {"server_stream_1k_msgs_per_s", "msgs/s", "higher", nullptr},
         {"server_stream_64k_mb_per_s", "MB/s", "higher", nullptr},
         {"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0},
@@ -81,6 +85,9 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
             {{"unary_c" + std::to_string(n) + "_calls_per_s", "calls_per_s"}}, window + 30};
     job.args.concurrency = n;
     if (n == 64) job.outputs.emplace_back("unary_c64_p99_us", "p99_us");
+    if (n == 1 || n == 64) {
+      job.outputs.emplace_back("unary_c" + std::to_string(n) + "_cpu_us_per_call", "cpu_us_per_call");
+    }
     jobs.push_back(job);
   }
   const std::pair<const char*, std::size_t> sizes[] = {{"1k", 1024}, {"64k", 64 * 1024}, {"1m", 1024 * 1024}};
