@@ -55,6 +55,7 @@ struct ClientArgs {
   int count = 100;             // connect: connections
   bool resumed = false;        // connect: with TLS session resumption
   int conns = 5000;            // idle: connections
+  double rate = 1000;          // mixed: small calls per second (open loop)
 };
 
 // What a client run reports; printed as "key value" lines and parsed back by the orchestrator.

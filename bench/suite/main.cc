@@ -18,7 +18,7 @@
 // and every sequential scenario is read against the physical floor measured in the same run
 // between the same CPUs over the same link: a plain UDP ping-pong (floor.cc).
 //
-// Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N
+// Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N  --mixed-rate N
 //                --link loopback,veth,veth-loss1 (default loopback)  --pin S,C | --no-pin
 //                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 stream_1k
 //                stream_64k stream_1m bidi connect resumed_connect mixed idle
@@ -148,7 +148,8 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
                                    "--window", std::to_string(a.window),
                                    "--count", std::to_string(a.count),
                                    "--resumed", a.resumed ? "1" : "0",
-                                   "--conns", std::to_string(a.conns)};
+                                   "--conns", std::to_string(a.conns),
+                                   "--rate", std::to_string(a.rate)};
   const double server_cpu_before = cpu_seconds(server->process->pid());
   const double busy_before = machine_busy_seconds();
   const auto start = Clock::now();
@@ -403,6 +404,8 @@ int main(int argc, char** argv) {
   app.add_option("--measure", o.measure, "Measured seconds per run")->capture_default_str();
   app.add_option("--connects", o.connects, "Connections of the connect scenario")->capture_default_str();
   app.add_option("--idle-conns", o.idle_conns, "Connections of the idle scenario")->capture_default_str();
+  app.add_option("--mixed-rate", o.mixed_rate, "Small calls per second in the mixed scenario (open loop)")
+      ->capture_default_str();
   app.add_option("--only", o.only, "Jobs to run (comma-separated)")->delimiter(',');
   app.add_option("--micro", o.micro, "The rpcnet_micro binary, to run the microbenchmarks too");
   app.add_option("--micro-min-time", o.micro_min_time, "Google Benchmark min time")->capture_default_str();
@@ -446,6 +449,7 @@ int main(int argc, char** argv) {
   client_cmd->add_option("--count", c.count);
   client_cmd->add_option("--resumed", c.resumed);
   client_cmd->add_option("--conns", c.conns);
+  client_cmd->add_option("--rate", c.rate);
 
   try {
     app.parse(argc, argv);

@@ -248,8 +248,11 @@ asio::awaitable<Sample> connect_first_call(Target target, ClientArgs args) {
   co_return sample;
 }
 
-// Small sequential calls on a connection that also carries a bulk server stream of
-// `size`-byte messages (the stream starts `warm` seconds before the small calls are counted).
+// Small calls on a connection that also carries a bulk server stream of `size`-byte messages
+// (the stream starts `warm` seconds before the small calls are counted). Open loop: a small
+// call goes every 1/`rate` s at its intended time whatever the earlier ones do, and is timed
+// from that intended time, so a stall counts against every call it delays (no coordinated
+// omission).
 asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
   Sample sample;
   auto client = co_await connect(target);
@@ -270,7 +273,9 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
           ++sample.errors;
           break;
         }
-        if (bulk_begin != Clock::time_point{}) bulk_bytes += static_cast<double>((*next)->size());
+        if (bulk_begin != Clock::time_point{} && bulk_end == Clock::time_point{}) {
+          bulk_bytes += static_cast<double>((*next)->size());
+        }
       }
       stream->cancel();
     } else {
@@ -285,18 +290,30 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
   std::vector<double> latencies;
   bulk_begin = Clock::now();
   const auto end = bulk_begin + seconds(args.measure);
-  for (;;) {
-    const auto start = Clock::now();
-    if (start >= end) break;
-    auto reply = co_await client->call("echo", payload);
-    const auto now = Clock::now();
-    if (!reply || reply->size() != payload.size()) {
-      ++sample.errors;  // counted, not timed
-    } else {
-      latencies.push_back(micros(now - start));
-    }
+  const auto interval = seconds(1.0 / args.rate);
+  int outstanding = 0;
+  bool sending = true;
+  rpcnet::runtime::Event small_done;
+  asio::steady_timer timer(executor);
+  for (auto intended = bulk_begin; intended < end; intended += interval) {
+    timer.expires_at(intended);
+    (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    ++outstanding;
+    auto small = [&, intended]() -> asio::awaitable<void> {
+      auto reply = co_await client->call("echo", payload);
+      const auto now = Clock::now();
+      if (!reply || reply->size() != payload.size()) {
+        ++sample.errors;  // counted, not timed
+      } else {
+        latencies.push_back(micros(now - intended));
+      }
+      if (--outstanding == 0 && !sending) small_done.set();
+    };
+    asio::co_spawn(executor, std::move(small), asio::detached);
   }
   bulk_end = Clock::now();
+  sending = false;
+  if (outstanding > 0) co_await small_done.wait();
   stop = true;
   co_await bulk_done.wait();
   sample.set("p50_us", percentile(latencies, 0.50));

@@ -28,6 +28,7 @@ std::vector<Metric> metrics(const LinkSpec& link) {
     list.push_back({"unary_c64_cpu_us_per_call", "us/call", "lower", "<=", 0.4});
     list.push_back({"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0});
     list.push_back({"connect_first_call_p50_us", "us", "lower", "<=", 0.5});
+    list.push_back({"mixed_small_p99_us", "us", "lower", "<=", 0.5});
   } else {
     list = {
         {"unary_seq_p50_us", "us", "lower", "<=", 0.7},
@@ -49,7 +50,8 @@ std::vector<Metric> metrics(const LinkSpec& link) {
         {"bidi_echo_64b_msgs_per_s", "msgs/s", "higher", nullptr},
         {"connect_first_call_p50_us", "us", "lower", "<=", 0.5},
         {"resumed_connect_first_call_p50_us", "us", "lower", nullptr},
-        {"mixed_small_p99_us", "us", "lower", "<=", 0.5},
+        // Open loop, against gRPC's better variant (small calls on the bulk's channel or their own).
+        {"mixed_small_p99_us", "us", "lower", "<=", 0.3},
         {"idle_conn_rss_kb", "kB", "lower", nullptr},
         // Issue 6: p50 of ClusterClient::call_worker minus p50 of a direct call to the same worker.
         {"cluster_call_worker_overhead_us", "us", "lower", "<=", 10.0, true},
@@ -115,6 +117,7 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     job.args.warm = std::max(0.5, o.warm);
     job.args.measure = 1.5 * o.measure;
     job.args.size = 1024 * 1024;
+    job.args.rate = o.mixed_rate;
     jobs.push_back(job);
   }
   {
@@ -135,7 +138,7 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
   if (link.loss_percent > 0) {
     on_link = {"unary_seq", "floor", "floor_epoll"};
   } else if (link.namespaces) {
-    on_link = {"unary_seq", "floor", "floor_epoll", "unary_c64", "stream_1m", "connect"};
+    on_link = {"unary_seq", "floor", "floor_epoll", "unary_c64", "stream_1m", "connect", "mixed"};
   }
   std::vector<Job> selected;
   for (auto& job : jobs) {

@@ -46,6 +46,7 @@ struct Options {
   double measure = 1.0;
   int connects = 100;
   int idle_conns = 5000;
+  double mixed_rate = 1000;  // small calls per second under the bulk stream (open loop)
   std::vector<std::string> only;
   std::vector<std::string> links = {"loopback"};
   std::vector<int> pin = {0, 1};  // server CPU, client CPU
