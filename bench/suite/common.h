@@ -62,10 +62,12 @@ struct ClientArgs {
 // A value the run could not produce is absent.
 struct Sample {
   std::map<std::string, double> values;
+  std::map<std::string, std::string> texts;  // non-numeric facts (the negotiated TLS suite), one line
   long errors = 0;
   void set(const std::string& key, double value) { values[key] = value; }
   void print() const {
     for (const auto& [key, value] : values) std::printf("%s %.6g\n", key.c_str(), value);
+    for (const auto& [key, text] : texts) std::printf("%s %s\n", key.c_str(), text.c_str());
     std::printf("errors %ld\n", errors);
     std::fflush(stdout);
   }

@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -30,6 +31,30 @@ namespace {
 using rpcnetbench::EchoService;
 using rpcnetbench::Payload;
 using rpcnetbench::StreamRequest;
+
+// The TLS 1.3 cipher suite and key exchange group rpcnet's client negotiates with its own
+// server (GnuTLS, rpcnet's fixed priority: AES-128-GCM first, X25519 first; the suite's tls_info
+// probe checks it on every run). gRPC links the system OpenSSL, whose defaults would pick
+// TLS_AES_256_GCM_SHA384: more work per byte. Same work means the same suite on both.
+constexpr char kTls13Suite[] = "TLS_AES_128_GCM_SHA256";
+constexpr char kTlsGroup[] = "X25519";
+
+// Makes OpenSSL (and so gRPC) in this process allow only kTls13Suite and kTlsGroup, through an
+// OpenSSL configuration file beside `near_path` (the certificates' directory, which the
+// orchestrator deletes) named by OPENSSL_CONF. Call before the first gRPC object: OpenSSL reads
+// its configuration once, when gRPC initialises it.
+void restrict_tls_to_rpcnets_choice(const std::string& near_path) {
+  const auto slash = near_path.rfind('/');
+  const std::string path = (slash == std::string::npos ? std::string(".") : near_path.substr(0, slash)) +
+                           "/openssl-bench-" + std::to_string(::getpid()) + ".cnf";
+  {
+    std::ofstream conf(path);
+    conf << "openssl_conf = bench_init\n[bench_init]\nssl_conf = bench_ssl\n[bench_ssl]\n"
+            "system_default = bench_tls\n[bench_tls]\nMinProtocol = TLSv1.3\nCiphersuites = "
+         << kTls13Suite << "\nGroups = " << kTlsGroup << "\n";
+  }
+  ::setenv("OPENSSL_CONF", path.c_str(), 1);
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -261,6 +286,7 @@ class GrpcClient {
 
   Sample run() {
     const auto& s = args_.scenario;
+    if (s == "tls_info") return tls_info();
     if (s == "unary_seq") return unary(1);
     if (s == "unary_conc") return unary(args_.concurrency);
     if (s == "stream") return server_stream();
@@ -273,6 +299,31 @@ class GrpcClient {
   }
 
  private:
+  // gRPC exposes no negotiated cipher suite or group (its AuthContext has neither), so the
+  // suite and group are those configured (restrict_tls_to_rpcnets_choice): the only ones allowed
+  // on both ends, which one completed call proves were used.
+  Sample tls_info() {
+    Sample sample;
+    auto channel = default_channel();
+    auto stub = EchoService::NewStub(channel);
+    grpc::ClientContext context;
+    Payload reply;
+    const grpc::Status status = stub->Echo(&context, request_, &reply);
+    if (!status.ok()) {
+      std::fprintf(stderr, "grpc client: %s\n", status.error_message().c_str());
+      ++sample.errors;
+      return sample;
+    }
+    sample.texts["tls_cipher_suite"] = kTls13Suite;
+    sample.texts["tls_group"] = kTlsGroup;
+    sample.texts["tls_source"] = "configured: the only suite and group OpenSSL allows on both ends (OPENSSL_CONF)";
+    for (const auto& value : context.auth_context()->FindPropertyValues("transport_security_type")) {
+      sample.texts["tls_transport"] = std::string(value.data(), value.size());
+    }
+    sample.set("tls_handshakes", 1);
+    return sample;
+  }
+
   // The default channel: what a user gets from grpc::CreateChannel, except that the target is
   // an address (`ipv4:ADDR:PORT`, no name lookup, as rpcnet's client gets) and the certificate
   // is checked against "localhost", the name rpcnet's client checks too.
@@ -733,6 +784,7 @@ std::string grpc_version() { return grpc::Version(); }
 
 int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host) {
   raise_nofile_limit();
+  restrict_tls_to_rpcnets_choice(cert_path);
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({read_file(key_path), read_file(cert_path)});
   EchoService::AsyncService service;
@@ -771,6 +823,7 @@ int grpc_server_main(const std::string& cert_path, const std::string& key_path, 
 
 int grpc_client_main(const ClientArgs& args) {
   raise_nofile_limit();
+  restrict_tls_to_rpcnets_choice(args.ca_path);
   Sample sample;
   {
     GrpcClient client(args);

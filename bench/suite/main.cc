@@ -171,16 +171,22 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
   result.background_cpu_s =
       std::max(0.0, machine_busy_seconds() - busy_before - result.client_cpu_s - result.server_cpu_s);
   server.reset();  // kills and reaps the server
-  std::string text;
-  for (const auto& line : client.lines()) text += line + "\n";
-  std::istringstream lines(text);
-  std::string key;
-  double value = 0;
-  while (lines >> key >> value) {
-    if (key == "errors") {
-      result.sample.errors = static_cast<long>(value);
+  // "key number" lines are values, "key text..." lines facts (Sample::print).
+  for (const auto& line : client.lines()) {
+    const auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    const std::string key = line.substr(0, space);
+    const std::string rest = line.substr(space + 1);
+    char* end = nullptr;
+    const double value = std::strtod(rest.c_str(), &end);
+    if (end != rest.c_str() && *end == '\0') {
+      if (key == "errors") {
+        result.sample.errors = static_cast<long>(value);
+      } else {
+        result.sample.set(key, value);
+      }
     } else {
-      result.sample.set(key, value);
+      result.sample.texts[key] = rest;
     }
   }
   result.ok = finished && client.exit_code() == 0;
@@ -374,6 +380,18 @@ int run(const Options& o, bool pin_given) {
                    record.client_ns.c_str());
     }
     if (record.jobs.empty()) std::fprintf(stderr, "bench: link %s: no job selected\n", link.id.c_str());
+    // Same work: the TLS suite and group each implementation's handshake uses on this link.
+    for (const auto& impl : impls) {
+      Job probe{"tls_info", ClientArgs{}, {}, 30};
+      probe.args.scenario = "tls_info";
+      probe.key = link.id + "/tls_info";
+      const RunResult tls = run_once(probe, impl, *certs, where);
+      record.tls[impl] = tls.sample.texts;
+      if (!tls.ok) record.tls[impl]["tls_error"] = tls.why;
+      std::fprintf(stderr, "bench: link %s: %s TLS %s, %s (%s)\n", link.id.c_str(), impl.c_str(),
+                   record.tls[impl]["tls_cipher_suite"].c_str(), record.tls[impl]["tls_group"].c_str(),
+                   record.tls[impl]["tls_source"].c_str());
+    }
     run_link(o, where, record.jobs, impls, *certs, suite_start, collected);
     collected.links.push_back(std::move(record));
   }  // each link's namespaces are deleted here, before the next link's are made

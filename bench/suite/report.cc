@@ -63,6 +63,31 @@ std::string pinning_text(const Collected& c) {
          std::to_string(c.pinned->second) + " (sched_setaffinity)";
 }
 
+// "TLS 1.3: rpcnet TLS_AES_128_GCM_SHA256 / X25519 (negotiated ...); gRPC ... (configured ...)."
+// and a warning when the two differ: both must do the same cryptographic work.
+std::string tls_text(const Collected::LinkRun& link_run) {
+  if (link_run.tls.empty()) return "";
+  const auto get = [&](const std::string& impl, const char* key) {
+    auto i = link_run.tls.find(impl);
+    if (i == link_run.tls.end()) return std::string();
+    auto k = i->second.find(key);
+    return k == i->second.end() ? std::string() : k->second;
+  };
+  std::string text = "TLS 1.3 cipher suite / key exchange group:";
+  for (const auto& [impl, facts] : link_run.tls) {
+    (void)facts;
+    text += " " + std::string(impl == "grpc" ? "gRPC" : impl) + " " + get(impl, "tls_cipher_suite") + " / " +
+            get(impl, "tls_group") + " (" + get(impl, "tls_source") + ")";
+    if (!get(impl, "tls_error").empty()) text += " [probe failed: " + get(impl, "tls_error") + "]";
+    text += ";";
+  }
+  if (link_run.tls.size() == 2 && (get("rpcnet", "tls_cipher_suite") != get("grpc", "tls_cipher_suite") ||
+                                   get("rpcnet", "tls_group") != get("grpc", "tls_group"))) {
+    text += " **the two differ: not the same work**";
+  }
+  return text + "\n\n";
+}
+
 std::optional<double> aux_median(const Collected& c, const std::string& job, const std::string& impl,
                                  const std::string& key) {
   auto j = c.aux.find(job);
@@ -164,7 +189,8 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
                        {"server_address", link_run.server_address}, {"client_address", link_run.client_address},
                        {"namespaces", link_run.server_ns.empty()
                                           ? nlohmann::ordered_json::array()
-                                          : nlohmann::ordered_json::array({link_run.server_ns, link_run.client_ns})}});
+                                          : nlohmann::ordered_json::array({link_run.server_ns, link_run.client_ns})},
+                       {"tls", link_run.tls}});
   for (const auto& metric : metrics(link_run.link)) {
     const auto r = median_of(c, metric.name, "rpcnet");
     const auto g = median_of(c, metric.name, "grpc");
@@ -240,6 +266,7 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     md << "Server " << link_run.server_address << " in namespace `" << link_run.server_ns << "`, client "
        << link_run.client_address << " in `" << link_run.client_ns << "`.\n\n";
   }
+  md << tls_text(link_run);
   md << "| scenario | link | unit | rpcnet | gRPC | rpcnet ÷ gRPC | better | goal | met? |\n";
   md << "|---|---|---|---:|---:|---:|---|---|---|\n";
   for (const auto& metric : metrics(link_run.link)) {

@@ -17,6 +17,7 @@
 
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
+#include "rpcnet/log.h"
 #include "rpcnet/rpcnet.h"
 #include "runtime/event.h"
 #include "sides.h"
@@ -454,6 +455,45 @@ asio::awaitable<Sample> cluster_overhead(Target target, ClientArgs args) {
   co_return sample;
 }
 
+// The TLS parameters the client's handshake negotiated, from GnuTLS's own handshake trace
+// (rpcnet has no accessor for them): one connection and call with `tls=trace` routed to a sink
+// here, the lines naming the cipher suite and the key exchange group kept. Printed as text lines
+// ("tls <what> <value>") besides the sample; the orchestrator puts them in the output header.
+asio::awaitable<Sample> tls_info(Target target, ClientArgs args) {
+  Sample sample;
+  auto lines = std::make_shared<std::vector<std::string>>();
+  rpcnet::set_log_sink(rpcnet::LogLevel::kOff, [lines](const rpcnet::LogRecord& record) {
+    if (record.message.find("Selected cipher suite") != std::string::npos ||
+        record.message.find("group") != std::string::npos) {
+      lines->push_back(record.message);
+    }
+  });
+  rpcnet::set_log_level(rpcnet::LogComponent::kTls, rpcnet::LogLevel::kTrace);
+  auto client = co_await connect(target);
+  if (client) {
+    if (!co_await client->call("echo", Bytes(args.payload, 0x5a))) ++sample.errors;
+    client->close();
+  }
+  rpcnet::restore_default_log_sink();
+  // "HSK[..]: Selected cipher suite: GNUTLS_AES_128_GCM_SHA256", "HSK[..]: Selected group X25519 (6)"
+  const auto word_after = [](const std::string& line, const std::string& marker) {
+    const auto at = line.find(marker);
+    if (at == std::string::npos) return std::string();
+    const auto begin = at + marker.size();
+    return line.substr(begin, line.find(' ', begin) - begin);
+  };
+  for (const auto& line : *lines) {
+    if (auto suite = word_after(line, "Selected cipher suite: "); !suite.empty()) {
+      if (suite.rfind("GNUTLS_", 0) == 0) suite = "TLS_" + suite.substr(7);  // the IANA name
+      sample.texts["tls_cipher_suite"] = suite;
+    }
+    if (auto group = word_after(line, "Selected group "); !group.empty()) sample.texts["tls_group"] = group;
+  }
+  sample.texts["tls_source"] = "negotiated (GnuTLS handshake trace of the client)";
+  sample.set("tls_handshakes", client ? 1 : 0);
+  co_return sample;
+}
+
 asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
   if (args.scenario == "unary_seq") co_return co_await unary_seq(target, args);
   if (args.scenario == "unary_conc") co_return co_await unary_conc(target, args);
@@ -463,6 +503,7 @@ asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
   if (args.scenario == "mixed") co_return co_await mixed(target, args);
   if (args.scenario == "idle") co_return co_await idle(target, args, args.server_pid);
   if (args.scenario == "cluster_overhead") co_return co_await cluster_overhead(target, args);
+  if (args.scenario == "tls_info") co_return co_await tls_info(target, args);
   std::fprintf(stderr, "rpcnet client: unknown scenario %s\n", args.scenario.c_str());
   co_return Sample{};
 }

@@ -85,6 +85,8 @@ struct Collected {
     std::string server_ns, client_ns;  // empty on loopback
     std::string server_address, client_address;
     std::vector<Job> jobs;
+    // impl -> tls_cipher_suite, tls_group, tls_source (negotiated or configured), tls_error
+    std::map<std::string, std::map<std::string, std::string>> tls{};
   };
   std::vector<LinkRun> links;  // in the order they ran
   std::optional<std::pair<int, int>> pinned;  // server CPU, client CPU
