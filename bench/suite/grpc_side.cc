@@ -32,18 +32,21 @@ using rpcnetbench::EchoService;
 using rpcnetbench::Payload;
 using rpcnetbench::StreamRequest;
 
-// The TLS 1.3 cipher suite and key exchange group rpcnet's client negotiates with its own
-// server (GnuTLS, rpcnet's fixed priority: AES-128-GCM first, X25519 first; the suite's tls_info
-// probe checks it on every run). gRPC links the system OpenSSL, whose defaults would pick
-// TLS_AES_256_GCM_SHA384: more work per byte. Same work means the same suite on both.
+// Same work: the TLS 1.3 cipher suite rpcnet's client negotiates with its own server (GnuTLS
+// under rpcnet's fixed priority, AES-128-GCM first; the suite's tls_info probe reads it on every
+// run). gRPC links the system OpenSSL, whose default would pick TLS_AES_256_GCM_SHA384: more
+// work per byte. The key exchange group cannot be aligned from here: gRPC itself allows only
+// P-256 on both ends (SSL_CTX_set_tmp_ecdh in its ssl_transport_security.cc overrides any
+// configured Groups; `openssl s_client` sees "Server Temp Key: ECDH, prime256v1"), and rpcnet's
+// GnuTLS priority prefers X25519 with no option to change it. That costs in handshakes only.
 constexpr char kTls13Suite[] = "TLS_AES_128_GCM_SHA256";
-constexpr char kTlsGroup[] = "X25519";
+constexpr char kTlsGroup[] = "SECP256R1";
 
-// Makes OpenSSL (and so gRPC) in this process allow only kTls13Suite and kTlsGroup, through an
-// OpenSSL configuration file beside `near_path` (the certificates' directory, which the
-// orchestrator deletes) named by OPENSSL_CONF. Call before the first gRPC object: OpenSSL reads
-// its configuration once, when gRPC initialises it.
-void restrict_tls_to_rpcnets_choice(const std::string& near_path) {
+// Makes OpenSSL (and so gRPC) in this process allow only kTls13Suite, through an OpenSSL
+// configuration file beside `near_path` (the certificates' directory, which the orchestrator
+// deletes) named by OPENSSL_CONF. Call before the first gRPC object: OpenSSL reads its
+// configuration once, when gRPC initialises it.
+void restrict_tls_to_rpcnets_suite(const std::string& near_path) {
   const auto slash = near_path.rfind('/');
   const std::string path = (slash == std::string::npos ? std::string(".") : near_path.substr(0, slash)) +
                            "/openssl-bench-" + std::to_string(::getpid()) + ".cnf";
@@ -51,7 +54,7 @@ void restrict_tls_to_rpcnets_choice(const std::string& near_path) {
     std::ofstream conf(path);
     conf << "openssl_conf = bench_init\n[bench_init]\nssl_conf = bench_ssl\n[bench_ssl]\n"
             "system_default = bench_tls\n[bench_tls]\nMinProtocol = TLSv1.3\nCiphersuites = "
-         << kTls13Suite << "\nGroups = " << kTlsGroup << "\n";
+         << kTls13Suite << "\n";
   }
   ::setenv("OPENSSL_CONF", path.c_str(), 1);
 }
@@ -299,9 +302,8 @@ class GrpcClient {
   }
 
  private:
-  // gRPC exposes no negotiated cipher suite or group (its AuthContext has neither), so the
-  // suite and group are those configured (restrict_tls_to_rpcnets_choice): the only ones allowed
-  // on both ends, which one completed call proves were used.
+  // gRPC exposes no negotiated cipher suite or group (its AuthContext has neither), so these are
+  // the only ones allowed on both ends (kTls13Suite, kTlsGroup), which one completed call proves.
   Sample tls_info() {
     Sample sample;
     auto channel = default_channel();
@@ -316,7 +318,7 @@ class GrpcClient {
     }
     sample.texts["tls_cipher_suite"] = kTls13Suite;
     sample.texts["tls_group"] = kTlsGroup;
-    sample.texts["tls_source"] = "configured: the only suite and group OpenSSL allows on both ends (OPENSSL_CONF)";
+    sample.texts["tls_source"] = "the only ones allowed on both ends: the suite by OPENSSL_CONF, P-256 by gRPC itself";
     for (const auto& value : context.auth_context()->FindPropertyValues("transport_security_type")) {
       sample.texts["tls_transport"] = std::string(value.data(), value.size());
     }
@@ -784,7 +786,7 @@ std::string grpc_version() { return grpc::Version(); }
 
 int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host) {
   raise_nofile_limit();
-  restrict_tls_to_rpcnets_choice(cert_path);
+  restrict_tls_to_rpcnets_suite(cert_path);
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({read_file(key_path), read_file(cert_path)});
   EchoService::AsyncService service;
@@ -823,7 +825,7 @@ int grpc_server_main(const std::string& cert_path, const std::string& key_path, 
 
 int grpc_client_main(const ClientArgs& args) {
   raise_nofile_limit();
-  restrict_tls_to_rpcnets_choice(args.ca_path);
+  restrict_tls_to_rpcnets_suite(args.ca_path);
   Sample sample;
   {
     GrpcClient client(args);

@@ -81,9 +81,11 @@ std::string tls_text(const Collected::LinkRun& link_run) {
     if (!get(impl, "tls_error").empty()) text += " [probe failed: " + get(impl, "tls_error") + "]";
     text += ";";
   }
-  if (link_run.tls.size() == 2 && (get("rpcnet", "tls_cipher_suite") != get("grpc", "tls_cipher_suite") ||
-                                   get("rpcnet", "tls_group") != get("grpc", "tls_group"))) {
-    text += " **the two differ: not the same work**";
+  if (link_run.tls.size() == 2 && get("rpcnet", "tls_cipher_suite") != get("grpc", "tls_cipher_suite")) {
+    text += " **the cipher suites differ: not the same work per byte**";
+  } else if (link_run.tls.size() == 2 && get("rpcnet", "tls_group") != get("grpc", "tls_group")) {
+    text += " the key exchange groups differ (gRPC allows only P-256; rpcnet's GnuTLS priority prefers X25519): "
+            "handshakes only";
   }
   return text + "\n\n";
 }
@@ -361,7 +363,7 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
         if (auto k = runs.find("best_two_channels"); k != runs.end()) {
           double n = 0;
           for (double v : k->second) n += v;
-          two_better = pretty(n) + " of " + pretty(static_cast<double>(k->second.size()));
+          two_better = std::to_string(static_cast<long>(n)) + " of " + std::to_string(k->second.size());
         }
       }
       md << "- `" << job.key << "` (`mixed_small_p99_us`): open loop, " << pretty(o.mixed_rate)
