@@ -292,6 +292,7 @@ class GrpcClient {
     if (s == "tls_info") return tls_info();
     if (s == "unary_seq") return unary(1);
     if (s == "unary_conc") return unary(args_.concurrency);
+    if (s == "unary_conns") return unary(args_.concurrency, args_.conns);
     if (s == "stream") return server_stream();
     if (s == "bidi") return bidi();
     if (s == "connect") return connect_first_call();
@@ -349,20 +350,32 @@ class GrpcClient {
     return grpc::CreateCustomChannel(target_, credentials_, channel_args);
   }
 
-  Sample unary(int concurrency) {
+  // `concurrency` calls in flight on one channel, or on each of `connections` channels (each its
+  // own connection), all driven by this thread's one completion queue.
+  Sample unary(int concurrency, int connections = 1) {
     Sample sample;
-    auto channel = default_channel();
-    auto stub = EchoService::NewStub(channel);
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    std::vector<std::unique_ptr<EchoService::Stub>> stubs;
+    for (int i = 0; i < connections; ++i) {
+      channels.push_back(connections == 1 ? default_channel() : fresh_channel(nullptr));
+      stubs.push_back(EchoService::NewStub(channels.back()));
+      // Many connections: all handshakes before the window opens, as rpcnet's side connects first.
+      if (connections > 1 && !channels.back()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+        std::fprintf(stderr, "grpc client: channel %d did not connect\n", i);
+        return sample;
+      }
+    }
     grpc::CompletionQueue cq;
     const Window window = Window::after(args_.warm, args_.measure);
     CpuWindow cpu(window, args_.server_pid);
     std::vector<double> latencies;
     latencies.reserve(1 << 20);
-    int running = concurrency;
+    int running = concurrency * connections;
     std::vector<std::unique_ptr<UnaryCall>> calls;
-    for (int i = 0; i < concurrency; ++i) {
+    for (int i = 0; i < concurrency * connections; ++i) {
       auto call = std::make_unique<UnaryCall>();
-      call->on_done = [&](UnaryCall& done, bool ok) {
+      EchoService::Stub* stub = stubs[static_cast<std::size_t>(i % connections)].get();
+      call->on_done = [&, stub](UnaryCall& done, bool ok) {
         const auto now = Clock::now();
         const bool failed = !ok || !done.status.ok() || done.reply.data().size() != args_.payload;
         if (failed) {
@@ -382,12 +395,13 @@ class GrpcClient {
       };
       calls.push_back(std::move(call));
     }
-    for (auto& call : calls) call->begin(*stub, request_, cq);
+    for (std::size_t i = 0; i < calls.size(); ++i) calls[i]->begin(*stubs[i % stubs.size()], request_, cq);
     pump(cq, [&] { return running == 0; });
     calls.clear();
     drain(cq);
     cpu.report(sample, static_cast<double>(latencies.size()));
     sample.set("calls_per_s", static_cast<double>(latencies.size()) / args_.measure);
+    sample.set("mb_per_s", static_cast<double>(latencies.size()) * static_cast<double>(args_.payload) / 1e6 / args_.measure);
     sample.set("p50_us", percentile(latencies, 0.50));
     sample.set("p99_us", percentile(latencies, 0.99));
     return sample;

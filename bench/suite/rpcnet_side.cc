@@ -88,21 +88,27 @@ asio::awaitable<Sample> unary_seq(Target target, ClientArgs args) {
   co_return sample;
 }
 
-// `concurrency` coroutines calling back to back on one connection.
+// `concurrency` coroutines calling back to back on one connection; scenario unary_conns: on each
+// of `conns` connections (all on the client's one event loop).
 asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
   Sample sample;
-  auto client = co_await connect(target);
-  if (!client) co_return sample;
+  const int connections = args.scenario == "unary_conns" ? args.conns : 1;
+  std::vector<rpcnet::RpcClient> clients;
+  for (int i = 0; i < connections; ++i) {
+    auto client = co_await connect(target);
+    if (!client) co_return sample;
+    clients.push_back(std::move(*client));
+  }
   auto executor = co_await asio::this_coro::executor;
   const Bytes payload(args.payload, 0x5a);
   const Window window = Window::after(args.warm, args.measure);
   CpuWindow cpu(window, args.server_pid);
   std::vector<double> latencies;
   latencies.reserve(1 << 20);
-  int running = args.concurrency;
+  int running = args.concurrency * connections;
   rpcnet::runtime::Event all_done;
-  for (int worker = 0; worker < args.concurrency; ++worker) {
-    auto loop = [&]() -> asio::awaitable<void> {
+  for (int worker = 0; worker < args.concurrency * connections; ++worker) {
+    auto loop = [&, client = &clients[static_cast<std::size_t>(worker % connections)]]() -> asio::awaitable<void> {
       for (;;) {
         const auto start = Clock::now();
         if (start >= window.end) break;
@@ -121,9 +127,10 @@ asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
   co_await all_done.wait();
   cpu.report(sample, static_cast<double>(latencies.size()));
   sample.set("calls_per_s", static_cast<double>(latencies.size()) / args.measure);
+  sample.set("mb_per_s", static_cast<double>(latencies.size()) * static_cast<double>(payload.size()) / 1e6 / args.measure);
   sample.set("p50_us", percentile(latencies, 0.50));
   sample.set("p99_us", percentile(latencies, 0.99));
-  client->close();
+  for (auto& client : clients) client.close();
   co_return sample;
 }
 
@@ -496,7 +503,7 @@ asio::awaitable<Sample> tls_info(Target target, ClientArgs args) {
 
 asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
   if (args.scenario == "unary_seq") co_return co_await unary_seq(target, args);
-  if (args.scenario == "unary_conc") co_return co_await unary_conc(target, args);
+  if (args.scenario == "unary_conc" || args.scenario == "unary_conns") co_return co_await unary_conc(target, args);
   if (args.scenario == "stream") co_return co_await server_stream(target, args);
   if (args.scenario == "bidi") co_return co_await bidi(target, args);
   if (args.scenario == "connect") co_return co_await connect_first_call(target, args);

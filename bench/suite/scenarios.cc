@@ -52,7 +52,12 @@ std::vector<Metric> metrics(const LinkSpec& link) {
         {"resumed_connect_first_call_p50_us", "us", "lower", nullptr},
         // Open loop, against gRPC's better variant (small calls on the bulk's channel or their own).
         {"mixed_small_p99_us", "us", "lower", "<=", 0.3},
-        {"idle_conn_rss_kb", "kB", "lower", nullptr},
+        {"idle_conn_rss_kb", "kB", "lower", "<=", 0.7},
+        {"idle_conn_client_rss_kb", "kB", "lower", nullptr},
+        // 1 MiB request echoed as a 1 MiB response, one call at a time.
+        {"unary_1m_calls_per_s", "calls/s", "higher", nullptr},
+        // 64 connections (channels) × 16 calls in flight on each, from one client thread.
+        {"many_conns_calls_per_s", "calls/s", "higher", nullptr},
         // Issue 6: p50 of ClusterClient::call_worker minus p50 of a direct call to the same worker.
         {"cluster_call_worker_overhead_us", "us", "lower", "<=", 10.0, true},
     };
@@ -92,6 +97,18 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     }
     jobs.push_back(job);
   }
+  {
+    Job job{"unary_1m", base("unary_conc"), {{"unary_1m_calls_per_s", "calls_per_s"}}, window + 30};
+    job.args.concurrency = 1;
+    job.args.payload = 1024 * 1024;
+    jobs.push_back(job);
+  }
+  {
+    Job job{"many_conns", base("unary_conns"), {{"many_conns_calls_per_s", "calls_per_s"}}, window + 40};
+    job.args.conns = 64;
+    job.args.concurrency = 16;
+    jobs.push_back(job);
+  }
   const std::pair<const char*, std::size_t> sizes[] = {{"1k", 1024}, {"64k", 64 * 1024}, {"1m", 1024 * 1024}};
   for (const auto& [label, size] : sizes) {
     Job job{std::string("stream_") + label, base("stream"), {}, window + 30};
@@ -121,7 +138,7 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     jobs.push_back(job);
   }
   {
-    Job job{"idle", base("idle"), {{"idle_conn_rss_kb", "rss_kb_per_conn"}}, 180};
+    Job job{"idle", base("idle"), {{"idle_conn_rss_kb", "rss_kb_per_conn"}, {"idle_conn_client_rss_kb", "client_rss_kb_per_conn"}}, 180};
     job.args.conns = o.idle_conns;
     jobs.push_back(job);
   }
