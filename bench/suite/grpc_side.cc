@@ -798,7 +798,8 @@ class GrpcClient {
 bool grpc_available() { return true; }
 std::string grpc_version() { return grpc::Version(); }
 
-int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host) {
+int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host,
+                     int loops) {
   raise_nofile_limit();
   restrict_tls_to_rpcnets_suite(cert_path);
   grpc::SslServerCredentialsOptions options;
@@ -808,7 +809,7 @@ int grpc_server_main(const std::string& cert_path, const std::string& key_path, 
   int port = 0;
   builder.AddListeningPort(bind_host + ":0", grpc::SslServerCredentials(options), &port);
   builder.RegisterService(&service);
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = loops > 0 ? static_cast<unsigned>(loops) : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   for (unsigned i = 0; i < threads; ++i) queues.push_back(builder.AddCompletionQueue());
   auto server = builder.BuildAndStart();

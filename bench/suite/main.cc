@@ -21,7 +21,7 @@
 // Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N  --mixed-rate N
 //                --link loopback,veth,veth-loss1 (default loopback)  --pin S,C | --no-pin
 //                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 stream_1k
-//                unary_1m many_conns stream_64k stream_1m bidi connect resumed_connect mixed idle
+//                unary_1m many_conns unary_c64_server_{1_loop,2_loops} many_conns_server_{1_loop,2_loops} stream_64k stream_1m bidi connect resumed_connect mixed idle
 //                cluster_overhead floor; the floor runs whenever unary_seq does)
 //                --micro <rpcnet_micro binary>  --micro-min-time S  --json PATH  --md PATH
 //                --quick (short windows and few connections, for trying it out)
@@ -94,12 +94,15 @@ struct Server {
   Server(Server&&) = default;
 };
 
+// `loops` > 0: that many server event loops (completion-queue threads), and the server is not
+// pinned (it may use every CPU) so that the loops can spread.
 std::optional<Server> start_server(const std::string& impl, const rpcnet::DevCertificatePaths& certs,
-                                   const Placement& where) {
+                                   const Placement& where, int loops) {
   Server server;
   server.process = std::make_unique<rpcnet::runtime::Process>(
       where.server_argv({self_exe(), "server", impl, certs.server_cert, certs.server_key, "--bind",
-                         where.server_address(), "--cpu", std::to_string(where.server_cpu)}));
+                         where.server_address(), "--cpu", std::to_string(loops > 0 ? -1 : where.server_cpu),
+                         "--loops", std::to_string(loops)}));
   if (!server.process->started()) return std::nullopt;
   track_child(server.process->pid());
   const auto first = server.process->wait_line([](const std::string&) { return true; }, std::chrono::seconds(20));
@@ -130,7 +133,7 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
                    const Placement& where) {
   RunResult result;
   result.why = "server did not start";
-  auto server = start_server(impl, certs, where);
+  auto server = start_server(impl, certs, where, job.server_loops);
   if (!server) return result;
   const ClientArgs& a = job.args;
   std::vector<std::string> args = {self_exe(), "client", impl, a.scenario,
@@ -440,12 +443,14 @@ int main(int argc, char** argv) {
   const auto impls = CLI::IsMember({"rpcnet", "grpc", "floor", "floor_epoll"});
   std::string server_impl, cert, key, server_bind = "127.0.0.1";
   int server_cpu = -1;
+  int server_loops = 0;
   CLI::App* server_cmd = app.add_subcommand("server", "One implementation's server (spawned by run)");
   server_cmd->add_option("impl", server_impl, "rpcnet | grpc | floor | floor_epoll")->required()->check(impls);
   server_cmd->add_option("cert", cert)->required();
   server_cmd->add_option("key", key)->required();
   server_cmd->add_option("--bind", server_bind, "IPv4 address to listen on");
   server_cmd->add_option("--cpu", server_cpu, "CPU to pin to (-1: none)");
+  server_cmd->add_option("--loops", server_loops, "Event loops (completion-queue threads); 0: the default");
 
   ClientArgs c;
   CLI::App* client_cmd = app.add_subcommand("client", "One implementation's client for one scenario (spawned by run)");
@@ -480,8 +485,8 @@ int main(int argc, char** argv) {
     if (server_impl == "floor" || server_impl == "floor_epoll") {
       return floor_server_main(server_bind, server_impl == "floor_epoll");
     }
-    return server_impl == "rpcnet" ? rpcnet_server_main(cert, key, server_bind)
-                                   : grpc_server_main(cert, key, server_bind);
+    return server_impl == "rpcnet" ? rpcnet_server_main(cert, key, server_bind, server_loops)
+                                   : grpc_server_main(cert, key, server_bind, server_loops);
   }
   if (client_cmd->parsed()) {
     if (!pin_to_cpu(client_cpu)) return 1;

@@ -517,10 +517,13 @@ asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
 
 }  // namespace
 
-int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host) {
+int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host,
+                       int loops) {
   raise_nofile_limit();
   // rpcnet's defaults: one event loop per core, default limits and transport settings.
-  rpcnet::RpcServer server(rpcnet::RpcConfig(cert_path, bind_host + ":0").with_key_path(key_path));
+  auto config = rpcnet::RpcConfig(cert_path, bind_host + ":0").with_key_path(key_path);
+  if (loops > 0) config.with_event_loops(static_cast<std::size_t>(loops));
+  rpcnet::RpcServer server(config);
   server.register_method("echo", [](Bytes request) -> asio::awaitable<rpcnet::Result<Bytes>> {
     co_return request;
   });

@@ -58,6 +58,12 @@ std::vector<Metric> metrics(const LinkSpec& link) {
         {"unary_1m_calls_per_s", "calls/s", "higher", nullptr},
         // 64 connections (channels) × 16 calls in flight on each, from one client thread.
         {"many_conns_calls_per_s", "calls/s", "higher", nullptr},
+        // Server scaling: the same loads with the server on 1 and on 2 event loops (gRPC: completion
+        // queues + threads), the server unpinned so the loops can spread, the client pinned.
+        {"unary_c64_server_1_loop_calls_per_s", "calls/s", "higher", nullptr},
+        {"unary_c64_server_2_loops_calls_per_s", "calls/s", "higher", nullptr},
+        {"many_conns_server_1_loop_calls_per_s", "calls/s", "higher", nullptr},
+        {"many_conns_server_2_loops_calls_per_s", "calls/s", "higher", nullptr},
         // Issue 6: p50 of ClusterClient::call_worker minus p50 of a direct call to the same worker.
         {"cluster_call_worker_overhead_us", "us", "lower", "<=", 10.0, true},
     };
@@ -108,6 +114,20 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     job.args.conns = 64;
     job.args.concurrency = 16;
     jobs.push_back(job);
+  }
+  for (int loops : {1, 2}) {
+    const std::string suffix = loops == 1 ? "_server_1_loop" : "_server_2_loops";
+    Job c64{"unary_c64" + suffix, base("unary_conc"), {{"unary_c64" + suffix + "_calls_per_s", "calls_per_s"}},
+            window + 30};
+    c64.args.concurrency = 64;
+    c64.server_loops = loops;
+    jobs.push_back(c64);
+    Job many{"many_conns" + suffix, base("unary_conns"), {{"many_conns" + suffix + "_calls_per_s", "calls_per_s"}},
+             window + 40};
+    many.args.conns = 64;
+    many.args.concurrency = 16;
+    many.server_loops = loops;
+    jobs.push_back(many);
   }
   const std::pair<const char*, std::size_t> sizes[] = {{"1k", 1024}, {"64k", 64 * 1024}, {"1m", 1024 * 1024}};
   for (const auto& [label, size] : sizes) {

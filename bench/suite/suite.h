@@ -38,6 +38,7 @@ struct Job {
   bool rpcnet_only = false;  // no gRPC run (the scenario is about rpcnet's own layers)
   std::string floor_impl{};  // "floor" | "floor_epoll": the job is the physical floor
   std::string key{};         // id, prefixed with the link unless loopback: keys aux and failures
+  int server_loops = 0;      // > 0: the server on that many event loops, unpinned (server scaling)
 };
 
 struct Options {
