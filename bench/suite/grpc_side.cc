@@ -229,6 +229,52 @@ class BidiCall final : public Tag {
   State state_ = State::kRequested;
 };
 
+// Client streaming: reads and drops every message, then answers with an empty Payload.
+class UploadCall final : public Tag {
+ public:
+  UploadCall(EchoService::AsyncService* service, grpc::ServerCompletionQueue* cq)
+      : service_(service), cq_(cq) {
+    request();
+  }
+  void proceed(bool ok) override {
+    switch (state_) {
+      case State::kRequested:
+        if (!ok) return;
+        state_ = State::kReading;
+        reader_->Read(&message_, this);
+        return;
+      case State::kReading:
+        if (ok) {
+          reader_->Read(&message_, this);
+          return;
+        }
+        state_ = State::kFinishing;  // the client finished (or went away)
+        reader_->Finish(Payload(), grpc::Status::OK, this);
+        return;
+      case State::kFinishing:
+        request();
+        return;
+    }
+  }
+
+ private:
+  enum class State { kRequested, kReading, kFinishing };
+  void request() {
+    reader_.reset();
+    context_ = std::make_unique<grpc::ServerContext>();
+    reader_ = std::make_unique<grpc::ServerAsyncReader<Payload, Payload>>(context_.get());
+    state_ = State::kRequested;
+    service_->RequestUpload(context_.get(), reader_.get(), cq_, cq_, this);
+  }
+
+  EchoService::AsyncService* service_;
+  grpc::ServerCompletionQueue* cq_;
+  std::unique_ptr<grpc::ServerContext> context_;
+  std::unique_ptr<grpc::ServerAsyncReader<Payload, Payload>> reader_;
+  Payload message_;
+  State state_ = State::kRequested;
+};
+
 // ---- client ---------------------------------------------------------------------------------
 
 // Drives `cq` until `finished()`.
@@ -295,6 +341,7 @@ class GrpcClient {
     if (s == "unary_conns") return unary(args_.concurrency, args_.conns);
     if (s == "stream") return server_stream();
     if (s == "bidi") return bidi();
+    if (s == "client_stream") return client_stream();
     if (s == "connect") return connect_first_call();
     if (s == "mixed") return mixed();
     if (s == "idle") return idle();
@@ -473,6 +520,60 @@ class GrpcClient {
     drain(cq);
     sample.set("msgs_per_s", static_cast<double>(messages) / args_.measure);
     sample.set("mb_per_s", bytes / 1e6 / args_.measure);
+    return sample;
+  }
+
+  // One client stream of `size`-byte messages, each written when the previous write completed
+  // (gRPC allows one outstanding write per stream), cancelled when the window ends.
+  Sample client_stream() {
+    Sample sample;
+    auto channel = default_channel();
+    auto stub = EchoService::NewStub(channel);
+    grpc::CompletionQueue cq;
+    grpc::ClientContext context;
+    Payload reply;
+    grpc::Status status;
+    Payload message;
+    message.set_data(std::string(args_.size, 'Z'));
+    FnTag started, written, finished;
+    bool done = false;
+    long messages = 0;
+    std::unique_ptr<grpc::ClientAsyncWriter<Payload>> writer;
+    const Window window = Window::after(args_.warm, args_.measure);
+    auto stop = [&] {
+      context.TryCancel();
+      writer->Finish(&status, &finished);
+    };
+    started.fn = [&](bool ok) {
+      if (!ok) {
+        ++sample.errors;
+        stop();
+        return;
+      }
+      writer->Write(message, &written);
+    };
+    written.fn = [&](bool ok) {
+      const auto now = Clock::now();
+      if (!ok) {
+        ++sample.errors;
+        stop();
+        return;
+      }
+      if (now >= window.end) {
+        stop();
+        return;
+      }
+      if (window.contains(now)) ++messages;
+      writer->Write(message, &written);
+    };
+    finished.fn = [&](bool) { done = true; };
+    writer = stub->PrepareAsyncUpload(&context, &reply, &cq);
+    writer->StartCall(&started);
+    pump(cq, [&] { return done; });
+    writer.reset();
+    drain(cq);
+    sample.set("msgs_per_s", static_cast<double>(messages) / args_.measure);
+    sample.set("mb_per_s", static_cast<double>(messages) * static_cast<double>(args_.size) / 1e6 / args_.measure);
     return sample;
   }
 
@@ -822,6 +923,7 @@ int grpc_server_main(const std::string& cert_path, const std::string& key_path, 
     for (int i = 0; i < 256; ++i) new EchoCall(&service, cq.get());
     for (int i = 0; i < 8; ++i) new StreamCall(&service, cq.get());
     for (int i = 0; i < 8; ++i) new BidiCall(&service, cq.get());
+    for (int i = 0; i < 8; ++i) new UploadCall(&service, cq.get());
   }
   std::printf("PORT %d\n", port);
   std::fflush(stdout);

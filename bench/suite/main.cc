@@ -20,8 +20,10 @@
 //
 // Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N  --mixed-rate N
 //                --link loopback,veth,veth-loss1 (default loopback)  --pin S,C | --no-pin
-//                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 stream_1k
-//                unary_1m many_conns unary_c64_server_{1_loop,2_loops} many_conns_server_{1_loop,2_loops} stream_64k stream_1m bidi connect resumed_connect mixed idle
+//                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 unary_1m
+//                many_conns unary_c64_server_1_loop unary_c64_server_2_loops
+//                many_conns_server_1_loop many_conns_server_2_loops stream_1k stream_64k
+//                stream_1m client_stream_1m bidi connect resumed_connect mixed idle
 //                cluster_overhead floor; the floor runs whenever unary_seq does)
 //                --micro <rpcnet_micro binary>  --micro-min-time S  --json PATH  --md PATH
 //                --quick (short windows and few connections, for trying it out)

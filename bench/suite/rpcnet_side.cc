@@ -171,6 +171,40 @@ asio::awaitable<Sample> server_stream(Target target, ClientArgs args) {
   co_return sample;
 }
 
+// One client stream of `size`-byte messages written as fast as the server takes them (a write
+// completes once flow control lets the message into the connection's send buffer, which the
+// server's reads bound); cancelled at the end.
+asio::awaitable<Sample> client_stream(Target target, ClientArgs args) {
+  Sample sample;
+  auto client = co_await connect(target);
+  if (!client) co_return sample;
+  auto call = co_await client->open_call("upload");
+  if (!call) {
+    std::fprintf(stderr, "rpcnet client: open_call: %s\n", call.error().to_string().c_str());
+    ++sample.errors;
+    co_return sample;
+  }
+  const Window window = Window::after(args.warm, args.measure);
+  const Bytes message(args.size, 0x5a);
+  long messages = 0;
+  for (;;) {
+    auto written = co_await call->write(message);
+    const auto now = Clock::now();
+    if (!written) {
+      std::fprintf(stderr, "rpcnet client: upload: %s\n", written.error().to_string().c_str());
+      ++sample.errors;
+      break;
+    }
+    if (now >= window.end) break;
+    if (window.contains(now)) ++messages;
+  }
+  call->cancel();
+  sample.set("msgs_per_s", static_cast<double>(messages) / args.measure);
+  sample.set("mb_per_s", static_cast<double>(messages) * static_cast<double>(args.size) / 1e6 / args.measure);
+  client->close();
+  co_return sample;
+}
+
 // One bidi stream with `window` messages in flight: every echo received lets one more go out.
 asio::awaitable<Sample> bidi(Target target, ClientArgs args) {
   Sample sample;
@@ -506,6 +540,7 @@ asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
   if (args.scenario == "unary_conc" || args.scenario == "unary_conns") co_return co_await unary_conc(target, args);
   if (args.scenario == "stream") co_return co_await server_stream(target, args);
   if (args.scenario == "bidi") co_return co_await bidi(target, args);
+  if (args.scenario == "client_stream") co_return co_await client_stream(target, args);
   if (args.scenario == "connect") co_return co_await connect_first_call(target, args);
   if (args.scenario == "mixed") co_return co_await mixed(target, args);
   if (args.scenario == "idle") co_return co_await idle(target, args, args.server_pid);
@@ -548,6 +583,13 @@ int rpcnet_server_main(const std::string& cert_path, const std::string& key_path
       if (!next) co_return next.error();
       if (!*next) co_return rpcnet::ok();
       if (auto written = co_await stream.write(std::move(**next)); !written) co_return written;
+    }
+  });
+  server.register_streaming("upload", [](rpcnet::ServerStream stream) -> asio::awaitable<rpcnet::Result<void>> {
+    for (;;) {
+      auto next = co_await stream.read();
+      if (!next) co_return next.error();
+      if (!*next) co_return rpcnet::ok();
     }
   });
   auto bound = server.bind();

@@ -47,6 +47,7 @@ std::vector<Metric> metrics(const LinkSpec& link) {
         {"server_stream_1k_msgs_per_s", "msgs/s", "higher", nullptr},
         {"server_stream_64k_mb_per_s", "MB/s", "higher", nullptr},
         {"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0},
+        {"client_stream_1m_mb_per_s", "MB/s", "higher", nullptr},
         {"bidi_echo_64b_msgs_per_s", "msgs/s", "higher", nullptr},
         {"connect_first_call_p50_us", "us", "lower", "<=", 0.5},
         {"resumed_connect_first_call_p50_us", "us", "lower", nullptr},
@@ -135,6 +136,11 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     job.args.size = size;
     job.outputs.emplace_back(std::string("server_stream_") + label + (size == 1024 ? "_msgs_per_s" : "_mb_per_s"),
                              size == 1024 ? "msgs_per_s" : "mb_per_s");
+    jobs.push_back(job);
+  }
+  {
+    Job job{"client_stream_1m", base("client_stream"), {{"client_stream_1m_mb_per_s", "mb_per_s"}}, window + 30};
+    job.args.size = 1024 * 1024;
     jobs.push_back(job);
   }
   {
