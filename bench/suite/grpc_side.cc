@@ -713,6 +713,7 @@ class GrpcClient {
   // head-of-line blocking); the row takes the better of the two, both are in the sample.
   struct MixedRun {
     std::vector<double> latencies;
+    std::vector<double> send_lag;  // how late each small call went out after its intended time
     double bulk_mb_per_s = 0;
     long errors = 0;
   };
@@ -762,6 +763,7 @@ class GrpcClient {
           }
         };
         call->begin(*small_stub, request_, cq);
+        run.send_lag.push_back(micros(Clock::now() - intended));
         calls.push_back(std::move(call));
         ++outstanding;
       }
@@ -802,6 +804,8 @@ class GrpcClient {
     sample.set("p50_us", percentile(best.latencies, 0.50));
     sample.set("p99_us", percentile(best.latencies, 0.99));
     sample.set("small_calls", static_cast<double>(best.latencies.size()));
+    sample.set("send_lag_p50_us", percentile(best.send_lag, 0.50));
+    sample.set("send_lag_p99_us", percentile(best.send_lag, 0.99));
     sample.set("bulk_mb_per_s", best.bulk_mb_per_s);
     return sample;
   }

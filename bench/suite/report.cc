@@ -371,7 +371,10 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
             "messages meanwhile: rpcnet "
          << value("rpcnet", "bulk_mb_per_s") << " MB/s, gRPC " << value("grpc", "bulk_mb_per_s")
          << " MB/s; small calls completed: rpcnet " << value("rpcnet", "small_calls") << ", gRPC "
-         << value("grpc", "small_calls")
+         << value("grpc", "small_calls") << "; small-call p50: rpcnet " << value("rpcnet", "p50_us") << " µs, gRPC "
+         << value("grpc", "p50_us") << " µs; how late the client's loop sent them (p50 / p99): rpcnet "
+         << value("rpcnet", "send_lag_p50_us") << " / " << value("rpcnet", "send_lag_p99_us") << " µs, gRPC "
+         << value("grpc", "send_lag_p50_us") << " / " << value("grpc", "send_lag_p99_us") << " µs"
          << ". gRPC runs both ways and the row takes its better p99 of each run: small calls on the bulk's "
             "channel p99 "
          << value("grpc", "one_channel_p99_us") << " µs, on a second channel (its own connection) "

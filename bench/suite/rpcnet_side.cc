@@ -336,10 +336,12 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
   int outstanding = 0;
   bool sending = true;
   rpcnet::runtime::Event small_done;
+  std::vector<double> send_lag;
   asio::steady_timer timer(executor);
   for (auto intended = bulk_begin; intended < end; intended += interval) {
     timer.expires_at(intended);
     (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    send_lag.push_back(micros(Clock::now() - intended));  // how late the busy loop let it go
     ++outstanding;
     auto small = [&, intended]() -> asio::awaitable<void> {
       auto reply = co_await client->call("echo", payload);
@@ -361,6 +363,8 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
   sample.set("p50_us", percentile(latencies, 0.50));
   sample.set("p99_us", percentile(latencies, 0.99));
   sample.set("small_calls", static_cast<double>(latencies.size()));
+  sample.set("send_lag_p50_us", percentile(send_lag, 0.50));
+  sample.set("send_lag_p99_us", percentile(send_lag, 0.99));
   sample.set("bulk_mb_per_s", bulk_bytes / 1e6 / secs(bulk_end - bulk_begin));
   client->close();
   co_return sample;
