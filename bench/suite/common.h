@@ -9,6 +9,7 @@
 #pragma once
 
 #include <sched.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -20,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/percentile.h"
@@ -53,16 +55,19 @@ struct ClientArgs {
   int count = 100;             // connect: connections
   bool resumed = false;        // connect: with TLS session resumption
   int conns = 5000;            // idle: connections
+  double rate = 1000;          // mixed: small calls per second (open loop)
 };
 
 // What a client run reports; printed as "key value" lines and parsed back by the orchestrator.
 // A value the run could not produce is absent.
 struct Sample {
   std::map<std::string, double> values;
+  std::map<std::string, std::string> texts;  // non-numeric facts (the negotiated TLS suite), one line
   long errors = 0;
   void set(const std::string& key, double value) { values[key] = value; }
   void print() const {
     for (const auto& [key, value] : values) std::printf("%s %.6g\n", key.c_str(), value);
+    for (const auto& [key, text] : texts) std::printf("%s %s\n", key.c_str(), text.c_str());
     std::printf("errors %ld\n", errors);
     std::fflush(stdout);
   }
@@ -120,6 +125,56 @@ inline double cpu_seconds(pid_t pid) {
   const double ticks = static_cast<double>(std::stoll(fields[11]) + std::stoll(fields[12]));
   return ticks / 100.0;  // USER_HZ is 100 on Linux
 }
+
+// CPU time (all threads, user + system) of a process in seconds with nanosecond resolution,
+// through its CPU-time clock (clock_getcpuclockid: any process in our pid namespace, which the
+// server is on every link), or -1. /proc/<pid>/stat counts 10 ms ticks: too coarse for a window.
+inline double process_cpu_seconds(pid_t pid) {
+  clockid_t clock = CLOCK_PROCESS_CPUTIME_ID;
+  if (pid != 0 && ::clock_getcpuclockid(pid, &clock) != 0) return -1;
+  timespec now{};
+  if (::clock_gettime(clock, &now) != 0) return -1;
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+}
+
+// Client and server CPU over the measurement window only (not start-up, handshake, warm-up or
+// the drain after it): a thread of the client process sleeps until the window opens, reads both
+// processes' CPU clocks, sleeps until it closes and reads them again. It runs besides the
+// scenario, so it works for either implementation's client loop; its own two wake-ups cost
+// microseconds. Read the result after the window ended (the destructor joins).
+class CpuWindow {
+ public:
+  CpuWindow(Window window, pid_t server_pid)
+      : thread_([this, window, server_pid] {
+          std::this_thread::sleep_until(window.begin);
+          const double client0 = process_cpu_seconds(0), server0 = process_cpu_seconds(server_pid);
+          std::this_thread::sleep_until(window.end);
+          const double client1 = process_cpu_seconds(0), server1 = process_cpu_seconds(server_pid);
+          if (client0 >= 0 && client1 >= 0) client_s_ = client1 - client0;
+          if (server_pid > 0 && server0 >= 0 && server1 >= 0) server_s_ = server1 - server0;
+        }) {}
+  ~CpuWindow() { join(); }
+  CpuWindow(const CpuWindow&) = delete;
+  CpuWindow& operator=(const CpuWindow&) = delete;
+
+  // Sets cpu_us_per_call (client + server), client_ and server_cpu_us_per_call from `calls`
+  // completed in the window; nothing if a clock could not be read or no call completed.
+  void report(Sample& sample, double calls) {
+    join();
+    if (client_s_ < 0 || server_s_ < 0 || calls <= 0) return;
+    sample.set("client_cpu_us_per_call", client_s_ * 1e6 / calls);
+    sample.set("server_cpu_us_per_call", server_s_ * 1e6 / calls);
+    sample.set("cpu_us_per_call", (client_s_ + server_s_) * 1e6 / calls);
+  }
+
+ private:
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  double client_s_ = -1;
+  double server_s_ = -1;
+  std::thread thread_;
+};
 
 // Busy CPU seconds of the whole machine so far (all cores: user+nice+system+irq+softirq+steal),
 // from /proc/stat; -1 if unreadable. The difference over a run, minus the client's and the

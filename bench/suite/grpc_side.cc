@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -30,6 +31,33 @@ namespace {
 using rpcnetbench::EchoService;
 using rpcnetbench::Payload;
 using rpcnetbench::StreamRequest;
+
+// Same work: the TLS 1.3 cipher suite rpcnet's client negotiates with its own server (GnuTLS
+// under rpcnet's fixed priority, AES-128-GCM first; the suite's tls_info probe reads it on every
+// run). gRPC links the system OpenSSL, whose default would pick TLS_AES_256_GCM_SHA384: more
+// work per byte. The key exchange group cannot be aligned from here: gRPC itself allows only
+// P-256 on both ends (SSL_CTX_set_tmp_ecdh in its ssl_transport_security.cc overrides any
+// configured Groups; `openssl s_client` sees "Server Temp Key: ECDH, prime256v1"), and rpcnet's
+// GnuTLS priority prefers X25519 with no option to change it. That costs in handshakes only.
+constexpr char kTls13Suite[] = "TLS_AES_128_GCM_SHA256";
+constexpr char kTlsGroup[] = "SECP256R1";
+
+// Makes OpenSSL (and so gRPC) in this process allow only kTls13Suite, through an OpenSSL
+// configuration file beside `near_path` (the certificates' directory, which the orchestrator
+// deletes) named by OPENSSL_CONF. Call before the first gRPC object: OpenSSL reads its
+// configuration once, when gRPC initialises it.
+void restrict_tls_to_rpcnets_suite(const std::string& near_path) {
+  const auto slash = near_path.rfind('/');
+  const std::string path = (slash == std::string::npos ? std::string(".") : near_path.substr(0, slash)) +
+                           "/openssl-bench-" + std::to_string(::getpid()) + ".cnf";
+  {
+    std::ofstream conf(path);
+    conf << "openssl_conf = bench_init\n[bench_init]\nssl_conf = bench_ssl\n[bench_ssl]\n"
+            "system_default = bench_tls\n[bench_tls]\nMinProtocol = TLSv1.3\nCiphersuites = "
+         << kTls13Suite << "\n";
+  }
+  ::setenv("OPENSSL_CONF", path.c_str(), 1);
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -201,22 +229,65 @@ class BidiCall final : public Tag {
   State state_ = State::kRequested;
 };
 
+// Client streaming: reads and drops every message, then answers with an empty Payload.
+class UploadCall final : public Tag {
+ public:
+  UploadCall(EchoService::AsyncService* service, grpc::ServerCompletionQueue* cq)
+      : service_(service), cq_(cq) {
+    request();
+  }
+  void proceed(bool ok) override {
+    switch (state_) {
+      case State::kRequested:
+        if (!ok) return;
+        state_ = State::kReading;
+        reader_->Read(&message_, this);
+        return;
+      case State::kReading:
+        if (ok) {
+          reader_->Read(&message_, this);
+          return;
+        }
+        state_ = State::kFinishing;  // the client finished (or went away)
+        reader_->Finish(Payload(), grpc::Status::OK, this);
+        return;
+      case State::kFinishing:
+        request();
+        return;
+    }
+  }
+
+ private:
+  enum class State { kRequested, kReading, kFinishing };
+  void request() {
+    reader_.reset();
+    context_ = std::make_unique<grpc::ServerContext>();
+    reader_ = std::make_unique<grpc::ServerAsyncReader<Payload, Payload>>(context_.get());
+    state_ = State::kRequested;
+    service_->RequestUpload(context_.get(), reader_.get(), cq_, cq_, this);
+  }
+
+  EchoService::AsyncService* service_;
+  grpc::ServerCompletionQueue* cq_;
+  std::unique_ptr<grpc::ServerContext> context_;
+  std::unique_ptr<grpc::ServerAsyncReader<Payload, Payload>> reader_;
+  Payload message_;
+  State state_ = State::kRequested;
+};
+
 // ---- client ---------------------------------------------------------------------------------
 
-// Drives `cq` until `finished()`; `tick` (if any) runs after every event and at least every ms.
-void pump(grpc::CompletionQueue& cq, const std::function<bool()>& finished,
-          const std::function<void()>& tick = nullptr) {
+// Drives `cq` until `finished()`.
+void pump(grpc::CompletionQueue& cq, const std::function<bool()>& finished) {
   while (!finished()) {
     void* tag = nullptr;
     bool ok = false;
-    const auto wait = tick ? std::chrono::milliseconds(1) : std::chrono::milliseconds(200);
-    const auto status = cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + wait);
+    const auto status = cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     if (status == grpc::CompletionQueue::GOT_EVENT) {
       static_cast<Tag*>(tag)->proceed(ok);
     } else if (status == grpc::CompletionQueue::SHUTDOWN) {
       return;
     }
-    if (tick) tick();
   }
 }
 
@@ -264,10 +335,13 @@ class GrpcClient {
 
   Sample run() {
     const auto& s = args_.scenario;
+    if (s == "tls_info") return tls_info();
     if (s == "unary_seq") return unary(1);
     if (s == "unary_conc") return unary(args_.concurrency);
+    if (s == "unary_conns") return unary(args_.concurrency, args_.conns);
     if (s == "stream") return server_stream();
     if (s == "bidi") return bidi();
+    if (s == "client_stream") return client_stream();
     if (s == "connect") return connect_first_call();
     if (s == "mixed") return mixed();
     if (s == "idle") return idle();
@@ -276,6 +350,30 @@ class GrpcClient {
   }
 
  private:
+  // gRPC exposes no negotiated cipher suite or group (its AuthContext has neither), so these are
+  // the only ones allowed on both ends (kTls13Suite, kTlsGroup), which one completed call proves.
+  Sample tls_info() {
+    Sample sample;
+    auto channel = default_channel();
+    auto stub = EchoService::NewStub(channel);
+    grpc::ClientContext context;
+    Payload reply;
+    const grpc::Status status = stub->Echo(&context, request_, &reply);
+    if (!status.ok()) {
+      std::fprintf(stderr, "grpc client: %s\n", status.error_message().c_str());
+      ++sample.errors;
+      return sample;
+    }
+    sample.texts["tls_cipher_suite"] = kTls13Suite;
+    sample.texts["tls_group"] = kTlsGroup;
+    sample.texts["tls_source"] = "the only ones allowed on both ends: the suite by OPENSSL_CONF, P-256 by gRPC itself";
+    for (const auto& value : context.auth_context()->FindPropertyValues("transport_security_type")) {
+      sample.texts["tls_transport"] = std::string(value.data(), value.size());
+    }
+    sample.set("tls_handshakes", 1);
+    return sample;
+  }
+
   // The default channel: what a user gets from grpc::CreateChannel, except that the target is
   // an address (`ipv4:ADDR:PORT`, no name lookup, as rpcnet's client gets) and the certificate
   // is checked against "localhost", the name rpcnet's client checks too.
@@ -299,19 +397,32 @@ class GrpcClient {
     return grpc::CreateCustomChannel(target_, credentials_, channel_args);
   }
 
-  Sample unary(int concurrency) {
+  // `concurrency` calls in flight on one channel, or on each of `connections` channels (each its
+  // own connection), all driven by this thread's one completion queue.
+  Sample unary(int concurrency, int connections = 1) {
     Sample sample;
-    auto channel = default_channel();
-    auto stub = EchoService::NewStub(channel);
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    std::vector<std::unique_ptr<EchoService::Stub>> stubs;
+    for (int i = 0; i < connections; ++i) {
+      channels.push_back(connections == 1 ? default_channel() : fresh_channel(nullptr));
+      stubs.push_back(EchoService::NewStub(channels.back()));
+      // Many connections: all handshakes before the window opens, as rpcnet's side connects first.
+      if (connections > 1 && !channels.back()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+        std::fprintf(stderr, "grpc client: channel %d did not connect\n", i);
+        return sample;
+      }
+    }
     grpc::CompletionQueue cq;
     const Window window = Window::after(args_.warm, args_.measure);
+    CpuWindow cpu(window, args_.server_pid);
     std::vector<double> latencies;
     latencies.reserve(1 << 20);
-    int running = concurrency;
+    int running = concurrency * connections;
     std::vector<std::unique_ptr<UnaryCall>> calls;
-    for (int i = 0; i < concurrency; ++i) {
+    for (int i = 0; i < concurrency * connections; ++i) {
       auto call = std::make_unique<UnaryCall>();
-      call->on_done = [&](UnaryCall& done, bool ok) {
+      EchoService::Stub* stub = stubs[static_cast<std::size_t>(i % connections)].get();
+      call->on_done = [&, stub](UnaryCall& done, bool ok) {
         const auto now = Clock::now();
         const bool failed = !ok || !done.status.ok() || done.reply.data().size() != args_.payload;
         if (failed) {
@@ -331,11 +442,13 @@ class GrpcClient {
       };
       calls.push_back(std::move(call));
     }
-    for (auto& call : calls) call->begin(*stub, request_, cq);
+    for (std::size_t i = 0; i < calls.size(); ++i) calls[i]->begin(*stubs[i % stubs.size()], request_, cq);
     pump(cq, [&] { return running == 0; });
     calls.clear();
     drain(cq);
+    cpu.report(sample, static_cast<double>(latencies.size()));
     sample.set("calls_per_s", static_cast<double>(latencies.size()) / args_.measure);
+    sample.set("mb_per_s", static_cast<double>(latencies.size()) * static_cast<double>(args_.payload) / 1e6 / args_.measure);
     sample.set("p50_us", percentile(latencies, 0.50));
     sample.set("p99_us", percentile(latencies, 0.99));
     return sample;
@@ -407,6 +520,60 @@ class GrpcClient {
     drain(cq);
     sample.set("msgs_per_s", static_cast<double>(messages) / args_.measure);
     sample.set("mb_per_s", bytes / 1e6 / args_.measure);
+    return sample;
+  }
+
+  // One client stream of `size`-byte messages, each written when the previous write completed
+  // (gRPC allows one outstanding write per stream), cancelled when the window ends.
+  Sample client_stream() {
+    Sample sample;
+    auto channel = default_channel();
+    auto stub = EchoService::NewStub(channel);
+    grpc::CompletionQueue cq;
+    grpc::ClientContext context;
+    Payload reply;
+    grpc::Status status;
+    Payload message;
+    message.set_data(std::string(args_.size, 'Z'));
+    FnTag started, written, finished;
+    bool done = false;
+    long messages = 0;
+    std::unique_ptr<grpc::ClientAsyncWriter<Payload>> writer;
+    const Window window = Window::after(args_.warm, args_.measure);
+    auto stop = [&] {
+      context.TryCancel();
+      writer->Finish(&status, &finished);
+    };
+    started.fn = [&](bool ok) {
+      if (!ok) {
+        ++sample.errors;
+        stop();
+        return;
+      }
+      writer->Write(message, &written);
+    };
+    written.fn = [&](bool ok) {
+      const auto now = Clock::now();
+      if (!ok) {
+        ++sample.errors;
+        stop();
+        return;
+      }
+      if (now >= window.end) {
+        stop();
+        return;
+      }
+      if (window.contains(now)) ++messages;
+      writer->Write(message, &written);
+    };
+    finished.fn = [&](bool) { done = true; };
+    writer = stub->PrepareAsyncUpload(&context, &reply, &cq);
+    writer->StartCall(&started);
+    pump(cq, [&] { return done; });
+    writer.reset();
+    drain(cq);
+    sample.set("msgs_per_s", static_cast<double>(messages) / args_.measure);
+    sample.set("mb_per_s", static_cast<double>(messages) * static_cast<double>(args_.size) / 1e6 / args_.measure);
     return sample;
   }
 
@@ -539,10 +706,24 @@ class GrpcClient {
     return sample;
   }
 
-  Sample mixed() {
-    Sample sample;
+  // Small calls under a bulk stream of `size`-byte messages, open loop (as on rpcnet's side: a
+  // small call every 1/`rate` s at its intended time, timed from it). gRPC is run both ways a
+  // gRPC user could: the small calls on the bulk's channel (one HTTP/2 connection) and on a
+  // channel of their own (a second connection, what a gRPC expert would do against
+  // head-of-line blocking); the row takes the better of the two, both are in the sample.
+  struct MixedRun {
+    std::vector<double> latencies;
+    std::vector<double> send_lag;  // how late each small call went out after its intended time
+    double bulk_mb_per_s = 0;
+    long errors = 0;
+  };
+
+  MixedRun mixed_run(bool own_channel) {
+    MixedRun run;
     auto channel = default_channel();
     auto stub = EchoService::NewStub(channel);
+    auto small_channel = own_channel ? fresh_channel(nullptr) : channel;
+    auto small_stub = EchoService::NewStub(small_channel);
     grpc::CompletionQueue cq;
     double bulk_bytes = 0;
     Clock::time_point bulk_begin{};
@@ -553,43 +734,79 @@ class GrpcClient {
         bulk_bytes += static_cast<double>(message.data().size());
       }
     };
-    bulk->begin(*stub, cq, args_.size, sample.errors);
+    bulk->begin(*stub, cq, args_.size, run.errors);
 
     const auto small_begin = Clock::now() + seconds(args_.warm);
     const auto small_end = small_begin + seconds(args_.measure);
-    std::vector<double> latencies;
-    bool small_started = false;
-    bool small_done = false;
-    UnaryCall small;
-    small.on_done = [&](UnaryCall& done, bool ok) {
-      const auto now = Clock::now();
-      if (!ok || !done.status.ok()) {
-        ++sample.errors;
-      } else {
-        latencies.push_back(micros(now - done.start));
+    const auto interval = seconds(1.0 / args_.rate);
+    auto intended = small_begin;
+    bool sending = true;
+    int outstanding = 0;
+    std::vector<std::unique_ptr<UnaryCall>> calls;  // one per small call, kept to the end
+    while (sending || outstanding > 0 || !bulk->done) {
+      for (auto now = Clock::now(); sending && now >= intended; intended += interval) {
+        if (intended >= small_end) {
+          sending = false;
+          bulk_end = now;
+          bulk->stop = true;
+          break;
+        }
+        if (bulk_begin == Clock::time_point{}) bulk_begin = intended;
+        auto call = std::make_unique<UnaryCall>();
+        call->on_done = [&, sent_at = intended](UnaryCall& done, bool ok) {
+          --outstanding;
+          const auto at = Clock::now();
+          if (!ok || !done.status.ok() || done.reply.data().size() != args_.payload) {
+            ++run.errors;  // counted, not timed
+          } else {
+            run.latencies.push_back(micros(at - sent_at));
+          }
+        };
+        call->begin(*small_stub, request_, cq);
+        run.send_lag.push_back(micros(Clock::now() - intended));
+        calls.push_back(std::move(call));
+        ++outstanding;
       }
-      if (now < small_end) {
-        done.begin(*stub, request_, cq);
-      } else {
-        small_done = true;
-        bulk_end = now;
-        bulk->stop = true;
+      // Wake at the next intended send time (not a fixed tick, which would add its lateness).
+      const auto wake = sending ? intended : Clock::now() + std::chrono::milliseconds(200);
+      const auto deadline = std::chrono::system_clock::now() +
+                            std::chrono::duration_cast<std::chrono::system_clock::duration>(wake - Clock::now());
+      void* tag = nullptr;
+      bool ok = false;
+      const auto status = cq.AsyncNext(&tag, &ok, deadline);
+      if (status == grpc::CompletionQueue::GOT_EVENT) {
+        static_cast<Tag*>(tag)->proceed(ok);
+      } else if (status == grpc::CompletionQueue::SHUTDOWN) {
+        break;
       }
-    };
-    auto tick = [&] {
-      if (!small_started && Clock::now() >= small_begin) {
-        small_started = true;
-        bulk_begin = Clock::now();
-        small.begin(*stub, request_, cq);
-      }
-    };
-    pump(cq, [&] { return small_done && bulk->done; }, tick);
+    }
     bulk.reset();
+    calls.clear();
     drain(cq);
-    sample.set("p50_us", percentile(latencies, 0.50));
-    sample.set("p99_us", percentile(latencies, 0.99));
-    sample.set("small_calls", static_cast<double>(latencies.size()));
-    if (bulk_end > bulk_begin) sample.set("bulk_mb_per_s", bulk_bytes / 1e6 / secs(bulk_end - bulk_begin));
+    if (bulk_end > bulk_begin) run.bulk_mb_per_s = bulk_bytes / 1e6 / secs(bulk_end - bulk_begin);
+    return run;
+  }
+
+  Sample mixed() {
+    Sample sample;
+    const MixedRun shared = mixed_run(false);
+    const MixedRun own = mixed_run(true);
+    sample.errors = shared.errors + own.errors;
+    const double shared_p99 = percentile(shared.latencies, 0.99);
+    const double own_p99 = percentile(own.latencies, 0.99);
+    sample.set("one_channel_p50_us", percentile(shared.latencies, 0.50));
+    sample.set("one_channel_p99_us", shared_p99);
+    sample.set("two_channels_p50_us", percentile(own.latencies, 0.50));
+    sample.set("two_channels_p99_us", own_p99);
+    const bool own_better = !own.latencies.empty() && (shared.latencies.empty() || own_p99 < shared_p99);
+    const MixedRun& best = own_better ? own : shared;
+    sample.set("best_two_channels", own_better ? 1 : 0);
+    sample.set("p50_us", percentile(best.latencies, 0.50));
+    sample.set("p99_us", percentile(best.latencies, 0.99));
+    sample.set("small_calls", static_cast<double>(best.latencies.size()));
+    sample.set("send_lag_p50_us", percentile(best.send_lag, 0.50));
+    sample.set("send_lag_p99_us", percentile(best.send_lag, 0.99));
+    sample.set("bulk_mb_per_s", best.bulk_mb_per_s);
     return sample;
   }
 
@@ -686,8 +903,10 @@ class GrpcClient {
 bool grpc_available() { return true; }
 std::string grpc_version() { return grpc::Version(); }
 
-int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host) {
+int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host,
+                     int loops) {
   raise_nofile_limit();
+  restrict_tls_to_rpcnets_suite(cert_path);
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({read_file(key_path), read_file(cert_path)});
   EchoService::AsyncService service;
@@ -695,7 +914,7 @@ int grpc_server_main(const std::string& cert_path, const std::string& key_path, 
   int port = 0;
   builder.AddListeningPort(bind_host + ":0", grpc::SslServerCredentials(options), &port);
   builder.RegisterService(&service);
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = loops > 0 ? static_cast<unsigned>(loops) : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   for (unsigned i = 0; i < threads; ++i) queues.push_back(builder.AddCompletionQueue());
   auto server = builder.BuildAndStart();
@@ -708,6 +927,7 @@ int grpc_server_main(const std::string& cert_path, const std::string& key_path, 
     for (int i = 0; i < 256; ++i) new EchoCall(&service, cq.get());
     for (int i = 0; i < 8; ++i) new StreamCall(&service, cq.get());
     for (int i = 0; i < 8; ++i) new BidiCall(&service, cq.get());
+    for (int i = 0; i < 8; ++i) new UploadCall(&service, cq.get());
   }
   std::printf("PORT %d\n", port);
   std::fflush(stdout);
@@ -726,6 +946,7 @@ int grpc_server_main(const std::string& cert_path, const std::string& key_path, 
 
 int grpc_client_main(const ClientArgs& args) {
   raise_nofile_limit();
+  restrict_tls_to_rpcnets_suite(args.ca_path);
   Sample sample;
   {
     GrpcClient client(args);

@@ -9,7 +9,7 @@ namespace bench {
 bool grpc_available() { return false; }
 std::string grpc_version() { return {}; }
 
-int grpc_server_main(const std::string&, const std::string&, const std::string&) {
+int grpc_server_main(const std::string&, const std::string&, const std::string&, int) {
   std::fprintf(stderr, "gRPC side not built (configure with -DRPCNET_BENCH_GRPC=ON)\n");
   return 2;
 }

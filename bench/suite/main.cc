@@ -18,10 +18,12 @@
 // and every sequential scenario is read against the physical floor measured in the same run
 // between the same CPUs over the same link: a plain UDP ping-pong (floor.cc).
 //
-// Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N
+// Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N  --mixed-rate N
 //                --link loopback,veth,veth-loss1 (default loopback)  --pin S,C | --no-pin
-//                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 stream_1k
-//                stream_64k stream_1m bidi connect resumed_connect mixed idle
+//                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 unary_1m
+//                many_conns unary_c64_server_1_loop unary_c64_server_2_loops
+//                many_conns_server_1_loop many_conns_server_2_loops stream_1k stream_64k
+//                stream_1m client_stream_1m bidi connect resumed_connect mixed idle
 //                cluster_overhead floor; the floor runs whenever unary_seq does)
 //                --micro <rpcnet_micro binary>  --micro-min-time S  --json PATH  --md PATH
 //                --quick (short windows and few connections, for trying it out)
@@ -94,12 +96,15 @@ struct Server {
   Server(Server&&) = default;
 };
 
+// `loops` > 0: that many server event loops (completion-queue threads), and the server is not
+// pinned (it may use every CPU) so that the loops can spread.
 std::optional<Server> start_server(const std::string& impl, const rpcnet::DevCertificatePaths& certs,
-                                   const Placement& where) {
+                                   const Placement& where, int loops) {
   Server server;
   server.process = std::make_unique<rpcnet::runtime::Process>(
       where.server_argv({self_exe(), "server", impl, certs.server_cert, certs.server_key, "--bind",
-                         where.server_address(), "--cpu", std::to_string(where.server_cpu)}));
+                         where.server_address(), "--cpu", std::to_string(loops > 0 ? -1 : where.server_cpu),
+                         "--loops", std::to_string(loops)}));
   if (!server.process->started()) return std::nullopt;
   track_child(server.process->pid());
   const auto first = server.process->wait_line([](const std::string&) { return true; }, std::chrono::seconds(20));
@@ -130,7 +135,7 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
                    const Placement& where) {
   RunResult result;
   result.why = "server did not start";
-  auto server = start_server(impl, certs, where);
+  auto server = start_server(impl, certs, where, job.server_loops);
   if (!server) return result;
   const ClientArgs& a = job.args;
   std::vector<std::string> args = {self_exe(), "client", impl, a.scenario,
@@ -148,7 +153,8 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
                                    "--window", std::to_string(a.window),
                                    "--count", std::to_string(a.count),
                                    "--resumed", a.resumed ? "1" : "0",
-                                   "--conns", std::to_string(a.conns)};
+                                   "--conns", std::to_string(a.conns),
+                                   "--rate", std::to_string(a.rate)};
   const double server_cpu_before = cpu_seconds(server->process->pid());
   const double busy_before = machine_busy_seconds();
   const auto start = Clock::now();
@@ -170,16 +176,22 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
   result.background_cpu_s =
       std::max(0.0, machine_busy_seconds() - busy_before - result.client_cpu_s - result.server_cpu_s);
   server.reset();  // kills and reaps the server
-  std::string text;
-  for (const auto& line : client.lines()) text += line + "\n";
-  std::istringstream lines(text);
-  std::string key;
-  double value = 0;
-  while (lines >> key >> value) {
-    if (key == "errors") {
-      result.sample.errors = static_cast<long>(value);
+  // "key number" lines are values, "key text..." lines facts (Sample::print).
+  for (const auto& line : client.lines()) {
+    const auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    const std::string key = line.substr(0, space);
+    const std::string rest = line.substr(space + 1);
+    char* end = nullptr;
+    const double value = std::strtod(rest.c_str(), &end);
+    if (end != rest.c_str() && *end == '\0') {
+      if (key == "errors") {
+        result.sample.errors = static_cast<long>(value);
+      } else {
+        result.sample.set(key, value);
+      }
     } else {
-      result.sample.set(key, value);
+      result.sample.texts[key] = rest;
     }
   }
   result.ok = finished && client.exit_code() == 0;
@@ -373,6 +385,18 @@ int run(const Options& o, bool pin_given) {
                    record.client_ns.c_str());
     }
     if (record.jobs.empty()) std::fprintf(stderr, "bench: link %s: no job selected\n", link.id.c_str());
+    // Same work: the TLS suite and group each implementation's handshake uses on this link.
+    for (const auto& impl : impls) {
+      Job probe{"tls_info", ClientArgs{}, {}, 30};
+      probe.args.scenario = "tls_info";
+      probe.key = link.id + "/tls_info";
+      const RunResult tls = run_once(probe, impl, *certs, where);
+      record.tls[impl] = tls.sample.texts;
+      if (!tls.ok) record.tls[impl]["tls_error"] = tls.why;
+      std::fprintf(stderr, "bench: link %s: %s TLS %s, %s (%s)\n", link.id.c_str(), impl.c_str(),
+                   record.tls[impl]["tls_cipher_suite"].c_str(), record.tls[impl]["tls_group"].c_str(),
+                   record.tls[impl]["tls_source"].c_str());
+    }
     run_link(o, where, record.jobs, impls, *certs, suite_start, collected);
     collected.links.push_back(std::move(record));
   }  // each link's namespaces are deleted here, before the next link's are made
@@ -403,6 +427,8 @@ int main(int argc, char** argv) {
   app.add_option("--measure", o.measure, "Measured seconds per run")->capture_default_str();
   app.add_option("--connects", o.connects, "Connections of the connect scenario")->capture_default_str();
   app.add_option("--idle-conns", o.idle_conns, "Connections of the idle scenario")->capture_default_str();
+  app.add_option("--mixed-rate", o.mixed_rate, "Small calls per second in the mixed scenario (open loop)")
+      ->capture_default_str();
   app.add_option("--only", o.only, "Jobs to run (comma-separated)")->delimiter(',');
   app.add_option("--micro", o.micro, "The rpcnet_micro binary, to run the microbenchmarks too");
   app.add_option("--micro-min-time", o.micro_min_time, "Google Benchmark min time")->capture_default_str();
@@ -419,12 +445,14 @@ int main(int argc, char** argv) {
   const auto impls = CLI::IsMember({"rpcnet", "grpc", "floor", "floor_epoll"});
   std::string server_impl, cert, key, server_bind = "127.0.0.1";
   int server_cpu = -1;
+  int server_loops = 0;
   CLI::App* server_cmd = app.add_subcommand("server", "One implementation's server (spawned by run)");
   server_cmd->add_option("impl", server_impl, "rpcnet | grpc | floor | floor_epoll")->required()->check(impls);
   server_cmd->add_option("cert", cert)->required();
   server_cmd->add_option("key", key)->required();
   server_cmd->add_option("--bind", server_bind, "IPv4 address to listen on");
   server_cmd->add_option("--cpu", server_cpu, "CPU to pin to (-1: none)");
+  server_cmd->add_option("--loops", server_loops, "Event loops (completion-queue threads); 0: the default");
 
   ClientArgs c;
   CLI::App* client_cmd = app.add_subcommand("client", "One implementation's client for one scenario (spawned by run)");
@@ -446,6 +474,7 @@ int main(int argc, char** argv) {
   client_cmd->add_option("--count", c.count);
   client_cmd->add_option("--resumed", c.resumed);
   client_cmd->add_option("--conns", c.conns);
+  client_cmd->add_option("--rate", c.rate);
 
   try {
     app.parse(argc, argv);
@@ -458,8 +487,8 @@ int main(int argc, char** argv) {
     if (server_impl == "floor" || server_impl == "floor_epoll") {
       return floor_server_main(server_bind, server_impl == "floor_epoll");
     }
-    return server_impl == "rpcnet" ? rpcnet_server_main(cert, key, server_bind)
-                                   : grpc_server_main(cert, key, server_bind);
+    return server_impl == "rpcnet" ? rpcnet_server_main(cert, key, server_bind, server_loops)
+                                   : grpc_server_main(cert, key, server_bind, server_loops);
   }
   if (client_cmd->parsed()) {
     if (!pin_to_cpu(client_cpu)) return 1;

@@ -63,6 +63,33 @@ std::string pinning_text(const Collected& c) {
          std::to_string(c.pinned->second) + " (sched_setaffinity)";
 }
 
+// "TLS 1.3: rpcnet TLS_AES_128_GCM_SHA256 / X25519 (negotiated ...); gRPC ... (configured ...)."
+// and a warning when the two differ: both must do the same cryptographic work.
+std::string tls_text(const Collected::LinkRun& link_run) {
+  if (link_run.tls.empty()) return "";
+  const auto get = [&](const std::string& impl, const char* key) {
+    auto i = link_run.tls.find(impl);
+    if (i == link_run.tls.end()) return std::string();
+    auto k = i->second.find(key);
+    return k == i->second.end() ? std::string() : k->second;
+  };
+  std::string text = "TLS 1.3 cipher suite / key exchange group:";
+  for (const auto& [impl, facts] : link_run.tls) {
+    (void)facts;
+    text += " " + std::string(impl == "grpc" ? "gRPC" : impl) + " " + get(impl, "tls_cipher_suite") + " / " +
+            get(impl, "tls_group") + " (" + get(impl, "tls_source") + ")";
+    if (!get(impl, "tls_error").empty()) text += " [probe failed: " + get(impl, "tls_error") + "]";
+    text += ";";
+  }
+  if (link_run.tls.size() == 2 && get("rpcnet", "tls_cipher_suite") != get("grpc", "tls_cipher_suite")) {
+    text += " **the cipher suites differ: not the same work per byte**";
+  } else if (link_run.tls.size() == 2 && get("rpcnet", "tls_group") != get("grpc", "tls_group")) {
+    text += " the key exchange groups differ (gRPC allows only P-256; rpcnet's GnuTLS priority prefers X25519): "
+            "handshakes only";
+  }
+  return text + "\n\n";
+}
+
 std::optional<double> aux_median(const Collected& c, const std::string& job, const std::string& impl,
                                  const std::string& key) {
   auto j = c.aux.find(job);
@@ -164,7 +191,8 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
                        {"server_address", link_run.server_address}, {"client_address", link_run.client_address},
                        {"namespaces", link_run.server_ns.empty()
                                           ? nlohmann::ordered_json::array()
-                                          : nlohmann::ordered_json::array({link_run.server_ns, link_run.client_ns})}});
+                                          : nlohmann::ordered_json::array({link_run.server_ns, link_run.client_ns})},
+                       {"tls", link_run.tls}});
   for (const auto& metric : metrics(link_run.link)) {
     const auto r = median_of(c, metric.name, "rpcnet");
     const auto g = median_of(c, metric.name, "grpc");
@@ -240,6 +268,7 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     md << "Server " << link_run.server_address << " in namespace `" << link_run.server_ns << "`, client "
        << link_run.client_address << " in `" << link_run.client_ns << "`.\n\n";
   }
+  md << tls_text(link_run);
   md << "| scenario | link | unit | rpcnet | gRPC | rpcnet ÷ gRPC | better | goal | met? |\n";
   md << "|---|---|---|---:|---:|---:|---|---|---|\n";
   for (const auto& metric : metrics(link_run.link)) {
@@ -321,14 +350,37 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
     }
   }
   md << ".\n";
-  {
-    auto r = aux_median(c, "mixed", "rpcnet", "bulk_mb_per_s");
-    auto g = aux_median(c, "mixed", "grpc", "bulk_mb_per_s");
-    auto rn = aux_median(c, "mixed", "rpcnet", "small_calls");
-    auto gn = aux_median(c, "mixed", "grpc", "small_calls");
-    if (r || g) md << "- `mixed_small_p99_us`: bulk stream of 1 MiB messages during the small calls: rpcnet "
-       << (r ? pretty(*r) : "?") << " MB/s, gRPC " << (g ? pretty(*g) : "?") << " MB/s; small calls completed: rpcnet "
-       << (rn ? pretty(*rn) : "?") << ", gRPC " << (gn ? pretty(*gn) : "?") << ".\n";
+  for (const auto& link_run : c.links) {
+    for (const auto& job : link_run.jobs) {
+      if (job.id != "mixed") continue;
+      const auto value = [&](const char* impl, const char* key) {
+        auto v = aux_median(c, job.key, impl, key);
+        return v ? pretty(*v) : std::string("?");
+      };
+      std::string two_better = "?";
+      if (auto g = c.aux.find(job.key); g != c.aux.end() && g->second.count("grpc")) {
+        const auto& runs = g->second.at("grpc");
+        if (auto k = runs.find("best_two_channels"); k != runs.end()) {
+          double n = 0;
+          for (double v : k->second) n += v;
+          two_better = std::to_string(static_cast<long>(n)) + " of " + std::to_string(k->second.size());
+        }
+      }
+      md << "- `" << job.key << "` (`mixed_small_p99_us`): open loop, " << pretty(o.mixed_rate)
+         << " small calls/s at fixed intended times, each timed from its intended send time; bulk stream of 1 MiB "
+            "messages meanwhile: rpcnet "
+         << value("rpcnet", "bulk_mb_per_s") << " MB/s, gRPC " << value("grpc", "bulk_mb_per_s")
+         << " MB/s; small calls completed: rpcnet " << value("rpcnet", "small_calls") << ", gRPC "
+         << value("grpc", "small_calls") << "; small-call p50: rpcnet " << value("rpcnet", "p50_us") << " µs, gRPC "
+         << value("grpc", "p50_us") << " µs; how late the client's loop sent them (p50 / p99): rpcnet "
+         << value("rpcnet", "send_lag_p50_us") << " / " << value("rpcnet", "send_lag_p99_us") << " µs, gRPC "
+         << value("grpc", "send_lag_p50_us") << " / " << value("grpc", "send_lag_p99_us") << " µs"
+         << ". gRPC runs both ways and the row takes its better p99 of each run: small calls on the bulk's "
+            "channel p99 "
+         << value("grpc", "one_channel_p99_us") << " µs, on a second channel (its own connection) "
+         << value("grpc", "two_channels_p99_us") << " µs; the second channel was better in " << two_better
+         << " runs.\n";
+    }
   }
   {
     auto rn = aux_median(c, "idle", "rpcnet", "connections");
@@ -342,6 +394,18 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
        << (gn ? pretty(*gn) : "?") << " (" << (gr ? pretty(*gr) : "?")
        << "/s). The same on the client side: rpcnet " << (rc ? pretty(*rc) : "?") << " kB, gRPC "
        << (gc ? pretty(*gc) : "?") << " kB per connection.\n";
+  }
+  for (const auto& link_run : c.links) {
+    for (const auto& job : link_run.jobs) {
+      if (job.id != "unary_c1" && job.id != "unary_c64") continue;
+      const auto split = [&](const char* impl) {
+        auto client = aux_median(c, job.key, impl, "client_cpu_us_per_call");
+        auto server = aux_median(c, job.key, impl, "server_cpu_us_per_call");
+        return client && server ? pretty(*client) + " + " + pretty(*server) : std::string("?");
+      };
+      md << "- `" << job.key << "` CPU-µs per call, client + server, over the measurement window only: rpcnet "
+         << split("rpcnet") << ", gRPC " << split("grpc") << ".\n";
+    }
   }
   for (const auto& link_run : c.links) {
     for (const auto& job : link_run.jobs) {

@@ -17,6 +17,7 @@
 
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
+#include "rpcnet/log.h"
 #include "rpcnet/rpcnet.h"
 #include "runtime/event.h"
 #include "sides.h"
@@ -87,20 +88,27 @@ asio::awaitable<Sample> unary_seq(Target target, ClientArgs args) {
   co_return sample;
 }
 
-// `concurrency` coroutines calling back to back on one connection.
+// `concurrency` coroutines calling back to back on one connection; scenario unary_conns: on each
+// of `conns` connections (all on the client's one event loop).
 asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
   Sample sample;
-  auto client = co_await connect(target);
-  if (!client) co_return sample;
+  const int connections = args.scenario == "unary_conns" ? args.conns : 1;
+  std::vector<rpcnet::RpcClient> clients;
+  for (int i = 0; i < connections; ++i) {
+    auto client = co_await connect(target);
+    if (!client) co_return sample;
+    clients.push_back(std::move(*client));
+  }
   auto executor = co_await asio::this_coro::executor;
   const Bytes payload(args.payload, 0x5a);
   const Window window = Window::after(args.warm, args.measure);
+  CpuWindow cpu(window, args.server_pid);
   std::vector<double> latencies;
   latencies.reserve(1 << 20);
-  int running = args.concurrency;
+  int running = args.concurrency * connections;
   rpcnet::runtime::Event all_done;
-  for (int worker = 0; worker < args.concurrency; ++worker) {
-    auto loop = [&]() -> asio::awaitable<void> {
+  for (int worker = 0; worker < args.concurrency * connections; ++worker) {
+    auto loop = [&, client = &clients[static_cast<std::size_t>(worker % connections)]]() -> asio::awaitable<void> {
       for (;;) {
         const auto start = Clock::now();
         if (start >= window.end) break;
@@ -117,10 +125,12 @@ asio::awaitable<Sample> unary_conc(Target target, ClientArgs args) {
     asio::co_spawn(executor, std::move(loop), asio::detached);
   }
   co_await all_done.wait();
+  cpu.report(sample, static_cast<double>(latencies.size()));
   sample.set("calls_per_s", static_cast<double>(latencies.size()) / args.measure);
+  sample.set("mb_per_s", static_cast<double>(latencies.size()) * static_cast<double>(payload.size()) / 1e6 / args.measure);
   sample.set("p50_us", percentile(latencies, 0.50));
   sample.set("p99_us", percentile(latencies, 0.99));
-  client->close();
+  for (auto& client : clients) client.close();
   co_return sample;
 }
 
@@ -157,6 +167,40 @@ asio::awaitable<Sample> server_stream(Target target, ClientArgs args) {
   stream->cancel();
   sample.set("msgs_per_s", static_cast<double>(messages) / args.measure);
   sample.set("mb_per_s", bytes / 1e6 / args.measure);
+  client->close();
+  co_return sample;
+}
+
+// One client stream of `size`-byte messages written as fast as the server takes them (a write
+// completes once flow control lets the message into the connection's send buffer, which the
+// server's reads bound); cancelled at the end.
+asio::awaitable<Sample> client_stream(Target target, ClientArgs args) {
+  Sample sample;
+  auto client = co_await connect(target);
+  if (!client) co_return sample;
+  auto call = co_await client->open_call("upload");
+  if (!call) {
+    std::fprintf(stderr, "rpcnet client: open_call: %s\n", call.error().to_string().c_str());
+    ++sample.errors;
+    co_return sample;
+  }
+  const Window window = Window::after(args.warm, args.measure);
+  const Bytes message(args.size, 0x5a);
+  long messages = 0;
+  for (;;) {
+    auto written = co_await call->write(message);
+    const auto now = Clock::now();
+    if (!written) {
+      std::fprintf(stderr, "rpcnet client: upload: %s\n", written.error().to_string().c_str());
+      ++sample.errors;
+      break;
+    }
+    if (now >= window.end) break;
+    if (window.contains(now)) ++messages;
+  }
+  call->cancel();
+  sample.set("msgs_per_s", static_cast<double>(messages) / args.measure);
+  sample.set("mb_per_s", static_cast<double>(messages) * static_cast<double>(args.size) / 1e6 / args.measure);
   client->close();
   co_return sample;
 }
@@ -246,8 +290,11 @@ asio::awaitable<Sample> connect_first_call(Target target, ClientArgs args) {
   co_return sample;
 }
 
-// Small sequential calls on a connection that also carries a bulk server stream of
-// `size`-byte messages (the stream starts `warm` seconds before the small calls are counted).
+// Small calls on a connection that also carries a bulk server stream of `size`-byte messages
+// (the stream starts `warm` seconds before the small calls are counted). Open loop: a small
+// call goes every 1/`rate` s at its intended time whatever the earlier ones do, and is timed
+// from that intended time, so a stall counts against every call it delays (no coordinated
+// omission).
 asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
   Sample sample;
   auto client = co_await connect(target);
@@ -268,7 +315,9 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
           ++sample.errors;
           break;
         }
-        if (bulk_begin != Clock::time_point{}) bulk_bytes += static_cast<double>((*next)->size());
+        if (bulk_begin != Clock::time_point{} && bulk_end == Clock::time_point{}) {
+          bulk_bytes += static_cast<double>((*next)->size());
+        }
       }
       stream->cancel();
     } else {
@@ -283,23 +332,39 @@ asio::awaitable<Sample> mixed(Target target, ClientArgs args) {
   std::vector<double> latencies;
   bulk_begin = Clock::now();
   const auto end = bulk_begin + seconds(args.measure);
-  for (;;) {
-    const auto start = Clock::now();
-    if (start >= end) break;
-    auto reply = co_await client->call("echo", payload);
-    const auto now = Clock::now();
-    if (!reply || reply->size() != payload.size()) {
-      ++sample.errors;  // counted, not timed
-    } else {
-      latencies.push_back(micros(now - start));
-    }
+  const auto interval = seconds(1.0 / args.rate);
+  int outstanding = 0;
+  bool sending = true;
+  rpcnet::runtime::Event small_done;
+  std::vector<double> send_lag;
+  asio::steady_timer timer(executor);
+  for (auto intended = bulk_begin; intended < end; intended += interval) {
+    timer.expires_at(intended);
+    (void)co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    send_lag.push_back(micros(Clock::now() - intended));  // how late the busy loop let it go
+    ++outstanding;
+    auto small = [&, intended]() -> asio::awaitable<void> {
+      auto reply = co_await client->call("echo", payload);
+      const auto now = Clock::now();
+      if (!reply || reply->size() != payload.size()) {
+        ++sample.errors;  // counted, not timed
+      } else {
+        latencies.push_back(micros(now - intended));
+      }
+      if (--outstanding == 0 && !sending) small_done.set();
+    };
+    asio::co_spawn(executor, std::move(small), asio::detached);
   }
   bulk_end = Clock::now();
+  sending = false;
+  if (outstanding > 0) co_await small_done.wait();
   stop = true;
   co_await bulk_done.wait();
   sample.set("p50_us", percentile(latencies, 0.50));
   sample.set("p99_us", percentile(latencies, 0.99));
   sample.set("small_calls", static_cast<double>(latencies.size()));
+  sample.set("send_lag_p50_us", percentile(send_lag, 0.50));
+  sample.set("send_lag_p99_us", percentile(send_lag, 0.99));
   sample.set("bulk_mb_per_s", bulk_bytes / 1e6 / secs(bulk_end - bulk_begin));
   client->close();
   co_return sample;
@@ -435,25 +500,69 @@ asio::awaitable<Sample> cluster_overhead(Target target, ClientArgs args) {
   co_return sample;
 }
 
+// The TLS parameters the client's handshake negotiated, from GnuTLS's own handshake trace
+// (rpcnet has no accessor for them): one connection and call with `tls=trace` routed to a sink
+// here, the lines naming the cipher suite and the key exchange group kept. Printed as text lines
+// ("tls <what> <value>") besides the sample; the orchestrator puts them in the output header.
+asio::awaitable<Sample> tls_info(Target target, ClientArgs args) {
+  Sample sample;
+  auto lines = std::make_shared<std::vector<std::string>>();
+  rpcnet::set_log_sink(rpcnet::LogLevel::kOff, [lines](const rpcnet::LogRecord& record) {
+    if (record.message.find("Selected cipher suite") != std::string::npos ||
+        record.message.find("group") != std::string::npos) {
+      lines->push_back(record.message);
+    }
+  });
+  rpcnet::set_log_level(rpcnet::LogComponent::kTls, rpcnet::LogLevel::kTrace);
+  auto client = co_await connect(target);
+  if (client) {
+    if (!co_await client->call("echo", Bytes(args.payload, 0x5a))) ++sample.errors;
+    client->close();
+  }
+  rpcnet::restore_default_log_sink();
+  // "HSK[..]: Selected cipher suite: GNUTLS_AES_128_GCM_SHA256", "HSK[..]: Selected group X25519 (6)"
+  const auto word_after = [](const std::string& line, const std::string& marker) {
+    const auto at = line.find(marker);
+    if (at == std::string::npos) return std::string();
+    const auto begin = at + marker.size();
+    return line.substr(begin, line.find(' ', begin) - begin);
+  };
+  for (const auto& line : *lines) {
+    if (auto suite = word_after(line, "Selected cipher suite: "); !suite.empty()) {
+      if (suite.rfind("GNUTLS_", 0) == 0) suite = "TLS_" + suite.substr(7);  // the IANA name
+      sample.texts["tls_cipher_suite"] = suite;
+    }
+    if (auto group = word_after(line, "Selected group "); !group.empty()) sample.texts["tls_group"] = group;
+  }
+  sample.texts["tls_source"] = "negotiated (GnuTLS handshake trace of the client)";
+  sample.set("tls_handshakes", client ? 1 : 0);
+  co_return sample;
+}
+
 asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
   if (args.scenario == "unary_seq") co_return co_await unary_seq(target, args);
-  if (args.scenario == "unary_conc") co_return co_await unary_conc(target, args);
+  if (args.scenario == "unary_conc" || args.scenario == "unary_conns") co_return co_await unary_conc(target, args);
   if (args.scenario == "stream") co_return co_await server_stream(target, args);
   if (args.scenario == "bidi") co_return co_await bidi(target, args);
+  if (args.scenario == "client_stream") co_return co_await client_stream(target, args);
   if (args.scenario == "connect") co_return co_await connect_first_call(target, args);
   if (args.scenario == "mixed") co_return co_await mixed(target, args);
   if (args.scenario == "idle") co_return co_await idle(target, args, args.server_pid);
   if (args.scenario == "cluster_overhead") co_return co_await cluster_overhead(target, args);
+  if (args.scenario == "tls_info") co_return co_await tls_info(target, args);
   std::fprintf(stderr, "rpcnet client: unknown scenario %s\n", args.scenario.c_str());
   co_return Sample{};
 }
 
 }  // namespace
 
-int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host) {
+int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host,
+                       int loops) {
   raise_nofile_limit();
   // rpcnet's defaults: one event loop per core, default limits and transport settings.
-  rpcnet::RpcServer server(rpcnet::RpcConfig(cert_path, bind_host + ":0").with_key_path(key_path));
+  auto config = rpcnet::RpcConfig(cert_path, bind_host + ":0").with_key_path(key_path);
+  if (loops > 0) config.with_event_loops(static_cast<std::size_t>(loops));
+  rpcnet::RpcServer server(config);
   server.register_method("echo", [](Bytes request) -> asio::awaitable<rpcnet::Result<Bytes>> {
     co_return request;
   });
@@ -478,6 +587,13 @@ int rpcnet_server_main(const std::string& cert_path, const std::string& key_path
       if (!next) co_return next.error();
       if (!*next) co_return rpcnet::ok();
       if (auto written = co_await stream.write(std::move(**next)); !written) co_return written;
+    }
+  });
+  server.register_streaming("upload", [](rpcnet::ServerStream stream) -> asio::awaitable<rpcnet::Result<void>> {
+    for (;;) {
+      auto next = co_await stream.read();
+      if (!next) co_return next.error();
+      if (!*next) co_return rpcnet::ok();
     }
   });
   auto bound = server.bind();

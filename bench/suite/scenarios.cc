@@ -25,8 +25,10 @@ std::vector<Metric> metrics(const LinkSpec& link) {
     floor_rows();
     list.push_back({"unary_c64_calls_per_s", "calls/s", "higher", ">=", 3.0});
     list.push_back({"unary_c64_p99_us", "us", "lower", nullptr});
+    list.push_back({"unary_c64_cpu_us_per_call", "us/call", "lower", "<=", 0.4});
     list.push_back({"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0});
     list.push_back({"connect_first_call_p50_us", "us", "lower", "<=", 0.5});
+    list.push_back({"mixed_small_p99_us", "us", "lower", "<=", 0.5});
   } else {
     list = {
         {"unary_seq_p50_us", "us", "lower", "<=", 0.7},
@@ -39,14 +41,30 @@ std::vector<Metric> metrics(const LinkSpec& link) {
         {"unary_c64_calls_per_s", "calls/s", "higher", ">=", 3.0},
         {"unary_c256_calls_per_s", "calls/s", "higher", nullptr},
         {"unary_c64_p99_us", "us", "lower", nullptr},
+        // Client + server CPU over the window ÷ calls completed in it (issue 18).
+        {"unary_c1_cpu_us_per_call", "us/call", "lower", nullptr},
+        {"unary_c64_cpu_us_per_call", "us/call", "lower", "<=", 0.35},
         {"server_stream_1k_msgs_per_s", "msgs/s", "higher", nullptr},
         {"server_stream_64k_mb_per_s", "MB/s", "higher", nullptr},
         {"server_stream_1m_mb_per_s", "MB/s", "higher", ">=", 1.0},
+        {"client_stream_1m_mb_per_s", "MB/s", "higher", nullptr},
         {"bidi_echo_64b_msgs_per_s", "msgs/s", "higher", nullptr},
         {"connect_first_call_p50_us", "us", "lower", "<=", 0.5},
         {"resumed_connect_first_call_p50_us", "us", "lower", nullptr},
-        {"mixed_small_p99_us", "us", "lower", "<=", 0.5},
-        {"idle_conn_rss_kb", "kB", "lower", nullptr},
+        // Open loop, against gRPC's better variant (small calls on the bulk's channel or their own).
+        {"mixed_small_p99_us", "us", "lower", "<=", 0.3},
+        {"idle_conn_rss_kb", "kB", "lower", "<=", 0.7},
+        {"idle_conn_client_rss_kb", "kB", "lower", nullptr},
+        // 1 MiB request echoed as a 1 MiB response, one call at a time.
+        {"unary_1m_calls_per_s", "calls/s", "higher", nullptr},
+        // 64 connections (channels) × 16 calls in flight on each, from one client thread.
+        {"many_conns_calls_per_s", "calls/s", "higher", nullptr},
+        // Server scaling: the same loads with the server on 1 and on 2 event loops (gRPC: completion
+        // queues + threads), the server unpinned so the loops can spread, the client pinned.
+        {"unary_c64_server_1_loop_calls_per_s", "calls/s", "higher", nullptr},
+        {"unary_c64_server_2_loops_calls_per_s", "calls/s", "higher", nullptr},
+        {"many_conns_server_1_loop_calls_per_s", "calls/s", "higher", nullptr},
+        {"many_conns_server_2_loops_calls_per_s", "calls/s", "higher", nullptr},
         // Issue 6: p50 of ClusterClient::call_worker minus p50 of a direct call to the same worker.
         {"cluster_call_worker_overhead_us", "us", "lower", "<=", 10.0, true},
     };
@@ -81,7 +99,36 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
             {{"unary_c" + std::to_string(n) + "_calls_per_s", "calls_per_s"}}, window + 30};
     job.args.concurrency = n;
     if (n == 64) job.outputs.emplace_back("unary_c64_p99_us", "p99_us");
+    if (n == 1 || n == 64) {
+      job.outputs.emplace_back("unary_c" + std::to_string(n) + "_cpu_us_per_call", "cpu_us_per_call");
+    }
     jobs.push_back(job);
+  }
+  {
+    Job job{"unary_1m", base("unary_conc"), {{"unary_1m_calls_per_s", "calls_per_s"}}, window + 30};
+    job.args.concurrency = 1;
+    job.args.payload = 1024 * 1024;
+    jobs.push_back(job);
+  }
+  {
+    Job job{"many_conns", base("unary_conns"), {{"many_conns_calls_per_s", "calls_per_s"}}, window + 40};
+    job.args.conns = 64;
+    job.args.concurrency = 16;
+    jobs.push_back(job);
+  }
+  for (int loops : {1, 2}) {
+    const std::string suffix = loops == 1 ? "_server_1_loop" : "_server_2_loops";
+    Job c64{"unary_c64" + suffix, base("unary_conc"), {{"unary_c64" + suffix + "_calls_per_s", "calls_per_s"}},
+            window + 30};
+    c64.args.concurrency = 64;
+    c64.server_loops = loops;
+    jobs.push_back(c64);
+    Job many{"many_conns" + suffix, base("unary_conns"), {{"many_conns" + suffix + "_calls_per_s", "calls_per_s"}},
+             window + 40};
+    many.args.conns = 64;
+    many.args.concurrency = 16;
+    many.server_loops = loops;
+    jobs.push_back(many);
   }
   const std::pair<const char*, std::size_t> sizes[] = {{"1k", 1024}, {"64k", 64 * 1024}, {"1m", 1024 * 1024}};
   for (const auto& [label, size] : sizes) {
@@ -89,6 +136,11 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     job.args.size = size;
     job.outputs.emplace_back(std::string("server_stream_") + label + (size == 1024 ? "_msgs_per_s" : "_mb_per_s"),
                              size == 1024 ? "msgs_per_s" : "mb_per_s");
+    jobs.push_back(job);
+  }
+  {
+    Job job{"client_stream_1m", base("client_stream"), {{"client_stream_1m_mb_per_s", "mb_per_s"}}, window + 30};
+    job.args.size = 1024 * 1024;
     jobs.push_back(job);
   }
   {
@@ -108,10 +160,11 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     job.args.warm = std::max(0.5, o.warm);
     job.args.measure = 1.5 * o.measure;
     job.args.size = 1024 * 1024;
+    job.args.rate = o.mixed_rate;
     jobs.push_back(job);
   }
   {
-    Job job{"idle", base("idle"), {{"idle_conn_rss_kb", "rss_kb_per_conn"}}, 180};
+    Job job{"idle", base("idle"), {{"idle_conn_rss_kb", "rss_kb_per_conn"}, {"idle_conn_client_rss_kb", "client_rss_kb_per_conn"}}, 180};
     job.args.conns = o.idle_conns;
     jobs.push_back(job);
   }
@@ -128,7 +181,7 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
   if (link.loss_percent > 0) {
     on_link = {"unary_seq", "floor", "floor_epoll"};
   } else if (link.namespaces) {
-    on_link = {"unary_seq", "floor", "floor_epoll", "unary_c64", "stream_1m", "connect"};
+    on_link = {"unary_seq", "floor", "floor_epoll", "unary_c64", "stream_1m", "connect", "mixed"};
   }
   std::vector<Job> selected;
   for (auto& job : jobs) {

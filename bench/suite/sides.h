@@ -9,16 +9,21 @@
 
 namespace bench {
 
+// Servers serve on `loops` event loops / completion-queue threads; 0: the implementation's
+// default (one per core for both).
+//
 // rpcnet: methods "echo" (unary), "stream" (server streaming; request = encode_stream_request),
 // "echo_stream" (bidi).
-int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host);
+int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host,
+                       int loops);
 int rpcnet_client_main(const ClientArgs& args);
 
 // gRPC C++: service rpcnetbench.EchoService (bench/suite/echo.proto). Without
 // RPCNET_BENCH_GRPC these report that gRPC was not built and return 2.
 bool grpc_available();
 std::string grpc_version();  // "" when not built
-int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host);
+int grpc_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host,
+                     int loops);
 int grpc_client_main(const ClientArgs& args);
 
 // The physical floor (floor.cc): a UDP echo server and a 64-byte ping-pong client, with

@@ -38,6 +38,7 @@ struct Job {
   bool rpcnet_only = false;  // no gRPC run (the scenario is about rpcnet's own layers)
   std::string floor_impl{};  // "floor" | "floor_epoll": the job is the physical floor
   std::string key{};         // id, prefixed with the link unless loopback: keys aux and failures
+  int server_loops = 0;      // > 0: the server on that many event loops, unpinned (server scaling)
 };
 
 struct Options {
@@ -46,6 +47,7 @@ struct Options {
   double measure = 1.0;
   int connects = 100;
   int idle_conns = 5000;
+  double mixed_rate = 1000;  // small calls per second under the bulk stream (open loop)
   std::vector<std::string> only;
   std::vector<std::string> links = {"loopback"};
   std::vector<int> pin = {0, 1};  // server CPU, client CPU
@@ -84,6 +86,8 @@ struct Collected {
     std::string server_ns, client_ns;  // empty on loopback
     std::string server_address, client_address;
     std::vector<Job> jobs;
+    // impl -> tls_cipher_suite, tls_group, tls_source (negotiated or configured), tls_error
+    std::map<std::string, std::map<std::string, std::string>> tls{};
   };
   std::vector<LinkRun> links;  // in the order they ran
   std::optional<std::pair<int, int>> pinned;  // server CPU, client CPU

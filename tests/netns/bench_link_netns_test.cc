@@ -93,6 +93,11 @@ TEST(BenchLinkNetns, LossyVethRunReportsItsRowsPinningAndRemovesItsNamespaces) {
   }
   // Loopback rows are not produced by a veth-only run.
   EXPECT_EQ(scenario(results, "unary_seq_p99_us"), nullptr);
+  // Same work: the link records the TLS 1.3 suite and group rpcnet's handshake negotiated there.
+  ASSERT_EQ(results.at("links").size(), 1u);
+  const auto& tls = results.at("links").at(0).at("tls").at("rpcnet");
+  EXPECT_EQ(tls.at("tls_cipher_suite"), "TLS_AES_128_GCM_SHA256");
+  EXPECT_EQ(tls.at("tls_group"), "X25519");
 
   // Pinning: recorded in the JSON and in the table's header (the defaults: server 0, client 1).
   std::ifstream md_in(md_path);
