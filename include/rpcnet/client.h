@@ -68,7 +68,8 @@ using RequestSource = std::function<asio::awaitable<std::optional<Bytes>>()>;
 class ResponseStream {
  public:
   ResponseStream(ResponseStream&&) noexcept = default;
-  ResponseStream& operator=(ResponseStream&&) noexcept = default;
+  // Assigning over a live stream abandons its call, as dropping it does.
+  ResponseStream& operator=(ResponseStream&&) noexcept;
   ~ResponseStream();
 
   // The next response message; nullopt when the server finished with OK. A non-OK status, a
@@ -90,7 +91,8 @@ class ResponseStream {
 class ClientCall {
  public:
   ClientCall(ClientCall&&) noexcept = default;
-  ClientCall& operator=(ClientCall&&) noexcept = default;
+  // Assigning over a live call abandons it, as dropping it does.
+  ClientCall& operator=(ClientCall&&) noexcept;
   ~ClientCall();
 
   // Sends one request; waits while the server is not reading (backpressure). Errors: the call

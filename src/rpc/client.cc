@@ -331,6 +331,22 @@ void cancel_on_loop(const std::shared_ptr<ClientCallState>& state) {
   }
 }
 
+// What a dropped handle does: abandons the call unless it ended. The handle's reference travels
+// with the posted work, so when the handle was the last owner the state (and the QUIC stream it
+// resets in its destructor) is destroyed on the connection's loop, not on the dropping thread.
+void release_on_loop(std::shared_ptr<ClientCallState> state) {
+  if (!state) return;
+  const auto abandon = [](ClientCallState& call) {
+    if (!call.ended()) call.cancel(RpcError::cancelled("call abandoned"), StreamErrorCode::kCancelled);
+  };
+  if (state->client().on_loop()) {
+    abandon(*state);
+    return;
+  }
+  auto executor = state->client().executor();  // read before `state` moves into the handler
+  asio::post(executor, [state = std::move(state), abandon] { abandon(*state); });
+}
+
 // Feeds requests from `source` into the call until it ends, the call ends, or a write fails.
 asio::awaitable<void> pump_requests(std::shared_ptr<ClientCallState> call, RequestSource source) {
   for (;;) {
@@ -401,7 +417,15 @@ using detail::cancellation_as_error;
 // ---- ResponseStream / ClientCall ------------------------------------------------------------------
 
 ResponseStream::ResponseStream(std::shared_ptr<ClientCallState> state) : state_(std::move(state)) {}
-ResponseStream::~ResponseStream() { detail::cancel_on_loop(state_); }
+ResponseStream::~ResponseStream() { detail::release_on_loop(std::move(state_)); }
+
+ResponseStream& ResponseStream::operator=(ResponseStream&& other) noexcept {
+  if (this != &other) {
+    detail::release_on_loop(std::move(state_));
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
 
 asio::awaitable<Result<std::optional<Bytes>>> ResponseStream::next() {
   auto read = [](ClientCallState& call) { return call.read(); };
@@ -412,7 +436,15 @@ void ResponseStream::cancel() { detail::cancel_on_loop(state_); }
 const Metadata& ResponseStream::trailer_metadata() const { return state_->trailer_metadata(); }
 
 ClientCall::ClientCall(std::shared_ptr<ClientCallState> state) : state_(std::move(state)) {}
-ClientCall::~ClientCall() { detail::cancel_on_loop(state_); }
+ClientCall::~ClientCall() { detail::release_on_loop(std::move(state_)); }
+
+ClientCall& ClientCall::operator=(ClientCall&& other) noexcept {
+  if (this != &other) {
+    detail::release_on_loop(std::move(state_));
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
 
 asio::awaitable<Result<void>> ClientCall::write(Bytes message) {
   auto write = [message = std::move(message)](ClientCallState& call) mutable {

@@ -202,6 +202,31 @@ TEST(CancellationTest, AHandlerThatOptsOutOfThrowingSeesTheCancellationAsAnError
   EXPECT_GT(dropped.ended_after_drop, 999us);
 }
 
+TEST(CancellationTest, AssigningOverALiveResponseStreamCancelsItsCallOnly) {
+  InMemoryServer server;
+  auto first_ended = std::make_shared<HandlerEnd>();
+  auto second_ended = std::make_shared<HandlerEnd>();
+  server.server().register_streaming("first", ticker_handler(server.network(), first_ended, false));
+  server.server().register_streaming("second", ticker_handler(server.network(), second_ended, false));
+  server.start();
+  RpcClient client = server.connect();
+  auto seen = server.run([&]() -> asio::awaitable<std::string> {
+    auto stream = co_await client.call_server_streaming("first", {});
+    auto other = co_await client.call_server_streaming("second", {});
+    if (!stream || !other) co_return "call failed";
+    auto a = co_await stream->next();
+    auto b = co_await other->next();
+    if (!a || !*a || !b || !*b) co_return "no first message";
+    *stream = std::move(*other);  // the "first" call's handle is overwritten
+    co_await server.network().sleep(5ms);
+    std::string out = first_ended->how.value_or("first still running");
+    out += second_ended->how ? "," + *second_ended->how : ",second still running";
+    auto next = co_await stream->next();  // the assigned stream is the live "second" call
+    co_return out + "," + (next && *next ? to_string(**next) : "no message");
+  }());
+  EXPECT_THAT(seen, ::testing::AnyOf("cancelled,second still running,1", "threw when cancelled,second still running,1"));
+}
+
 TEST(CancellationTest, ExplicitCancelFailsLaterReadsWithCancelled) {
   InMemoryServer server;
   auto ended = std::make_shared<HandlerEnd>();

@@ -1,5 +1,6 @@
 // What rpcnet logs for an operator, captured with a test sink during real loopback handshakes
 // and calls: refusals and handshake failures with their structured fields, resets with codes.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -149,7 +150,9 @@ TEST(LogTest, ACallPastItsDeadlineIsResetWithTheDeadlineCodeOnBothSides) {
   const auto on_server = log.wait_for(reset_with_deadline_code(false));
   ASSERT_TRUE(on_client.has_value());
   ASSERT_TRUE(on_server.has_value());
-  EXPECT_EQ(on_client->message, "stream reset");
+  // The client's own deadline usually resets first ("stream reset"); on a slow machine the
+  // server's copy of the deadline can fire first, and the client logs the peer's reset instead.
+  EXPECT_THAT(on_client->message, ::testing::AnyOf("stream reset", "stream reset by peer"));
   EXPECT_EQ(on_client->level, LogLevel::kInfo);
   EXPECT_EQ(on_server->level, LogLevel::kInfo);
   EXPECT_EQ(field_or_empty(*on_client, "stream"), "0");
