@@ -92,6 +92,8 @@ class FrameDecoder {
     return error;
   }
   FrameError start_payload(std::uint64_t length, FrameSink& sink);
+  // Makes room for `incoming` more payload bytes (see kReserveWholeAfter in frame.cc).
+  void grow_payload(std::size_t incoming);
 
   FrameLimits limits_;
   State state_ = State::kType;
@@ -101,6 +103,7 @@ class FrameDecoder {
   std::size_t length_have_ = 0;
   std::size_t length_need_ = 0;
   std::uint64_t remaining_ = 0;
+  std::uint64_t payload_length_ = 0;  // announced length of the payload being assembled
   std::uint64_t rejected_length_ = 0;
   Bytes payload_;
 };

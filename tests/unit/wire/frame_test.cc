@@ -400,6 +400,28 @@ TEST(FrameDecoder, AHugeAnnouncedLengthDoesNotAllocateItUpFront) {
   EXPECT_LE(largest, std::size_t{256} << 10) << "the decoder allocated for bytes never sent";
 }
 
+TEST(FrameDecoder, OnceAnEighthHasArrivedTheWholePayloadIsReservedOnce) {
+  // A 1 MiB message in 1200-byte pieces (STREAM frames of 1500-byte-MTU packets): the buffer is
+  // 64 KiB, then 128 KiB, then the whole MiB, instead of a doubling series whose every step is
+  // fresh memory to fault in.
+  constexpr std::size_t kLength = std::size_t{1} << 20;
+  Bytes encoded;
+  append_frame(encoded, FrameType::kMessage, Bytes(kLength, 0x5a));
+  FrameDecoder decoder;
+  std::vector<Frame> out;
+  std::vector<std::size_t> capacities;
+  for (std::size_t offset = 0; offset < encoded.size(); offset += 1200) {
+    const std::size_t n = std::min<std::size_t>(1200, encoded.size() - offset);
+    ASSERT_EQ(decoder.feed(ByteView(encoded.data() + offset, n), out), FrameError::kNone);
+    if (out.empty() && (capacities.empty() || capacities.back() != decoder.buffered_bytes())) {
+      capacities.push_back(decoder.buffered_bytes());
+    }
+  }
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].payload, Bytes(kLength, 0x5a));
+  EXPECT_EQ(capacities, (std::vector<std::size_t>{64u << 10, 128u << 10, kLength}));
+}
+
 TEST(FrameDecoder, BuffersGrowOnlyWithTheBytesThatArrive) {
   Bytes prefix;
   append_frame_prefix(prefix, FrameType::kMessage, 16u << 20);
