@@ -31,11 +31,13 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
       chunk.reset_code = *rx_reset_;
       co_return chunk;
     }
-    if (!rx_buffer_.empty()) {
+    if (!rx_chunks_.empty()) {
       StreamChunk chunk;
-      chunk.data = std::move(rx_buffer_);
-      rx_buffer_ = Bytes();
-      release_rx_charge();
+      chunk.data = std::move(rx_chunks_.front());
+      rx_chunks_.pop_front();
+      rx_bytes_ -= chunk.data.size();
+      rx_last_capacity_ = chunk.data.capacity();
+      release_rx_charge(chunk.data.capacity());
       if (connection_ != nullptr) {
         // Credit goes back only now, as the reader takes the bytes: this is the backpressure.
         if (closed_) {
@@ -44,7 +46,7 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
           connection_->extend_credit(id_, chunk.data.size());
         }
       }
-      chunk.fin = rx_fin_;
+      chunk.fin = rx_fin_ && rx_chunks_.empty();
       co_return chunk;
     }
     if (rx_stopped_) {
@@ -111,7 +113,7 @@ asio::awaitable<Result<void>> Stream::write(Bytes head, Bytes body, bool fin,
 }
 
 Stream::~Stream() {
-  release_rx_charge();
+  release_rx_charge(rx_charged_);
   release_tx_charge(tx_charged_);
 }
 
@@ -139,16 +141,16 @@ void Stream::stop_reading(std::uint64_t code) {
 }
 
 void Stream::drop_received() {
-  if (connection_ != nullptr && !rx_buffer_.empty()) {
-    connection_->return_connection_credit(rx_buffer_.size());
-  }
-  rx_buffer_ = Bytes();
-  release_rx_charge();
+  if (connection_ != nullptr && rx_bytes_ > 0) connection_->return_connection_credit(rx_bytes_);
+  rx_chunks_.clear();
+  rx_bytes_ = 0;
+  release_rx_charge(rx_charged_);
 }
 
-void Stream::release_rx_charge() {
-  if (connection_ != nullptr) connection_->budget_.release(rx_charged_);
-  rx_charged_ = 0;
+void Stream::release_rx_charge(std::size_t bytes) {
+  const std::size_t released = std::min(bytes, rx_charged_);
+  rx_charged_ -= released;
+  if (connection_ != nullptr) connection_->budget_.release(released);
 }
 
 void Stream::release_tx_charge(std::uint64_t bytes) {
@@ -178,23 +180,40 @@ void Stream::on_data(const std::uint8_t* data, std::size_t len, bool fin) {
     if (connection_ != nullptr && len > 0) connection_->return_connection_credit(len);
     return;
   }
-  if (len > 0) {
-    // One buffer per stream, whatever the frame sizes: a peer sending one-byte frames costs
-    // bytes, not an allocation each.
-    rx_buffer_.insert(rx_buffer_.end(), data, data + len);
-    if (rx_buffer_.capacity() > rx_charged_) {
-      const std::size_t more = rx_buffer_.capacity() - rx_charged_;
-      if (connection_ == nullptr || !connection_->budget_.try_charge(more)) {
-        if (connection_ != nullptr) connection_->return_connection_credit(len);
-        rx_buffer_.resize(rx_buffer_.size() - len);  // credit for the rest goes back in the reset
-        reset_for_budget();
-        return;
-      }
-      rx_charged_ += more;
-    }
+  if (len > 0 && !append_received(data, len)) {
+    if (connection_ != nullptr) connection_->return_connection_credit(len);
+    reset_for_budget();  // credit for what is held goes back there
+    return;
   }
   if (fin) rx_fin_ = true;
   reader_.notify();
+}
+
+bool Stream::append_received(const std::uint8_t* data, std::size_t len) {
+  if (connection_ == nullptr) return false;
+  // Whatever the frame sizes, bytes join the last buffer while it stays within the chunk size:
+  // a peer sending one-byte frames costs bytes, not an allocation each.
+  const bool joins_tail = !rx_chunks_.empty() && rx_chunks_.back().size() + len <= kReceiveChunkBytes;
+  Bytes& tail = joins_tail ? rx_chunks_.back() : rx_chunks_.emplace_back();
+  const std::size_t before = tail.capacity();
+  const std::size_t needed = tail.size() + len;
+  if (needed > before) {
+    // A new buffer starts at the size the last one handed out reached (a bulk stream's buffers
+    // are full chunks from the start, one small message's buffer is that message) and doubles
+    // up to the chunk size.
+    const std::size_t grown = before == 0 ? std::min(rx_last_capacity_, kReceiveChunkBytes)
+                                          : std::min(2 * before, kReceiveChunkBytes);
+    tail.reserve(std::max(needed, grown));
+  }
+  const std::size_t more = tail.capacity() - before;
+  if (more > 0 && !connection_->budget_.try_charge(more)) {
+    if (tail.empty()) rx_chunks_.pop_back();
+    return false;
+  }
+  rx_charged_ += more;
+  tail.insert(tail.end(), data, data + len);
+  rx_bytes_ += len;
+  return true;
 }
 
 // Code 0 is how a finished call stops the peer's sending (not news); any other code ended a
@@ -275,7 +294,7 @@ void Stream::on_closed(std::optional<std::uint64_t> app_error_code) {
 
 void Stream::detach() {
   notify_abort(kAbortConnectionClosed);
-  release_rx_charge();
+  release_rx_charge(rx_charged_);
   release_tx_charge(tx_charged_);
   connection_ = nullptr;
   tx_shut_ = true;

@@ -6,8 +6,9 @@
 // so a slow reader stalls its writer; write() waits while more than
 // TransportSettings::stream_send_buffer bytes are still unsent.
 //
-// Memory: received bytes wait in one buffer per stream (however small the peer's STREAM frames,
-// no per-frame allocation), and both that buffer and unsent bytes are charged to the
+// Memory: received bytes wait in a queue of buffers of at most kReceiveChunkBytes each (however
+// small the peer's STREAM frames, no per-frame allocation; a backlog is many bounded buffers, never
+// one that keeps doubling), and both those buffers and unsent bytes are charged to the
 // connection's MemoryBudget. What does not fit resets the stream with the transport's
 // budget_reset_code (the RPC layer's RESOURCE_EXHAUSTED).
 #pragma once
@@ -30,6 +31,11 @@ class Connection;
 
 // The abort handler's code when the whole connection went away rather than the one stream.
 inline constexpr std::uint64_t kAbortConnectionClosed = UINT64_MAX;
+
+// The most one read() hands out (unless a single STREAM frame was larger). Bounds the work one
+// reader does per chunk, and keeps receive buffers below glibc's mmap threshold, so they are
+// reused rather than faulted in afresh.
+inline constexpr std::size_t kReceiveChunkBytes = 64u << 10;
 
 struct StreamChunk {
   enum class Status : std::uint8_t {
@@ -55,7 +61,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   std::int64_t id() const noexcept { return id_; }
 
-  // Next chunk of the peer's data, in order. After fin, further reads return fin again.
+  // Next chunk of the peer's data (at most kReceiveChunkBytes unless one frame was larger), in
+  // order. After fin, further reads return fin again.
   // `cancel` (when connected) cancels the wait instead of the coroutine's own slot.
   asio::awaitable<StreamChunk> read(asio::cancellation_slot cancel = {});
 
@@ -83,7 +90,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   bool detached() const noexcept { return connection_ == nullptr; }
   // A read() would complete at once (data, FIN or reset waiting, or the connection gone).
   bool readable() const noexcept {
-    return !rx_buffer_.empty() || rx_fin_ || rx_reset_.has_value() || connection_ == nullptr;
+    return !rx_chunks_.empty() || rx_fin_ || rx_reset_.has_value() || connection_ == nullptr;
   }
 
  private:
@@ -91,6 +98,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   // ---- called by Connection (inside ngtcp2 callbacks: must not re-enter ngtcp2) ----
   void on_data(const std::uint8_t* data, std::size_t len, bool fin);
+  // Appends to rx_chunks_, charging new capacity to the budget; false when it does not fit.
+  bool append_received(const std::uint8_t* data, std::size_t len);
   void on_peer_reset(std::uint64_t code);
   // One record for a reset either way; connection_ must be attached.
   void log_reset(const char* what, std::uint64_t code) const;
@@ -103,7 +112,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void drop_received();  // discards unread data, returning its connection credit
   // Over budget: drop what is held and reset the stream (posted: we may be inside a callback).
   void reset_for_budget();
-  void release_rx_charge();
+  void release_rx_charge(std::size_t bytes);
   void release_tx_charge(std::uint64_t bytes);
   void drop_unsent();  // our send side is shut: free what was never handed to ngtcp2
 
@@ -119,8 +128,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::int64_t id_;
 
   // Receive side.
-  Bytes rx_buffer_;                  // delivered by QUIC, not yet handed to the reader
-  std::size_t rx_charged_ = 0;       // rx_buffer_'s capacity, as charged to the budget
+  std::deque<Bytes> rx_chunks_;      // delivered by QUIC, not yet handed to the reader
+  std::size_t rx_bytes_ = 0;         // their total size
+  std::size_t rx_charged_ = 0;       // their capacity, as charged to the budget
+  std::size_t rx_last_capacity_ = 0; // the capacity the last chunk handed out reached
   bool rx_fin_ = false;
   bool rx_stopped_ = false;
   std::optional<std::uint64_t> rx_reset_;

@@ -260,7 +260,13 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
       }
       co_return end_call(event);
     }
+    const bool waits = !stream_->readable();
     quic::StreamChunk chunk = co_await stream_->read(read_signal_.slot());
+    if (waits) {
+      read_share_.restart();
+    } else if (read_share_.charge(chunk.data.size())) {
+      co_await runtime::yield_to_loop();  // a bulk reader lets the loop's other work run
+    }
     switch (chunk.status) {
       case quic::StreamChunk::Status::kData:
         if (!chunk.data.empty()) core_.on_data(chunk.data);

@@ -33,6 +33,7 @@ constexpr const char* kKey = "000102030405060708090a0b0c0d0e0f101112131415161718
 // Long enough for a few gossip rounds of the Local preset, with a wide margin for sanitizers.
 constexpr auto kDrainDelay = 6s;
 constexpr auto kEventWait = 20s;  // a bound per awaited membership event, never a sleep
+constexpr auto kRecheck = 200ms;  // how long a wait for an event goes before re-reading state
 
 // A worker: an RpcServer (health service on) whose `work` method answers with the worker's id,
 // in the cluster through enable_cluster.
@@ -98,13 +99,15 @@ TEST(ClusterDrainTest, ADrainingWorkerIsDeselectedBeforeItRefusesAndNoRoutedCall
   std::size_t failed = 0;
   std::size_t served_by_a_after_deselection = 0;
   run_bounded(runtime, [&]() -> asio::awaitable<void> {
-    // Both workers callable: each step waits for the next membership event.
-    for (int i = 0; i < 1000 && worker_ids(*registry) != std::set<std::string>{"a", "b"}; ++i) {
-      auto event = co_await events->next(kEventWait);
-      if (!event) {
-        ADD_FAILURE() << "the registry never saw both workers: " << event.error();
+    // Both workers callable: each step waits for the next membership event, or re-reads the
+    // registry after kRecheck (it may have applied the last event before this loop looked).
+    const auto both_deadline = std::chrono::steady_clock::now() + kEventWait;
+    while (worker_ids(*registry) != std::set<std::string>{"a", "b"}) {
+      if (std::chrono::steady_clock::now() >= both_deadline) {
+        ADD_FAILURE() << "the registry never saw both workers; it has " << worker_ids(*registry).size();
         co_return;
       }
+      (void)co_await events->next(kRecheck);
     }
     // A routed call, counted; returns the worker that served it.
     auto route = [&]() -> asio::awaitable<std::string> {

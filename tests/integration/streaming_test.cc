@@ -8,6 +8,10 @@
 #include <type_traits>
 
 #include "runtime/event.h"
+#include "quic/stream.h"
+#include "rpc/wire/call_header.h"
+#include "rpc/wire/frame.h"
+#include "raw_quic.h"
 #include "transport_harness.h"
 #include "support/error_matchers.h"
 
@@ -319,6 +323,103 @@ TEST_P(StreamingTest, EightMebibyteMessagesStreamBothWays) {
     co_return matches;
   }());
   EXPECT_EQ(ok_count, 2);
+}
+
+// Registers "bulk": writes `count` messages of `size` bytes each, then ends.
+void register_bulk(RpcServer& server, int count, std::size_t size) {
+  server.register_streaming("bulk", [count, size](ServerStream stream) -> asio::awaitable<Result<void>> {
+    for (int i = 0; i < count; ++i) {
+      if (auto w = co_await stream.write(Bytes(size, static_cast<unsigned char>('a' + i))); !w) co_return w;
+    }
+    co_return ok();
+  });
+}
+
+// A reader that finds all of its stream's data already received still lets its loop run other
+// work every kReaderFairShareBytes: a handler posted before it starts reading runs before it
+// has read its second message (without the yield it would run after all four). Virtual time:
+// the wait lets the whole response arrive first.
+TEST(StreamReaderFairnessTest, AReaderOfBufferedDataYieldsToItsLoop) {
+  TransportServer server(Transport::kInMemory);
+  constexpr int kMessages = 4;
+  constexpr std::size_t kSize = 192u << 10;  // 768 KiB in all: within the initial stream window
+  register_bulk(server.server(), kMessages, kSize);
+  server.start();
+  auto order = server.run([&]() -> asio::awaitable<std::string> {
+    auto client = co_await server.connect();
+    auto stream = co_await client.call_server_streaming("bulk", {});
+    if (!stream) co_return stream.error().to_string();
+    co_await server.sleep(50ms);  // every response byte is in the client's stream now
+    std::string out;
+    asio::post(co_await asio::this_coro::executor, [&out] { out += "posted,"; });
+    for (;;) {
+      auto next = co_await stream->next();
+      if (!next) co_return out + next.error().to_string();
+      if (!*next) co_return out + "end";
+      if ((*next)->size() != kSize) co_return out + "wrong size";
+      out += std::string(1, static_cast<char>((**next)[0])) + ",";
+    }
+  }());
+  EXPECT_EQ(order, "a,posted,b,c,d,end");
+}
+
+// What a QUIC stream hands its reader: chunks of at most kReceiveChunkBytes, in order, however
+// much has arrived (here a whole 1 MiB response before the first read).
+TEST(StreamReaderFairnessTest, AStreamHandsOutBoundedChunksInOrder) {
+  TransportServer server(Transport::kInMemory);
+  constexpr std::size_t kSize = 1u << 20;
+  register_bulk(server.server(), 1, kSize);
+  server.start();
+  quic::ClientTlsOptions tls_options;
+  tls_options.trust_path = certificates().main.ca_cert;
+  tls_options.server_name = "localhost";
+  const auto tls = *quic::TlsCredentials::for_client(tls_options);
+  struct Seen {
+    std::string error;
+    std::size_t chunks = 0;
+    std::size_t largest = 0;
+    Bytes received;
+  };
+  const auto failed = [](std::string why) {
+    Seen out;
+    out.error = std::move(why);
+    return out;
+  };
+  const Seen seen = server.run([&]() -> asio::awaitable<Seen> {
+    Seen out;
+    auto connection = co_await raw_quic_connect(server, tls);
+    if (!connection) co_return failed("connect: " + connection.error().to_string());
+    auto stream = co_await (*connection)->open_stream();
+    if (!stream) co_return failed("open failed");
+    wire::CallHeader header;
+    header.method = "bulk";
+    header.kind = wire::CallKind::kServerStreaming;
+    Bytes request;
+    wire::append_frame(request, wire::FrameType::kHeader, wire::encode_call_header(header));
+    wire::append_frame(request, wire::FrameType::kMessage, {});
+    if (!co_await (*stream)->write(std::move(request), {}, true)) co_return failed("write failed");
+    co_await server.sleep(50ms);
+    for (;;) {
+      auto chunk = co_await (*stream)->read();
+      if (chunk.status != quic::StreamChunk::Status::kData) co_return failed("stream broke");
+      ++out.chunks;
+      out.largest = std::max(out.largest, chunk.data.size());
+      out.received.insert(out.received.end(), chunk.data.begin(), chunk.data.end());
+      if (chunk.fin) break;
+    }
+    (*connection)->close(0, "");
+    co_return out;
+  }());
+  ASSERT_EQ(seen.error, "");
+  EXPECT_LE(seen.largest, quic::kReceiveChunkBytes);
+  EXPECT_GE(seen.chunks, kSize / quic::kReceiveChunkBytes);
+  wire::FrameDecoder decoder;
+  std::vector<wire::Frame> frames;
+  ASSERT_EQ(decoder.feed(seen.received, frames), wire::FrameError::kNone);
+  ASSERT_GE(frames.size(), 2u);  // the message, then the trailer
+  EXPECT_EQ(frames[0].type, wire::FrameType::kMessage);
+  EXPECT_EQ(frames[0].payload, Bytes(kSize, 'a'));
+  EXPECT_EQ(frames.back().type, wire::FrameType::kTrailer);
 }
 
 }  // namespace
