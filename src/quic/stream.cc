@@ -24,6 +24,7 @@ RpcError over_budget(std::size_t limit) {
 }  // namespace
 
 asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
+  bool waited = false;
   for (;;) {
     if (rx_reset_) {
       StreamChunk chunk;
@@ -47,6 +48,11 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
         }
       }
       chunk.fin = rx_fin_ && rx_chunks_.empty();
+      if (waited) {
+        read_share_.restart();
+      } else if (read_share_.charge(chunk.data.size())) {
+        co_await runtime::yield_to_loop();  // a bulk reader lets the loop's other work run
+      }
       co_return chunk;
     }
     if (rx_stopped_) {
@@ -73,6 +79,7 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
       co_return chunk;
     }
     const auto reason = co_await runtime::wait_with(reader_, cancel);
+    waited = true;
     if (reason == runtime::WakeReason::kCancelled) {
       StreamChunk chunk;
       chunk.status = StreamChunk::Status::kCancelled;

@@ -23,6 +23,7 @@
 
 #include "rpcnet/bytes.h"
 #include "rpcnet/result.h"
+#include "runtime/fair_share.h"
 #include "runtime/notifier.h"
 
 namespace rpcnet::quic {
@@ -36,6 +37,12 @@ inline constexpr std::uint64_t kAbortConnectionClosed = UINT64_MAX;
 // reader does per chunk, and keeps receive buffers below glibc's mmap threshold, so they are
 // reused rather than faulted in afresh.
 inline constexpr std::size_t kReceiveChunkBytes = 64u << 10;
+
+// What read() hands out without suspending before it yields to the loop (runtime::FairShare):
+// a reader whose data is already there would otherwise hold its loop while other calls' replies
+// and timers wait. A quarter MiB is a few hundred microseconds of decoding, and at least four
+// full chunks per yield.
+inline constexpr std::size_t kReadFairShareBytes = 256u << 10;
 
 struct StreamChunk {
   enum class Status : std::uint8_t {
@@ -62,7 +69,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::int64_t id() const noexcept { return id_; }
 
   // Next chunk of the peer's data (at most kReceiveChunkBytes unless one frame was larger), in
-  // order. After fin, further reads return fin again.
+  // order. After fin, further reads return fin again. Yields to the loop after every
+  // kReadFairShareBytes handed out without suspending.
   // `cancel` (when connected) cancels the wait instead of the coroutine's own slot.
   asio::awaitable<StreamChunk> read(asio::cancellation_slot cancel = {});
 
@@ -136,6 +144,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   bool rx_stopped_ = false;
   std::optional<std::uint64_t> rx_reset_;
   runtime::Notifier reader_;
+  runtime::FairShare read_share_{kReadFairShareBytes};
 
   // Send side: buffers stay alive until acknowledged (ngtcp2 retransmits from them).
   std::deque<Bytes> tx_buffers_;

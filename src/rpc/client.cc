@@ -260,13 +260,7 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
       }
       co_return end_call(event);
     }
-    const bool waits = !stream_->readable();
     quic::StreamChunk chunk = co_await stream_->read(read_signal_.slot());
-    if (waits) {
-      read_share_.restart();
-    } else if (read_share_.charge(chunk.data.size())) {
-      co_await runtime::yield_to_loop();  // a bulk reader lets the loop's other work run
-    }
     switch (chunk.status) {
       case quic::StreamChunk::Status::kData:
         if (!chunk.data.empty()) core_.on_data(chunk.data);
@@ -426,10 +420,7 @@ ResponseStream::ResponseStream(std::shared_ptr<ClientCallState> state) : state_(
 ResponseStream::~ResponseStream() { detail::release_on_loop(std::move(state_)); }
 
 ResponseStream& ResponseStream::operator=(ResponseStream&& other) noexcept {
-  if (this != &other) {
-    detail::release_on_loop(std::move(state_));
-    state_ = std::move(other.state_);
-  }
+  if (this != &other) detail::release_on_loop(std::exchange(state_, std::move(other.state_)));
   return *this;
 }
 
@@ -445,10 +436,7 @@ ClientCall::ClientCall(std::shared_ptr<ClientCallState> state) : state_(std::mov
 ClientCall::~ClientCall() { detail::release_on_loop(std::move(state_)); }
 
 ClientCall& ClientCall::operator=(ClientCall&& other) noexcept {
-  if (this != &other) {
-    detail::release_on_loop(std::move(state_));
-    state_ = std::move(other.state_);
-  }
+  if (this != &other) detail::release_on_loop(std::exchange(state_, std::move(other.state_)));
   return *this;
 }
 

@@ -27,7 +27,6 @@
 #include "rpcnet/client.h"
 #include "runtime/cross_loop.h"
 #include "runtime/deadline_queue.h"
-#include "runtime/fair_share.h"
 
 namespace rpcnet::detail {
 
@@ -120,7 +119,6 @@ class ClientCallState : public std::enable_shared_from_this<ClientCallState>,
   void on_deadline() override;
 
   asio::cancellation_signal read_signal_;
-  runtime::FairShare read_share_{rpc::kReaderFairShareBytes};  // yields a busy reader's loop
   asio::cancellation_signal write_signal_;
   std::optional<RpcError> local_failure_;
   std::optional<RpcError> end_error_;

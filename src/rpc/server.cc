@@ -313,13 +313,7 @@ asio::awaitable<std::optional<rpc::InboundEvent>> ServerCall::next_event() {
       // Only a header that did not come with the stream's first bytes needs a timer.
       loop_.deadlines->add(*this, connection_->clock().now() + server_.config.header_timeout());
     }
-    const bool waits = !stream_->readable();
     quic::StreamChunk chunk = co_await stream_->read();
-    if (waits) {
-      read_share_.restart();
-    } else if (read_share_.charge(chunk.data.size())) {
-      co_await runtime::yield_to_loop();  // a bulk upload lets the loop's other calls run
-    }
     switch (chunk.status) {
       case quic::StreamChunk::Status::kData:
         if (!chunk.data.empty()) core_.on_data(chunk.data);

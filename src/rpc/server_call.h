@@ -30,7 +30,6 @@
 #include "rpcnet/thread_annotations.h"
 #include "runtime/deadline_queue.h"
 #include "runtime/event.h"
-#include "runtime/fair_share.h"
 
 namespace rpcnet::detail {
 
@@ -181,7 +180,6 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, private runt
 
   std::optional<RpcError> cancel_reason_;
   std::size_t charged_ = 0;       // bytes charged to the connection's budget
-  runtime::FairShare read_share_{rpc::kReaderFairShareBytes};  // yields a busy reader's loop
   std::size_t header_bytes_ = 0;  // the decoded header, kept in context_ for the whole call
   bool header_received_ = false;  // until then the deadline entry is the header timeout
   std::uint64_t responses_ = 0;

@@ -336,7 +336,7 @@ void register_bulk(RpcServer& server, int count, std::size_t size) {
 }
 
 // A reader that finds all of its stream's data already received still lets its loop run other
-// work every kReaderFairShareBytes: a handler posted before it starts reading runs before it
+// work every quic::kReadFairShareBytes: a handler posted before it starts reading runs before it
 // has read its second message (without the yield it would run after all four). Virtual time:
 // the wait lets the whole response arrive first.
 TEST(StreamReaderFairnessTest, AReaderOfBufferedDataYieldsToItsLoop) {

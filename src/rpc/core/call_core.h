@@ -21,11 +21,6 @@
 
 namespace rpcnet::rpc {
 
-// Received bytes a call's reader may process without its loop getting a turn (see
-// runtime::FairShare): a quarter MiB is a few hundred microseconds of decoding, and amortizes
-// the yield over at least four full receive chunks.
-inline constexpr std::size_t kReaderFairShareBytes = 256u << 10;
-
 // What the glue must do to the stream after a failed kEnd event.
 enum class StreamAction : std::uint8_t {
   kNone,            // nothing: the stream already ended (peer reset, or trailer received)
