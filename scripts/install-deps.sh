@@ -31,8 +31,10 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
+# Prints the installed version, or nothing. dpkg-query fails for a package it has never seen,
+# which must not end the script (errexit + pipefail) on a fresh machine.
 installed_version() {
-  dpkg-query -W -f='${Status}\t${Version}' "$1" 2>/dev/null |
+  { dpkg-query -W -f='${Status}\t${Version}' "$1" 2>/dev/null || true; } |
     awk -F'\t' '$1 == "install ok installed" { print $2 }'
 }
 
