@@ -279,6 +279,7 @@ void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint6
   tp->initial_max_data = std::min(settings_.connection_window, st->max_window);
   // Only clients open streams: one call = one client-initiated bidirectional stream.
   tp->initial_max_streams_bidi = role_ == Role::kServer ? settings_.max_streams_bidi : 0;
+  stream_credit_granted_ = tp->initial_max_streams_bidi;
   tp->initial_max_streams_uni = 0;
   tp->max_idle_timeout = to_ns(settings_.idle_timeout);
   tp->active_connection_id_limit = 7;
@@ -465,6 +466,11 @@ bool Connection::quotes_own_packet(std::span<const std::uint8_t> quoted) const {
   return vc.dcidlen == dcid->datalen && std::memcmp(vc.dcid, dcid->data, dcid->datalen) == 0;
 }
 
+NegotiatedTls Connection::negotiated_tls() const {
+  if (session_ == nullptr || !handshake_completed_) return {};
+  return TlsCredentials::negotiated(session_);
+}
+
 bool Connection::resumed() const {
   return session_ != nullptr && TlsCredentials::resumed(session_);
 }
@@ -574,6 +580,7 @@ void Connection::note_budget_reset() {
 void Connection::on_datagram(const runtime::ReceivedDatagram& datagram, std::uint64_t now) {
   if (datagram.data.empty()) return;  // ngtcp2 asserts on an empty packet
   bytes_received_ += datagram.data.size();
+  if (first_receive_since_send_ns_ == UINT64_MAX) first_receive_since_send_ns_ = now;
   switch (state_) {
     case State::kFinished:
     case State::kDraining:
@@ -628,6 +635,7 @@ void Connection::flush_after_read() {
 
 asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connection> self) {
   runtime::UdpSocket* socket = self->owned_socket_.get();
+  int wakes_without_check = 0;
   while (self->state_ != State::kFinished) {
     auto [error] = co_await socket->async_wait_readable(asio::experimental::as_tuple(asio::use_awaitable));
     if (error || self->state_ == State::kFinished) break;
@@ -640,7 +648,17 @@ asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connec
         [&](const runtime::ReceivedDatagram& datagram) { self->on_datagram(datagram, now); },
         kBatchesPerTurn);
     if (received > 0) self->unanswered_refusals_ = 0;
-    (void)socket->take_error();  // the error queue below says which packet it was about
+    // The kernel reports an ICMP error to the next receive as well as queueing it, so the error
+    // queue (one more system call) is read only after a receive failed with an error, and every
+    // kWakesPerErrorQueueCheck wake-ups in case a report arrived while datagrams kept the error
+    // from reaching a receive (a queued report keeps the socket signalling: no wake-up is lost).
+    constexpr int kWakesPerErrorQueueCheck = 64;
+    const bool receive_failed = socket->take_error() != 0;
+    if (!receive_failed && ++wakes_without_check < kWakesPerErrorQueueCheck) {
+      self->flush_after_read();
+      continue;
+    }
+    wakes_without_check = 0;
     int refusals = 0;
     socket->drain_icmp_reports([&](const runtime::IcmpReport& report) {
       // Anyone who knows our address and port can send an ICMP port unreachable; only the
@@ -680,7 +698,29 @@ Stream* Connection::stream_for(std::int64_t id, void* stream_user_data) {
   return accept_remote_stream(id);
 }
 
+// Credit for closed calls goes back in one MAX_STREAMS frame once the peer has used half of what
+// it was granted (as QUIC stacks commonly do), not one frame per call: returned at every close,
+// the frame went out as a packet of its own whenever the call's last ACK arrived alone, the
+// peer acknowledged that packet and the response together at once (two ack-eliciting packets),
+// and from then on every sequential call cost four packets instead of two. The peer can always
+// open at least half of max_streams_bidi more calls; when it runs lower, all owed credit
+// goes back at once.
+void Connection::note_remote_stream(std::int64_t id) {
+  remote_streams_opened_ = std::max(remote_streams_opened_, static_cast<std::uint64_t>(id) / 4 + 1);
+}
+
+void Connection::return_stream_credit_when_low() {
+  if (stream_credit_owed_ == 0) return;
+  const std::uint64_t left = stream_credit_granted_ - std::min(stream_credit_granted_, remote_streams_opened_);
+  if (left >= (settings_.max_streams_bidi + 1) / 2) return;
+  ngtcp2_conn_extend_max_streams_bidi(conn_, stream_credit_owed_);
+  stream_credit_granted_ += stream_credit_owed_;
+  stream_credit_owed_ = 0;
+}
+
 Stream* Connection::accept_remote_stream(std::int64_t id) {
+  note_remote_stream(id);
+  return_stream_credit_when_low();
   auto stream = std::make_shared<Stream>(this, id);
   ngtcp2_conn_set_stream_user_data(conn_, id, stream.get());
   Stream* raw = stream.get();
@@ -726,7 +766,9 @@ void Connection::on_stream_closed(std::int64_t id, Stream* stream,
                                   std::optional<std::uint64_t> app_error_code) {
   if (role_ == Role::kServer && ngtcp2_is_bidi_stream(id) && !ngtcp2_conn_is_local_stream(conn_, id)) {
     // Stream credit is ours to return: the peer may open one more call.
-    ngtcp2_conn_extend_max_streams_bidi(conn_, 1);
+    note_remote_stream(id);
+    ++stream_credit_owed_;
+    return_stream_credit_when_low();
   }
   if (stream == nullptr) return;
   if (stream->in_send_queue_) {
@@ -746,18 +788,29 @@ void Connection::on_stream_closed(std::int64_t id, Stream* stream,
 // ---- writing --------------------------------------------------------------------------------------
 
 void Connection::schedule_flush() {
+  flush_wanted_ = true;
   if (flush_scheduled_ || (state_ != State::kOpen && state_ != State::kHandshaking)) return;
   flush_scheduled_ = true;
   asio::post(executor_, [self = shared_from_this()] {
     self->flush_scheduled_ = false;
-    self->flush();
+    // A flush after a read may already have sent what this one was posted for. Flushing again
+    // would send an ACK of its own as soon as ngtcp2's ACK delay (an eighth of the RTT) has
+    // passed, where the next packet with data would have carried it.
+    if (self->flush_wanted_) self->flush();
   });
 }
 
 void Connection::flush() {
   if (in_flush_ || (state_ != State::kOpen && state_ != State::kHandshaking)) return;
   in_flush_ = true;
-  const bool more = write_packets(timestamp(settings_.clock.now_ns()));
+  flush_wanted_ = false;
+  const std::uint64_t now = settings_.clock.now_ns();
+  const std::uint64_t packets_before = packets_sent_;
+  const bool more = write_packets(timestamp(now));
+  if (packets_sent_ != packets_before) {
+    last_send_ns_ = now;
+    first_receive_since_send_ns_ = UINT64_MAX;
+  }
   in_flush_ = false;
   if (more) schedule_flush();  // burst limit reached: let incoming ACKs in before continuing
   update_timer();
@@ -957,6 +1010,9 @@ void Connection::update_timer() {
     expiry = close_deadline_;
   }
   if (expiry == UINT64_MAX) return;
+  if (const std::uint64_t soonest = quiet_deadline_floor(); soonest != 0) {
+    expiry = std::max(expiry, soonest);
+  }
   // Re-arming an Asio timer is costly: only move it earlier; a late deadline is picked up when
   // the earlier one fires.
   if (armed_expiry_ != UINT64_MAX && expiry >= armed_expiry_) return;
@@ -967,9 +1023,30 @@ void Connection::update_timer() {
   });
 }
 
+// Nothing of ours waits to be sent: a deadline close to the last packet sent or received is
+// then nearly always ngtcp2's ACK delay (an eighth of the RTT: microseconds on a LAN) or the
+// pacing slot after our last packet. Arming for it cost two timer updates and a wake-up on each
+// side of every call, and sent an ACK of its own that the next packet would have carried. Such
+// deadlines wait until half the max_ack_delay we advertise has passed since the first packet
+// received after our last send (RFC 9000 lets an ACK wait all of it), or since that send when
+// nothing came. A loss timer (never under 1 ms from its packet) may fire up to that much late;
+// stream data waiting for its pacing slot keeps the exact deadline. Returns 0 when no floor
+// applies.
+std::uint64_t Connection::quiet_deadline_floor() const {
+  if (state_ != State::kOpen || !send_queue_.empty()) return 0;
+  const std::uint64_t anchor =
+      first_receive_since_send_ns_ != UINT64_MAX ? first_receive_since_send_ns_ : last_send_ns_;
+  return anchor + to_ns(settings_.max_ack_delay) / 2;
+}
+
 void Connection::on_timer() {
   armed_expiry_ = UINT64_MAX;
   const std::uint64_t now = settings_.clock.now_ns();
+  // Armed for an earlier floor (timers only move earlier): what is due now is due too soon.
+  if (state_ == State::kOpen && now < quiet_deadline_floor()) {
+    update_timer();
+    return;
+  }
   switch (state_) {
     case State::kFinished:
       return;

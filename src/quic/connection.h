@@ -108,6 +108,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t handshake_duration_ns() const noexcept { return handshake_duration_ns_; }
   // True when the TLS handshake resumed an earlier session (a ticket from SessionCache).
   bool resumed() const;
+  // The cipher suite and key-exchange group the handshake agreed on (empty before it completes).
+  NegotiatedTls negotiated_tls() const;
   // The largest UDP payload this connection sends now: grows as path-MTU discovery confirms
   // larger datagrams (udp_payload.h). Readable from any thread.
   std::size_t max_udp_payload() const noexcept {
@@ -241,6 +243,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     std::size_t len, std::size_t segment);
   void update_timer();
   void on_timer();
+  std::uint64_t quiet_deadline_floor() const;
 
   // Streams.
   Stream* stream_for(std::int64_t id, void* stream_user_data);
@@ -249,6 +252,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void extend_credit(std::int64_t id, std::uint64_t len);
   void shutdown_stream(std::int64_t id, std::uint64_t code, bool read, bool write);
   void on_stream_closed(std::int64_t id, Stream* stream, std::optional<std::uint64_t> app_error_code);
+  void note_remote_stream(std::int64_t id);
+  void return_stream_credit_when_low();
   void end_handshake();
   void return_connection_credit(std::uint64_t len);
 
@@ -318,9 +323,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t last_ts_ = 0;
   std::uint64_t bytes_received_ = 0;
 
+  // Calls the peer may open (server): granted so far, opened (by stream ID), closed and not yet
+  // granted back.
+  std::uint64_t stream_credit_granted_ = 0;
+  std::uint64_t remote_streams_opened_ = 0;
+  std::uint64_t stream_credit_owed_ = 0;
+
+  // Monotonic ns of our last flush that sent packets, and of the first datagram received since.
+  std::uint64_t last_send_ns_ = 0;
+  std::uint64_t first_receive_since_send_ns_ = UINT64_MAX;
+
   runtime::Timer timer_;
   std::uint64_t armed_expiry_ = UINT64_MAX;
   bool flush_scheduled_ = false;
+  bool flush_wanted_ = false;  // schedule_flush() was called since the last flush
   bool in_flush_ = false;
 
   // Packet train being assembled for one GSO send.

@@ -28,34 +28,6 @@ Bytes short_header_packet(const Bytes& dcid, std::size_t size) {
   return packet;
 }
 
-// Opens a stream on `connection`, sends `request` with FIN and collects the echo into `out`.
-void start_echo_call(QuicPipe& pipe, std::shared_ptr<Connection> connection, Bytes request,
-                     std::string& out) {
-  asio::co_spawn(pipe.io, [connection, request = std::move(request), &out]() mutable
-                              -> asio::awaitable<void> {
-    auto stream = co_await connection->open_stream();
-    if (!stream) {
-      out = "open failed: " + stream.error().to_string();
-      co_return;
-    }
-    if (!co_await (*stream)->write(std::move(request), {}, true)) {
-      out = "write failed";
-      co_return;
-    }
-    std::string got;
-    for (;;) {
-      auto chunk = co_await (*stream)->read();
-      if (chunk.status != quic::StreamChunk::Status::kData) {
-        out = "stream broke";
-        co_return;
-      }
-      got.append(chunk.data.begin(), chunk.data.end());
-      if (chunk.fin) break;
-    }
-    out = got;
-  }, asio::detached);
-}
-
 TEST(HostileEndpoint, AHandshakeCompletesThroughThePipe) {
   QuicPipe pipe;
   auto& client = pipe.add_client();

@@ -390,4 +390,33 @@ class QuicPipe {
   std::vector<std::unique_ptr<Client>> clients_;
 };
 
+// Opens a stream on `connection`, sends `request` with FIN and collects the echo (at most 10,000
+// chunks) into `out`, which stays empty until the call ends; on failure it says what failed.
+inline void start_echo_call(QuicPipe& pipe, const std::shared_ptr<quic::Connection>& connection,
+                            Bytes request, std::string& out) {
+  asio::co_spawn(pipe.io, [connection, request = std::move(request), &out]() mutable
+                              -> asio::awaitable<void> {
+    auto stream = co_await connection->open_stream();
+    if (!stream) {
+      out = "open failed: " + stream.error().to_string();
+      co_return;
+    }
+    if (!co_await (*stream)->write(std::move(request), {}, true)) {
+      out = "write failed";
+      co_return;
+    }
+    std::string got;
+    for (int i = 0; i < 10'000; ++i) {
+      auto chunk = co_await (*stream)->read();
+      if (chunk.status != quic::StreamChunk::Status::kData) {
+        out = "stream broke";
+        co_return;
+      }
+      got.append(chunk.data.begin(), chunk.data.end());
+      if (chunk.fin) break;
+    }
+    out = got;
+  }, asio::detached);
+}
+
 }  // namespace rpcnet::testing
