@@ -35,12 +35,12 @@ using rpcnetbench::StreamRequest;
 // Same work: the TLS 1.3 cipher suite rpcnet's client negotiates with its own server (GnuTLS
 // under rpcnet's fixed priority, AES-128-GCM first; the suite's tls_info probe reads it on every
 // run). gRPC links the system OpenSSL, whose default would pick TLS_AES_256_GCM_SHA384: more
-// work per byte. The key exchange group cannot be aligned from here: gRPC itself allows only
+// work per byte. The key exchange group is aligned on rpcnet's side: gRPC itself allows only
 // P-256 on both ends (SSL_CTX_set_tmp_ecdh in its ssl_transport_security.cc overrides any
-// configured Groups; `openssl s_client` sees "Server Temp Key: ECDH, prime256v1"), and rpcnet's
-// GnuTLS priority prefers X25519 with no option to change it. That costs in handshakes only.
+// configured Groups; `openssl s_client` sees "Server Temp Key: ECDH, prime256v1"), so the
+// rpcnet side sets RpcConfig::with_key_exchange({kP256}).
 constexpr char kTls13Suite[] = "TLS_AES_128_GCM_SHA256";
-constexpr char kTlsGroup[] = "SECP256R1";
+constexpr char kTlsGroup[] = "P-256";
 
 // Makes OpenSSL (and so gRPC) in this process allow only kTls13Suite, through an OpenSSL
 // configuration file beside `near_path` (the certificates' directory, which the orchestrator

@@ -63,7 +63,7 @@ std::string pinning_text(const Collected& c) {
          std::to_string(c.pinned->second) + " (sched_setaffinity)";
 }
 
-// "TLS 1.3: rpcnet TLS_AES_128_GCM_SHA256 / X25519 (negotiated ...); gRPC ... (configured ...)."
+// "TLS 1.3: rpcnet TLS_AES_128_GCM_SHA256 / P-256 (negotiated ...); gRPC ... (configured ...)."
 // and a warning when the two differ: both must do the same cryptographic work.
 std::string tls_text(const Collected::LinkRun& link_run) {
   if (link_run.tls.empty()) return "";
@@ -84,8 +84,7 @@ std::string tls_text(const Collected::LinkRun& link_run) {
   if (link_run.tls.size() == 2 && get("rpcnet", "tls_cipher_suite") != get("grpc", "tls_cipher_suite")) {
     text += " **the cipher suites differ: not the same work per byte**";
   } else if (link_run.tls.size() == 2 && get("rpcnet", "tls_group") != get("grpc", "tls_group")) {
-    text += " the key exchange groups differ (gRPC allows only P-256; rpcnet's GnuTLS priority prefers X25519): "
-            "handshakes only";
+    text += " **the key exchange groups differ: not the same work per handshake**";
   }
   return text + "\n\n";
 }

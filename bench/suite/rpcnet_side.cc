@@ -17,7 +17,6 @@
 
 #include "rpcnet/cluster/cluster_client.h"
 #include "rpcnet/cluster/cluster_server.h"
-#include "rpcnet/log.h"
 #include "rpcnet/rpcnet.h"
 #include "runtime/event.h"
 #include "sides.h"
@@ -48,8 +47,12 @@ struct Target {
   std::string bind;  // the client's own address: 127.0.0.1, or its namespace's on a veth link
 };
 
+// Same key exchange as gRPC, which allows only P-256 (grpc_side.cc): X25519, rpcnet's default,
+// would make every handshake cheaper than gRPC's.
 rpcnet::RpcConfig client_config(const Target& target) {
-  return rpcnet::RpcConfig(target.ca_path, target.bind + ":0").with_server_name("localhost");
+  return rpcnet::RpcConfig(target.ca_path, target.bind + ":0")
+      .with_server_name("localhost")
+      .with_key_exchange({rpcnet::KeyExchange::kP256});
 }
 
 asio::awaitable<std::optional<rpcnet::RpcClient>> connect(const Target& target) {
@@ -500,41 +503,19 @@ asio::awaitable<Sample> cluster_overhead(Target target, ClientArgs args) {
   co_return sample;
 }
 
-// The TLS parameters the client's handshake negotiated, from GnuTLS's own handshake trace
-// (rpcnet has no accessor for them): one connection and call with `tls=trace` routed to a sink
-// here, the lines naming the cipher suite and the key exchange group kept. Printed as text lines
-// ("tls <what> <value>") besides the sample; the orchestrator puts them in the output header.
+// The TLS parameters the client's handshake negotiated (RpcClient::tls_parameters), from one
+// connection and call. Printed as text lines ("tls <what> <value>") besides the sample; the
+// orchestrator puts them in the output header.
 asio::awaitable<Sample> tls_info(Target target, ClientArgs args) {
   Sample sample;
-  auto lines = std::make_shared<std::vector<std::string>>();
-  rpcnet::set_log_sink(rpcnet::LogLevel::kOff, [lines](const rpcnet::LogRecord& record) {
-    if (record.message.find("Selected cipher suite") != std::string::npos ||
-        record.message.find("group") != std::string::npos) {
-      lines->push_back(record.message);
-    }
-  });
-  rpcnet::set_log_level(rpcnet::LogComponent::kTls, rpcnet::LogLevel::kTrace);
   auto client = co_await connect(target);
   if (client) {
     if (!co_await client->call("echo", Bytes(args.payload, 0x5a))) ++sample.errors;
+    sample.texts["tls_cipher_suite"] = client->tls_parameters().cipher_suite;
+    sample.texts["tls_group"] = client->tls_parameters().key_exchange;
     client->close();
   }
-  rpcnet::restore_default_log_sink();
-  // "HSK[..]: Selected cipher suite: GNUTLS_AES_128_GCM_SHA256", "HSK[..]: Selected group X25519 (6)"
-  const auto word_after = [](const std::string& line, const std::string& marker) {
-    const auto at = line.find(marker);
-    if (at == std::string::npos) return std::string();
-    const auto begin = at + marker.size();
-    return line.substr(begin, line.find(' ', begin) - begin);
-  };
-  for (const auto& line : *lines) {
-    if (auto suite = word_after(line, "Selected cipher suite: "); !suite.empty()) {
-      if (suite.rfind("GNUTLS_", 0) == 0) suite = "TLS_" + suite.substr(7);  // the IANA name
-      sample.texts["tls_cipher_suite"] = suite;
-    }
-    if (auto group = word_after(line, "Selected group "); !group.empty()) sample.texts["tls_group"] = group;
-  }
-  sample.texts["tls_source"] = "negotiated (GnuTLS handshake trace of the client)";
+  sample.texts["tls_source"] = "negotiated (RpcClient::tls_parameters)";
   sample.set("tls_handshakes", client ? 1 : 0);
   co_return sample;
 }
@@ -559,8 +540,11 @@ asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
 int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host,
                        int loops) {
   raise_nofile_limit();
-  // rpcnet's defaults: one event loop per core, default limits and transport settings.
-  auto config = rpcnet::RpcConfig(cert_path, bind_host + ":0").with_key_path(key_path);
+  // rpcnet's defaults (one event loop per core, default limits and transport settings), but
+  // gRPC's only key exchange group.
+  auto config = rpcnet::RpcConfig(cert_path, bind_host + ":0")
+                    .with_key_path(key_path)
+                    .with_key_exchange({rpcnet::KeyExchange::kP256});  // as the client
   if (loops > 0) config.with_event_loops(static_cast<std::size_t>(loops));
   rpcnet::RpcServer server(config);
   server.register_method("echo", [](Bytes request) -> asio::awaitable<rpcnet::Result<Bytes>> {

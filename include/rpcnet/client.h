@@ -114,6 +114,13 @@ class ClientCall {
   std::shared_ptr<detail::ClientCallState> state_;
 };
 
+// The cipher suite (IANA name) and key-exchange group (as KeyExchange's to_string names it:
+// X25519, P-256, P-384) of a connection's TLS handshake.
+struct TlsParameters {
+  std::string cipher_suite;
+  std::string key_exchange;
+};
+
 class RpcClient {
  public:
   // Connects from the calling coroutine's loop. `config`'s cert_path (or ca_path) is the
@@ -157,6 +164,9 @@ class RpcClient {
   bool is_connected() const noexcept;
   // True when the connection's TLS handshake resumed an earlier session.
   bool resumed_session() const noexcept;
+  // What the connection's TLS 1.3 handshake agreed on, e.g. {"TLS_AES_128_GCM_SHA256", "X25519"}
+  // (RpcConfig::with_key_exchange chooses the groups offered).
+  const TlsParameters& tls_parameters() const noexcept;
   // The largest UDP payload the connection sends now (RpcConfig::with_max_udp_payload): on a
   // route other than loopback it starts at 1200 and grows as path-MTU discovery confirms more.
   std::size_t max_udp_payload() const noexcept;

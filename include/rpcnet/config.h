@@ -52,6 +52,11 @@ class ClientInterceptor;
 // Timeout for calls whose options and client config set none: 30 s.
 inline constexpr std::chrono::milliseconds kDefaultCallTimeout{30'000};
 
+// TLS 1.3 key-exchange groups (RpcConfig::with_key_exchange).
+enum class KeyExchange : unsigned char { kX25519, kP256, kP384 };
+// "X25519", "P-256", "P-384".
+std::string_view to_string(KeyExchange group) noexcept;
+
 class RpcConfig {
  public:
   RpcConfig(std::string_view cert_path, std::string_view bind_address);
@@ -77,6 +82,11 @@ class RpcConfig {
   // Client: resume TLS sessions with tickets from earlier connections to the same server (same
   // name, address and certificates), which skips the certificate exchange. Default: on.
   RpcConfig& with_session_resumption(bool enabled);
+  // The TLS 1.3 key-exchange groups a client offers or a server accepts, in order of
+  // preference. Default: X25519, P-256, P-384. A client and a server with none in common fail
+  // the handshake (kTls on the client). An empty list is a kConfig error at bind() / connect().
+  // RpcClient::tls_parameters() says which group a connection used.
+  RpcConfig& with_key_exchange(std::vector<KeyExchange> groups);
   // Server: event loops (threads) serving connections. Default: 0 = one per core.
   RpcConfig& with_event_loops(std::size_t loops);
   // Server: threads running handlers registered with register_blocking. Default: 2.
@@ -178,6 +188,7 @@ class RpcConfig {
   std::size_t worker_threads() const noexcept { return worker_threads_; }
   std::size_t max_udp_payload() const noexcept { return max_udp_payload_; }
   bool session_resumption() const noexcept { return session_resumption_; }
+  const std::vector<KeyExchange>& key_exchange() const noexcept { return key_exchange_; }
   std::size_t max_connections() const noexcept { return max_connections_; }
   std::size_t max_handshakes() const noexcept { return max_handshakes_; }
   std::size_t retry_threshold() const noexcept { return retry_threshold_; }
@@ -222,6 +233,7 @@ class RpcConfig {
   std::size_t worker_threads_ = 2;
   std::size_t max_udp_payload_ = 0;
   bool session_resumption_ = true;
+  std::vector<KeyExchange> key_exchange_ = {KeyExchange::kX25519, KeyExchange::kP256, KeyExchange::kP384};
   std::size_t max_connections_ = 10'000;
   std::size_t max_handshakes_ = 1'000;
   std::size_t retry_threshold_ = 100;

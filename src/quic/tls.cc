@@ -16,10 +16,26 @@ namespace rpcnet::quic {
 namespace {
 
 // TLS 1.3 only, QUIC-compatible ciphers; QUIC forbids the TLS 1.3 middlebox compatibility mode.
-constexpr char kPriority[] =
-    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
-    "+AES-128-CCM:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:"
-    "%DISABLE_TLS13_COMPAT_MODE";
+// TLS 1.3 only, the AEADs QUIC defines, the key-exchange groups asked for (in their order).
+// Group names come from rpcnet's own list (transport_config.cc), never from a peer.
+std::string priority_for(const std::vector<std::string>& groups) {
+  std::string priority =
+      "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+      "+AES-128-CCM:-GROUP-ALL:";
+  for (const std::string& group : groups) priority += "+GROUP-" + group + ":";
+  priority += "%DISABLE_TLS13_COMPAT_MODE";
+  return priority;
+}
+
+Result<void> init_priority(gnutls_priority_t* priority, const std::vector<std::string>& groups) {
+  if (groups.empty()) return RpcError::config("no TLS key-exchange group to offer");
+  const char* error_at = nullptr;
+  if (gnutls_priority_init(priority, priority_for(groups).c_str(), &error_at) != 0) {
+    return RpcError::tls("cannot initialise GnuTLS priorities" +
+                         std::string(error_at != nullptr ? std::string(" at \"") + error_at + "\"" : ""));
+  }
+  return {};
+}
 
 RpcError file_error(const std::string& what, const std::string& path, const std::string& why) {
   return RpcError::config(what + " \"" + path + "\": " + why);
@@ -92,6 +108,15 @@ bool TlsCredentials::resumed(gnutls_session_t session) {
   return gnutls_session_is_resumed(session) != 0;
 }
 
+NegotiatedTls TlsCredentials::negotiated(gnutls_session_t session) {
+  NegotiatedTls out;
+  if (const char* suite = gnutls_ciphersuite_get(session); suite != nullptr) out.cipher_suite = suite;
+  if (const char* group = gnutls_group_get_name(gnutls_group_get(session)); group != nullptr) {
+    out.group = group;
+  }
+  return out;
+}
+
 struct TlsCredentials::ByValue {
   ByValue() = default;
   ByValue(const ByValue&) = delete;
@@ -122,10 +147,10 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_server(
   tls->server_ = true;
   tls->key_log_ = !key_log_from_environment().empty();
   tls->alpn_ = kAlpn;
-  if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0 ||
-      gnutls_priority_init(&tls->priority_, kPriority, nullptr) != 0) {
+  if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0) {
     return RpcError::tls("cannot initialise GnuTLS");
   }
+  RPCNET_TRY(init_priority(&tls->priority_, options.groups));
   if (auto r = load_key_pair(tls->credentials_, options.cert_path, options.key_path); !r) {
     return std::move(r).error();
   }
@@ -160,10 +185,10 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_client(
   tls->by_value_->verify_data[1] = {GNUTLS_DT_DNS_HOSTNAME,
                           reinterpret_cast<unsigned char*>(tls->server_name_.data()), 0};
   tls->by_value_->verify_elements = tls->server_name_.empty() ? 1 : 2;
-  if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0 ||
-      gnutls_priority_init(&tls->priority_, kPriority, nullptr) != 0) {
+  if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0) {
     return RpcError::tls("cannot initialise GnuTLS");
   }
+  RPCNET_TRY(init_priority(&tls->priority_, options.groups));
   if (auto r = load_trust(tls->credentials_, "trusted certificate", options.trust_path); !r) {
     return std::move(r).error();
   }

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "rpcnet/result.h"
 
@@ -27,10 +28,21 @@ namespace rpcnet::quic {
 
 inline constexpr char kAlpn[] = "rpcnet/1";
 
+// TLS 1.3 key-exchange groups in order of preference, by GnuTLS name (GROUP-<name> in a
+// priority string): X25519, SECP256R1, SECP384R1.
+inline const std::vector<std::string> kDefaultGroups = {"X25519", "SECP256R1", "SECP384R1"};
+
 struct ServerTlsOptions {
   std::string cert_path;       // PEM certificate chain
   std::string key_path;        // PEM private key
   std::string client_ca_path;  // non-empty: require client certificates issued by this CA
+  std::vector<std::string> groups = kDefaultGroups;
+};
+
+// What a completed handshake agreed on, by IANA / GnuTLS names.
+struct NegotiatedTls {
+  std::string cipher_suite;  // e.g. TLS_AES_128_GCM_SHA256
+  std::string group;         // e.g. X25519, SECP256R1
 };
 
 struct ClientTlsOptions {
@@ -41,6 +53,7 @@ struct ClientTlsOptions {
   std::string alpn = kAlpn; // tests may offer another protocol to check refusal
   // Non-empty: resume TLS sessions through SessionCache under this key (see session_cache.h).
   std::string resumption_key;
+  std::vector<std::string> groups = kDefaultGroups;
 };
 
 class TlsCredentials {
@@ -60,6 +73,7 @@ class TlsCredentials {
   // Server: sends the session ticket a client needs to resume (after the handshake completed).
   static void send_session_ticket(gnutls_session_int* session);
   static bool resumed(gnutls_session_int* session);
+  static NegotiatedTls negotiated(gnutls_session_int* session);
 
  private:
   // The members GnuTLS defines by value (the ticket key, the verification data); tls.cc only.

@@ -43,6 +43,24 @@ asio::awaitable<Result<T>> cancellation_as_error(asio::awaitable<Result<T>> inne
 
 }  // namespace
 
+namespace {
+
+// GnuTLS's group names as KeyExchange's to_string spells them.
+TlsParameters tls_parameters_of(const quic::NegotiatedTls& negotiated) {
+  TlsParameters out;
+  out.cipher_suite = negotiated.cipher_suite;
+  if (negotiated.group == "SECP256R1") {
+    out.key_exchange = std::string(to_string(KeyExchange::kP256));
+  } else if (negotiated.group == "SECP384R1") {
+    out.key_exchange = std::string(to_string(KeyExchange::kP384));
+  } else {
+    out.key_exchange = negotiated.group;  // X25519 is spelt alike
+  }
+  return out;
+}
+
+}  // namespace
+
 ClientShared::ClientShared(asio::any_io_executor executor,
                            std::shared_ptr<quic::Connection> connection, const RpcConfig& config)
     : executor_(std::move(executor)),
@@ -54,6 +72,7 @@ ClientShared::ClientShared(asio::any_io_executor executor,
       connected_(std::make_shared<std::atomic<bool>>(connection_->is_open())),
       deadlines_(std::make_unique<runtime::DeadlineQueue>(executor_, connection_->clock())),
       resumed_(connection_->resumed()),
+      tls_(tls_parameters_of(connection_->negotiated_tls())),
       interceptors_(rpc::client_chain(config)) {
   connection_->set_close_handler(
       [flag = connected_](const RpcError&) { flag->store(false, std::memory_order_release); });
@@ -616,6 +635,7 @@ asio::awaitable<Result<ClientCall>> RpcClient::open_call(std::string_view method
 std::uint64_t RpcClient::next_request_id() const noexcept { return shared_->peek_request_id(); }
 bool RpcClient::is_connected() const noexcept { return shared_->connected(); }
 bool RpcClient::resumed_session() const noexcept { return shared_->resumed(); }
+const TlsParameters& RpcClient::tls_parameters() const noexcept { return shared_->tls(); }
 std::size_t RpcClient::max_udp_payload() const noexcept { return shared_->connection().max_udp_payload(); }
 const SocketAddress& RpcClient::remote_address() const noexcept { return shared_->remote(); }
 void RpcClient::close() { shared_->close(); }

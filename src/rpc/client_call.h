@@ -49,6 +49,7 @@ class ClientShared {
   bool connected() const noexcept { return connected_->load(std::memory_order_acquire); }
   runtime::DeadlineQueue& deadlines() noexcept { return *deadlines_; }
   bool resumed() const noexcept { return resumed_; }
+  const TlsParameters& tls() const noexcept { return tls_; }
   const SocketAddress& remote() const noexcept { return remote_; }
   const std::vector<std::shared_ptr<ClientInterceptor>>& interceptors() const noexcept {
     return interceptors_;
@@ -69,6 +70,7 @@ class ClientShared {
   // Deadlines of this client's calls; destroyed on the loop (see ~ClientShared).
   std::unique_ptr<runtime::DeadlineQueue> deadlines_;
   bool resumed_ = false;  // fixed once the handshake is done, before this object exists
+  TlsParameters tls_;     // likewise
   std::vector<std::shared_ptr<ClientInterceptor>> interceptors_;  // the config's, fixed
 };
 

@@ -61,6 +61,23 @@ RpcConfig& RpcConfig::with_max_udp_payload(std::size_t bytes) {
   return *this;
 }
 
+std::string_view to_string(KeyExchange group) noexcept {
+  switch (group) {
+    case KeyExchange::kX25519:
+      return "X25519";
+    case KeyExchange::kP256:
+      return "P-256";
+    case KeyExchange::kP384:
+      return "P-384";
+  }
+  return "unknown";
+}
+
+RpcConfig& RpcConfig::with_key_exchange(std::vector<KeyExchange> groups) {
+  key_exchange_ = std::move(groups);
+  return *this;
+}
+
 RpcConfig& RpcConfig::with_session_resumption(bool enabled) {
   session_resumption_ = enabled;
   return *this;

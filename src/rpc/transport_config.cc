@@ -81,6 +81,38 @@ wire::FrameLimits frame_limits(const RpcConfig& config) {
                            config.max_metadata_entries(), config.max_metadata_bytes()};
 }
 
+namespace {
+
+// RpcConfig::with_key_exchange as GnuTLS group names, in the same order.
+Result<std::vector<std::string>> tls_groups(const RpcConfig& config) {
+  if (config.key_exchange().empty()) {
+    return RpcError::config("with_key_exchange: the list of key-exchange groups is empty");
+  }
+  std::vector<std::string> names;
+  for (const KeyExchange group : config.key_exchange()) {
+    std::string name;
+    switch (group) {
+      case KeyExchange::kX25519:
+        name = "X25519";
+        break;
+      case KeyExchange::kP256:
+        name = "SECP256R1";
+        break;
+      case KeyExchange::kP384:
+        name = "SECP384R1";
+        break;
+    }
+    if (name.empty()) return RpcError::config("with_key_exchange: unknown key-exchange group");
+    if (std::find(names.begin(), names.end(), name) != names.end()) {
+      return RpcError::config("with_key_exchange: " + std::string(to_string(group)) + " is listed twice");
+    }
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const RpcConfig& config) {
   RPCNET_TRY(validate_limits(config));
   if (config.key_path().empty()) {
@@ -90,6 +122,9 @@ Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const Rpc
   options.cert_path = config.cert_path();
   options.key_path = config.key_path();
   options.client_ca_path = config.ca_path();
+  auto groups = tls_groups(config);
+  if (!groups) return std::move(groups).error();
+  options.groups = std::move(*groups);
   return quic::TlsCredentials::for_server(options);
 }
 
@@ -97,6 +132,9 @@ Result<std::shared_ptr<const quic::TlsCredentials>> client_credentials(const Rpc
                                                                        const SocketAddress& server) {
   RPCNET_TRY(validate_limits(config));
   quic::ClientTlsOptions options;
+  auto groups = tls_groups(config);
+  if (!groups) return std::move(groups).error();
+  options.groups = std::move(*groups);
   const bool has_identity = !config.key_path().empty();
   if (has_identity) {
     if (config.ca_path().empty()) {

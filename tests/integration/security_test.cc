@@ -66,6 +66,63 @@ TEST_P(TlsTest, ServerKeepsServingAfterRefusedHandshakes) {
   EXPECT_EQ(to_string(*result), "fine");
 }
 
+// ---- key exchange ----------------------------------------------------------------------------
+
+// Connects with `client`'s config to a server with `server`'s and reports
+// "<cipher suite> <group>" of the handshake, or the error.
+std::string negotiated(Transport transport, RpcConfig server, RpcConfig client) {
+  TransportServer peer(transport, std::move(server));
+  peer.server().register_method("echo", echo);
+  peer.start();
+  auto connected = connect_with(peer, std::move(client));
+  if (!connected) return connected.error().to_string();
+  return connected->tls_parameters().cipher_suite + " " + connected->tls_parameters().key_exchange;
+}
+
+TEST_P(TlsTest, TheDefaultHandshakeIsAes128GcmOverX25519) {
+  EXPECT_EQ(negotiated(GetParam(), server_config(), client_config()), "TLS_AES_128_GCM_SHA256 X25519");
+}
+
+TEST_P(TlsTest, KeyExchangeGroupsFollowTheConfigOnBothSides) {
+  using enum KeyExchange;
+  EXPECT_EQ(negotiated(GetParam(), server_config().with_key_exchange({kP256}),
+                       client_config().with_key_exchange({kP256})),
+            "TLS_AES_128_GCM_SHA256 P-256");
+  EXPECT_EQ(negotiated(GetParam(), server_config(), client_config().with_key_exchange({kP384, kX25519})),
+            "TLS_AES_128_GCM_SHA256 P-384");
+  // The client's first choice, not the server's: the client sends its key share for it.
+  EXPECT_EQ(negotiated(GetParam(), server_config().with_key_exchange({kX25519, kP256}),
+                       client_config().with_key_exchange({kP256, kX25519})),
+            "TLS_AES_128_GCM_SHA256 P-256");
+}
+
+TEST_P(TlsTest, NoKeyExchangeGroupInCommonIsATlsError) {
+  using enum KeyExchange;
+  TransportServer peer(GetParam(), server_config().with_key_exchange({kP256}));
+  peer.start();
+  auto client = connect_with(peer, client_config().with_key_exchange({kP384}));
+  ASSERT_FALSE(client.ok());
+  EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
+  // The server keeps serving a client it shares a group with.
+  EXPECT_TRUE(connect_with(peer, client_config().with_key_exchange({kP384, kP256})));
+}
+
+TEST(KeyExchangeConfigTest, AnEmptyOrRepeatingListIsAConfigErrorNamingTheSetter) {
+  using enum KeyExchange;
+  RpcServer empty(server_config().with_key_exchange({}));
+  auto bound = empty.bind();
+  ASSERT_FALSE(bound.ok());
+  EXPECT_THAT(bound, ErrorIs(ErrorKind::kConfig, StatusCode::kInvalidArgument));
+  EXPECT_NE(bound.error().message().find("with_key_exchange: the list of key-exchange groups is empty"),
+            std::string::npos)
+      << bound.error();
+  RpcServer twice(server_config().with_key_exchange({kP256, kX25519, kP256}));
+  bound = twice.bind();
+  ASSERT_FALSE(bound.ok());
+  EXPECT_NE(bound.error().message().find("with_key_exchange: P-256 is listed twice"), std::string::npos)
+      << bound.error();
+}
+
 // ---- session resumption ---------------------------------------------------------------------
 
 // Connects twice (a call on the first connection makes sure its session ticket arrived) and

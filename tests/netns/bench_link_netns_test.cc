@@ -93,11 +93,13 @@ TEST(BenchLinkNetns, LossyVethRunReportsItsRowsPinningAndRemovesItsNamespaces) {
   }
   // Loopback rows are not produced by a veth-only run.
   EXPECT_EQ(scenario(results, "unary_seq_p99_us"), nullptr);
-  // Same work: the link records the TLS 1.3 suite and group rpcnet's handshake negotiated there.
+  // Same work: the link records the TLS 1.3 suite and group rpcnet's handshake negotiated there,
+  // P-256 like gRPC's (the bench configures it; rpcnet's default would be X25519).
   ASSERT_EQ(results.at("links").size(), 1u);
   const auto& tls = results.at("links").at(0).at("tls").at("rpcnet");
   EXPECT_EQ(tls.at("tls_cipher_suite"), "TLS_AES_128_GCM_SHA256");
-  EXPECT_EQ(tls.at("tls_group"), "X25519");
+  EXPECT_EQ(tls.at("tls_group"), "P-256");
+  EXPECT_EQ(tls.at("tls_source"), "negotiated (RpcClient::tls_parameters)");
 
   // Pinning: recorded in the JSON and in the table's header (the defaults: server 0, client 1).
   std::ifstream md_in(md_path);
