@@ -9,6 +9,7 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
+#include <algorithm>
 #include <chrono>
 #include <string>
 
@@ -93,6 +94,31 @@ TEST(PacketEconomy, AWarmSequentialCallCostsOnePacketEachWay) {
   // MAX_STREAMS packet of its own once a call's last ACK arrived alone.
   EXPECT_EQ(sent.client, 50u);
   EXPECT_EQ(sent.server, 50u);
+}
+
+// Stream credit goes back in batches (once the client has fewer than half of max_streams_bidi
+// left to open), never so late that a client wanting the whole limit at once is stuck: after
+// sequential calls that leave credit owed, the full limit of concurrent calls still completes.
+TEST(PacketEconomy, BatchedStreamCreditStillLetsTheClientUseTheWholeLimit) {
+  quic::TransportSettings settings;
+  settings.max_streams_bidi = 4;
+  QuicPipe pipe(settings);
+  pipe.settle_window = 0us;
+  echo_after_processing(pipe);
+  auto& client = pipe.add_client();
+  for (int hop = 0; hop < 20 && !client.connection->is_open(); ++hop) cross(pipe);
+  ASSERT_TRUE(client.connection->is_open());
+  for (int round = 0; round < 5; ++round) {
+    (void)sequential_calls(pipe, client, 3);
+    std::string out[4];
+    for (auto& o : out) start_echo_call(pipe, client.connection, Bytes(64, 'c'), o);
+    pipe.io.poll();
+    const auto all_done = [&] {
+      return std::all_of(std::begin(out), std::end(out), [](const std::string& o) { return !o.empty(); });
+    };
+    for (int hop = 0; hop < 20 && !all_done(); ++hop) cross(pipe);
+    for (const auto& o : out) EXPECT_EQ(o, std::string(64, 'c')) << "round " << round;
+  }
 }
 
 }  // namespace
