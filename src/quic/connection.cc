@@ -654,37 +654,39 @@ asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connec
     // from reaching a receive (a queued report keeps the socket signalling: no wake-up is lost).
     constexpr int kWakesPerErrorQueueCheck = 64;
     const bool receive_failed = socket->take_error() != 0;
-    if (!receive_failed && ++wakes_without_check < kWakesPerErrorQueueCheck) {
-      self->flush_after_read();
-      continue;
-    }
-    wakes_without_check = 0;
-    int refusals = 0;
-    socket->drain_icmp_reports([&](const runtime::IcmpReport& report) {
-      // Anyone who knows our address and port can send an ICMP port unreachable; only the
-      // server and the path between see the connection ID it must quote. Forgeries are ignored.
-      if (report.error == ECONNREFUSED && self->quotes_own_packet(report.quoted)) {
-        ++refusals;
-        ++self->icmp_reports_counted_;
-      } else {
-        ++self->icmp_reports_ignored_;
-      }
-    });
-    self->unanswered_refusals_ += refusals;
-    // During the handshake the first refusal ends it; afterwards a process that died (its port
-    // closed) answers each of our retransmissions with a refusal, so a few in a row close the
-    // connection at once instead of after the idle timeout: its calls fail over promptly. (A
-    // server restarted on the same port answers with a stateless reset instead.)
-    constexpr int kRefusalsWhenOpen = 3;
-    if (refusals > 0 &&
-        (self->state_ == State::kHandshaking || self->unanswered_refusals_ >= kRefusalsWhenOpen)) {
-      self->enter_closed(State::kDraining,
-                         RpcError::connection("connection refused by " + to_string(self->remote_)));
-      self->finish();
-      break;
+    if (receive_failed || ++wakes_without_check >= kWakesPerErrorQueueCheck) {
+      wakes_without_check = 0;
+      if (self->closed_by_icmp_reports(*socket)) break;
     }
     self->flush_after_read();
   }
+}
+
+// Reads the socket's ICMP reports; true when they closed the connection. Anyone who knows our
+// address and port can send an ICMP port unreachable; only the server and the path between see
+// the connection ID it must quote, so forgeries are counted and ignored. During the handshake
+// the first refusal ends it; afterwards a process that died (its port closed) answers each of
+// our retransmissions with a refusal, so a few in a row close the connection at once instead of
+// after the idle timeout: its calls fail over promptly. (A server restarted on the same port
+// answers with a stateless reset instead.)
+bool Connection::closed_by_icmp_reports(runtime::UdpSocket& socket) {
+  int refusals = 0;
+  socket.drain_icmp_reports([&](const runtime::IcmpReport& report) {
+    if (report.error == ECONNREFUSED && quotes_own_packet(report.quoted)) {
+      ++refusals;
+      ++icmp_reports_counted_;
+    } else {
+      ++icmp_reports_ignored_;
+    }
+  });
+  unanswered_refusals_ += refusals;
+  constexpr int kRefusalsWhenOpen = 3;
+  if (refusals == 0 || (state_ != State::kHandshaking && unanswered_refusals_ < kRefusalsWhenOpen)) {
+    return false;
+  }
+  enter_closed(State::kDraining, RpcError::connection("connection refused by " + to_string(remote_)));
+  finish();
+  return true;
 }
 
 // ---- streams --------------------------------------------------------------------------------------
@@ -1010,9 +1012,7 @@ void Connection::update_timer() {
     expiry = close_deadline_;
   }
   if (expiry == UINT64_MAX) return;
-  if (const std::uint64_t soonest = quiet_deadline_floor(); soonest != 0) {
-    expiry = std::max(expiry, soonest);
-  }
+  expiry = quiet_deadline(expiry);
   // Re-arming an Asio timer is costly: only move it earlier; a late deadline is picked up when
   // the earlier one fires.
   if (armed_expiry_ != UINT64_MAX && expiry >= armed_expiry_) return;
@@ -1029,21 +1029,22 @@ void Connection::update_timer() {
 // side of every call, and sent an ACK of its own that the next packet would have carried. Such
 // deadlines wait until half the max_ack_delay we advertise has passed since the first packet
 // received after our last send (RFC 9000 lets an ACK wait all of it), or since that send when
-// nothing came. A loss timer (never under 1 ms from its packet) may fire up to that much late;
-// stream data waiting for its pacing slot keeps the exact deadline. Returns 0 when no floor
-// applies.
-std::uint64_t Connection::quiet_deadline_floor() const {
-  if (state_ != State::kOpen || !send_queue_.empty()) return 0;
+// nothing came. Only deadlines at or after that moment are moved, so each is moved at most once
+// and by at most that much, however often a peer makes us send (a loss timer included); stream
+// data waiting for its pacing slot keeps the exact deadline. Returns `expiry`, moved or not.
+std::uint64_t Connection::quiet_deadline(std::uint64_t expiry) const {
+  if (state_ != State::kOpen || !send_queue_.empty()) return expiry;
   const std::uint64_t anchor =
       first_receive_since_send_ns_ != UINT64_MAX ? first_receive_since_send_ns_ : last_send_ns_;
-  return anchor + to_ns(settings_.max_ack_delay) / 2;
+  if (expiry < anchor) return expiry;
+  return std::max(expiry, anchor + to_ns(settings_.max_ack_delay) / 2);
 }
 
 void Connection::on_timer() {
   armed_expiry_ = UINT64_MAX;
   const std::uint64_t now = settings_.clock.now_ns();
-  // Armed for an earlier floor (timers only move earlier): what is due now is due too soon.
-  if (state_ == State::kOpen && now < quiet_deadline_floor()) {
+  // Armed earlier than the quiet deadline (timers only move earlier): not due yet.
+  if (state_ == State::kOpen && now < quiet_deadline(ngtcp2_conn_get_expiry(conn_))) {
     update_timer();
     return;
   }

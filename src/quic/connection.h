@@ -243,7 +243,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     std::size_t len, std::size_t segment);
   void update_timer();
   void on_timer();
-  std::uint64_t quiet_deadline_floor() const;
+  bool closed_by_icmp_reports(runtime::UdpSocket& socket);
+  std::uint64_t quiet_deadline(std::uint64_t expiry) const;
 
   // Streams.
   Stream* stream_for(std::int64_t id, void* stream_user_data);

@@ -15,9 +15,9 @@ namespace rpcnet::quic {
 
 namespace {
 
-// TLS 1.3 only, QUIC-compatible ciphers; QUIC forbids the TLS 1.3 middlebox compatibility mode.
-// TLS 1.3 only, the AEADs QUIC defines, the key-exchange groups asked for (in their order).
-// Group names come from rpcnet's own list (transport_config.cc), never from a peer.
+// TLS 1.3 only, the AEADs QUIC defines, the key-exchange groups asked for (in their order); QUIC
+// forbids the TLS 1.3 middlebox compatibility mode. Group names come from rpcnet's own list
+// (transport_config.cc), never from a peer.
 std::string priority_for(const std::vector<std::string>& groups) {
   std::string priority =
       "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"

@@ -41,22 +41,8 @@ asio::awaitable<Result<T>> cancellation_as_error(asio::awaitable<Result<T>> inne
   co_return RpcError::cancelled();
 }
 
-}  // namespace
-
-namespace {
-
-// GnuTLS's group names as KeyExchange's to_string spells them.
 TlsParameters tls_parameters_of(const quic::NegotiatedTls& negotiated) {
-  TlsParameters out;
-  out.cipher_suite = negotiated.cipher_suite;
-  if (negotiated.group == "SECP256R1") {
-    out.key_exchange = std::string(to_string(KeyExchange::kP256));
-  } else if (negotiated.group == "SECP384R1") {
-    out.key_exchange = std::string(to_string(KeyExchange::kP384));
-  } else {
-    out.key_exchange = negotiated.group;  // X25519 is spelt alike
-  }
-  return out;
+  return TlsParameters{negotiated.cipher_suite, rpc::key_exchange_name(negotiated.group)};
 }
 
 }  // namespace

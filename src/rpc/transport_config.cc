@@ -83,6 +83,15 @@ wire::FrameLimits frame_limits(const RpcConfig& config) {
 
 namespace {
 
+// Each KeyExchange and the name GnuTLS gives its group.
+struct GroupName {
+  KeyExchange group;
+  std::string_view gnutls;
+};
+constexpr GroupName kGroupNames[] = {{KeyExchange::kX25519, "X25519"},
+                                     {KeyExchange::kP256, "SECP256R1"},
+                                     {KeyExchange::kP384, "SECP384R1"}};
+
 // RpcConfig::with_key_exchange as GnuTLS group names, in the same order.
 Result<std::vector<std::string>> tls_groups(const RpcConfig& config) {
   if (config.key_exchange().empty()) {
@@ -90,28 +99,27 @@ Result<std::vector<std::string>> tls_groups(const RpcConfig& config) {
   }
   std::vector<std::string> names;
   for (const KeyExchange group : config.key_exchange()) {
-    std::string name;
-    switch (group) {
-      case KeyExchange::kX25519:
-        name = "X25519";
-        break;
-      case KeyExchange::kP256:
-        name = "SECP256R1";
-        break;
-      case KeyExchange::kP384:
-        name = "SECP384R1";
-        break;
+    const auto* known = std::find_if(std::begin(kGroupNames), std::end(kGroupNames),
+                                     [group](const GroupName& g) { return g.group == group; });
+    if (known == std::end(kGroupNames)) {
+      return RpcError::config("with_key_exchange: unknown key-exchange group");
     }
-    if (name.empty()) return RpcError::config("with_key_exchange: unknown key-exchange group");
-    if (std::find(names.begin(), names.end(), name) != names.end()) {
+    if (std::find(names.begin(), names.end(), known->gnutls) != names.end()) {
       return RpcError::config("with_key_exchange: " + std::string(to_string(group)) + " is listed twice");
     }
-    names.push_back(std::move(name));
+    names.emplace_back(known->gnutls);
   }
   return names;
 }
 
 }  // namespace
+
+std::string key_exchange_name(std::string_view gnutls_group) {
+  for (const GroupName& known : kGroupNames) {
+    if (known.gnutls == gnutls_group) return std::string(to_string(known.group));
+  }
+  return std::string(gnutls_group);
+}
 
 Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const RpcConfig& config) {
   RPCNET_TRY(validate_limits(config));

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "quic/tls.h"
 #include "quic/transport_settings.h"
@@ -17,6 +19,9 @@ quic::TransportSettings transport_settings(const RpcConfig& config);
 quic::AdmissionLimits admission_limits(const RpcConfig& config);
 wire::FrameLimits frame_limits(const RpcConfig& config);
 Result<std::shared_ptr<const quic::TlsCredentials>> server_credentials(const RpcConfig& config);
+// A GnuTLS group name as KeyExchange's to_string spells it ("SECP256R1" -> "P-256"); a name
+// rpcnet does not configure comes back unchanged.
+std::string key_exchange_name(std::string_view gnutls_group);
 Result<std::shared_ptr<const quic::TlsCredentials>> client_credentials(const RpcConfig& config,
                                                                        const SocketAddress& server);
 
