@@ -21,6 +21,8 @@ if(NOT NGTCP2_FOUND)
     "libngtcp2-crypto-gnutls-dev from the official bookworm-backports suite.")
 endif()
 pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls>=3.7.2)
+# HTTP/2 framing for the gRPC-compatible TCP listener (src/h2): nghttp2's sans-I/O session API.
+pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2>=1.52)
 
 # Standalone Asio (libasio-dev) is header-only. Clang does not detect coroutine support in
 # Asio 1.22 by itself, hence the two explicit coroutine defines. ASIO_DISABLE_STD_ALIGNED_ALLOC:

@@ -11,7 +11,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config make
-  libgnutls28-dev
+  libgnutls28-dev libnghttp2-dev
   libasio-dev libcli11-dev nlohmann-json3-dev
   libprotobuf-dev libprotoc-dev protobuf-compiler
   libgtest-dev libgmock-dev googletest libbenchmark-dev
@@ -24,6 +24,8 @@ packages=(
 # the tool operators use. Its wireshark-common asks whether non-root users may capture: preseeded
 # to "no" below, so the install never prompts.
 packages+=(tshark)
+# The gRPC-over-HTTP/2 interop tests (tests/interop) call rpcnet from a stock Python gRPC client.
+packages+=(python3-grpcio python3-grpc-tools)
 ngtcp2_packages=(libngtcp2-dev libngtcp2-crypto-gnutls-dev)
 ngtcp2_minimum=1.4
 

@@ -72,6 +72,13 @@ class CallContext {
   // Subject DN of the client's verified certificate under mutual TLS, otherwise "".
   const std::string& peer_identity() const noexcept { return peer_identity_; }
 
+  // Metadata sent back with the call's status (gRPC's trailing metadata), success or error;
+  // the caller reads it from ClientCall / ResponseStream::trailer_metadata(). Set it before the
+  // handler returns. Counts against the client's max_header_size and metadata limits.
+  //   context.trailer_metadata().emplace_back("cost-units", "3");
+  Metadata& trailer_metadata() noexcept { return trailer_metadata_; }
+  const Metadata& trailer_metadata() const noexcept { return trailer_metadata_; }
+
   // Library use: marks the call cancelled.
   void mark_cancelled() noexcept { cancelled_.store(true, std::memory_order_release); }
 
@@ -82,6 +89,7 @@ class CallContext {
   std::chrono::steady_clock::time_point deadline_;
   SocketAddress peer_;
   std::string peer_identity_;
+  Metadata trailer_metadata_;
   std::atomic<bool> cancelled_{false};
 };
 

@@ -162,6 +162,9 @@ class RpcClient {
   std::uint64_t next_request_id() const noexcept;
   // False once the connection closed (idle timeout, server shutdown, close()).
   bool is_connected() const noexcept;
+  // The transport connect() chose (RpcConfig::with_transport): kQuic, or kHttp2 when it fell
+  // back to gRPC over TCP.
+  Transport transport() const noexcept;
   // True when the connection's TLS handshake resumed an earlier session.
   bool resumed_session() const noexcept;
   // What the connection's TLS 1.3 handshake agreed on, e.g. {"TLS_AES_128_GCM_SHA256", "X25519"}

@@ -57,6 +57,18 @@ enum class KeyExchange : unsigned char { kX25519, kP256, kP384 };
 // "X25519", "P-256", "P-384".
 std::string_view to_string(KeyExchange group) noexcept;
 
+// What carries a client's calls: rpcnet's protocol over QUIC, or gRPC over HTTP/2 + TLS on TCP
+// (for networks that block UDP; the server needs RpcConfig::with_grpc_over_tcp).
+enum class Transport : unsigned char { kQuic, kHttp2 };
+// "QUIC", "HTTP/2".
+std::string_view to_string(Transport transport) noexcept;
+// Which transports RpcClient::connect may use (RpcConfig::with_transport).
+enum class TransportChoice : unsigned char {
+  kAuto,       // QUIC; HTTP/2 too when QUIC has not connected within the fallback delay
+  kQuicOnly,
+  kHttp2Only,
+};
+
 class RpcConfig {
  public:
   RpcConfig(std::string_view cert_path, std::string_view bind_address);
@@ -87,6 +99,22 @@ class RpcConfig {
   // the handshake (kTls on the client). An empty list is a kConfig error at bind() / connect().
   // RpcClient::tls_parameters() says which group a connection used.
   RpcConfig& with_key_exchange(std::vector<KeyExchange> groups);
+  // Server: also serve gRPC over HTTP/2 + TLS 1.3 (ALPN "h2") on TCP, so stock gRPC clients in
+  // any language can call the same handlers (doc/interop.md). `port` unset: the TCP port with
+  // the number the UDP endpoint got (with an OS-picked UDP port, one free for both is chosen);
+  // 0: any free TCP port; else that port. RpcServer::grpc_address() says where. The same
+  // certificate, limits, interceptors, metrics and health apply. Default: off.
+  RpcConfig& with_grpc_over_tcp(std::optional<std::uint16_t> port = std::nullopt);
+  // Client: the transports connect() may use. kAuto (the default) races them the way RFC 8305
+  // races address families: QUIC starts at once; if its handshake has not completed within the
+  // fallback delay (or it failed sooner), a TCP + TLS connection to the same address and port
+  // starts too, and whichever connects first carries the calls (the other is abandoned).
+  // RpcClient::transport() says which; calls, streaming, deadlines, cancellation and errors
+  // behave the same on both. Over HTTP/2 the calls are gRPC calls: the server must have
+  // with_grpc_over_tcp on that port.
+  RpcConfig& with_transport(TransportChoice choice);
+  // Client: how long kAuto gives QUIC alone before starting TCP as well. Default: 250 ms.
+  RpcConfig& with_fallback_delay(std::chrono::milliseconds delay);
   // Server: event loops (threads) serving connections. Default: 0 = one per core.
   RpcConfig& with_event_loops(std::size_t loops);
   // Server: threads running handlers registered with register_blocking. Default: 2.
@@ -185,6 +213,11 @@ class RpcConfig {
   std::size_t max_header_size() const noexcept { return max_header_size_; }
   std::uint64_t max_concurrent_streams() const noexcept { return max_concurrent_streams_; }
   std::size_t event_loops() const noexcept { return event_loops_; }
+  bool grpc_over_tcp() const noexcept { return grpc_over_tcp_; }
+  TransportChoice transport() const noexcept { return transport_; }
+  std::chrono::milliseconds fallback_delay() const noexcept { return fallback_delay_; }
+  // The TCP port asked for with with_grpc_over_tcp (unset: the UDP port's number).
+  std::optional<std::uint16_t> grpc_port() const noexcept { return grpc_port_; }
   std::size_t worker_threads() const noexcept { return worker_threads_; }
   std::size_t max_udp_payload() const noexcept { return max_udp_payload_; }
   bool session_resumption() const noexcept { return session_resumption_; }
@@ -230,6 +263,10 @@ class RpcConfig {
   std::size_t max_header_size_ = 16u << 10;
   std::uint64_t max_concurrent_streams_ = 1024;
   std::size_t event_loops_ = 0;
+  bool grpc_over_tcp_ = false;
+  TransportChoice transport_ = TransportChoice::kAuto;
+  std::chrono::milliseconds fallback_delay_{250};
+  std::optional<std::uint16_t> grpc_port_;
   std::size_t worker_threads_ = 2;
   std::size_t max_udp_payload_ = 0;
   bool session_resumption_ = true;

@@ -95,6 +95,11 @@ struct ServerStats {
   std::uint64_t blocking_calls_queued = 0;    // now waiting for a worker thread
   std::uint64_t blocking_calls_rejected = 0;  // max_queued_blocking_calls reached
   std::uint64_t blocking_calls_skipped = 0;   // cancelled before a worker started them
+  // gRPC over HTTP/2 on TCP (RpcConfig::with_grpc_over_tcp): connections accepted, open now,
+  // and refused at max_connections (which counts them apart from QUIC connections).
+  std::uint64_t grpc_connections_accepted = 0;
+  std::uint64_t grpc_connections_open = 0;
+  std::uint64_t grpc_refused_connection_limit = 0;
 };
 
 class RpcServer {
@@ -134,6 +139,8 @@ class RpcServer {
   Result<SocketAddress> bind();
   // The bound address, once bind() succeeded.
   std::optional<SocketAddress> socket_addr() const;
+  // Where gRPC over HTTP/2 + TLS is served on TCP (RpcConfig::with_grpc_over_tcp), once bound.
+  std::optional<SocketAddress> grpc_address() const;
   // Where GET /metrics is served (RpcConfig::with_metrics_address), once bind() succeeded.
   std::optional<SocketAddress> metrics_address() const;
 

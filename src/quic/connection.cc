@@ -466,6 +466,13 @@ bool Connection::quotes_own_packet(std::span<const std::uint8_t> quoted) const {
   return vc.dcidlen == dcid->datalen && std::memcmp(vc.dcid, dcid->data, dcid->datalen) == 0;
 }
 
+asio::awaitable<Result<std::shared_ptr<transport::CallStream>>> Connection::open_call_stream(
+    asio::cancellation_slot cancel) {
+  auto opened = co_await open_stream(cancel);
+  if (!opened) co_return std::move(opened).error();
+  co_return std::shared_ptr<transport::CallStream>(std::move(*opened));
+}
+
 NegotiatedTls Connection::negotiated_tls() const {
   if (session_ == nullptr || !handshake_completed_) return {};
   return TlsCredentials::negotiated(session_);

@@ -23,7 +23,6 @@
 #include <vector>
 
 #include "quic/endpoint_counters.h"
-#include "quic/memory_budget.h"
 #include "quic/stream.h"
 #include "quic/tls.h"
 #include "quic/transport_settings.h"
@@ -35,12 +34,15 @@
 #include "runtime/timer.h"
 #include "runtime/memory_network.h"
 #include "runtime/udp_socket.h"
+#include "transport/call_stream.h"
 
 struct ngtcp2_conn;
 struct ngtcp2_path;
 struct gnutls_session_int;
 
 namespace rpcnet::quic {
+
+using transport::MemoryBudget;
 
 class Connection;
 
@@ -81,63 +83,68 @@ struct ConnectionStats {
   std::uint64_t icmp_reports_ignored = 0;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public transport::CallConnection,
+                         public transport::ClientConnection,
+                         public std::enable_shared_from_this<Connection> {
  public:
   enum class Role : std::uint8_t { kClient, kServer };
   enum class State : std::uint8_t { kHandshaking, kOpen, kClosing, kDraining, kFinished };
 
-  ~Connection();
+  ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   const asio::any_io_executor& executor() const noexcept { return executor_; }
   // The clock this connection's timestamps and timers use (TransportSettings::clock).
-  const runtime::Clock& clock() const noexcept { return settings_.clock; }
+  const runtime::Clock& clock() const noexcept override { return settings_.clock; }
   Role role() const noexcept { return role_; }
   State state() const noexcept { return state_; }
-  bool is_open() const noexcept { return state_ == State::kOpen; }
+  bool is_open() const noexcept override { return state_ == State::kOpen; }
   // Why the connection closed (or failed to open); set once state() leaves kOpen.
-  const std::optional<RpcError>& close_error() const noexcept { return close_error_; }
-  const SocketAddress& remote_address() const noexcept { return remote_; }
+  const std::optional<RpcError>& close_error() const noexcept override { return close_error_; }
+  const SocketAddress& remote_address() const noexcept override { return remote_; }
   // The address this side sends from (a client's socket, the server's port).
   SocketAddress local_address() const;
   // Distinguished name of the peer's verified certificate, or "" without one (no mTLS).
-  std::string peer_certificate_subject() const;
+  std::string peer_certificate_subject() const override;
   ConnectionStats stats() const;
   // Server: from the first Initial to the completed handshake; 0 until it completed.
   std::uint64_t handshake_duration_ns() const noexcept { return handshake_duration_ns_; }
   // True when the TLS handshake resumed an earlier session (a ticket from SessionCache).
-  bool resumed() const;
+  bool resumed() const override;
   // The cipher suite and key-exchange group the handshake agreed on (empty before it completes).
-  NegotiatedTls negotiated_tls() const;
+  NegotiatedTls negotiated_tls() const override;
   // The largest UDP payload this connection sends now: grows as path-MTU discovery confirms
   // larger datagrams (udp_payload.h). Readable from any thread.
-  std::size_t max_udp_payload() const noexcept {
+  std::size_t max_udp_payload() const noexcept override {
     return path_max_udp_payload_.load(std::memory_order_relaxed);
   }
 
   // Opens a bidirectional stream, waiting while the peer's stream limit is reached.
   // Errors: kConnection when the connection is not open; kCancelled when cancelled.
   asio::awaitable<Result<std::shared_ptr<Stream>>> open_stream(asio::cancellation_slot cancel = {});
+  // open_stream() for a caller that sees streams through the transport seam.
+  asio::awaitable<Result<std::shared_ptr<transport::CallStream>>> open_call_stream(
+      asio::cancellation_slot cancel) override;
 
   // Server: receives every stream the peer opens (called from a posted handler).
   void set_stream_acceptor(std::function<void(std::shared_ptr<Stream>)> acceptor) {
     acceptor_ = std::move(acceptor);
   }
   // Called once when the connection stops being usable (posted), with close_error().
-  void set_close_handler(std::function<void(const RpcError&)> handler) {
+  void set_close_handler(std::function<void(const RpcError&)> handler) override {
     close_handler_ = std::move(handler);
   }
 
   // Sends CONNECTION_CLOSE with an application error code and fails all streams.
-  void close(std::uint64_t app_code, std::string_view reason);
+  void close(std::uint64_t app_code, std::string_view reason) override;
 
-  // What this connection's peer makes us hold (see memory_budget.h). Loop-local.
-  MemoryBudget& budget() noexcept { return budget_; }
+  // What this connection's peer makes us hold (see transport/memory_budget.h). Loop-local.
+  MemoryBudget& budget() noexcept override { return budget_; }
   // A stream of this connection was reset for exceeding the budget. After
   // TransportSettings::budget_resets_before_close of them the peer is abusing the limit rather
   // than tripping over it, and the connection is closed with budget_close_code.
-  void note_budget_reset();
+  void note_budget_reset() override;
 
   // Client: completes when the handshake succeeds (and, if the server asked for a client
   // certificate, when the server confirmed it), or fails with kTls / kConnection.

@@ -25,13 +25,14 @@
 #include "rpcnet/result.h"
 #include "runtime/fair_share.h"
 #include "runtime/notifier.h"
+#include "transport/call_stream.h"
 
 namespace rpcnet::quic {
 
 class Connection;
 
-// The abort handler's code when the whole connection went away rather than the one stream.
-inline constexpr std::uint64_t kAbortConnectionClosed = UINT64_MAX;
+using transport::kAbortConnectionClosed;
+using transport::StreamChunk;
 
 // The most one read() hands out (unless a single STREAM frame was larger). Bounds the work one
 // reader does per chunk, and keeps receive buffers below glibc's mmap threshold, so they are
@@ -44,25 +45,12 @@ inline constexpr std::size_t kReceiveChunkBytes = 64u << 10;
 // full chunks per yield.
 inline constexpr std::size_t kReadFairShareBytes = 256u << 10;
 
-struct StreamChunk {
-  enum class Status : std::uint8_t {
-    kData,              // `data` (possibly empty) and, when `fin`, the end of the peer's data
-    kReset,             // the peer reset its sending side with `reset_code`
-    kConnectionClosed,  // the connection is gone; see Connection::close_error()
-    kCancelled,         // the read was cancelled (Asio per-operation cancellation)
-  };
-  Status status = Status::kData;
-  Bytes data;
-  bool fin = false;
-  std::uint64_t reset_code = 0;
-};
-
-class Stream : public std::enable_shared_from_this<Stream> {
+class Stream final : public transport::CallStream, public std::enable_shared_from_this<Stream> {
  public:
   Stream(Connection* connection, std::int64_t id) : connection_(connection), id_(id) {}
   // Returns what the stream still has charged to its connection's budget. Whoever holds a
   // stream also holds its connection (the RPC call co-owns both), so the connection outlives it.
-  ~Stream();
+  ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -72,7 +60,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // order. After fin, further reads return fin again. Yields to the loop after every
   // kReadFairShareBytes handed out without suspending.
   // `cancel` (when connected) cancels the wait instead of the coroutine's own slot.
-  asio::awaitable<StreamChunk> read(asio::cancellation_slot cancel = {});
+  asio::awaitable<StreamChunk> read(asio::cancellation_slot cancel = {}) override;
 
   // Queues `head` then `body` (either may be empty; two parts spare a copy of large payloads)
   // and the FIN when `fin`. Completes once the stream has room for more.
@@ -81,23 +69,23 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // RESOURCE_EXHAUSTED when the bytes do not fit the connection's memory budget (the stream is
   // then reset).
   asio::awaitable<Result<void>> write(Bytes head, Bytes body, bool fin,
-                                      asio::cancellation_slot cancel = {});
+                                      asio::cancellation_slot cancel = {}) override;
 
   // RESET_STREAM + STOP_SENDING with `code`: abandons both directions.
-  void reset(std::uint64_t code);
+  void reset(std::uint64_t code) override;
   // STOP_SENDING with `code`: we will not read the rest.
-  void stop_reading(std::uint64_t code);
+  void stop_reading(std::uint64_t code) override;
 
   // Called (posted to the loop) once when the peer aborts the stream: a RESET_STREAM, or a
   // STOP_SENDING discovered while writing. Lets a call cancel work nobody waits for.
-  void set_abort_handler(std::function<void(std::uint64_t code)> handler) {
+  void set_abort_handler(std::function<void(std::uint64_t code)> handler) override {
     abort_handler_ = std::move(handler);
   }
 
   bool write_closed() const noexcept { return tx_shut_ || tx_fin_queued_; }
-  bool detached() const noexcept { return connection_ == nullptr; }
+  bool detached() const noexcept override { return connection_ == nullptr; }
   // A read() would complete at once (data, FIN or reset waiting, or the connection gone).
-  bool readable() const noexcept {
+  bool readable() const noexcept override {
     return !rx_chunks_.empty() || rx_fin_ || rx_reset_.has_value() || connection_ == nullptr;
   }
 

@@ -98,6 +98,32 @@ int store_ticket_hook(gnutls_session_t session, unsigned, unsigned when, unsigne
   return 0;
 }
 
+// Stream sessions: rejects a ClientHello that carried no ALPN. The server offers exactly one
+// protocol and GnuTLS selects only from the server's list, so any selection is that protocol.
+int require_stream_alpn_hook(gnutls_session_t session, unsigned, unsigned when, unsigned,
+                             const gnutls_datum_t*) {
+  if (when != GNUTLS_HOOK_POST) return 0;
+  gnutls_datum_t selected{};
+  if (gnutls_alpn_get_selected_protocol(session, &selected) != 0 || selected.size == 0) {
+    return GNUTLS_E_NO_APPLICATION_PROTOCOL;
+  }
+  return 0;
+}
+
+// SNI carries DNS names only; an IP literal is still verified against the certificate's IP
+// subjectAltNames (the verification data, not SNI, does that).
+void set_server_name_indication(gnutls_session_t session, const std::string& server_name) {
+  const bool is_ip = server_name.find_first_not_of("0123456789.") == std::string::npos ||
+                     server_name.find(':') != std::string::npos;
+  if (!server_name.empty() && !is_ip) {
+    gnutls_server_name_set(session, GNUTLS_NAME_DNS, server_name.data(), server_name.size());
+  }
+}
+
+// GnuTLS stores a protocol name in a fixed 32-byte slot and refuses names that fill it (RFC 7301
+// would allow 255 bytes); checked first so the error names the protocol.
+constexpr std::size_t kMaxAlpnLength = 31;
+
 }  // namespace
 
 void TlsCredentials::send_session_ticket(gnutls_session_t session) {
@@ -255,6 +281,80 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
     }
   }
   return session;
+}
+
+Result<gnutls_session_t> TlsCredentials::new_stream_session(bool server,
+                                                            const std::string& alpn) const {
+  if (server != server_) {
+    return RpcError::config(server ? "a TLS server session needs server credentials (for_server)"
+                                   : "a TLS client session needs client credentials (for_client)");
+  }
+  if (alpn.empty()) return RpcError::config("the ALPN protocol of a TLS stream session is empty");
+  if (alpn.size() > kMaxAlpnLength) {
+    return RpcError::config("ALPN protocol \"" + alpn + "\" is longer than " +
+                            std::to_string(kMaxAlpnLength) + " bytes");
+  }
+  gnutls_session_t session = nullptr;
+  // No tickets issued: stream sessions do not resume (yet). A client still accepts a ticket a
+  // server sends, and drops it with the session.
+  const unsigned flags =
+      (server_ ? GNUTLS_SERVER | GNUTLS_NO_TICKETS : GNUTLS_CLIENT) | GNUTLS_NONBLOCK;
+  if (gnutls_init(&session, flags) != 0) return RpcError::tls("gnutls_init failed");
+  const auto fail = [&](const char* what) -> Result<gnutls_session_t> {
+    gnutls_deinit(session);
+    return RpcError::tls(what);
+  };
+  if (gnutls_priority_set(session, priority_) != 0) return fail("cannot set TLS priorities");
+  if (gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, credentials_) != 0) {
+    return fail("cannot set TLS credentials");
+  }
+  // The owner of the byte stream enforces the handshake deadline; GnuTLS's own wall-clock
+  // timeout would fail a sans-I/O session between two calls.
+  gnutls_handshake_set_timeout(session, 0);
+  sync_gnutls_log();
+  if (key_log_) attach_key_log(session);
+
+  gnutls_datum_t protocol{reinterpret_cast<unsigned char*>(const_cast<char*>(alpn.data())),
+                          static_cast<unsigned>(alpn.size())};
+  if (server_) {
+    if (gnutls_alpn_set_protocols(session, &protocol, 1,
+                                  GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE) != 0) {
+      return fail("cannot set the ALPN protocol");
+    }
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_POST,
+                                       require_stream_alpn_hook);
+    if (require_client_cert_) {
+      gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+      gnutls_session_set_verify_cert2(session, by_value_->verify_data,
+                                      by_value_->verify_elements, 0);
+    }
+  } else {
+    if (gnutls_alpn_set_protocols(session, &protocol, 1, GNUTLS_ALPN_MANDATORY) != 0) {
+      return fail("cannot set the ALPN protocol");
+    }
+    set_server_name_indication(session, server_name_);
+    // GnuTLS verifies nothing unless asked: chain, name and the serverAuth purpose.
+    gnutls_session_set_verify_cert2(session, by_value_->verify_data,
+                                    by_value_->verify_elements, 0);
+  }
+  return session;
+}
+
+std::string TlsCredentials::peer_certificate_subject(gnutls_session_t session) {
+  unsigned count = 0;
+  const gnutls_datum_t* certs = gnutls_certificate_get_peers(session, &count);
+  if (certs == nullptr || count == 0) return {};
+  gnutls_x509_crt_t crt = nullptr;
+  if (gnutls_x509_crt_init(&crt) != 0) return {};
+  std::string subject;
+  gnutls_datum_t dn{};
+  if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+      gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+    subject.assign(reinterpret_cast<const char*>(dn.data), dn.size);
+    gnutls_free(dn.data);
+  }
+  gnutls_x509_crt_deinit(crt);
+  return subject;
 }
 
 std::string describe_handshake_failure(gnutls_session_t session, unsigned alert) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "rpcnet/result.h"
+#include "transport/call_stream.h"
 
 // GnuTLS's handle types are pointers to these (gnutls_session_t, gnutls_certificate_credentials_t,
 // gnutls_priority_t); naming the tags keeps <gnutls/gnutls.h> out of every includer.
@@ -39,11 +40,7 @@ struct ServerTlsOptions {
   std::vector<std::string> groups = kDefaultGroups;
 };
 
-// What a completed handshake agreed on, by IANA / GnuTLS names.
-struct NegotiatedTls {
-  std::string cipher_suite;  // e.g. TLS_AES_128_GCM_SHA256
-  std::string group;         // e.g. X25519, SECP256R1
-};
+using transport::NegotiatedTls;
 
 struct ClientTlsOptions {
   std::string trust_path;   // PEM CA (or the server's own certificate) to verify the server with
@@ -69,6 +66,18 @@ class TlsCredentials {
   // Creates a session configured for QUIC (ngtcp2_crypto_gnutls) with these credentials.
   // `conn_ref` must outlive the session. Errors: kTls.
   Result<gnutls_session_int*> new_session(void* conn_ref) const;
+
+  // Creates a session for TLS 1.3 over a byte stream (TCP; see tls_stream.h) with these
+  // credentials: the same certificates, priorities, verification and key log as new_session,
+  // with `alpn` as the one mandatory protocol, and none of the QUIC setup (no ngtcp2_crypto, no
+  // transport parameters, no session tickets). `server` must match the side these credentials
+  // were made for. The caller owns the session (gnutls_deinit) and sets its transport (push and
+  // pull functions). Errors: kConfig for the wrong side or an empty or over-long `alpn`; kTls.
+  Result<gnutls_session_int*> new_stream_session(bool server, const std::string& alpn) const;
+
+  // The subject DN of the certificate the peer of `session` presented (RFC 4514 form, e.g.
+  // "CN=client"); empty when it presented none.
+  static std::string peer_certificate_subject(gnutls_session_int* session);
 
   // Server: sends the session ticket a client needs to resume (after the handshake completed).
   static void send_session_ticket(gnutls_session_int* session);

@@ -41,7 +41,7 @@ struct TransportSettings {
   // sans-I/O tests see the same sizes on every machine.
   std::function<std::optional<std::size_t>(const sockaddr*)> route_mtu;
 
-  // What one connection may make us hold (memory_budget.h), and how many streams reset for
+  // What one connection may make us hold (transport/memory_budget.h), and how many streams reset for
   // exceeding it a connection gets before it is closed.
   std::size_t connection_memory = 64u << 20;
   std::uint32_t budget_resets_before_close = 8;

@@ -2,15 +2,24 @@
 #include <asio/detached.hpp>
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <system_error>
 
+#include "quic/connection.h"
 #include "rpc/client_call.h"
+#include "rpc/grpc/grpc_connection.h"
 #include "rpc/method_metrics.h"
 #include "rpc/read_single.h"
 #include "rpc/transport_config.h"
 #include "rpc/wire/codes.h"
 #include "rpcnet/testing/in_memory_network.h"
 #include "runtime/memory_network.h"
+#include "runtime/notifier.h"
+#include "base/logging.h"
+#include "rpcnet/metrics.h"
 
 namespace rpcnet {
 
@@ -41,17 +50,19 @@ asio::awaitable<Result<T>> cancellation_as_error(asio::awaitable<Result<T>> inne
   co_return RpcError::cancelled();
 }
 
-TlsParameters tls_parameters_of(const quic::NegotiatedTls& negotiated) {
+TlsParameters tls_parameters_of(const transport::NegotiatedTls& negotiated) {
   return TlsParameters{negotiated.cipher_suite, rpc::key_exchange_name(negotiated.group)};
 }
 
 }  // namespace
 
 ClientShared::ClientShared(asio::any_io_executor executor,
-                           std::shared_ptr<quic::Connection> connection, const RpcConfig& config)
+                           std::shared_ptr<transport::ClientConnection> connection,
+                           const RpcConfig& config, Transport transport)
     : executor_(std::move(executor)),
       loop_thread_(std::this_thread::get_id()),
       connection_(std::move(connection)),
+      transport_(transport),
       limits_(rpc::frame_limits(config)),
       default_timeout_(config.default_timeout()),
       remote_(connection_->remote_address()),
@@ -143,7 +154,7 @@ asio::awaitable<Result<void>> ClientCallState::start(std::string_view method, Me
     report_end(&error);
     co_return error;
   }
-  auto opened = co_await client_->connection().open_stream(write_signal_.slot());
+  auto opened = co_await client_->connection().open_call_stream(write_signal_.slot());
   if (local_failure_) {
     if (opened) (*opened)->reset(static_cast<std::uint64_t>(StreamErrorCode::kCancelled));
     ended_ = true;
@@ -265,16 +276,16 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
       }
       co_return end_call(event);
     }
-    quic::StreamChunk chunk = co_await stream_->read(read_signal_.slot());
+    transport::StreamChunk chunk = co_await stream_->read(read_signal_.slot());
     switch (chunk.status) {
-      case quic::StreamChunk::Status::kData:
+      case transport::StreamChunk::Status::kData:
         if (!chunk.data.empty()) core_.on_data(chunk.data);
         if (chunk.fin) core_.on_fin();
         break;
-      case quic::StreamChunk::Status::kReset:
+      case transport::StreamChunk::Status::kReset:
         core_.on_reset(chunk.reset_code);
         break;
-      case quic::StreamChunk::Status::kConnectionClosed:
+      case transport::StreamChunk::Status::kConnectionClosed:
         if (!local_failure_) {
           ended_ = true;
           end_error_ = connection_error();
@@ -282,7 +293,7 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
           co_return *end_error_;
         }
         break;
-      case quic::StreamChunk::Status::kCancelled:
+      case transport::StreamChunk::Status::kCancelled:
         if (!local_failure_) local_failure_ = RpcError::cancelled();
         break;
     }
@@ -470,6 +481,127 @@ const Metadata& ClientCall::trailer_metadata() const { return state_->trailer_me
 
 RpcClient::RpcClient(std::shared_ptr<ClientShared> shared) : shared_(std::move(shared)) {}
 
+namespace {
+
+using ConnectResult = Result<std::shared_ptr<transport::ClientConnection>>;
+
+asio::awaitable<ConnectResult> connect_quic(SocketAddress server, RpcConfig config,
+                                            std::shared_ptr<const quic::TlsCredentials> credentials,
+                                            std::optional<SocketAddress> local) {
+  Result<std::shared_ptr<quic::Connection>> connection = RpcError::connection("not connected");
+  if (config.network()) {
+    auto port = config.network()->implementation().open(local.value_or(SocketAddress(server.address(), 0)));
+    if (!port) co_return std::move(port).error();
+    connection = co_await quic::Connection::connect(std::move(*port), server, std::move(credentials),
+                                                    rpc::transport_settings(config));
+  } else {
+    connection = co_await quic::Connection::connect(server, std::move(credentials),
+                                                    rpc::transport_settings(config), local);
+  }
+  if (!connection) co_return std::move(connection).error();
+  co_return std::shared_ptr<transport::ClientConnection>(std::move(*connection));
+}
+
+// gRPC over HTTP/2 + TLS on TCP, within the connect timeout.
+asio::awaitable<ConnectResult> connect_http2(SocketAddress server, RpcConfig config,
+                                             std::shared_ptr<const quic::TlsCredentials> credentials) {
+  using namespace asio::experimental::awaitable_operators;
+  const std::string authority = config.server_name().empty() ? to_string(server) : config.server_name();
+  asio::steady_timer expiry(co_await asio::this_coro::executor, config.connect_timeout());
+  // Both named before the co_await: GCC 12 mishandles temporaries in co_await expressions.
+  auto connecting = grpc_compat::GrpcConnection::connect(server, std::move(credentials), authority,
+                                                         rpc::grpc_limits(config));
+  auto expiring = expiry.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  auto raced = co_await (std::move(connecting) || std::move(expiring));
+  if (raced.index() == 1) {
+    co_return RpcError::connection("TCP + TLS connection to " + to_string(server) + " not established within " +
+                                   std::to_string(config.connect_timeout().count()) + " ms");
+  }
+  auto connected = std::move(std::get<0>(raced));
+  if (!connected) co_return std::move(connected).error();
+  co_return std::shared_ptr<transport::ClientConnection>(std::move(*connected));
+}
+
+// Happy eyeballs between the transports (RFC 8305's racing, applied to QUIC and TCP): QUIC
+// first; TCP as well once the fallback delay passed or QUIC failed; the first to connect wins and
+// the other, if it connects later, is closed.
+struct TransportRace {
+  std::optional<ConnectResult> quic;
+  std::optional<ConnectResult> http2;
+  bool delay_passed = false;
+  bool decided = false;
+  runtime::Notifier changed;
+};
+
+asio::awaitable<void> run_attempt(std::shared_ptr<TransportRace> race, bool is_quic,
+                                  asio::awaitable<ConnectResult> attempt) {
+  ConnectResult result = co_await std::move(attempt);
+  if (race->decided) {
+    // Lost the race (or the caller gave up): nobody will use this connection.
+    if (result) (*result)->close(static_cast<std::uint64_t>(wire::ConnectionCloseCode::kNoError), "not needed");
+    co_return;
+  }
+  (is_quic ? race->quic : race->http2) = std::move(result);
+  race->changed.notify();
+}
+
+struct Chosen {
+  std::shared_ptr<transport::ClientConnection> connection;
+  Transport transport;
+};
+
+asio::awaitable<Result<Chosen>> race_transports(SocketAddress server, RpcConfig config,
+                                                std::shared_ptr<const quic::TlsCredentials> credentials,
+                                                std::optional<SocketAddress> local) {
+  auto executor = co_await asio::this_coro::executor;
+  auto race = std::make_shared<TransportRace>();
+  asio::co_spawn(executor, run_attempt(race, true, connect_quic(server, config, credentials, local)),
+                 asio::detached);
+  asio::steady_timer delay(executor, config.fallback_delay());
+  delay.async_wait([race](std::error_code error) {
+    if (error) return;
+    race->delay_passed = true;
+    race->changed.notify();
+  });
+  bool http2_started = false;
+  for (;;) {
+    if (race->quic && *race->quic) {
+      race->decided = true;
+      co_return Chosen{std::move(**race->quic), Transport::kQuic};
+    }
+    if (race->http2 && *race->http2) {
+      race->decided = true;
+      RPCNET_LOG(kRpc, kInfo, "connected over HTTP/2: QUIC did not connect in time",
+                 {{"peer", to_string(server)},
+                  {"reason", race->quic ? race->quic->error().message()
+                                        : "no QUIC handshake within " +
+                                              std::to_string(config.fallback_delay().count()) + " ms"}});
+      co_return Chosen{std::move(**race->http2), Transport::kHttp2};
+    }
+    if (!http2_started && (race->delay_passed || race->quic)) {
+      http2_started = true;
+      asio::co_spawn(executor, run_attempt(race, false, connect_http2(server, config, credentials)),
+                     asio::detached);
+      continue;
+    }
+    if (race->quic && race->http2) {
+      // Both failed: QUIC's reason, unless TCP got as far as TLS (a certificate problem, say),
+      // which says more than a UDP timeout.
+      race->decided = true;
+      if (race->http2->error().kind() == ErrorKind::kTls && race->quic->error().kind() != ErrorKind::kTls) {
+        co_return race->http2->error();
+      }
+      co_return race->quic->error();
+    }
+    if (co_await race->changed.async_wait(asio::use_awaitable) == runtime::WakeReason::kCancelled) {
+      race->decided = true;
+      co_return RpcError::cancelled("connect cancelled");
+    }
+  }
+}
+
+}  // namespace
+
 asio::awaitable<Result<RpcClient>> RpcClient::connect(SocketAddress server, RpcConfig config) {
   auto credentials = rpc::client_credentials(config, server);
   if (!credentials) co_return std::move(credentials).error();
@@ -484,19 +616,28 @@ asio::awaitable<Result<RpcClient>> RpcClient::connect(SocketAddress server, RpcC
     }
     if (!bind->address().is_unspecified() || bind->port() != 0) local = *bind;
   }
-  Result<std::shared_ptr<quic::Connection>> connection = RpcError::connection("not connected");
-  if (config.network()) {
-    auto port = config.network()->implementation().open(local.value_or(SocketAddress(server.address(), 0)));
-    if (!port) co_return std::move(port).error();
-    connection = co_await quic::Connection::connect(std::move(*port), server, std::move(*credentials),
-                                                    rpc::transport_settings(config));
+  // An in-memory network has no TCP: QUIC only.
+  const TransportChoice choice = config.network() ? TransportChoice::kQuicOnly : config.transport();
+  Result<Chosen> chosen = RpcError::connection("not connected");
+  if (choice == TransportChoice::kQuicOnly) {
+    auto connection = co_await connect_quic(server, config, std::move(*credentials), local);
+    if (connection) chosen = Chosen{std::move(*connection), Transport::kQuic};
+    else chosen = std::move(connection).error();
+  } else if (choice == TransportChoice::kHttp2Only) {
+    auto connection = co_await connect_http2(server, config, std::move(*credentials));
+    if (connection) chosen = Chosen{std::move(*connection), Transport::kHttp2};
+    else chosen = std::move(connection).error();
   } else {
-    connection = co_await quic::Connection::connect(server, std::move(*credentials),
-                                                    rpc::transport_settings(config), local);
+    chosen = co_await race_transports(server, config, std::move(*credentials), local);
   }
-  if (!connection) co_return std::move(connection).error();
+  if (!chosen) co_return std::move(chosen).error();
+  config.metrics_registry()
+      .counter("rpcnet_client_connections_total", "Client connections established, by transport.",
+               {{"transport", chosen->transport == Transport::kQuic ? "quic" : "http2"}})
+      .inc();
   auto executor = co_await asio::this_coro::executor;
-  co_return RpcClient(std::make_shared<ClientShared>(executor, std::move(*connection), config));
+  co_return RpcClient(std::make_shared<ClientShared>(executor, std::move(chosen->connection), config,
+                                                     chosen->transport));
 }
 
 namespace detail {
@@ -623,6 +764,7 @@ bool RpcClient::is_connected() const noexcept { return shared_->connected(); }
 bool RpcClient::resumed_session() const noexcept { return shared_->resumed(); }
 const TlsParameters& RpcClient::tls_parameters() const noexcept { return shared_->tls(); }
 std::size_t RpcClient::max_udp_payload() const noexcept { return shared_->connection().max_udp_payload(); }
+Transport RpcClient::transport() const noexcept { return shared_->transport(); }
 const SocketAddress& RpcClient::remote_address() const noexcept { return shared_->remote(); }
 void RpcClient::close() { shared_->close(); }
 

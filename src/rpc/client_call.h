@@ -19,7 +19,7 @@
 #include <optional>
 #include <thread>
 
-#include "quic/connection.h"
+#include "transport/call_stream.h"
 #include "rpc/core/call_core.h"
 #include "rpc/interceptor_chain.h"
 #include "rpc/wire/frame.h"
@@ -32,14 +32,16 @@ namespace rpcnet::detail {
 
 class ClientShared {
  public:
-  ClientShared(asio::any_io_executor executor, std::shared_ptr<quic::Connection> connection,
-               const RpcConfig& config);
+  ClientShared(asio::any_io_executor executor,
+               std::shared_ptr<transport::ClientConnection> connection, const RpcConfig& config,
+               Transport transport);
   // Closes the connection (from any thread).
   ~ClientShared();
 
   bool on_loop() const noexcept { return std::this_thread::get_id() == loop_thread_; }
   const asio::any_io_executor& executor() const noexcept { return executor_; }
-  quic::Connection& connection() const noexcept { return *connection_; }
+  transport::ClientConnection& connection() const noexcept { return *connection_; }
+  Transport transport() const noexcept { return transport_; }
   const wire::FrameLimits& limits() const noexcept { return limits_; }
   std::chrono::milliseconds timeout_for(const CallOptions& options) const noexcept {
     return options.timeout.value_or(default_timeout_);
@@ -60,7 +62,8 @@ class ClientShared {
   asio::any_io_executor executor_;
   std::thread::id loop_thread_;
   // Co-owned by the connection's receive-loop coroutine until the connection finishes.
-  std::shared_ptr<quic::Connection> connection_;
+  std::shared_ptr<transport::ClientConnection> connection_;
+  Transport transport_;
   wire::FrameLimits limits_;
   std::chrono::milliseconds default_timeout_;
   SocketAddress remote_;
@@ -116,7 +119,7 @@ class ClientCallState : public std::enable_shared_from_this<ClientCallState>,
   std::shared_ptr<ClientShared> client_;  // co-owned by every RpcClient copy and call
   wire::CallKind kind_;
   std::chrono::milliseconds timeout_;
-  std::shared_ptr<quic::Stream> stream_;  // co-owned by the connection until QUIC closes it
+  std::shared_ptr<transport::CallStream> stream_;  // co-owned by the connection until it closes
   rpc::ClientCallCore core_;
   void on_deadline() override;
 

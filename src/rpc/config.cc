@@ -47,6 +47,30 @@ RpcConfig& RpcConfig::with_max_concurrent_streams(std::uint64_t streams) {
   max_concurrent_streams_ = streams;
   return *this;
 }
+std::string_view to_string(Transport transport) noexcept {
+  switch (transport) {
+    case Transport::kQuic: return "QUIC";
+    case Transport::kHttp2: return "HTTP/2";
+  }
+  return "unknown";
+}
+
+RpcConfig& RpcConfig::with_transport(TransportChoice choice) {
+  transport_ = choice;
+  return *this;
+}
+
+RpcConfig& RpcConfig::with_fallback_delay(std::chrono::milliseconds delay) {
+  fallback_delay_ = delay;
+  return *this;
+}
+
+RpcConfig& RpcConfig::with_grpc_over_tcp(std::optional<std::uint16_t> port) {
+  grpc_over_tcp_ = true;
+  grpc_port_ = port;
+  return *this;
+}
+
 RpcConfig& RpcConfig::with_event_loops(std::size_t loops) {
   event_loops_ = loops;
   return *this;

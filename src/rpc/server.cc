@@ -68,6 +68,7 @@ ServerState::~ServerState() {
   metrics.reset();                     // 0. no scrape reads the state from here on
   if (workers) workers->join();        // 1. blocking handlers finish before their frames go
   if (runtime) runtime->shutdown();    // 2. threads joined, pending frames destroyed, loops alive
+  grpc_listener.reset();               //    its acceptor belongs to the first loop
   registry.clear();                    // 3. handlers (and what they captured) while services live
   loops.clear();                       // 4. endpoints and connections
   runtime.reset();                     // 5. the loops themselves
@@ -155,9 +156,13 @@ asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace,
   }
   // 1. Refuse new connections and calls; health watches end cleanly (they would otherwise hold
   // the grace period open).
-  co_await on_each_loop([](ServerLoop& loop) {
+  co_await on_each_loop([this](ServerLoop& loop) {
     loop.refusing = true;
     loop.endpoint->stop_accepting();
+    if (grpc_listener && &loop == loops.front().get()) grpc_listener->stop();
+    for (auto& [raw, connection] : loop.grpc_connections) {
+      if (auto alive = connection.lock()) alive->stop_accepting();
+    }
   });
   health.close_watches();
   // 2. Let calls in flight finish within the grace period. No call starts from here on, so the
@@ -172,6 +177,11 @@ asio::awaitable<void> ServerState::shutdown(std::chrono::milliseconds grace,
     }
     loop.endpoint->close_all(static_cast<std::uint64_t>(wire::ConnectionCloseCode::kShutdown),
                              "server shutting down");
+    const auto grpc_connections = std::move(loop.grpc_connections);
+    loop.grpc_connections.clear();
+    for (const auto& [raw, connection] : grpc_connections) {
+      if (auto alive = connection.lock()) alive->close_now();
+    }
   });
   // 4. Give cancelled handlers a bounded moment to unwind, then stop the sockets.
   co_await wait_drained(kUnwindLimit);
@@ -207,8 +217,8 @@ void ServerState::accept(ServerLoop& loop, const std::shared_ptr<quic::Connectio
 // ---- ServerCall -----------------------------------------------------------------------------------
 
 ServerCall::ServerCall(ServerState& server, ServerLoop& loop,
-                       std::shared_ptr<quic::Connection> connection,
-                       std::shared_ptr<quic::Stream> stream)
+                       std::shared_ptr<transport::CallConnection> connection,
+                       std::shared_ptr<transport::CallStream> stream)
     : server_(server),
       loop_(loop),
       connection_(std::move(connection)),
@@ -228,13 +238,13 @@ ServerCall::~ServerCall() {
 }
 
 void ServerCall::spawn(ServerState& server, ServerLoop& loop,
-                       std::shared_ptr<quic::Connection> connection,
-                       std::shared_ptr<quic::Stream> stream) {
+                       std::shared_ptr<transport::CallConnection> connection,
+                       std::shared_ptr<transport::CallStream> stream) {
   auto call = std::make_shared<ServerCall>(server, loop, std::move(connection), std::move(stream));
   call->stream_->set_abort_handler([weak = std::weak_ptr<ServerCall>(call)](std::uint64_t code) {
     auto self = weak.lock();
     if (!self) return;
-    if (code == quic::kAbortConnectionClosed) {
+    if (code == transport::kAbortConnectionClosed) {
       self->cancel(RpcError::connection("connection closed"), StreamErrorCode::kCancelled);
     } else if (code == code_of(StreamErrorCode::kResourceExhausted)) {
       // Our own stream gave up: the peer made it hold more than the connection's budget.
@@ -313,23 +323,23 @@ asio::awaitable<std::optional<rpc::InboundEvent>> ServerCall::next_event() {
       // Only a header that did not come with the stream's first bytes needs a timer.
       loop_.deadlines->add(*this, connection_->clock().now() + server_.config.header_timeout());
     }
-    quic::StreamChunk chunk = co_await stream_->read();
+    transport::StreamChunk chunk = co_await stream_->read();
     switch (chunk.status) {
-      case quic::StreamChunk::Status::kData:
+      case transport::StreamChunk::Status::kData:
         if (!chunk.data.empty()) core_.on_data(chunk.data);
         if (chunk.fin) core_.on_fin();
         if (!sync_budget()) co_return std::nullopt;
         break;
-      case quic::StreamChunk::Status::kReset:
+      case transport::StreamChunk::Status::kReset:
         cancel(chunk.reset_code == code_of(StreamErrorCode::kDeadlineExceeded)
                    ? RpcError::timeout("client deadline exceeded")
                    : RpcError::cancelled("cancelled by the client"),
                StreamErrorCode::kCancelled);
         co_return std::nullopt;
-      case quic::StreamChunk::Status::kConnectionClosed:
+      case transport::StreamChunk::Status::kConnectionClosed:
         cancel(RpcError::connection("connection closed"), StreamErrorCode::kCancelled);
         co_return std::nullopt;
-      case quic::StreamChunk::Status::kCancelled:
+      case transport::StreamChunk::Status::kCancelled:
         co_return std::nullopt;
     }
   }
@@ -406,12 +416,21 @@ asio::awaitable<Result<void>> ServerCall::write_response(Bytes message) {
   co_return ok();
 }
 
+std::optional<Bytes> ServerCall::ok_trailer_with_metadata() const {
+  if (!context_ || context_->trailer_metadata().empty()) return std::nullopt;
+  wire::Trailer trailer;
+  trailer.metadata = context_->trailer_metadata();
+  return trailer_frame(trailer);
+}
+
 asio::awaitable<void> ServerCall::respond_error(const RpcError& error) {
   if (answered_) co_return;
   answered_ = true;
   if (observed()) final_error_ = error;
   loop_.deadlines->remove(*this);
-  (void)co_await stream_->write(trailer_frame(rpc::trailer_for(error)), {}, true);
+  wire::Trailer trailer = rpc::trailer_for(error);
+  if (context_) trailer.metadata = context_->trailer_metadata();
+  (void)co_await stream_->write(trailer_frame(trailer), {}, true);
   if (!requests_done_) stream_->stop_reading(code_of(StreamErrorCode::kNoError));
 }
 
@@ -428,7 +447,8 @@ asio::awaitable<void> ServerCall::respond_unary(Result<Bytes> result) {
   answered_ = true;
   loop_.deadlines->remove(*this);
   if (observed()) tally_.response(response.size());
-  const Bytes& trailer = ok_trailer_frame();
+  const std::optional<Bytes> with_metadata = ok_trailer_with_metadata();
+  const Bytes& trailer = with_metadata ? *with_metadata : ok_trailer_frame();
   auto parts = rpc::encode_message_parts(std::move(response));
   if (parts.body.empty()) {
     // The common small response: message and status in one buffer, one STREAM frame with FIN.
@@ -448,7 +468,7 @@ asio::awaitable<void> ServerCall::respond_streaming(Result<void> result) {
   if (answered_) co_return;
   answered_ = true;
   loop_.deadlines->remove(*this);
-  (void)co_await stream_->write(Bytes(ok_trailer_frame()), {}, true);
+  (void)co_await stream_->write(ok_trailer_with_metadata().value_or(ok_trailer_frame()), {}, true);
   if (!requests_done_) stream_->stop_reading(code_of(StreamErrorCode::kNoError));
 }
 
@@ -734,6 +754,34 @@ Result<SocketAddress> bind_sockets(ServerState& st, const SocketAddress& address
 
 }  // namespace
 
+namespace {
+
+// With the gRPC listener: the TCP port is taken first, then the UDP endpoint's. When both are
+// OS-picked and must share a number, a TCP port whose UDP twin is taken is given back and
+// another tried.
+Result<SocketAddress> bind_with_grpc(ServerState& st, const SocketAddress& address,
+                                     const std::shared_ptr<const quic::TlsCredentials>& tls,
+                                     const quic::TransportSettings& transport) {
+  constexpr int kAttempts = 16;
+  const std::optional<std::uint16_t> tcp_port = st.config.grpc_port();
+  const bool pick_both = !tcp_port && address.port() == 0;
+  Result<SocketAddress> bound = RpcError::config("no port pair found");
+  for (int attempt = 0; attempt < (pick_both ? kAttempts : 1); ++attempt) {
+    const std::uint16_t wanted = tcp_port ? *tcp_port : address.port();
+    auto reserved = detail::ReservedTcpPort::listen(SocketAddress(address.address(), wanted));
+    if (!reserved) return std::move(reserved).error();
+    SocketAddress udp = address;
+    if (!tcp_port) udp.port(reserved->port());
+    bound = bind_sockets(st, udp, tls, transport);
+    if (!bound) continue;
+    st.grpc_listener = std::make_unique<detail::GrpcListener>(st, std::move(*reserved), tls);
+    return bound;
+  }
+  return bound;
+}
+
+}  // namespace
+
 Result<SocketAddress> RpcServer::bind() {
   ServerState& st = *state_;
   MutexLock lock(st.lifecycle_mutex);
@@ -752,8 +800,17 @@ Result<SocketAddress> RpcServer::bind() {
   st.metrics = std::move(*metrics);
 
   st.clock = transport.clock;
-  auto bound = st.config.network() ? bind_in_memory(st, *address, *tls, transport)
-                                   : bind_sockets(st, *address, *tls, transport);
+  Result<SocketAddress> bound = RpcError::config("not bound");
+  if (st.config.network()) {
+    bound = st.config.grpc_over_tcp()
+                ? Result<SocketAddress>(RpcError::config(
+                      "with_grpc_over_tcp needs real sockets, not an in-memory network"))
+                : bind_in_memory(st, *address, *tls, transport);
+  } else if (st.config.grpc_over_tcp()) {
+    bound = bind_with_grpc(st, *address, *tls, transport);
+  } else {
+    bound = bind_sockets(st, *address, *tls, transport);
+  }
   if (!bound) {
     st.metrics.reset();  // a later bind() starts them again
     return bound;
@@ -764,6 +821,12 @@ Result<SocketAddress> RpcServer::bind() {
 
 
 std::optional<SocketAddress> RpcServer::socket_addr() const { return state_->bound; }
+
+std::optional<SocketAddress> RpcServer::grpc_address() const {
+  MutexLock lock(state_->lifecycle_mutex);
+  if (!state_->grpc_listener) return std::nullopt;
+  return state_->grpc_listener->local_address();
+}
 
 namespace {
 
@@ -784,6 +847,9 @@ Result<void> start_serving(RpcServer& server, ServerState& st) {
   for (const auto& [method, handler] : *methods) st.mark_serving(method);
   for (auto& loop : st.loops) {
     asio::post(loop->executor, [endpoint = loop->endpoint] { endpoint->start(); });
+  }
+  if (st.grpc_listener) {
+    asio::post(st.loops.front()->executor, [listener = st.grpc_listener.get()] { listener->start(); });
   }
   return ok();
 }
@@ -868,6 +934,11 @@ ServerStats ServerState::stats() const {
     stats.forwards_dropped += get(counters.forwards_dropped);
   }
   if (shared) stats.handshakes_in_progress = shared->admission.handshakes();
+  if (grpc_listener) {
+    stats.grpc_connections_accepted = grpc_listener->accepted();
+    stats.grpc_connections_open = grpc_listener->open();
+    stats.grpc_refused_connection_limit = grpc_listener->refused();
+  }
   stats.blocking_calls_queued = blocking_queued.load(std::memory_order_relaxed);
   stats.blocking_calls_rejected = blocking_rejected.load(std::memory_order_relaxed);
   stats.blocking_calls_skipped = blocking_skipped.load(std::memory_order_relaxed);

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -21,6 +22,8 @@
 #include "quic/connection.h"
 #include "quic/server_endpoint.h"
 #include "rpc/core/call_core.h"
+#include "rpc/grpc/grpc_connection.h"
+#include "rpc/grpc_listener.h"
 #include "rpc/handler_registry.h"
 #include "rpc/method_metrics.h"
 #include "rpc/interceptor_chain.h"
@@ -30,6 +33,7 @@
 #include "rpcnet/thread_annotations.h"
 #include "runtime/deadline_queue.h"
 #include "runtime/event.h"
+#include "transport/call_stream.h"
 
 namespace rpcnet::detail {
 
@@ -43,6 +47,9 @@ struct ServerLoop {
   rpc::HandlerCache handlers;              // loop-local
   bool refusing = false;                   // loop-local: shutting down, new calls are refused
   std::unordered_set<ServerCall*> calls;   // loop-local: calls in flight
+  // Loop-local: the gRPC listener's connections on this loop (they own themselves).
+  std::unordered_map<grpc_compat::GrpcConnection*, std::weak_ptr<grpc_compat::GrpcConnection>>
+      grpc_connections;
   std::unique_ptr<runtime::DeadlineQueue> deadlines;  // loop-local: the calls' deadlines
   alignas(64) std::atomic<std::int64_t> active_calls{0};
   std::atomic<std::uint64_t> calls_started{0};
@@ -97,6 +104,7 @@ class ServerState {
   bool shutdown_requested RPCNET_GUARDED_BY(lifecycle_mutex) = false;  // shutdown() ran once
   std::atomic<bool> shutting_down{false};
   std::vector<std::unique_ptr<ServerLoop>> loops;
+  std::unique_ptr<GrpcListener> grpc_listener;  // with RpcConfig::with_grpc_over_tcp
   runtime::Clock clock;  // TransportSettings::clock: real, or the in-memory network's
   std::shared_ptr<quic::ServerShared> shared;  // admission, connection-ID directory, secrets
   std::unique_ptr<asio::thread_pool> workers;
@@ -124,16 +132,17 @@ class ServerState {
 // references, so a call ends when its coroutine does.
 class ServerCall : public std::enable_shared_from_this<ServerCall>, private runtime::DeadlineEntry {
  public:
-  ServerCall(ServerState& server, ServerLoop& loop, std::shared_ptr<quic::Connection> connection,
-             std::shared_ptr<quic::Stream> stream);
+  ServerCall(ServerState& server, ServerLoop& loop,
+             std::shared_ptr<transport::CallConnection> connection,
+             std::shared_ptr<transport::CallStream> stream);
   ~ServerCall();
   ServerCall(const ServerCall&) = delete;
   ServerCall& operator=(const ServerCall&) = delete;
 
   // Starts serving on the loop, with the call's cancellation signal bound to the coroutine.
   static void spawn(ServerState& server, ServerLoop& loop,
-                    std::shared_ptr<quic::Connection> connection,
-                    std::shared_ptr<quic::Stream> stream);
+                    std::shared_ptr<transport::CallConnection> connection,
+                    std::shared_ptr<transport::CallStream> stream);
 
   // ServerStream's operations.
   asio::awaitable<Result<std::optional<Bytes>>> read_request();
@@ -156,6 +165,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, private runt
   // Ends the call with an error status (once; later calls do nothing).
   asio::awaitable<void> respond_error(const RpcError& error);
   asio::awaitable<void> respond_unary(Result<Bytes> result);
+  // The OK status trailer frame when the handler set trailer metadata (else ok_trailer_frame()).
+  std::optional<Bytes> ok_trailer_with_metadata() const;
   asio::awaitable<void> respond_streaming(Result<void> result);
   void arm_deadline(std::chrono::microseconds timeout);
   // Runs the server's interceptors' on_start; the error of one that rejected the call.
@@ -170,8 +181,8 @@ class ServerCall : public std::enable_shared_from_this<ServerCall>, private runt
   ServerState& server_;
   ServerLoop& loop_;
   // Both co-owned with the endpoint / connection; holding them keeps the call's I/O valid.
-  std::shared_ptr<quic::Connection> connection_;
-  std::shared_ptr<quic::Stream> stream_;
+  std::shared_ptr<transport::CallConnection> connection_;
+  std::shared_ptr<transport::CallStream> stream_;
   rpc::ServerCallCore core_;
   wire::CallKind kind_ = wire::CallKind::kUnary;
   std::optional<CallContext> context_;

@@ -76,6 +76,26 @@ quic::AdmissionLimits admission_limits(const RpcConfig& config) {
   return limits;
 }
 
+grpc_compat::ConnectionLimits grpc_limits(const RpcConfig& config) {
+  grpc_compat::ConnectionLimits limits;
+  limits.session.max_concurrent_streams = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(config.max_concurrent_streams(), INT32_MAX));
+  // HPACK counts 32 bytes per field on top of its name and value; the call header made from the
+  // fields is then held to max_header_size and the metadata limits by the call core.
+  limits.session.max_header_list_bytes = static_cast<std::uint32_t>(std::min<std::size_t>(
+      config.max_header_size() + 32 * (config.max_metadata_entries() + 16), UINT32_MAX));
+  // As for QUIC: what the windows let a client send unread stays within half the budget.
+  limits.session.connection_window = static_cast<std::uint32_t>(
+      std::min<std::size_t>(config.max_connection_memory() / 2, INT32_MAX));
+  limits.session.stream_window = std::min<std::uint32_t>(1u << 20, limits.session.connection_window);
+  limits.memory_budget = config.max_connection_memory();
+  limits.handshake_timeout = config.header_timeout();
+  limits.idle_timeout = config.idle_timeout();
+  limits.stream_send_buffer = transport_settings(config).stream_send_buffer;
+  limits.frames = frame_limits(config);
+  return limits;
+}
+
 wire::FrameLimits frame_limits(const RpcConfig& config) {
   return wire::FrameLimits{config.max_message_size(), config.max_header_size(),
                            config.max_metadata_entries(), config.max_metadata_bytes()};

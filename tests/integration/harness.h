@@ -66,13 +66,27 @@ inline const Certificates& certificates() {
   return certs;
 }
 
+// The suites that run over both transports are built twice: as they are (QUIC), and with
+// RPCNET_TEST_OVER_HTTP2 defined, where every server also serves gRPC over TCP and every client
+// connects over HTTP/2 only (RpcConfig::with_transport), so the same tests check that calls,
+// streaming, deadlines, cancellation and errors behave alike on both.
+#ifdef RPCNET_TEST_OVER_HTTP2
+inline constexpr bool kOverHttp2 = true;
+#else
+inline constexpr bool kOverHttp2 = false;
+#endif
+
 inline RpcConfig server_config() {
   const auto& c = certificates().main;
-  return RpcConfig(c.server_cert, "127.0.0.1:0").with_key_path(c.server_key).with_event_loops(2);
+  RpcConfig config = RpcConfig(c.server_cert, "127.0.0.1:0").with_key_path(c.server_key).with_event_loops(2);
+  if (kOverHttp2) config.with_grpc_over_tcp();
+  return config;
 }
 
 inline RpcConfig client_config() {
-  return RpcConfig(certificates().main.ca_cert, "127.0.0.1:0").with_server_name("localhost");
+  RpcConfig config = RpcConfig(certificates().main.ca_cert, "127.0.0.1:0").with_server_name("localhost");
+  if (kOverHttp2) config.with_transport(TransportChoice::kHttp2Only);
+  return config;
 }
 
 // Runs `task` on `runtime` and waits at most `limit` for it; a hang fails the test instead of

@@ -25,12 +25,19 @@ inline std::string transport_name(const ::testing::TestParamInfo<Transport>& inf
   return info.param == Transport::kLoopback ? "Loopback" : "InMemory";
 }
 
-// Instantiates a TEST_P suite over both transports.
+// Instantiates a TEST_P suite over both transports (over HTTP/2, loopback only: an in-memory
+// network has no TCP).
+#ifdef RPCNET_TEST_OVER_HTTP2
+#define RPCNET_OVER_BOTH_TRANSPORTS(suite)                                                      \
+  INSTANTIATE_TEST_SUITE_P(, suite, ::testing::Values(::rpcnet::testing::Transport::kLoopback), \
+                           ::rpcnet::testing::transport_name)
+#else
 #define RPCNET_OVER_BOTH_TRANSPORTS(suite)                                                      \
   INSTANTIATE_TEST_SUITE_P(, suite,                                                             \
                            ::testing::Values(::rpcnet::testing::Transport::kLoopback,           \
                                              ::rpcnet::testing::Transport::kInMemory),          \
                            ::rpcnet::testing::transport_name)
+#endif
 
 class TransportServer {
  public:

@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <cstddef>
 
-namespace rpcnet::quic {
+namespace rpcnet::transport {
 
 class MemoryBudget {
  public:
@@ -37,4 +37,4 @@ class MemoryBudget {
   std::size_t used_ = 0;
 };
 
-}  // namespace rpcnet::quic
+}  // namespace rpcnet::transport
