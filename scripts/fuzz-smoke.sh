@@ -23,7 +23,8 @@ build_dir="$root/build/fuzz"
 
 all_targets=(fuzz_frame_decoder fuzz_call_header fuzz_trailer fuzz_server_call_core
              fuzz_client_call_core fuzz_gossip_decoder fuzz_server_endpoint fuzz_traceparent
-             fuzz_http_request fuzz_exposition_parser fuzz_reflection_request fuzz_h2_session)
+             fuzz_http_request fuzz_exposition_parser fuzz_reflection_request fuzz_h2_session
+             fuzz_grpc_adapter)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 if [ "${FUZZ_NO_BUILD:-0}" != "1" ]; then

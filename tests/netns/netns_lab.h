@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -97,6 +98,15 @@ class Lab {
                               std::to_string(percent) + " drop"));
   }
   bool clear_rules(int i) { return sh(in(name(i), "nft flush chain inet rpcnet in")); }
+  // Drops every `protocol` ("udp" or "tcp") packet member `i` receives for its port `port`:
+  // the sender hears nothing (a firewall that silently blocks UDP, say).
+  bool drop_port(int i, const std::string& protocol, std::uint16_t port) {
+    return sh(in(name(i), "nft add rule inet rpcnet in " + protocol + " dport " + std::to_string(port) + " drop"));
+  }
+  // Refuses them instead: each is answered with an ICMP port unreachable.
+  bool reject_port(int i, const std::string& protocol, std::uint16_t port) {
+    return sh(in(name(i), "nft add rule inet rpcnet in " + protocol + " dport " + std::to_string(port) + " reject"));
+  }
 
   // A socket created inside namespace `ns` (it stays there; the calling thread does not move):
   // how the test itself plays a host of the lab. -1 on failure. `setup` runs in the namespace
@@ -125,5 +135,21 @@ class Lab {
   int members_;
   bool ok_ = false;
 };
+
+// Runs `make` on a thread that first enters network namespace `ns`, and returns what it made (a
+// default-constructed value when the namespace cannot be entered). Sockets opened and threads
+// started there (a server's loops, a Runtime's) stay in `ns`.
+template <class F>
+auto made_in(const std::string& ns, F make) -> decltype(make()) {
+  decltype(make()) made{};
+  std::thread([&] {
+    const int target = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0) return;
+    const bool entered = ::setns(target, CLONE_NEWNET) == 0;
+    ::close(target);
+    if (entered) made = make();
+  }).join();
+  return made;
+}
 
 }  // namespace rpcnet::netns

@@ -259,8 +259,10 @@ int run_director(const DirectorOptions& options) {
   client_config.rpc = RpcConfig(options.certs + "/ca.pem", "0.0.0.0:0").with_server_name("localhost");
   auto client = std::make_shared<cluster::ClusterClient>(registry, client_config, client_loop.executor(0));
 
-  RpcServer server(RpcConfig(options.certs + "/server.pem", options.rpc)
-                       .with_key_path(options.certs + "/server-key.pem"));
+  RpcConfig server_config = RpcConfig(options.certs + "/server.pem", options.rpc)
+                                .with_key_path(options.certs + "/server-key.pem");
+  if (options.grpc_over_tcp) server_config.with_grpc_over_tcp();
+  RpcServer server(std::move(server_config));
   const std::string filter = options.filter;
   // compute: routed to a worker; idempotent, so failures of a worker are retried elsewhere.
   server.register_method("compute", [client, filter](Bytes request) -> asio::awaitable<Result<Bytes>> {
@@ -287,8 +289,10 @@ int run_director(const DirectorOptions& options) {
   }
   Runtime runtime(1);
   auto serving = asio::co_spawn(runtime.executor(0), server.serve(), asio::use_future);
+  const auto grpc = server.grpc_address();
   print_line("ready id=" + options.node.id + " rpc=" + to_string(*bound) +
-             " gossip=" + to_string(cluster->advertised_address()));
+             " gossip=" + to_string(cluster->advertised_address()) +
+             (grpc ? " grpc=" + to_string(*grpc) : std::string()));
   std::thread reporter;
   if (options.report_ms > 0) {
     reporter = std::thread([client, &done, period = std::chrono::milliseconds(options.report_ms)] {

@@ -220,7 +220,7 @@ int run_cluster_demo(const ClusterDemoOptions& options) {
             << "  certificates and cluster key: " << dir.string() << " (removed at the end)\n\n";
   std::cout.flush();
 
-  Process director({exe, "director", "--id", "director", "--certs", certs_dir});
+  Process director({exe, "director", "--id", "director", "--certs", certs_dir, "--grpc-over-tcp"});
   auto ready = director.wait_line([](const std::string& l) { return l.rfind("ready ", 0) == 0; }, 10s);
   if (!ready) {
     std::cerr << "cluster-demo: the director did not start\n";
@@ -256,7 +256,25 @@ int run_cluster_demo(const ClusterDemoOptions& options) {
       return 1;
     }
   }
-  std::cout << "director discovered worker-1, worker-2 and worker-3 through gossip\n\n";
+  std::cout << "director discovered worker-1, worker-2 and worker-3 through gossip\n";
+  // The same server also speaks gRPC over HTTP/2 + TLS on TCP: what a client uses where UDP is
+  // blocked, and what stock gRPC clients in other languages call.
+  {
+    const std::string grpc_address = field(ready_line, "grpc");
+    Runtime runtime(1);
+    auto over_http2 = runtime.block_on([&]() -> asio::awaitable<Result<Bytes>> {
+      auto address = parse_socket_address(director_rpc);
+      if (!address) co_return address.error();
+      auto client = co_await RpcClient::connect(
+          *address, RpcConfig(certs->ca_cert, "0.0.0.0:0").with_server_name("localhost").with_transport(TransportChoice::kHttp2Only));
+      if (!client) co_return client.error();
+      CallOptions call_options;
+      call_options.timeout = 5s;
+      co_return co_await client->call("compute", Bytes(64, 1), call_options);
+    }());
+    std::cout << "a compute call over gRPC (HTTP/2 + TLS, TCP " << grpc_address << "): "
+              << (over_http2 ? "ok" : "failed: " + over_http2.error().message()) << "\n\n";
+  }
 
   auto load = Load::start(director_rpc, certs->ca_cert, options.concurrency);
   if (!load) {

@@ -65,6 +65,7 @@ struct DirectorOptions {
   std::string strategy = "p2c";
   std::string filter = "role=worker";
   int report_ms = 0;  // > 0: print per-worker routing counters this often
+  bool grpc_over_tcp = false;  // also serve gRPC over HTTP/2 + TLS on TCP (same port number)
 };
 int run_director(const DirectorOptions& options);
 

@@ -87,6 +87,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   director_cmd->add_option("--report-ms", director.report_ms, "Print routing counters this often (0: never)");
+  director_cmd->add_flag("--grpc-over-tcp", director.grpc_over_tcp,
+                         "Also serve gRPC over HTTP/2 + TLS on TCP, on the RPC port's number");
 
   rpcnet::tool::LoadOptions load;
   CLI::App* load_cmd = app.add_subcommand("load", "Call a director's `compute` concurrently until `stop` on stdin");

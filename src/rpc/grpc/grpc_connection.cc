@@ -17,6 +17,8 @@ namespace {
 
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadBufferBytes = 64u << 10;
+// Ciphertext waiting for the socket past which the connection stops reading (see read_loop).
+constexpr std::size_t kMaxUnsentBytes = 4u << 20;
 // HTTP/2 error codes (RFC 9113 §7).
 constexpr std::uint32_t kHttp2NoError = 0x0;
 constexpr std::uint32_t kHttp2InternalError = 0x2;
@@ -511,6 +513,7 @@ void GrpcConnection::finish(RpcError reason) {
   socket_.close(ignored);
   writer_.notify();
   handshake_.notify();
+  drained_.notify();
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, stream] : streams) stream->detach();
@@ -583,6 +586,12 @@ asio::awaitable<void> GrpcConnection::read_loop(std::shared_ptr<GrpcConnection> 
   (void)self;  // held by the frame: the connection lives while this loop runs
   Bytes buffer(kReadBufferBytes);
   while (!closed_) {
+    // A peer that sends without reading what we answer (PINGs, SETTINGS, requests) would grow
+    // the write buffer without bound: read on only once it has drained.
+    while (outgoing_.size() + sending_bytes_ > kMaxUnsentBytes && !closed_) {
+      (void)co_await drained_.async_wait(asio::use_awaitable);
+    }
+    if (closed_) break;
     auto [error, n] = co_await socket_.async_read_some(asio::buffer(buffer), kAsTuple);
     if (closed_) break;
     if (error) {
@@ -606,8 +615,11 @@ asio::awaitable<void> GrpcConnection::write_loop(std::shared_ptr<GrpcConnection>
       continue;
     }
     sending.swap(outgoing_);
+    sending_bytes_ = sending.size();
     auto [error, n] = co_await asio::async_write(socket_, asio::buffer(sending), kAsTuple);
     sending.clear();
+    sending_bytes_ = 0;
+    drained_.notify();
     if (error) break;
   }
   finish(close_error_.value_or(RpcError::connection("connection closed")));

@@ -252,7 +252,9 @@ class GrpcConnection final : public transport::CallConnection,
   std::unique_ptr<h2::Session> session_;
   std::unordered_map<std::int32_t, std::shared_ptr<GrpcStream>> streams_;
   Bytes outgoing_;               // ciphertext for the socket
+  std::size_t sending_bytes_ = 0;  // ciphertext the socket is writing now
   runtime::Notifier writer_;
+  runtime::Notifier drained_;    // the reader, woken after each socket write
   runtime::Notifier handshake_;  // client: woken when the handshake completes or fails
   asio::steady_timer expiry_;    // server: handshake, then idle
   std::optional<RpcError> close_error_;
