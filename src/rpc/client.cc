@@ -502,12 +502,14 @@ asio::awaitable<ConnectResult> connect_quic(SocketAddress server, RpcConfig conf
   co_return std::shared_ptr<transport::ClientConnection>(std::move(*connection));
 }
 
-// gRPC over HTTP/2 + TLS on TCP, within the connect timeout.
+// gRPC over HTTP/2 + TLS on TCP, by `deadline` (connect() started then plus the connect
+// timeout: a fallback started later does not extend it).
 asio::awaitable<ConnectResult> connect_http2(SocketAddress server, RpcConfig config,
-                                             std::shared_ptr<const quic::TlsCredentials> credentials) {
+                                             std::shared_ptr<const quic::TlsCredentials> credentials,
+                                             std::chrono::steady_clock::time_point deadline) {
   using namespace asio::experimental::awaitable_operators;
   const std::string authority = config.server_name().empty() ? to_string(server) : config.server_name();
-  asio::steady_timer expiry(co_await asio::this_coro::executor, config.connect_timeout());
+  asio::steady_timer expiry(co_await asio::this_coro::executor, deadline);
   // Both named before the co_await: GCC 12 mishandles temporaries in co_await expressions.
   auto connecting = grpc_compat::GrpcConnection::connect(server, std::move(credentials), authority,
                                                          rpc::grpc_limits(config));
@@ -554,6 +556,7 @@ asio::awaitable<Result<Chosen>> race_transports(SocketAddress server, RpcConfig 
                                                 std::shared_ptr<const quic::TlsCredentials> credentials,
                                                 std::optional<SocketAddress> local) {
   auto executor = co_await asio::this_coro::executor;
+  const auto deadline = std::chrono::steady_clock::now() + config.connect_timeout();
   auto race = std::make_shared<TransportRace>();
   asio::co_spawn(executor, run_attempt(race, true, connect_quic(server, config, credentials, local)),
                  asio::detached);
@@ -580,7 +583,7 @@ asio::awaitable<Result<Chosen>> race_transports(SocketAddress server, RpcConfig 
     }
     if (!http2_started && (race->delay_passed || race->quic)) {
       http2_started = true;
-      asio::co_spawn(executor, run_attempt(race, false, connect_http2(server, config, credentials)),
+      asio::co_spawn(executor, run_attempt(race, false, connect_http2(server, config, credentials, deadline)),
                      asio::detached);
       continue;
     }
@@ -624,7 +627,8 @@ asio::awaitable<Result<RpcClient>> RpcClient::connect(SocketAddress server, RpcC
     if (connection) chosen = Chosen{std::move(*connection), Transport::kQuic};
     else chosen = std::move(connection).error();
   } else if (choice == TransportChoice::kHttp2Only) {
-    auto connection = co_await connect_http2(server, config, std::move(*credentials));
+    auto connection = co_await connect_http2(server, config, std::move(*credentials),
+                                             std::chrono::steady_clock::now() + config.connect_timeout());
     if (connection) chosen = Chosen{std::move(*connection), Transport::kHttp2};
     else chosen = std::move(connection).error();
   } else {

@@ -1,7 +1,7 @@
 // Debian's python3-grpcio, with stubs python3-grpc-tools generates from echo.proto, calls an
 // rpcnet server over its gRPC-compatible listener (tests/interop/python_client.py): all four call
 // kinds, a deadline, a typed error, metadata both ways, cancellation of a stream (observed by the
-// handler here) and 1 MiB messages.
+// handler here), 1 MiB messages, and grpc.health.v1 / grpc.reflection.v1 as gRPC tools call them.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,6 +9,8 @@
 
 #include "echo_service.h"
 #include "integration/harness.h"
+#include "rpcnet/health_service.h"
+#include "rpcnet/reflection.h"
 #include "runtime/child_process.h"
 
 namespace rpcnet::testing {
@@ -22,6 +24,8 @@ TEST(GrpcPythonClient, EveryCaseOfAStockPythonClientPasses) {
   interop::Observed observed;
   LoopbackServer server(server_config().with_grpc_over_tcp());
   interop::register_echo_service(server.server(), observed);
+  enable_health_service(server.server());
+  enable_reflection(server.server());
   server.start();
   const auto address = server.server().grpc_address();
   ASSERT_TRUE(address);
@@ -38,7 +42,8 @@ TEST(GrpcPythonClient, EveryCaseOfAStockPythonClientPasses) {
   ASSERT_EQ(exit_code, 0) << output;
   EXPECT_EQ(lines, (std::vector<std::string>{"ok unary_with_metadata", "ok typed_error", "ok deadline",
                                              "ok server_streaming", "ok client_streaming",
-                                             "ok bidirectional", "ok cancel", "ok big_messages"}));
+                                             "ok bidirectional", "ok cancel", "ok big_messages",
+                                             "ok health", "ok reflection"}));
   // The deadline and the cancellation reached the handlers, as a QUIC reset would.
   EXPECT_TRUE(observed.waits_cancelled.reaches(1));
   EXPECT_TRUE(observed.chats_cancelled.reaches(1));

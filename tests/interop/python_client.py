@@ -110,10 +110,24 @@ def main():
         response = stub.Say(Payload(data=data), timeout=20)
         expect(response.data == data, "1 MiB echo differs (%d bytes back)" % len(response.data))
 
+    def health():
+        # grpc.health.v1 as any gRPC tool calls it: HealthCheckRequest{} -> {status: SERVING}.
+        check = channel.unary_unary("/grpc.health.v1.Health/Check")
+        response = check(b"", timeout=20)
+        expect(response == b"\x08\x01", "health %r" % response)
+
+    def reflection():
+        # grpc.reflection.v1: ServerReflectionRequest{list_services: ""} lists the services.
+        info = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+        responses = list(info(iter([b"\x3a\x00"]), timeout=20))
+        expect(len(responses) == 1, "responses %r" % responses)
+        expect(b"grpc.health.v1.Health" in responses[0], "list_services %r" % responses[0])
+
     cases = [("unary_with_metadata", unary_with_metadata), ("typed_error", typed_error),
              ("deadline", deadline), ("server_streaming", server_streaming),
              ("client_streaming", client_streaming), ("bidirectional", bidirectional),
-             ("cancel", cancel), ("big_messages", big_messages)]
+             ("cancel", cancel), ("big_messages", big_messages), ("health", health),
+             ("reflection", reflection)]
     for name, case in cases:
         if args.case and name not in args.case:
             continue
