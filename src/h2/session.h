@@ -21,7 +21,8 @@
 //    large.
 //  - Everything a peer controls is bounded here: header bytes per block
 //    (SessionLimits::max_header_list_bytes; a larger block resets its stream with
-//    ENHANCE_YOUR_CALM), concurrent streams (nghttp2 refuses extra ones with REFUSED_STREAM),
+//    ENHANCE_YOUR_CALM — but a single value over HPACK's 64 KiB string limit ends the whole
+//    connection with GOAWAY COMPRESSION_ERROR, nghttp2's decoder limit), concurrent streams (nghttp2 refuses extra ones with REFUSED_STREAM),
 //    received DATA (flow control is manual: the window reopens only as the caller consume()s,
 //    so a slow reader stalls its writer), and floods of SETTINGS / PING / RST_STREAM /
 //    CONTINUATION frames (nghttp2's limits; the connection is torn down with a GOAWAY).

@@ -533,6 +533,16 @@ struct TransportRace {
   bool delay_passed = false;
   bool decided = false;
   runtime::Notifier changed;
+  // Cancel an attempt still running once the race is decided: a losing QUIC attempt would go on
+  // sending Initials (and hold its socket and TLS session) until its own connect timeout.
+  asio::cancellation_signal cancel_quic;
+  asio::cancellation_signal cancel_http2;
+
+  void decide() {
+    decided = true;
+    cancel_quic.emit(asio::cancellation_type::terminal);
+    cancel_http2.emit(asio::cancellation_type::terminal);
+  }
 };
 
 asio::awaitable<void> run_attempt(std::shared_ptr<TransportRace> race, bool is_quic,
@@ -559,7 +569,7 @@ asio::awaitable<Result<Chosen>> race_transports(SocketAddress server, RpcConfig 
   const auto deadline = std::chrono::steady_clock::now() + config.connect_timeout();
   auto race = std::make_shared<TransportRace>();
   asio::co_spawn(executor, run_attempt(race, true, connect_quic(server, config, credentials, local)),
-                 asio::detached);
+                 asio::bind_cancellation_slot(race->cancel_quic.slot(), asio::detached));
   asio::steady_timer delay(executor, config.fallback_delay());
   delay.async_wait([race](std::error_code error) {
     if (error) return;
@@ -569,11 +579,11 @@ asio::awaitable<Result<Chosen>> race_transports(SocketAddress server, RpcConfig 
   bool http2_started = false;
   for (;;) {
     if (race->quic && *race->quic) {
-      race->decided = true;
+      race->decide();
       co_return Chosen{std::move(**race->quic), Transport::kQuic};
     }
     if (race->http2 && *race->http2) {
-      race->decided = true;
+      race->decide();
       RPCNET_LOG(kRpc, kInfo, "connected over HTTP/2: QUIC did not connect in time",
                  {{"peer", to_string(server)},
                   {"reason", race->quic ? race->quic->error().message()
@@ -584,20 +594,20 @@ asio::awaitable<Result<Chosen>> race_transports(SocketAddress server, RpcConfig 
     if (!http2_started && (race->delay_passed || race->quic)) {
       http2_started = true;
       asio::co_spawn(executor, run_attempt(race, false, connect_http2(server, config, credentials, deadline)),
-                     asio::detached);
+                     asio::bind_cancellation_slot(race->cancel_http2.slot(), asio::detached));
       continue;
     }
     if (race->quic && race->http2) {
       // Both failed: QUIC's reason, unless TCP got as far as TLS (a certificate problem, say),
       // which says more than a UDP timeout.
-      race->decided = true;
+      race->decide();
       if (race->http2->error().kind() == ErrorKind::kTls && race->quic->error().kind() != ErrorKind::kTls) {
         co_return race->http2->error();
       }
       co_return race->quic->error();
     }
     if (co_await race->changed.async_wait(asio::use_awaitable) == runtime::WakeReason::kCancelled) {
-      race->decided = true;
+      race->decide();
       co_return RpcError::cancelled("connect cancelled");
     }
   }

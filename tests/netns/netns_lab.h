@@ -6,7 +6,9 @@
 // read line by line on a thread, and tests wait for lines with a bound.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <poll.h>
@@ -106,6 +108,36 @@ class Lab {
   // Refuses them instead: each is answered with an ICMP port unreachable.
   bool reject_port(int i, const std::string& protocol, std::uint16_t port) {
     return sh(in(name(i), "nft add rule inet rpcnet in " + protocol + " dport " + std::to_string(port) + " reject"));
+  }
+
+  // Waits until a datagram sent from member `from` arrives at member `to` (re-sent every 100 ms,
+  // for at most `limit`); true once one did. A lab's links come up asynchronously, and what a
+  // member sends in the first moments is lost, its ARP request included, which the kernel
+  // repeats only after a second: a test whose first packets must arrive at once (a race between
+  // transports, say) calls this first.
+  bool wait_for_path(int from, int to, std::chrono::milliseconds limit = std::chrono::seconds(10)) const {
+    sockaddr_in target{};
+    target.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, ip(to).c_str(), &target.sin_addr) != 1) return false;
+    const int receiver = socket_in(name(to), AF_INET, SOCK_DGRAM, 0, [&](int fd) {
+      socklen_t length = sizeof target;
+      return ::bind(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) == 0 &&
+             ::getsockname(fd, reinterpret_cast<sockaddr*>(&target), &length) == 0;
+    });
+    const int sender = socket_in(name(from), AF_INET, SOCK_DGRAM, 0);
+    bool arrived = false;
+    if (receiver >= 0 && sender >= 0) {
+      const auto end = Clock::now() + limit;
+      while (!arrived && Clock::now() < end) {
+        const char probe[] = "probe";
+        (void)::sendto(sender, probe, sizeof probe, 0, reinterpret_cast<const sockaddr*>(&target), sizeof target);
+        pollfd readable{receiver, POLLIN, 0};
+        arrived = ::poll(&readable, 1, 100) == 1;
+      }
+    }
+    if (receiver >= 0) ::close(receiver);
+    if (sender >= 0) ::close(sender);
+    return arrived;
   }
 
   // A socket created inside namespace `ns` (it stays there; the calling thread does not move):

@@ -59,7 +59,8 @@ bool is_printable_ascii(std::string_view value) {
 // rather than breaking the call for every field.
 void append_metadata_fields(const Metadata& metadata, HeaderFields& fields) {
   for (const auto& [key, value] : metadata) {
-    if (!is_valid_metadata_key(key)) continue;
+    // A key naming one of the transport's own fields ("content-type", "te") would replace it.
+    if (!is_valid_metadata_key(key) || is_reserved_request_field(key)) continue;
     if (is_binary_key(key)) {
       fields.emplace_back(key, base64_encode(value));
     } else if (is_printable_ascii(value)) {
@@ -368,6 +369,9 @@ std::optional<wire::Trailer> trailer_from_fields(const HeaderFields& fields) {
 void ResponseDecoder::finish(const wire::Trailer& trailer, Bytes& out) {
   if (finished_) return;
   finished_ = true;
+  // Inside a message cut short, a TRAILER frame would be read as the rest of it: nothing more
+  // is appended, and the call fails on the incomplete frame (INTERNAL).
+  if (!messages_.at_message_boundary()) return;
   wire::append_frame(out, wire::FrameType::kTrailer, wire::encode_trailer(trailer));
 }
 
