@@ -483,21 +483,7 @@ bool Connection::resumed() const {
 }
 
 std::string Connection::peer_certificate_subject() const {
-  if (session_ == nullptr) return {};
-  unsigned count = 0;
-  const gnutls_datum_t* certs = gnutls_certificate_get_peers(session_, &count);
-  if (certs == nullptr || count == 0) return {};
-  gnutls_x509_crt_t crt;
-  if (gnutls_x509_crt_init(&crt) != 0) return {};
-  std::string subject;
-  gnutls_datum_t dn{};
-  if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
-      gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
-    subject.assign(reinterpret_cast<const char*>(dn.data), dn.size);
-    gnutls_free(dn.data);
-  }
-  gnutls_x509_crt_deinit(crt);
-  return subject;
+  return session_ == nullptr ? std::string() : TlsCredentials::peer_certificate_subject(session_);
 }
 
 ConnectionStats Connection::stats() const {

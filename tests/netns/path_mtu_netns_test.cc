@@ -22,20 +22,7 @@ using namespace std::chrono_literals;
 using netns::Lab;
 using netns::sh;
 
-// Runs `make` on a thread that first enters network namespace `ns`, and returns what it made.
-// Sockets opened and threads started there (a server's loops, a Runtime's) stay in `ns`.
-template <class F>
-auto made_in(const std::string& ns, F make) -> decltype(make()) {
-  decltype(make()) made{};
-  std::thread([&] {
-    const int target = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-    if (target < 0) return;
-    const bool entered = ::setns(target, CLONE_NEWNET) == 0;
-    ::close(target);
-    if (entered) made = make();
-  }).join();
-  return made;
-}
+using netns::made_in;
 
 // Member i's veth: its end inside the member (`v<i>a`) and its end on the hub's bridge (`v<i>b`).
 bool set_mtu(const Lab& lab, int member, int inside, int on_bridge) {
