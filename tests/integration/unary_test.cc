@@ -176,6 +176,7 @@ TEST_P(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
     int wrong = 0;
     std::uint64_t ids_used = 0;
     std::uint64_t connections = 0;
+    std::string first_error;
   };
   auto outcome = server_.run([&]() -> asio::awaitable<Outcome> {
     auto client = co_await server_.connect();
@@ -191,7 +192,7 @@ TEST_P(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
         if (reply && to_string(*reply) == text) {
           ++out.ok;
         } else {
-          ++out.wrong;
+          if (out.wrong++ == 0) out.first_error = reply ? "wrong reply" : reply.error().to_string();
         }
         if (++finished == kCalls) all_done.done();
       };
@@ -204,7 +205,7 @@ TEST_P(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
     co_return out;
   }(), std::chrono::seconds(120));
   EXPECT_EQ(outcome.ok, kCalls);
-  EXPECT_EQ(outcome.wrong, 0);
+  EXPECT_EQ(outcome.wrong, 0) << "the first failure: " << outcome.first_error;
   EXPECT_EQ(outcome.ids_used, static_cast<std::uint64_t>(kCalls));
   EXPECT_EQ(outcome.connections, 1u);
 }

@@ -8,6 +8,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "base/logging.h"
 #include "quic/tls_stream.h"
 #include "rpc/wire/codes.h"
 
@@ -96,6 +97,12 @@ void GrpcStream::notify_abort(std::uint64_t code) {
 bool GrpcStream::writer_may_continue() const {
   return connection_ == nullptr || closed_ || id_ == 0 ||
          connection_->session_->queued_bytes(id_) <= connection_->limits_.stream_send_buffer;
+}
+
+void GrpcStream::watch_send_room() {
+  if (watching_send_room_ || connection_ == nullptr) return;
+  watching_send_room_ = true;
+  connection_->send_room_watchers_.push_back(id_);
 }
 
 asio::awaitable<transport::StreamChunk> GrpcStream::read(asio::cancellation_slot cancel) {
@@ -231,6 +238,7 @@ asio::awaitable<Result<void>> GrpcServerStream::write(Bytes head, Bytes body, bo
   // The wait is spelt out in each write: GCC 12 loses `this` when a member coroutine of a class
   // with several bases awaits another member coroutine of its base.
   while (!writer_may_continue()) {
+    watch_send_room();
     if (co_await runtime::wait_with(writer_, cancel) == runtime::WakeReason::kCancelled) {
       co_return RpcError::cancelled();
     }
@@ -357,6 +365,7 @@ asio::awaitable<Result<void>> GrpcClientStream::write(Bytes head, Bytes body, bo
   }
   connection_->flush();
   while (!writer_may_continue()) {
+    watch_send_room();
     if (co_await runtime::wait_with(writer_, cancel) == runtime::WakeReason::kCancelled) {
       co_return RpcError::cancelled();
     }
@@ -507,6 +516,7 @@ void GrpcConnection::finish(RpcError reason) {
   if (closed_) return;
   closed_ = true;
   if (!close_error_) close_error_ = std::move(reason);
+  log_closed();
   std::error_code ignored;
   expiry_.cancel();
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -525,6 +535,22 @@ void GrpcConnection::finish(RpcError reason) {
   if (auto on_closed = std::move(on_closed_)) on_closed();
 }
 
+// As quic::Connection::log_closed: a failed handshake is the operator's business (warn), a
+// connection that never got that far is info, an open connection's end is routine (debug).
+void GrpcConnection::log_closed() const {
+  const RpcError& error = *close_error_;
+  const char* side = role_ == Role::kClient ? "client" : "server";
+  std::vector<LogField> fields = {
+      {"transport", "http2"}, {"side", side}, {"peer", to_string(remote_)}, {"reason", error.message()}};
+  if (error.kind() == ErrorKind::kTls) {
+    RPCNET_LOG_LIMITED(kTls, kWarn, "handshake failed", std::move(fields));
+  } else if (!handshake_done_) {
+    RPCNET_LOG_LIMITED(kRpc, kInfo, "connection failed before its handshake completed", std::move(fields));
+  } else {
+    RPCNET_LOG(kRpc, kDebug, "connection closed", std::move(fields));
+  }
+}
+
 void GrpcConnection::flush() {
   if (closed_ || !tls_ || in_receive_) return;  // inside nghttp2: on_ciphertext flushes after
   if (handshake_done_ && session_) {
@@ -539,10 +565,17 @@ void GrpcConnection::flush() {
   tls_->take_ciphertext(outgoing_);
   if (outgoing_.size() != before) writer_.notify();
   if (handshake_done_ && session_ && !session_->wants_io()) close_after_writing();
-  // Streams whose DATA drained below the send buffer may write again.
-  for (auto& [id, stream] : streams_) {
-    if (stream->writer_.has_waiter() && stream->writer_may_continue()) stream->writer_.notify();
-  }
+  // Streams whose DATA drained below the send buffer may write again. One gone from streams_
+  // was woken when it closed.
+  std::erase_if(send_room_watchers_, [this](std::int32_t id) {
+    const auto it = streams_.find(id);
+    if (it == streams_.end()) return true;
+    GrpcStream& stream = *it->second;
+    if (!stream.writer_may_continue()) return false;
+    stream.watching_send_room_ = false;
+    stream.writer_.notify();
+    return true;
+  });
 }
 
 void GrpcConnection::flush_soon() {
