@@ -14,6 +14,8 @@ int grpc_server_main(const std::string&, const std::string&, const std::string&,
   return 2;
 }
 
+bool register_grpc_echo_service(rpcnet::RpcServer&) { return false; }
+
 int grpc_client_main(const ClientArgs&) {
   std::fprintf(stderr, "gRPC side not built (configure with -DRPCNET_BENCH_GRPC=ON)\n");
   return 2;

@@ -4,7 +4,7 @@
 //
 //   rpcnet_bench [run] [options]     the orchestrator: every scenario, alternating rpcnet / gRPC,
 //                                    medians -> results JSON + markdown (stdout: the table)
-//   rpcnet_bench server <rpcnet|grpc|floor|floor_epoll> <cert> <key> [--bind ADDR] [--cpu N]
+//   rpcnet_bench server <rpcnet|rpcnet_h2|grpc|floor|floor_epoll> <cert> <key> [--bind ADDR] [--cpu N]
 //   rpcnet_bench client <rpcnet|grpc|floor|floor_epoll> <scenario> [--key value ...]
 //
 // For every run of every scenario the orchestrator starts a fresh server process and a fresh
@@ -24,7 +24,8 @@
 //                many_conns unary_c64_server_1_loop unary_c64_server_2_loops
 //                many_conns_server_1_loop many_conns_server_2_loops stream_1k stream_64k
 //                stream_1m client_stream_1m bidi connect resumed_connect mixed idle
-//                cluster_overhead floor; the floor runs whenever unary_seq does)
+//                cluster_overhead grpc_path_unary_seq grpc_path_unary_c64 grpc_path_stream_1m
+//                floor; the floor runs whenever unary_seq does)
 //                --micro <rpcnet_micro binary>  --micro-min-time S  --json PATH  --md PATH
 //                --quick (short windows and few connections, for trying it out)
 #include <errno.h>
@@ -135,10 +136,12 @@ RunResult run_once(const Job& job, const std::string& impl, const rpcnet::DevCer
                    const Placement& where) {
   RunResult result;
   result.why = "server did not start";
-  auto server = start_server(impl, certs, where, job.server_loops);
+  const bool grpc_path = job.grpc_client && impl == "rpcnet";
+  auto server = start_server(grpc_path ? "rpcnet_h2" : impl, certs, where, job.server_loops);
   if (!server) return result;
   const ClientArgs& a = job.args;
-  std::vector<std::string> args = {self_exe(), "client", impl, a.scenario,
+  const std::string client_impl = job.grpc_client ? "grpc" : impl;
+  std::vector<std::string> args = {self_exe(), "client", client_impl, a.scenario,
                                    "--host", where.server_address(),
                                    "--bind", where.client_address(),
                                    "--cpu", std::to_string(where.client_cpu),
@@ -258,6 +261,7 @@ void run_link(const Options& o, const Placement& where, const std::vector<Job>& 
   for (int rep = 0; rep < o.reps; ++rep) {
     for (std::size_t j = 0; j < jobs.size(); ++j) {
       const Job& job = jobs[j];
+      if (job.grpc_client && !grpc_available()) continue;
       std::vector<std::string> order = impls;
       if (job.rpcnet_only) order = {"rpcnet"};
       if (!job.floor_impl.empty()) order = {job.floor_impl};
@@ -447,7 +451,9 @@ int main(int argc, char** argv) {
   int server_cpu = -1;
   int server_loops = 0;
   CLI::App* server_cmd = app.add_subcommand("server", "One implementation's server (spawned by run)");
-  server_cmd->add_option("impl", server_impl, "rpcnet | grpc | floor | floor_epoll")->required()->check(impls);
+  server_cmd->add_option("impl", server_impl, "rpcnet | rpcnet_h2 | grpc | floor | floor_epoll")
+      ->required()
+      ->check(CLI::IsMember({"rpcnet", "rpcnet_h2", "grpc", "floor", "floor_epoll"}));
   server_cmd->add_option("cert", cert)->required();
   server_cmd->add_option("key", key)->required();
   server_cmd->add_option("--bind", server_bind, "IPv4 address to listen on");
@@ -487,8 +493,8 @@ int main(int argc, char** argv) {
     if (server_impl == "floor" || server_impl == "floor_epoll") {
       return floor_server_main(server_bind, server_impl == "floor_epoll");
     }
-    return server_impl == "rpcnet" ? rpcnet_server_main(cert, key, server_bind, server_loops)
-                                   : grpc_server_main(cert, key, server_bind, server_loops);
+    if (server_impl == "grpc") return grpc_server_main(cert, key, server_bind, server_loops);
+    return rpcnet_server_main(cert, key, server_bind, server_loops, server_impl == "rpcnet_h2");
   }
   if (client_cmd->parsed()) {
     if (!pin_to_cpu(client_cpu)) return 1;

@@ -261,6 +261,9 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
   md << "`udp_floor_*` rows: the physical floor, a plain UDP ping-pong of 64-byte datagrams between the "
         "same two CPUs over the same link (blocking sockets; `epoll`: non-blocking sockets behind epoll "
         "on both ends), in the rpcnet column; read the sequential latencies as floor + overhead.\n\n";
+  md << "`grpc_path_*` rows: gRPC C++'s client in both columns, calling rpcnetbench.EchoService on rpcnet's "
+        "server over HTTP/2 + TLS on TCP (rpcnet column) or on gRPC C++'s server (gRPC column); both servers "
+        "parse and serialise the protobuf messages.\n\n";
   for (const auto& link_run : c.links) {
   md << "## " << link_run.link.title() << "\n\n";
   if (!link_run.server_ns.empty()) {

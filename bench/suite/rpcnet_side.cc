@@ -538,7 +538,7 @@ asio::awaitable<Sample> run_scenario(Target target, ClientArgs args) {
 }  // namespace
 
 int rpcnet_server_main(const std::string& cert_path, const std::string& key_path, const std::string& bind_host,
-                       int loops) {
+                       int loops, bool grpc_over_tcp) {
   raise_nofile_limit();
   // rpcnet's defaults (one event loop per core, default limits and transport settings), but
   // gRPC's only key exchange group.
@@ -546,7 +546,12 @@ int rpcnet_server_main(const std::string& cert_path, const std::string& key_path
                     .with_key_path(key_path)
                     .with_key_exchange({rpcnet::KeyExchange::kP256});  // as the client
   if (loops > 0) config.with_event_loops(static_cast<std::size_t>(loops));
+  if (grpc_over_tcp) config.with_grpc_over_tcp(std::nullopt);
   rpcnet::RpcServer server(config);
+  if (grpc_over_tcp && !register_grpc_echo_service(server)) {
+    std::fprintf(stderr, "rpcnet server: rpcnetbench.EchoService needs the gRPC side (RPCNET_BENCH_GRPC=ON)\n");
+    return 2;
+  }
   server.register_method("echo", [](Bytes request) -> asio::awaitable<rpcnet::Result<Bytes>> {
     co_return request;
   });
@@ -585,7 +590,8 @@ int rpcnet_server_main(const std::string& cert_path, const std::string& key_path
     std::fprintf(stderr, "rpcnet server: bind: %s\n", bound.error().to_string().c_str());
     return 1;
   }
-  std::printf("PORT %u\n", static_cast<unsigned>(bound->port()));
+  const auto port = grpc_over_tcp ? server.grpc_address().value_or(rpcnet::SocketAddress()).port() : bound->port();
+  std::printf("PORT %u\n", static_cast<unsigned>(port));
   std::fflush(stdout);
   auto served = server.run();  // until the orchestrator kills the process
   return served ? 0 : 1;

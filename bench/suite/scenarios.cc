@@ -66,6 +66,13 @@ std::vector<Metric> metrics(const LinkSpec& link) {
         {"unary_c64_server_2_loops_calls_per_s", "calls/s", "higher", nullptr},
         {"many_conns_server_1_loop_calls_per_s", "calls/s", "higher", nullptr},
         {"many_conns_server_2_loops_calls_per_s", "calls/s", "higher", nullptr},
+        // Issue 17, the gRPC path: gRPC C++'s client in both columns, calling rpcnet's server over
+        // HTTP/2 + TLS on TCP (rpcnet column) or gRPC C++'s server (gRPC column).
+        {"grpc_path_unary_seq_p50_us", "us", "lower", "<=", 1.0},
+        {"grpc_path_unary_seq_p99_us", "us", "lower", nullptr},
+        {"grpc_path_unary_c64_calls_per_s", "calls/s", "higher", ">=", 1.0},
+        {"grpc_path_unary_c64_cpu_us_per_call", "us/call", "lower", nullptr},
+        {"grpc_path_server_stream_1m_mb_per_s", "MB/s", "higher", nullptr},
         // Issue 6: p50 of ClusterClient::call_worker minus p50 of a direct call to the same worker.
         {"cluster_call_worker_overhead_us", "us", "lower", "<=", 10.0, true},
     };
@@ -168,6 +175,24 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     Job job{"idle", base("idle"), {{"idle_conn_rss_kb", "rss_kb_per_conn"}, {"idle_conn_client_rss_kb", "client_rss_kb_per_conn"}}, 180};
     job.args.conns = o.idle_conns;
     jobs.push_back(job);
+  }
+  {
+    Job seq{"grpc_path_unary_seq", base("unary_seq"),
+            {{"grpc_path_unary_seq_p50_us", "p50_us"}, {"grpc_path_unary_seq_p99_us", "p99_us"}}, window + 30};
+    seq.grpc_client = true;
+    jobs.push_back(seq);
+    Job c64{"grpc_path_unary_c64", base("unary_conc"),
+            {{"grpc_path_unary_c64_calls_per_s", "calls_per_s"},
+             {"grpc_path_unary_c64_cpu_us_per_call", "cpu_us_per_call"}},
+            window + 30};
+    c64.args.concurrency = 64;
+    c64.grpc_client = true;
+    jobs.push_back(c64);
+    Job stream{"grpc_path_stream_1m", base("stream"), {{"grpc_path_server_stream_1m_mb_per_s", "mb_per_s"}},
+               window + 30};
+    stream.args.size = 1024 * 1024;
+    stream.grpc_client = true;
+    jobs.push_back(stream);
   }
   {
     Job job{"cluster_overhead", base("cluster_overhead"), {{"cluster_call_worker_overhead_us", "overhead_us"}},

@@ -39,6 +39,10 @@ struct Job {
   std::string floor_impl{};  // "floor" | "floor_epoll": the job is the physical floor
   std::string key{};         // id, prefixed with the link unless loopback: keys aux and failures
   int server_loops = 0;      // > 0: the server on that many event loops, unpinned (server scaling)
+  // The gRPC path (issue 17): both columns run gRPC C++'s client; the rpcnet column's against
+  // rpcnet's server over HTTP/2 + TLS on TCP (server "rpcnet_h2"), the gRPC column's against
+  // gRPC C++'s server. Skipped when the gRPC side is not built.
+  bool grpc_client = false;
 };
 
 struct Options {

@@ -107,6 +107,7 @@ Result<void> validate_limits(const SessionLimits& limits) {
   if (limits.max_frame_size < kMinFrameSize || limits.max_frame_size > kMaxFrameSize) {
     return RpcError::config("h2: max_frame_size outside [16384, 2^24-1]");
   }
+  if (limits.output_batch_bytes == 0) return RpcError::config("h2: output_batch_bytes must be > 0");
   return ok();
 }
 
@@ -442,7 +443,7 @@ void Session::drain_output(Bytes& out) {
     for (const auto& [stream, error_code] : std::exchange(closes_to_report_, {})) {
       events_.on_stream_closed(stream, error_code);
     }
-    for (;;) {
+    while (out.size() < limits_.output_batch_bytes) {
       const std::uint8_t* chunk = nullptr;
       const ssize_t length = nghttp2_session_mem_send(session_, &chunk);
       if (length < 0) {

@@ -80,6 +80,10 @@ struct SessionLimits {
   std::uint32_t stream_window = 1u << 20;           // SETTINGS_INITIAL_WINDOW_SIZE we advertise
   std::uint32_t connection_window = 16u << 20;      // our connection-level receive window
   std::uint32_t max_frame_size = 16384;             // SETTINGS_MAX_FRAME_SIZE we advertise
+  // receive() and take_output() stop pulling frames once this many bytes are out: a transport
+  // that asks for more only as its socket drains keeps its buffers small (and in cache) instead
+  // of encrypting a whole window of DATA ahead of the socket.
+  std::size_t output_batch_bytes = SIZE_MAX;
 };
 
 // Implemented by the caller; called from inside receive() and take_output() only.
@@ -119,7 +123,8 @@ class Session {
   // means the connection is unusable: send what take_output() returns (a GOAWAY is queued),
   // then close. Every later receive() returns the same error.
   Result<void> receive(ByteView data);
-  // Appends everything the session has to send now to `out`.
+  // Appends what the session has to send now to `out`: everything, or a batch of about
+  // SessionLimits::output_batch_bytes (whole frames; the rest waits for the next call).
   void take_output(Bytes& out);
   // False once the connection is finished (both sides said GOAWAY and no stream is left, or it
   // failed and its last bytes were taken): close it.
@@ -185,6 +190,7 @@ class Session {
   Result<StreamState*> stream_for_sending(std::int32_t stream);
   Result<void> wake_data_provider(std::int32_t stream, StreamState& state);
   std::size_t copy_outbound(StreamState& state, std::uint8_t* buffer, std::size_t capacity);
+  // Pulls frames into `out` until nghttp2 has none left or `out` holds a batch.
   void drain_output(Bytes& out);
   void fail(RpcError error);
   void rethrow_escaped_exception();

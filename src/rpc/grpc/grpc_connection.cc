@@ -1,5 +1,7 @@
 #include "rpc/grpc/grpc_connection.h"
 
+#include <algorithm>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -20,6 +22,12 @@ constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadBufferBytes = 64u << 10;
 // Ciphertext waiting for the socket past which the connection stops reading (see read_loop).
 constexpr std::size_t kMaxUnsentBytes = 4u << 20;
+// flush() encrypts frames only until this much ciphertext waits for the socket (besides what
+// the socket is writing), a batch at a time; each completed socket write pulls the next. Encrypting
+// a whole HTTP/2 window ahead (megabytes with gRPC's BDP-sized windows) cost a fresh, cold buffer
+// per copy and held 1 MiB streams to a fraction of gRPC C++'s rate.
+constexpr std::size_t kCiphertextAhead = 256u << 10;
+constexpr std::size_t kOutputBatchBytes = 64u << 10;
 // HTTP/2 error codes (RFC 9113 §7).
 constexpr std::uint32_t kHttp2NoError = 0x0;
 constexpr std::uint32_t kHttp2InternalError = 0x2;
@@ -401,6 +409,7 @@ GrpcConnection::GrpcConnection(Role role, asio::ip::tcp::socket socket, Connecti
       limits_(std::move(limits)),
       budget_(limits_.memory_budget),
       expiry_(socket_.get_executor()) {
+  limits_.session.output_batch_bytes = std::min(limits_.session.output_batch_bytes, kOutputBatchBytes);
   std::error_code error;
   const auto peer = socket_.remote_endpoint(error);
   if (!error) remote_ = SocketAddress(peer.address(), peer.port());
@@ -553,16 +562,21 @@ void GrpcConnection::log_closed() const {
 
 void GrpcConnection::flush() {
   if (closed_ || !tls_ || in_receive_) return;  // inside nghttp2: on_ciphertext flushes after
+  const std::size_t before = outgoing_.size();
+  tls_->take_ciphertext(outgoing_);  // handshake messages, alerts
   if (handshake_done_ && session_) {
     Bytes plaintext;
-    session_->take_output(plaintext);
-    if (!plaintext.empty() && !tls_->send_plaintext(plaintext)) {
-      finish(RpcError::tls("cannot encrypt"));
-      return;
+    while (outgoing_.size() < kCiphertextAhead) {
+      session_->take_output(plaintext);
+      if (plaintext.empty()) break;
+      if (!tls_->send_plaintext(plaintext)) {
+        finish(RpcError::tls("cannot encrypt"));
+        return;
+      }
+      plaintext.clear();
+      tls_->take_ciphertext(outgoing_);
     }
   }
-  const std::size_t before = outgoing_.size();
-  tls_->take_ciphertext(outgoing_);
   if (outgoing_.size() != before) writer_.notify();
   if (handshake_done_ && session_ && !session_->wants_io()) close_after_writing();
   // Streams whose DATA drained below the send buffer may write again. One gone from streams_
@@ -654,6 +668,7 @@ asio::awaitable<void> GrpcConnection::write_loop(std::shared_ptr<GrpcConnection>
     sending_bytes_ = 0;
     drained_.notify();
     if (error) break;
+    flush();  // the next batches of frames nghttp2 holds
   }
   finish(close_error_.value_or(RpcError::connection("connection closed")));
 }

@@ -246,6 +246,46 @@ TEST(H2Session, LargeRequestStallsAtTheStreamWindowUntilTheServerConsumes) {
   EXPECT_EQ(pair.server_events.log.back(), "end 1");
 }
 
+TEST(H2Session, OutputComesInBatchesOfWholeFramesWhenABatchSizeIsSet) {
+  constexpr std::size_t kBatch = 40000;  // two 16 KiB DATA frames fit, the third crosses it
+  constexpr std::size_t kTotal = 200000;
+  SessionLimits client_limits;
+  client_limits.output_batch_bytes = kBatch;
+  Pair pair({}, client_limits);
+  ASSERT_TRUE(pump(pair));  // SETTINGS exchanged: the 1 MiB stream window is known
+  ASSERT_TRUE(pair.client->submit_request(grpc_request(), false).ok());
+  const Bytes payload = pattern(kTotal);
+  ASSERT_TRUE(pair.client->submit_data(1, payload, true));
+
+  std::size_t batches = 0;
+  std::size_t data_bytes = 0;
+  for (int round = 0; round < 32; ++round) {
+    Bytes batch;
+    pair.client->take_output(batch);
+    if (batch.empty()) break;
+    ++batches;
+    ASSERT_LT(batch.size(), kBatch + 16384 + 9) << "one frame past the batch at most";
+    for (const Frame& frame : frames_of(batch)) {
+      if (frame.type == 0x0) data_bytes += frame.payload.size();
+    }
+    ASSERT_TRUE(deliver(*pair.server, batch, 0));
+  }
+  EXPECT_EQ(data_bytes, kTotal);
+  EXPECT_GE(batches, kTotal / kBatch);  // not one take_output for everything
+  ASSERT_TRUE(pump(pair));
+  EXPECT_TRUE(pair.server_events.received[1] == payload);
+  EXPECT_EQ(pair.server_events.log.back(), "end 1");
+}
+
+TEST(H2Session, ZeroOutputBatchIsRejected) {
+  Recorder events;
+  SessionLimits limits;
+  limits.output_batch_bytes = 0;
+  const auto session = Session::server(events, limits);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.error().kind(), ErrorKind::kConfig);
+}
+
 TEST(H2Session, UnconsumedBytesOfAClosedStreamGoBackToTheConnectionWindow) {
   SessionLimits server_limits;
   server_limits.stream_window = 65535;
