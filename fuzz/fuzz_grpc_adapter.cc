@@ -184,7 +184,7 @@ void request_headers(Reader& in) {
   const std::uint64_t request_id = in.u32();
   const grpc::HeaderFields fields = header_list(in, 64);
   int kind_of_calls = 0;
-  const grpc::KindOf kind_of = [&](std::string_view method) {
+  const grpc::KindOf kind_of = [&](std::string_view method) -> std::optional<wire::CallKind> {
     ++kind_of_calls;
     check(!method.empty());
     return streaming_methods ? wire::CallKind::kBidiStreaming : wire::CallKind::kUnary;

@@ -22,13 +22,14 @@ namespace {
 
 constexpr int kListenBacklog = 1024;
 
-wire::CallKind kind_of(ServerLoop& loop, const rpc::HandlerRegistry& registry, std::string_view method) {
+std::optional<wire::CallKind> kind_of(ServerLoop& loop, const rpc::HandlerRegistry& registry,
+                                      std::string_view method) {
   auto handler = loop.handlers.find(registry, std::string(method));
+  if (!handler) return std::nullopt;
   // gRPC does not say which kind a call is: a streaming handler takes any, a unary one exactly
   // one request and one response.
-  return handler && handler->kind == rpc::MethodHandler::Kind::kStreaming
-             ? wire::CallKind::kBidiStreaming
-             : wire::CallKind::kUnary;
+  return handler->kind == rpc::MethodHandler::Kind::kStreaming ? wire::CallKind::kBidiStreaming
+                                                                : wire::CallKind::kUnary;
 }
 
 }  // namespace

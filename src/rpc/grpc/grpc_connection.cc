@@ -736,7 +736,8 @@ void GrpcConnection::on_headers(std::int32_t stream, h2::HeaderList headers, boo
     first_request_ = true;
     expiry_.expires_after(limits_.idle_timeout);  // cancels the handshake deadline's wait
   }
-  auto parsed = parse_request_headers(from_h2(std::move(headers)), kind_of_, next_request_id_++);
+  bool unknown_method = false;
+  auto parsed = parse_request_headers(from_h2(std::move(headers)), kind_of_, next_request_id_++, &unknown_method);
   if (auto* rejection = std::get_if<Rejection>(&parsed)) {
     refuse(stream, *rejection);
     return;
@@ -746,6 +747,7 @@ void GrpcConnection::on_headers(std::int32_t stream, h2::HeaderList headers, boo
     return;
   }
   auto call = std::make_shared<GrpcServerStream>(this, stream, limits_.frames);
+  if (unknown_method) call->encoder_.set_unknown_method();
   call->on_call_header(std::get<wire::CallHeader>(parsed));
   streams_.emplace(stream, call);
   acceptor_(shared_from_this(), std::move(call));

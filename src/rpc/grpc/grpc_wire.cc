@@ -86,7 +86,8 @@ void append_prefix(Bytes& out, std::size_t length) {
 
 std::variant<wire::CallHeader, Rejection> parse_request_headers(const HeaderFields& headers,
                                                                 const KindOf& kind_of,
-                                                                std::uint64_t request_id) {
+                                                                std::uint64_t request_id,
+                                                                bool* unknown_method) {
   wire::CallHeader call;
   call.request_id = request_id;
   bool post = false;
@@ -127,7 +128,14 @@ std::variant<wire::CallHeader, Rejection> parse_request_headers(const HeaderFiel
     return grpc_error(StatusCode::kUnimplemented, "malformed :path");
   }
   call.method = std::string(path->substr(1));
-  call.kind = named_kind ? *named_kind : kind_of ? kind_of(call.method) : wire::CallKind::kUnary;
+  std::optional<wire::CallKind> registered = wire::CallKind::kUnary;
+  if (named_kind) {
+    registered = *named_kind;
+  } else if (kind_of) {
+    registered = kind_of(call.method);
+  }
+  if (unknown_method != nullptr) *unknown_method = !registered.has_value();
+  call.kind = registered.value_or(wire::CallKind::kUnary);
   return call;
 }
 
@@ -265,13 +273,19 @@ void ResponseEncoder::fail(StatusCode code, std::string message, std::vector<Res
 
 void ResponseEncoder::status(const wire::Trailer& trailer, std::vector<ResponseAction>& out) {
   finished_ = true;
+  std::optional<wire::Trailer> unimplemented;
+  if (unknown_method_ && trailer.code == StatusCode::kNotFound) {
+    unimplemented = trailer;
+    unimplemented->code = StatusCode::kUnimplemented;
+  }
+  const wire::Trailer& sent = unimplemented ? *unimplemented : trailer;
   if (headers_sent_) {
-    out.push_back(ResponseAction{ResponseAction::Kind::kTrailers, status_fields(trailer), {}, true});
+    out.push_back(ResponseAction{ResponseAction::Kind::kTrailers, status_fields(sent), {}, true});
     return;
   }
   // Trailers-only: the status rides on the only HEADERS frame of the response.
   HeaderFields fields = response_headers();
-  HeaderFields status = status_fields(trailer);
+  HeaderFields status = status_fields(sent);
   fields.insert(fields.end(), std::make_move_iterator(status.begin()), std::make_move_iterator(status.end()));
   headers_sent_ = true;
   out.push_back(ResponseAction{ResponseAction::Kind::kHeaders, std::move(fields), {}, true});

@@ -51,15 +51,19 @@ struct Rejection {
   std::string message;
 };
 
-// The call kind of a method as the server registered it: gRPC does not send it.
-using KindOf = std::function<wire::CallKind(std::string_view method)>;
+// The call kind of a method as the server registered it (gRPC does not send it); nullopt when
+// no such method is registered.
+using KindOf = std::function<std::optional<wire::CallKind>(std::string_view method)>;
 
 // Validates a request's headers and turns them into rpcnet's call header. `method` is the path
 // without its leading '/' ("pkg.Service/Method"); metadata is every non-reserved field, with
-// "-bin" values base64-decoded.
+// "-bin" values base64-decoded. `unknown_method`, when given, is set for a stock gRPC request
+// (no rpcnet-call-kind) naming a method kind_of does not know: gRPC clients expect such a call to
+// fail with UNIMPLEMENTED where rpcnet's own protocol says NOT_FOUND (ResponseEncoder maps it).
 std::variant<wire::CallHeader, Rejection> parse_request_headers(const HeaderFields& headers,
                                                                 const KindOf& kind_of,
-                                                                std::uint64_t request_id);
+                                                                std::uint64_t request_id,
+                                                                bool* unknown_method = nullptr);
 
 // "grpc-timeout" value ("1S", "250m", "100u", "5n", "2M", "1H"): at most 8 digits and a unit.
 std::optional<std::chrono::microseconds> parse_timeout(std::string_view value);
@@ -98,6 +102,9 @@ struct ResponseAction {
 class ResponseEncoder {
  public:
   explicit ResponseEncoder(wire::FrameLimits limits) : decoder_(limits) {}
+  // The call named a method the server does not have (parse_request_headers' unknown_method):
+  // the server core's NOT_FOUND then goes out as gRPC's UNIMPLEMENTED.
+  void set_unknown_method() noexcept { unknown_method_ = true; }
   // Translates `bytes` (any chunking of whole or partial frames). Errors only on bytes the server
   // itself produced wrongly (INTERNAL).
   Result<void> feed(ByteView bytes, std::vector<ResponseAction>& out);
@@ -113,6 +120,7 @@ class ResponseEncoder {
   wire::FrameDecoder decoder_;
   bool headers_sent_ = false;
   bool finished_ = false;
+  bool unknown_method_ = false;
 };
 
 // ---- the client side: an rpcnet client call carried by gRPC (RpcClient's HTTP/2 fallback) ----

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "rpc/wire/call_header.h"
 #include "rpc/wire/frame.h"
 
@@ -170,6 +172,51 @@ TEST(GrpcWire, AnErrorBeforeAnyMessageIsATrailersOnlyResponse) {
                                               {"grpc-status", "5"},
                                               {"grpc-message", "unknown method \"x\" 100%25%0A"}}));
   EXPECT_EQ(percent_decode("unknown method \"x\" 100%25%0A"), trailer.message);
+}
+
+std::optional<wire::CallKind> only_chat_registered(std::string_view method) {
+  if (method == "pkg.Echo/Chat") return wire::CallKind::kBidiStreaming;
+  return std::nullopt;
+}
+
+std::string grpc_status_of(ResponseEncoder& encoder, StatusCode code) {
+  wire::Trailer trailer;
+  trailer.code = code;
+  trailer.message = "gone";
+  Bytes frames;
+  wire::append_frame(frames, wire::FrameType::kTrailer, wire::encode_trailer(trailer));
+  std::vector<ResponseAction> actions;
+  EXPECT_TRUE(encoder.feed(frames, actions));
+  for (const auto& [name, value] : actions.at(0).headers) {
+    if (name == "grpc-status") return value;
+  }
+  return "none";
+}
+
+TEST(GrpcWire, AnUnknownMethodOfAStockGrpcClientIsUnimplementedNotNotFound) {
+  bool unknown = false;
+  auto parsed = parse_request_headers(request("/pkg.Echo/Nope"), only_chat_registered, 1, &unknown);
+  ASSERT_TRUE(std::holds_alternative<wire::CallHeader>(parsed));
+  EXPECT_TRUE(unknown);
+  EXPECT_EQ(std::get<wire::CallHeader>(parsed).kind, wire::CallKind::kUnary);
+  ResponseEncoder encoder(wire::FrameLimits{});
+  encoder.set_unknown_method();
+  EXPECT_EQ(grpc_status_of(encoder, StatusCode::kNotFound), "12");
+  ResponseEncoder other_error(wire::FrameLimits{});
+  other_error.set_unknown_method();
+  EXPECT_EQ(grpc_status_of(other_error, StatusCode::kUnavailable), "14");  // only NOT_FOUND maps
+
+  // A registered method's own NOT_FOUND (a handler's verdict) stays NOT_FOUND.
+  parsed = parse_request_headers(request("/pkg.Echo/Chat"), only_chat_registered, 2, &unknown);
+  EXPECT_FALSE(unknown);
+  ResponseEncoder known(wire::FrameLimits{});
+  EXPECT_EQ(grpc_status_of(known, StatusCode::kNotFound), "5");
+
+  // An rpcnet client names its call kind and gets rpcnet's NOT_FOUND over either transport.
+  HeaderFields named = request("/pkg.Echo/Nope");
+  named.emplace_back("rpcnet-call-kind", "0");
+  parsed = parse_request_headers(named, only_chat_registered, 3, &unknown);
+  EXPECT_FALSE(unknown);
 }
 
 TEST(GrpcWire, AResetAfterMessagesBecomesTrailers) {
