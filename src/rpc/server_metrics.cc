@@ -62,6 +62,12 @@ void write_server_stats(MetricsWriter& out, const ServerStats& s) {
   count("rpcnet_server_connections_refused_total", kRefused, s.refused_handshake_limit, {{"reason", "handshake_limit"}});
   count("rpcnet_server_connections_refused_total", kRefused, s.refused_source_rate, {{"reason", "source_rate"}});
   count("rpcnet_server_connections_refused_total", kRefused, s.invalid_tokens, {{"reason", "invalid_token"}});
+  // The gRPC-over-HTTP/2 listener's connections (RpcConfig::with_grpc_over_tcp), apart from QUIC's.
+  count("rpcnet_server_grpc_connections_accepted_total", "TCP connections accepted by the gRPC listener.",
+        s.grpc_connections_accepted);
+  level("rpcnet_server_grpc_connections_open", "gRPC-over-HTTP/2 connections open now.", s.grpc_connections_open);
+  count("rpcnet_server_grpc_connections_refused_total", "gRPC-over-HTTP/2 connections refused, by reason.",
+        s.grpc_refused_connection_limit, {{"reason", "connection_limit"}});
   count("rpcnet_server_streams_started_total", "Call streams the server started serving.", s.calls_started);
   level("rpcnet_server_streams_open", "Call streams open now.", s.calls_active);
   count("rpcnet_server_datagrams_dropped_total", "Datagrams dropped: garbage, unknown connections, refused handshakes.", s.datagrams_dropped);

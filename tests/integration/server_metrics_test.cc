@@ -57,6 +57,24 @@ TEST(ServerMetrics, MetricsEndpointServesTheServersCountersAfterCalls) {
             std::string::npos);
 }
 
+TEST(ServerMetrics, GrpcListenerConnectionsAreReportedApartFromQuics) {
+  auto registry = std::make_shared<MetricsRegistry>();
+  LoopbackServer server(server_config().with_grpc_over_tcp().with_metrics_registry(registry));
+  server.server().register_method("echo", [](Bytes request) -> asio::awaitable<Result<Bytes>> { co_return request; });
+  server.start();
+  const std::string text = run_bounded(server.runtime(), [&]() -> asio::awaitable<std::string> {
+    auto client = co_await server.connect(client_config().with_transport(TransportChoice::kHttp2Only));
+    auto reply = co_await client.call("echo", Bytes(3, 1));
+    if (!reply) co_return std::string("the call failed: ") + reply.error().to_string();
+    co_return registry->prometheus_text();  // while the connection is open
+  }());
+  EXPECT_EQ(sample(text, "rpcnet_server_grpc_connections_accepted_total"), 1) << text;
+  EXPECT_EQ(sample(text, "rpcnet_server_grpc_connections_open"), 1);
+  EXPECT_EQ(sample(text, "rpcnet_server_grpc_connections_refused_total{reason=\"connection_limit\"}"), 0);
+  EXPECT_EQ(sample(text, "rpcnet_server_connections_accepted_total"), 0);  // no QUIC connection
+  EXPECT_EQ(sample(text, "rpcnet_server_streams_started_total"), 1);     // calls count once, either way
+}
+
 TEST(ServerMetrics, EveryMethodIsCountedOnBothSidesAndUnknownMethodsShareOneLabel) {
   auto server_registry = std::make_shared<MetricsRegistry>();
   auto client_registry = std::make_shared<MetricsRegistry>();
