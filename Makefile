@@ -51,8 +51,8 @@ fuzz-smoke: deps
 # between two network namespaces (MTU 1500, and with 1 % loss each way; needs root), plus the
 # Google Benchmark microbenchmarks (bench/micro): its own build (preset `bench`, release flags,
 # gRPC on), then every scenario 10 times alternating; writes bench/results/latest.json and
-# latest.md and prints the table. Without root: make bench BENCH_LINKS=loopback
-BENCH_LINKS ?= loopback,veth,veth-loss1
+# latest.md and prints the table. Without root: make bench BENCH_LINKS=loopback,loopback-unpinned
+BENCH_LINKS ?= loopback,veth,veth-loss1,loopback-unpinned
 bench: deps
 	cmake --preset bench
 	cmake --build --preset bench -j $(JOBS)

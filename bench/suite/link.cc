@@ -90,6 +90,7 @@ void on_signal(int signal) {
 }  // namespace
 
 std::string LinkSpec::metric_name(const std::string& base) const {
+  if (unpinned) return "unpinned_" + base;
   if (!namespaces) return base;
   std::string name = "veth_" + base;
   if (loss_percent > 0) {
@@ -100,6 +101,7 @@ std::string LinkSpec::metric_name(const std::string& base) const {
 }
 
 std::string LinkSpec::title() const {
+  if (unpinned) return "loopback, unpinned (secondary table: the scheduler places server and client)";
   if (!namespaces) return "loopback (127.0.0.1, MTU 65536)";
   std::string text = "veth (two network namespaces, MTU 1500)";
   if (loss_percent > 0) text = "veth, " + std::to_string(loss_percent) + " % loss each way (nftables, MTU 1500)";
@@ -110,6 +112,7 @@ std::optional<LinkSpec> parse_link(const std::string& name) {
   if (name == "loopback") return LinkSpec{name, false, 0};
   if (name == "veth") return LinkSpec{name, true, 0};
   if (name == "veth-loss1") return LinkSpec{name, true, 1};
+  if (name == "loopback-unpinned") return LinkSpec{name, false, 0, true};
   return std::nullopt;
 }
 

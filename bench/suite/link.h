@@ -7,6 +7,8 @@
 //               kernel gives them; the server in one, the client in the other
 //   veth-loss1  the same, with nftables in each namespace dropping 1 % of the received TCP and
 //               UDP packets at random (1 % each way; this kernel has no netem)
+//   loopback-unpinned  loopback with server and client left to the scheduler (whatever --pin
+//               says): the secondary table beside the pinned one, for the headline scenarios
 //
 // Namespace names carry the orchestrator's pid and the link, so concurrent runs do not collide.
 // They are deleted when their NetnsPair goes, and by the SIGINT/SIGTERM/SIGHUP handler that
@@ -28,12 +30,14 @@
 namespace bench {
 
 struct LinkSpec {
-  std::string id;  // "loopback" | "veth" | "veth-loss1"
+  std::string id;  // "loopback" | "veth" | "veth-loss1" | "loopback-unpinned"
   bool namespaces = false;
   int loss_percent = 0;
+  bool unpinned = false;  // server and client not pinned, whatever the run's --pin
 
   // A result name on this link: loopback names stay as they are, veth ones get the prefix
-  // `veth_`, lossy ones `_loss<N>` before the unit: unary_seq_p99_us -> veth_unary_seq_p99_loss1_us.
+  // `veth_`, lossy ones `_loss<N>` before the unit: unary_seq_p99_us -> veth_unary_seq_p99_loss1_us;
+  // unpinned ones the prefix `unpinned_`.
   std::string metric_name(const std::string& base) const;
   // For headers: "loopback (127.0.0.1, MTU 65536)" and the like.
   std::string title() const;

@@ -19,7 +19,8 @@
 // between the same CPUs over the same link: a plain UDP ping-pong (floor.cc).
 //
 // Options (run): --reps N  --warm S  --measure S  --connects N  --idle-conns N  --mixed-rate N
-//                --link loopback,veth,veth-loss1 (default loopback)  --pin S,C | --no-pin
+//                --link loopback,veth,veth-loss1,loopback-unpinned (default loopback)
+//                --pin S,C | --no-pin
 //                --only job,job (unary_seq unary_c1 unary_c16 unary_c64 unary_c256 unary_1m
 //                many_conns unary_c64_server_1_loop unary_c64_server_2_loops
 //                many_conns_server_1_loop many_conns_server_2_loops stream_1k stream_64k
@@ -327,7 +328,8 @@ int run(const Options& o, bool pin_given) {
   for (const auto& name : o.links) {
     auto link = parse_link(name);
     if (!link) {
-      std::fprintf(stderr, "bench: unknown link %s (loopback, veth, veth-loss1)\n", name.c_str());
+      std::fprintf(stderr, "bench: unknown link %s (loopback, veth, veth-loss1, loopback-unpinned)\n",
+                   name.c_str());
       return 2;
     }
     if (link->namespaces) {
@@ -371,8 +373,9 @@ int run(const Options& o, bool pin_given) {
   for (std::size_t l = 0; l < links.size(); ++l) {
     const LinkSpec& link = links[l];
     Collected::LinkRun record{link, "", "", "127.0.0.1", "127.0.0.1", make_jobs(o, link)};
-    Placement where{&link, nullptr, collected.pinned ? collected.pinned->first : -1,
-                    collected.pinned ? collected.pinned->second : -1};
+    const bool pinned = collected.pinned && !link.unpinned;
+    Placement where{&link, nullptr, pinned ? collected.pinned->first : -1, pinned ? collected.pinned->second : -1};
+    if (pinned) record.pinning = collected.pinned;
     std::unique_ptr<NetnsPair> netns;
     if (link.namespaces) {
       netns = std::make_unique<NetnsPair>(link, 200 + static_cast<int>(l));
@@ -383,7 +386,7 @@ int run(const Options& o, bool pin_given) {
       }
       where.netns = netns.get();
       record = {link, netns->server_ns(), netns->client_ns(), netns->server_address(), netns->client_address(),
-                record.jobs};
+                record.jobs, {}, record.pinning};
       std::fprintf(stderr, "bench: link %s: server %s in %s, client %s in %s\n", link.id.c_str(),
                    record.server_address.c_str(), record.server_ns.c_str(), record.client_address.c_str(),
                    record.client_ns.c_str());
@@ -439,7 +442,8 @@ int main(int argc, char** argv) {
   app.add_option("--json", o.json, "JSON output")->capture_default_str();
   app.add_option("--md", o.md, "Markdown output")->capture_default_str();
   app.add_flag("--quick", quick, "One short repetition (smoke test)");
-  app.add_option("--link", o.links, "Links: loopback, veth, veth-loss1 (repeatable or comma-separated)")
+  app.add_option("--link", o.links,
+                 "Links: loopback, veth, veth-loss1, loopback-unpinned (repeatable or comma-separated)")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--pin", o.pin, "CPUs of server and client: SERVER,CLIENT")->delimiter(',')->expected(2)

@@ -191,7 +191,10 @@ void write_outputs(const Options& o, const Collected& c, const std::vector<Micro
                        {"namespaces", link_run.server_ns.empty()
                                           ? nlohmann::ordered_json::array()
                                           : nlohmann::ordered_json::array({link_run.server_ns, link_run.client_ns})},
-                       {"tls", link_run.tls}});
+                       {"tls", link_run.tls},
+                       {"pinning", link_run.pinning ? nlohmann::ordered_json{{"server_cpu", link_run.pinning->first},
+                                                                             {"client_cpu", link_run.pinning->second}}
+                                                    : nlohmann::ordered_json(nullptr)}});
   for (const auto& metric : metrics(link_run.link)) {
     const auto r = median_of(c, metric.name, "rpcnet");
     const auto g = median_of(c, metric.name, "grpc");

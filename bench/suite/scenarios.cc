@@ -15,7 +15,16 @@ std::vector<Metric> metrics(const LinkSpec& link) {
     list.push_back({"udp_floor_epoll_p50_us", "us", "lower", nullptr, 0, false, true});
     list.push_back({"udp_floor_epoll_p99_us", "us", "lower", nullptr, 0, false, true});
   };
-  if (link.loss_percent > 0) {
+  if (link.unpinned) {
+    // Secondary: the goals are read on the pinned table.
+    list = {
+        {"unary_seq_p50_us", "us", "lower", nullptr},
+        {"unary_seq_p99_us", "us", "lower", nullptr},
+        {"unary_c64_calls_per_s", "calls/s", "higher", nullptr},
+        {"unary_c64_cpu_us_per_call", "us/call", "lower", nullptr},
+        {"server_stream_1m_mb_per_s", "MB/s", "higher", nullptr},
+    };
+  } else if (link.loss_percent > 0) {
     list.push_back({"unary_seq_p50_us", "us", "lower", nullptr});
     list.push_back({"unary_seq_p99_us", "us", "lower", "<=", 0.05});
     floor_rows();
@@ -204,7 +213,9 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
     return std::find(names.begin(), names.end(), id) != names.end();
   };
   std::vector<std::string> on_link;  // empty: all
-  if (link.loss_percent > 0) {
+  if (link.unpinned) {
+    on_link = {"unary_seq", "unary_c64", "stream_1m"};
+  } else if (link.loss_percent > 0) {
     on_link = {"unary_seq", "floor", "floor_epoll"};
   } else if (link.namespaces) {
     on_link = {"unary_seq", "floor", "floor_epoll", "unary_c64", "stream_1m", "connect", "mixed"};
@@ -216,7 +227,7 @@ std::vector<Job> make_jobs(const Options& o, const LinkSpec& link) {
                         (!job.floor_impl.empty() && (listed(o.only, "floor") || listed(o.only, "unary_seq")));
     if (!wanted) continue;
     for (auto& [metric, key] : job.outputs) metric = link.metric_name(metric);
-    job.key = link.namespaces ? link.id + "/" + job.id : job.id;
+    job.key = link.namespaces || link.unpinned ? link.id + "/" + job.id : job.id;
     selected.push_back(job);
   }
   return selected;

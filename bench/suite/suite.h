@@ -92,6 +92,7 @@ struct Collected {
     std::vector<Job> jobs;
     // impl -> tls_cipher_suite, tls_group, tls_source (negotiated or configured), tls_error
     std::map<std::string, std::map<std::string, std::string>> tls{};
+    std::optional<std::pair<int, int>> pinning{};  // this link's server CPU, client CPU; none: unpinned
   };
   std::vector<LinkRun> links;  // in the order they ran
   std::optional<std::pair<int, int>> pinned;  // server CPU, client CPU

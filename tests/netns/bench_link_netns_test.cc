@@ -2,7 +2,8 @@
 // in this build). Asserted: the run succeeds and reports the lossy link's sequential p99 under
 // its own name, the physical-floor rows come with it, the pinning is recorded, and the two
 // namespaces the orchestrator made are gone afterwards — also when it is stopped by SIGTERM in
-// the middle of a run. No timing is asserted.
+// the middle of a run. Also `--link loopback-unpinned`, the secondary table. No timing is
+// asserted.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -120,6 +121,49 @@ TEST(BenchLinkNetns, LossyVethRunReportsItsRowsPinningAndRemovesItsNamespaces) {
   for (const auto& name : namespaces) {
     EXPECT_NE(name.get<std::string>().find(pid), std::string::npos);
     EXPECT_EQ(listed.find(name.get<std::string>()), std::string::npos) << name << " still exists";
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// No namespaces (and no root) needed: loopback with server and client left to the scheduler,
+// the secondary table beside the pinned one.
+TEST(BenchLinkNetns, UnpinnedLoopbackIsASecondaryTableWithRowsOfItsOwn) {
+  const auto dir = std::filesystem::temp_directory_path() / ("rpcnet-bench-unpinned-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string json_path = (dir / "out.json").string();
+  Process bench({RPCNET_BENCH_PATH, "run", "--quick", "--only", "unary_seq", "--link", "loopback,loopback-unpinned",
+                 "--reps", "1", "--json", json_path, "--md", (dir / "out.md").string()});
+  ASSERT_TRUE(bench.started());
+  ASSERT_TRUE(bench.wait_output_end(60s));
+  ASSERT_EQ(bench.wait_exit(10s), 0);
+  std::ifstream in(json_path);
+  const auto results = nlohmann::json::parse(in);
+  for (const char* name : {"unpinned_unary_seq_p50_us", "unpinned_unary_seq_p99_us", "unary_seq_p50_us"}) {
+    const auto* row = scenario(results, name);
+    ASSERT_NE(row, nullptr) << name;
+    ASSERT_TRUE(row->at("rpcnet").is_number()) << name;
+    EXPECT_GT(row->at("rpcnet").get<double>(), 0) << name;
+    EXPECT_EQ(row->at("link"), std::string(name).starts_with("unpinned_") ? "loopback-unpinned" : "loopback");
+  }
+  // Secondary: no goal on its rows (the pinned row keeps its own), no floor rows (the floor
+  // belongs to pinned CPUs).
+  std::ifstream md_in(dir / "out.md");
+  const std::string md((std::istreambuf_iterator<char>(md_in)), std::istreambuf_iterator<char>());
+  const auto row_of = [&md](const std::string& name) {
+    const auto at = md.find("| " + name + " |");
+    return at == std::string::npos ? std::string() : md.substr(at, md.find('\n', at) - at);
+  };
+  EXPECT_TRUE(row_of("unpinned_unary_seq_p50_us").ends_with("| – | – |")) << row_of("unpinned_unary_seq_p50_us");
+  EXPECT_NE(row_of("unary_seq_p50_us").find("≤ 0.6×"), std::string::npos) << row_of("unary_seq_p50_us");
+  EXPECT_EQ(scenario(results, "unpinned_udp_floor_p50_us"), nullptr);
+  const auto& links = results.at("links");
+  ASSERT_EQ(links.size(), 2u);
+  EXPECT_EQ(links.at(0).at("id"), "loopback");
+  EXPECT_EQ(links.at(1).at("id"), "loopback-unpinned");
+  EXPECT_TRUE(links.at(1).at("pinning").is_null());
+  if (std::thread::hardware_concurrency() >= 2) {
+    EXPECT_EQ(links.at(0).at("pinning").at("client_cpu"), 1);
+    EXPECT_EQ(results.at("pinning").at("server_cpu"), 0);  // the run's own pinning is unchanged
   }
   std::filesystem::remove_all(dir);
 }
