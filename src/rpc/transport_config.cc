@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "quic/client_credentials_cache.h"
 #include "quic/udp_payload.h"
 #include "rpc/wire/codes.h"
 #include "rpcnet/testing/in_memory_network.h"
@@ -185,7 +186,8 @@ Result<std::shared_ptr<const quic::TlsCredentials>> client_credentials(const Rpc
                              options.trust_path + '\n' + options.cert_path + '\n' +
                              options.key_path;
   }
-  return quic::TlsCredentials::for_client(options);
+  // Shared with earlier connects under the same settings and unchanged files.
+  return quic::ClientCredentialsCache::process().get(options);
 }
 
 }  // namespace rpcnet::rpc
