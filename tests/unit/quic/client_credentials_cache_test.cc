@@ -3,41 +3,22 @@
 #include "quic/client_credentials_cache.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <string>
 
 #include "rpcnet/certs.h"
+#include "support/temp_certificates.h"
 
 namespace rpcnet::quic {
 namespace {
 
 struct CertificateDirectory {
-  std::filesystem::path root;
-  DevCertificatePaths first;
-  DevCertificatePaths second;  // another CA
-
-  CertificateDirectory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "rpcnet-credentials-cache-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    root = pattern;
-    first = make("first");
-    second = make("second");
-  }
-  ~CertificateDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(root, ignored);
-  }
-  DevCertificatePaths make(const std::string& name) const {
-    DevCertificateOptions options;
-    options.directory = (root / name).string();
-    auto paths = make_dev_certificates(options);
-    if (!paths) throw std::runtime_error("certificates: " + paths.error().to_string());
-    return *paths;
-  }
+  testing::TempCertificateDirectory dir{"rpcnet-credentials-cache"};
+  const std::filesystem::path& root = dir.root();
+  DevCertificatePaths first = dir.make("first");
+  DevCertificatePaths second = dir.make("second");  // another CA
 };
 
 ClientTlsOptions trusting(const std::string& trust_path, const std::string& server_name = "localhost") {

@@ -25,6 +25,7 @@
 #include "quic/tls.h"
 #include "quic/tls_stream.h"
 #include "rpcnet/certs.h"
+#include "support/temp_certificates.h"
 #include "support/error_matchers.h"
 
 namespace rpcnet::quic {
@@ -37,33 +38,12 @@ using rpcnet::testing::ErrorIs;
 constexpr char kClientName[] = "tls-stream-client";
 constexpr std::size_t kMebibyte = 1024 * 1024;
 
-// A temporary directory holding two unrelated CAs, each with its server and client
-// certificates; made once for the whole suite, removed when the process exits.
+// Two unrelated CAs, each with its server and client certificates; made once for the whole
+// suite, removed when the process exits.
 struct CertificateDirectory {
-  std::filesystem::path root;
-  DevCertificatePaths trusted;    // what the sessions use
-  DevCertificatePaths stranger;  // another CA: nothing of it is trusted
-
-  CertificateDirectory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "rpcnet-tls-stream-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    root = pattern;
-    trusted = make("trusted");
-    stranger = make("stranger");
-  }
-  ~CertificateDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(root, ignored);
-  }
-
-  DevCertificatePaths make(const std::string& name) const {
-    DevCertificateOptions options;
-    options.directory = (root / name).string();
-    options.client_name = kClientName;
-    auto paths = make_dev_certificates(options);
-    if (!paths) throw std::runtime_error("certificates: " + paths.error().to_string());
-    return *paths;
-  }
+  testing::TempCertificateDirectory dir{"rpcnet-tls-stream"};
+  DevCertificatePaths trusted = dir.make("trusted", kClientName);    // what the sessions use
+  DevCertificatePaths stranger = dir.make("stranger", kClientName);  // nothing of it is trusted
 
   static const CertificateDirectory& get() {
     static const CertificateDirectory directory;
@@ -464,7 +444,7 @@ TEST(TlsStreamSession, KeyLogGetsEachSideSecrets) {
   // A new file each run (--gtest_repeat): the process keeps the key log it opened for a path.
   static int run = 0;
   const std::filesystem::path path =
-      CertificateDirectory::get().root / ("keys-" + std::to_string(++run) + ".log");
+      CertificateDirectory::get().dir.root() / ("keys-" + std::to_string(++run) + ".log");
   std::shared_ptr<const TlsCredentials> client_tls;
   std::shared_ptr<const TlsCredentials> server_tls;
   {
