@@ -443,24 +443,31 @@ void Session::drain_output(Bytes& out) {
     for (const auto& [stream, error_code] : std::exchange(closes_to_report_, {})) {
       events_.on_stream_closed(stream, error_code);
     }
-    while (out.size() < limits_.output_batch_bytes) {
+    for (;;) {
+      // Streams that closed with bytes nobody read owe the peer connection credit. It goes back
+      // before the next frame, not once the queue runs dry: with output taken a batch at a time
+      // under a steady download, the queue may never run dry, and the peer's uploads would stall
+      // on a connection window that only shrinks.
+      if (connection_credit_owed_ != 0) {
+        const int rv = nghttp2_session_consume_connection(session_, std::exchange(connection_credit_owed_, 0));
+        if (rv != 0) {
+          fail(nghttp2_failure("cannot return connection window", rv));
+          break;
+        }
+      }
+      if (out.size() >= limits_.output_batch_bytes) break;
       const std::uint8_t* chunk = nullptr;
       const ssize_t length = nghttp2_session_mem_send(session_, &chunk);
       if (length < 0) {
         fail(nghttp2_failure("send failed", static_cast<int>(length)));
+        failed_output_taken_ = true;  // nothing more will come out
         break;
       }
-      if (length > 0) {
-        out.insert(out.end(), chunk, chunk + length);
-        continue;
-      }
-      // Streams that closed while sending may owe connection credit: return it and go again.
-      if (connection_credit_owed_ == 0) break;
-      const int rv = nghttp2_session_consume_connection(session_, std::exchange(connection_credit_owed_, 0));
-      if (rv != 0) {
-        fail(nghttp2_failure("cannot return connection window", rv));
+      if (length == 0 && connection_credit_owed_ == 0) {  // a close while sending may owe some
+        if (failure_) failed_output_taken_ = true;
         break;
       }
+      out.insert(out.end(), chunk, chunk + length);
     }
   }
   rethrow_escaped_exception();
@@ -468,7 +475,9 @@ void Session::drain_output(Bytes& out) {
 
 bool Session::wants_io() const {
   if (!pending_output_.empty()) return true;
-  if (failure_) return false;
+  // A failed session may still have its GOAWAY to send when the last take_output() stopped at a
+  // batch: finished once a take found nothing more.
+  if (failure_) return !failed_output_taken_;
   return nghttp2_session_want_read(session_) != 0 || nghttp2_session_want_write(session_) != 0;
 }
 

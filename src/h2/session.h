@@ -127,7 +127,7 @@ class Session {
   // SessionLimits::output_batch_bytes (whole frames; the rest waits for the next call).
   void take_output(Bytes& out);
   // False once the connection is finished (both sides said GOAWAY and no stream is left, or it
-  // failed and its last bytes were taken): close it.
+  // failed and a take_output() found nothing more to send): close it.
   bool wants_io() const;
 
   // Client only: opens a request stream and returns its id; end_stream when there is no body.
@@ -201,6 +201,7 @@ class Session {
   nghttp2_session* session_ = nullptr;
   std::unordered_map<std::int32_t, StreamState> streams_;
   Bytes pending_output_;                       // produced inside receive(), not yet taken
+  bool failed_output_taken_ = false;           // failed, and a take found nothing more to send
   std::size_t connection_credit_owed_ = 0;     // unconsumed bytes of closed streams
   std::vector<std::pair<std::int32_t, std::uint32_t>> closes_to_report_;  // by the next receive/take_output
   std::optional<RpcError> failure_;            // set once the connection is unusable

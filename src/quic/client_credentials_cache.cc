@@ -42,7 +42,8 @@ bool ClientCredentialsCache::stamp_files(const ClientTlsOptions& options, std::v
     if (::stat(path->c_str(), &info) != 0) return false;
     stamps.push_back(FileStamp{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
                                static_cast<std::int64_t>(info.st_size),
-                               static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec});
+                               static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec,
+                               static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec});
   }
   return true;
 }

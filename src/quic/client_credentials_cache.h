@@ -6,9 +6,10 @@
 // immutable once built, so connections may share them.
 //
 // An entry is keyed by every option (trust, identity, server name, ALPN, resumption key,
-// groups) and SSLKEYLOGFILE's value, and stamped with each named file's identity (device, inode, size, modification time
-// to the nanosecond): a certificate rotated on disk yields fresh credentials at the next
-// connect. A build that fails is not cached. Bounded: the least recently used entry goes.
+// groups) and SSLKEYLOGFILE's value, and stamped with each named file's identity (device, inode,
+// size, modification and status-change times to the nanosecond; the status-change time moves on
+// any write, even one that puts the modification time back, as `cp -p` does): a certificate
+// rotated on disk yields fresh credentials at the next connect. A build that fails is not cached. Bounded: the least recently used entry goes.
 // Thread-safe.
 //
 // Example:
@@ -49,6 +50,7 @@ class ClientCredentialsCache {
     std::uint64_t inode = 0;
     std::int64_t size = 0;
     std::int64_t modified_ns = 0;
+    std::int64_t changed_ns = 0;
     bool operator==(const FileStamp&) const = default;
   };
   struct Entry {

@@ -278,6 +278,7 @@ constexpr std::uint8_t kData = 0x0;
 constexpr std::uint8_t kHeaders = 0x1;
 constexpr std::uint8_t kRstStream = 0x3;
 constexpr std::uint8_t kSettings = 0x4;
+constexpr std::uint8_t kPing = 0x6;
 constexpr std::uint8_t kGoaway = 0x7;
 constexpr std::uint8_t kContinuation = 0x9;
 constexpr std::uint8_t kFlagEndStream = 0x1;
@@ -401,9 +402,13 @@ struct ServerFrames {
   bool settings = false;                          // the server's SETTINGS (not an ACK)
   std::optional<std::uint32_t> goaway_code;
   std::optional<std::uint32_t> goaway_last_stream;
+  std::uint64_t ping_acks = 0;
 
   void note(const Frame& frame) {
     switch (frame.type) {
+      case kPing:
+        if ((frame.flags & kFlagAck) != 0) ++ping_acks;
+        break;
       case kRstStream:
         if (frame.payload.size() == 4) resets[frame.stream] = read_u32(frame.payload, 0);
         break;
@@ -862,6 +867,44 @@ TEST_F(GrpcBadInputTest, RapidResetFloodEndsThatConnectionWithGoawayInternalErro
   EXPECT_GE(*client.seen().goaway_last_stream, 2001u);
   EXPECT_LT(*client.seen().goaway_last_stream, 2 * kStreams - 1);
   EXPECT_TRUE(open_connections_reach(0));
+  EXPECT_TRUE(grpc_cpp_call_succeeds());
+}
+
+// PINGs in batches of 200: a client that reads each batch's ACKs never has more than 200 owed;
+// one that never reads fills the socket buffers, then the 256 KiB the server encrypts ahead, then
+// nghttp2's queue of owed ACKs, whose limit (1,000) ends that connection as a flood.
+Bytes ping_batch() {
+  Bytes batch;
+  for (int i = 0; i < 200; ++i) append_frame(batch, kPing, 0, 0, Bytes(8, static_cast<std::uint8_t>(i)));
+  return batch;
+}
+
+TEST_F(GrpcBadInputTest, PingsFromAClientThatNeverReadsEndThatConnectionWhileAReadingClientIsServed) {
+  start(server_config().with_grpc_over_tcp().with_header_timeout(60s));
+  const Bytes batch = ping_batch();
+  RawHttp2 silent(port_);
+  ASSERT_TRUE(silent.handshake());
+  ASSERT_TRUE(silent.send(client_preface_and_settings()));
+  constexpr int kMaxBatches = 20000;  // 68 MB: far past any socket buffer
+  int sent = 0;
+  while (sent < kMaxBatches && silent.send(batch)) ++sent;
+  EXPECT_LT(sent, kMaxBatches) << "the server answered every PING of a client that never reads";
+  EXPECT_TRUE(ended_by_server(silent.read_to_end()));
+  if (silent.seen().goaway_code) {
+    EXPECT_EQ(*silent.seen().goaway_code, h2::kEnhanceYourCalm);
+  }
+
+  // As many PINGs from a client that reads the answers: served to the end.
+  RawHttp2 reading(port_);
+  ASSERT_TRUE(reading.handshake());
+  ASSERT_TRUE(reading.send(client_preface_and_settings()));
+  bool answered = true;
+  for (int i = 0; i < sent && answered; ++i) {
+    const std::uint64_t expected = 200ull * static_cast<std::uint64_t>(i + 1);
+    answered = reading.send(batch) && reading.read_until([&] { return reading.seen().ping_acks >= expected; });
+  }
+  EXPECT_TRUE(answered) << "after " << reading.seen().ping_acks << " ACKs";
+  EXPECT_FALSE(reading.seen().goaway_code.has_value());
   EXPECT_TRUE(grpc_cpp_call_succeeds());
 }
 

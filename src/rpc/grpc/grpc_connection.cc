@@ -20,8 +20,6 @@ namespace {
 
 constexpr auto kAsTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadBufferBytes = 64u << 10;
-// Ciphertext waiting for the socket past which the connection stops reading (see read_loop).
-constexpr std::size_t kMaxUnsentBytes = 4u << 20;
 // flush() encrypts frames only until this much ciphertext waits for the socket (besides what
 // the socket is writing), a batch at a time; each completed socket write pulls the next. Encrypting
 // a whole HTTP/2 window ahead (megabytes with gRPC's BDP-sized windows) cost a fresh, cold buffer
@@ -532,7 +530,6 @@ void GrpcConnection::finish(RpcError reason) {
   socket_.close(ignored);
   writer_.notify();
   handshake_.notify();
-  drained_.notify();
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, stream] : streams) stream->detach();
@@ -633,12 +630,12 @@ asio::awaitable<void> GrpcConnection::read_loop(std::shared_ptr<GrpcConnection> 
   (void)self;  // held by the frame: the connection lives while this loop runs
   Bytes buffer(kReadBufferBytes);
   while (!closed_) {
-    // A peer that sends without reading what we answer (PINGs, SETTINGS, requests) would grow
-    // the write buffer without bound: read on only once it has drained.
-    while (outgoing_.size() + sending_bytes_ > kMaxUnsentBytes && !closed_) {
-      (void)co_await drained_.async_wait(asio::use_awaitable);
-    }
-    if (closed_) break;
+    // Reading never waits for the writer: what a peer that does not read makes us hold is bounded
+    // where it waits. Ciphertext: kCiphertextAhead plus a batch (flush() stops there). Responses:
+    // each stream's queue (its writer waits past stream_send_buffer), max_concurrent_streams of
+    // them. Control frames nghttp2 owes (PING and SETTINGS ACKs, RST_STREAMs): its outbound-ACK
+    // limit, past which the connection fails as a flood. (Waiting instead would stop reading the
+    // WINDOW_UPDATEs a healthy download needs whenever the socket is busy.)
     auto [error, n] = co_await socket_.async_read_some(asio::buffer(buffer), kAsTuple);
     if (closed_) break;
     if (error) {
@@ -662,11 +659,8 @@ asio::awaitable<void> GrpcConnection::write_loop(std::shared_ptr<GrpcConnection>
       continue;
     }
     sending.swap(outgoing_);
-    sending_bytes_ = sending.size();
     auto [error, n] = co_await asio::async_write(socket_, asio::buffer(sending), kAsTuple);
     sending.clear();
-    sending_bytes_ = 0;
-    drained_.notify();
     if (error) break;
     flush();  // the next batches of frames nghttp2 holds
   }

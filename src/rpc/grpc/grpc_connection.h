@@ -260,9 +260,7 @@ class GrpcConnection final : public transport::CallConnection,
   // flush costs nothing per idle stream (10,000 concurrent calls made every flush O(streams)).
   std::vector<std::int32_t> send_room_watchers_;
   Bytes outgoing_;               // ciphertext for the socket
-  std::size_t sending_bytes_ = 0;  // ciphertext the socket is writing now
   runtime::Notifier writer_;
-  runtime::Notifier drained_;    // the reader, woken after each socket write
   runtime::Notifier handshake_;  // client: woken when the handshake completes or fails
   asio::steady_timer expiry_;    // server: handshake, then idle
   std::optional<RpcError> close_error_;

@@ -23,6 +23,7 @@ using ::testing::IsEmpty;
 constexpr std::uint8_t kFrameHeaders = 0x1;
 constexpr std::uint8_t kFrameData = 0x0;
 constexpr std::uint8_t kFrameGoaway = 0x7;
+constexpr std::uint8_t kFrameWindowUpdate = 0x8;
 constexpr std::uint8_t kFlagEndStream = 0x1;
 constexpr std::size_t kClientMagicBytes = 24;
 
@@ -277,6 +278,22 @@ TEST(H2Session, OutputComesInBatchesOfWholeFramesWhenABatchSizeIsSet) {
   EXPECT_EQ(pair.server_events.log.back(), "end 1");
 }
 
+TEST(H2Session, AFailedSessionWantsIoUntilItsGoawayIsTakenInBatches) {
+  SessionLimits limits;
+  limits.output_batch_bytes = 1;  // one frame per take
+  Recorder events;
+  auto server = Session::server(events, limits).value();
+  ASSERT_FALSE(server->receive(to_bytes("not the HTTP/2 connection preface")).ok());
+  std::optional<std::uint32_t> code;
+  for (int take = 0; take < 8 && server->wants_io(); ++take) {
+    Bytes out;
+    server->take_output(out);
+    if (!code) code = goaway_code(out);
+  }
+  EXPECT_EQ(code, kProtocolError);
+  EXPECT_FALSE(server->wants_io());
+}
+
 TEST(H2Session, ZeroOutputBatchIsRejected) {
   Recorder events;
   SessionLimits limits;
@@ -308,6 +325,36 @@ TEST(H2Session, UnconsumedBytesOfAClosedStreamGoBackToTheConnectionWindow) {
   ASSERT_TRUE(pump(pair));
   EXPECT_EQ(pair.server_events.received[3].size(), 1000u);
   EXPECT_EQ(pair.server_events.log.back(), "end 3");
+}
+
+TEST(H2Session, ConnectionCreditGoesBackWhileADownloadKeepsEveryBatchFull) {
+  SessionLimits server_limits;
+  server_limits.stream_window = 65535;
+  server_limits.connection_window = 65535;  // one upload fills it
+  server_limits.output_batch_bytes = 20000;
+  Pair pair(server_limits);
+  pair.server_events.consume_on_arrival = false;
+  ASSERT_TRUE(pump(pair));
+  ASSERT_TRUE(pair.client->submit_request(grpc_request(), true).ok());  // 1: the download
+  ASSERT_TRUE(pair.client->submit_request(grpc_request(), false).ok());  // 3: an upload nobody reads
+  ASSERT_TRUE(pair.client->submit_data(3, pattern(65535), false));
+  ASSERT_TRUE(pump(pair));
+  ASSERT_EQ(pair.server_events.received[3].size(), 65535u);
+
+  ASSERT_TRUE(pair.server->submit_headers(1, {{":status", "200"}}, false));
+  ASSERT_TRUE(pair.server->submit_data(1, pattern(1u << 20), false));
+  pair.server->reset_stream(3, kCancel);  // its 65,535 bytes are owed back to the connection
+  bool credit_returned = false;
+  for (int batch_number = 0; batch_number < 3 && !credit_returned; ++batch_number) {
+    Bytes batch;
+    pair.server->take_output(batch);
+    for (const Frame& frame : frames_of(batch)) {
+      if (frame.type == kFrameWindowUpdate && frame.stream == 0) credit_returned = true;
+    }
+    ASSERT_TRUE(deliver(*pair.client, batch, 0));
+  }
+  EXPECT_TRUE(credit_returned) << "the WINDOW_UPDATE waited behind the download";
+  EXPECT_GT(pair.server->queued_bytes(1), 0u);  // the download was still going
 }
 
 TEST(H2Session, ClientResetReachesTheServerWithItsCode) {

@@ -3,7 +3,9 @@
 #include "quic/client_credentials_cache.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -26,6 +28,12 @@ ClientTlsOptions trusting(const std::string& trust_path, const std::string& serv
   options.trust_path = trust_path;
   options.server_name = server_name;
   return options;
+}
+
+std::int64_t changed_ns(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return -1;
+  return static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec;
 }
 
 void copy_file(const std::string& from, const std::string& to) {
@@ -81,6 +89,35 @@ TEST(ClientCredentialsCache, ARewrittenTrustFileYieldsFreshCredentials) {
   auto again = cache.get(trusting(trust));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(after->get(), again->get());
+}
+
+TEST(ClientCredentialsCache, AnInPlaceRewriteThatKeepsSizeAndModificationTimeStillYieldsFreshCredentials) {
+  const CertificateDirectory dir;
+  const std::string trust = (dir.root / "in-place.pem").string();
+  copy_file(dir.first.ca_cert, trust);
+  ClientCredentialsCache cache;
+  auto before = cache.get(trusting(trust));
+  ASSERT_TRUE(before.ok());
+  // Same inode, same size, modification time put back (as `cp -p` or `rsync -t --inplace` do):
+  // only the status-change time tells.
+  const auto modified = std::filesystem::last_write_time(trust);
+  const auto size = std::filesystem::file_size(trust);
+  const std::int64_t stamped = changed_ns(trust);
+  // File times come from the kernel's coarse clock: a rewrite within the same tick as the stamp
+  // cannot be told apart, so this rewrites until the status-change time has moved (bounded).
+  for (int attempt = 0; attempt < 100000 && changed_ns(trust) == stamped; ++attempt) {
+    std::fstream file(trust, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(0);
+    file.put('-');  // the PEM header's first byte, rewritten as itself
+    file.close();
+    std::filesystem::last_write_time(trust, modified);
+  }
+  ASSERT_NE(changed_ns(trust), stamped);
+  ASSERT_EQ(std::filesystem::file_size(trust), size);
+  ASSERT_EQ(std::filesystem::last_write_time(trust), modified);
+  auto after = cache.get(trusting(trust));
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(before->get(), after->get());
 }
 
 TEST(ClientCredentialsCache, AFailedBuildIsNotCachedAndALaterOneSucceeds) {
