@@ -3,14 +3,16 @@
 // Input: byte 0 chooses how the rest arrives. Its low bit: 0, the rest is all the peer sends;
 // 1, a valid client preface and an empty SETTINGS frame go first (so the fuzzer spends its
 // bytes on frames, not on rediscovering the 24-byte magic). The other seven bits: the chunk size
-// receive() is fed in (0: all at once). Between chunks the harness takes the output, as the
-// connection does. The event sink answers every request with headers, DATA and trailers from
+// receive() is fed in (0: all at once); an odd chunk size also makes output come in batches of
+// 64 bytes (SessionLimits::output_batch_bytes), as the TCP connection takes it. Between chunks
+// the harness takes the output (one batch), as the connection does. The event sink answers every request with headers, DATA and trailers from
 // inside on_headers, and consumes all DATA as it arrives.
 //
 // Oracles: besides the sanitizers, the events describe a consistent stream life (headers
 // first, nothing after on_stream_closed, one close per stream, only client-initiated ids), no
 // more streams are open at once than advertised, no delivered header block exceeds the limit,
-// and a failed session stays failed and, once its last bytes are taken, wants no more I/O.
+// and a failed session stays failed and, once its last bytes are taken (batch after batch),
+// wants no more I/O.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -95,6 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_header_list_bytes = kMaxHeaderListBytes;
   limits.stream_window = 4096;
   limits.connection_window = 8192;
+  if (chunk % 2 == 1) limits.output_batch_bytes = 64;
   auto created = h2::Session::server(sink, limits);
   check(created.ok());
   h2::Session& session = **created;
@@ -112,8 +115,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     session.take_output(output);
   }
   if (failed) {
-    output.clear();
-    session.take_output(output);
+    // Every take yields at least one whole frame while any is left, so this ends.
+    for (int take = 0; take < 100000 && session.wants_io(); ++take) {
+      output.clear();
+      session.take_output(output);
+    }
     check(!session.wants_io());
   }
   return 0;
