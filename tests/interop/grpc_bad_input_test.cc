@@ -41,6 +41,7 @@
 #include "quic/tls_stream.h"
 #include "rpc/grpc/grpc_wire.h"
 #include "rpc/wire/frame.h"
+#include "support/h2_frames.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -274,28 +275,6 @@ class TlsClient {
 // ---- HTTP/2 frames, written and read by hand ----------------------------------------------------
 
 constexpr std::string_view kClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-constexpr std::uint8_t kData = 0x0;
-constexpr std::uint8_t kHeaders = 0x1;
-constexpr std::uint8_t kRstStream = 0x3;
-constexpr std::uint8_t kSettings = 0x4;
-constexpr std::uint8_t kPing = 0x6;
-constexpr std::uint8_t kGoaway = 0x7;
-constexpr std::uint8_t kContinuation = 0x9;
-constexpr std::uint8_t kFlagEndStream = 0x1;
-constexpr std::uint8_t kFlagAck = 0x1;
-constexpr std::uint8_t kFlagEndHeaders = 0x4;
-
-void append_frame(Bytes& out, std::uint8_t type, std::uint8_t flags, std::uint32_t stream, ByteView payload) {
-  const std::size_t length = payload.size();
-  out.push_back(static_cast<std::uint8_t>(length >> 16));
-  out.push_back(static_cast<std::uint8_t>(length >> 8));
-  out.push_back(static_cast<std::uint8_t>(length));
-  out.push_back(type);
-  out.push_back(flags);
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(stream >> shift));
-  out.insert(out.end(), payload.begin(), payload.end());
-}
-
 // HPACK (RFC 7541): an integer with an N-bit prefix, and a "literal header field without
 // indexing, new name" with plain (not Huffman) strings: no dynamic table state on either side.
 void append_hpack_integer(Bytes& out, std::uint8_t first_byte_bits, int prefix_bits, std::size_t value) {
@@ -345,7 +324,7 @@ void append_header_block(Bytes& out, std::uint32_t stream, ByteView block, bool 
     const std::size_t n = std::min(kMaxFrame, block.size() - at);
     std::uint8_t flags = at + n == block.size() ? kFlagEndHeaders : 0;
     if (first && end_stream) flags |= kFlagEndStream;
-    append_frame(out, first ? kHeaders : kContinuation, flags, stream, block.subspan(at, n));
+    append_frame(out, first ? kFrameHeaders : kFrameContinuation, flags, stream, block.subspan(at, n));
     at += n;
     first = false;
   } while (at < block.size());
@@ -356,39 +335,6 @@ Bytes rst_stream_payload(std::uint32_t code) {
   for (int shift = 24; shift >= 0; shift -= 8) payload.push_back(static_cast<std::uint8_t>(code >> shift));
   return payload;
 }
-
-struct Frame {
-  std::uint8_t type = 0;
-  std::uint8_t flags = 0;
-  std::uint32_t stream = 0;
-  Bytes payload;
-};
-
-std::uint32_t read_u32(ByteView bytes, std::size_t at) {
-  return (std::uint32_t{bytes[at]} << 24) | (std::uint32_t{bytes[at + 1]} << 16) |
-         (std::uint32_t{bytes[at + 2]} << 8) | std::uint32_t{bytes[at + 3]};
-}
-
-// Splits the server's plaintext into frames as it arrives.
-class FrameReader {
- public:
-  void feed(ByteView bytes) { buffer_.insert(buffer_.end(), bytes.begin(), bytes.end()); }
-  std::optional<Frame> next() {
-    if (buffer_.size() < 9) return std::nullopt;
-    const std::size_t length = (std::size_t{buffer_[0]} << 16) | (std::size_t{buffer_[1]} << 8) | buffer_[2];
-    if (buffer_.size() < 9 + length) return std::nullopt;
-    Frame frame;
-    frame.type = buffer_[3];
-    frame.flags = buffer_[4];
-    frame.stream = read_u32(buffer_, 5) & 0x7fffffffu;
-    frame.payload.assign(buffer_.begin() + 9, buffer_.begin() + static_cast<std::ptrdiff_t>(9 + length));
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(9 + length));
-    return frame;
-  }
-
- private:
-  Bytes buffer_;
-};
 
 // What a hand-driven HTTP/2 connection saw from the server.
 struct ServerFrames {
@@ -406,32 +352,32 @@ struct ServerFrames {
 
   void note(const Frame& frame) {
     switch (frame.type) {
-      case kPing:
+      case kFramePing:
         if ((frame.flags & kFlagAck) != 0) ++ping_acks;
         break;
-      case kRstStream:
+      case kFrameRstStream:
         if (frame.payload.size() == 4) resets[frame.stream] = read_u32(frame.payload, 0);
         break;
-      case kHeaders:
+      case kFrameHeaders:
         // No padding or priority: nghttp2 sends neither.
         streams[frame.stream].header_blocks.push_back(frame.payload);
         streams[frame.stream].ended = streams[frame.stream].ended || (frame.flags & kFlagEndStream) != 0;
         break;
-      case kContinuation:
+      case kFrameContinuation:
         if (auto& blocks = streams[frame.stream].header_blocks; !blocks.empty()) {
           blocks.back().insert(blocks.back().end(), frame.payload.begin(), frame.payload.end());
         }
         break;
-      case kData: {
+      case kFrameData: {
         auto& stream = streams[frame.stream];
         stream.data.insert(stream.data.end(), frame.payload.begin(), frame.payload.end());
         stream.ended = stream.ended || (frame.flags & kFlagEndStream) != 0;
         break;
       }
-      case kSettings:
+      case kFrameSettings:
         if ((frame.flags & kFlagAck) == 0) settings = true;
         break;
-      case kGoaway:
+      case kFrameGoaway:
         if (frame.payload.size() >= 8 && !goaway_code) {
           goaway_last_stream = read_u32(frame.payload, 0) & 0x7fffffffu;
           goaway_code = read_u32(frame.payload, 4);
@@ -480,7 +426,7 @@ class RawHttp2 {
 
 Bytes client_preface_and_settings() {
   Bytes bytes(kClientPreface.begin(), kClientPreface.end());
-  append_frame(bytes, kSettings, 0, 0, {});
+  append_frame(bytes, kFrameSettings, 0, 0, {});
   return bytes;
 }
 
@@ -749,7 +695,7 @@ ServerFrames oversized_request_then_normal_one(std::uint16_t port, std::size_t o
                                                                   {"x-big", std::string(oversized_value, 'a')}};
   append_header_block(bytes, 1, hpack_literals(fields), true);
   append_header_block(bytes, 3, say_request_block(), false);
-  append_frame(bytes, kData, kFlagEndStream, 3, empty_grpc_message());
+  append_frame(bytes, kFrameData, kFlagEndStream, 3, empty_grpc_message());
   (void)client.send(bytes);
   (void)client.read_until([&] {
     const auto it = client.seen().streams.find(3);
@@ -799,7 +745,7 @@ TEST_F(GrpcBadInputTest, StreamsBeyondMaxConcurrentStreamsAreRefusedWithRefusedS
   constexpr std::uint32_t kStreams = 50;
   Bytes flood = client_preface_and_settings();
   for (std::uint32_t i = 0; i < kStreams; ++i) {
-    append_frame(flood, kHeaders, kFlagEndHeaders, 2 * i + 1, say_request_block());  // no END_STREAM
+    append_frame(flood, kFrameHeaders, kFlagEndHeaders, 2 * i + 1, say_request_block());  // no END_STREAM
   }
   ASSERT_TRUE(client.send(flood));
   ASSERT_TRUE(client.read_until([&] { return client.seen().resets.size() >= kStreams - 8; }))
@@ -827,8 +773,8 @@ TEST_F(GrpcBadInputTest, StreamsBeyondAcknowledgedMaxConcurrentStreamsEndTheConn
   ASSERT_TRUE(client.send(client_preface_and_settings()));
   ASSERT_TRUE(client.read_until([&] { return client.seen().settings; }));
   Bytes flood;
-  append_frame(flood, kSettings, kFlagAck, 0, {});
-  for (std::uint32_t i = 0; i < 50; ++i) append_frame(flood, kHeaders, kFlagEndHeaders, 2 * i + 1, say_request_block());
+  append_frame(flood, kFrameSettings, kFlagAck, 0, {});
+  for (std::uint32_t i = 0; i < 50; ++i) append_frame(flood, kFrameHeaders, kFlagEndHeaders, 2 * i + 1, say_request_block());
   (void)client.send(flood);  // the server may close before taking it all
 
   EXPECT_TRUE(ended_by_server(client.read_to_end()));
@@ -854,8 +800,8 @@ TEST_F(GrpcBadInputTest, RapidResetFloodEndsThatConnectionWithGoawayInternalErro
   for (std::uint32_t first = 0; first < kStreams && all_sent; first += kBatch) {
     Bytes batch;
     for (std::uint32_t i = first; i < first + kBatch; ++i) {
-      append_frame(batch, kHeaders, kFlagEndHeaders, 2 * i + 1, say_request_block());
-      append_frame(batch, kRstStream, 0, 2 * i + 1, cancel);
+      append_frame(batch, kFrameHeaders, kFlagEndHeaders, 2 * i + 1, say_request_block());
+      append_frame(batch, kFrameRstStream, 0, 2 * i + 1, cancel);
     }
     all_sent = client.send(batch);
   }
@@ -875,7 +821,7 @@ TEST_F(GrpcBadInputTest, RapidResetFloodEndsThatConnectionWithGoawayInternalErro
 // nghttp2's queue of owed ACKs, whose limit (1,000) ends that connection as a flood.
 Bytes ping_batch() {
   Bytes batch;
-  for (int i = 0; i < 200; ++i) append_frame(batch, kPing, 0, 0, Bytes(8, static_cast<std::uint8_t>(i)));
+  for (int i = 0; i < 200; ++i) append_frame(batch, kFramePing, 0, 0, Bytes(8, static_cast<std::uint8_t>(i)));
   return batch;
 }
 

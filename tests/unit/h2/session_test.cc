@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "support/h2_frames.h"
+
 namespace rpcnet::h2 {
 namespace {
 
@@ -20,11 +22,18 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-constexpr std::uint8_t kFrameHeaders = 0x1;
-constexpr std::uint8_t kFrameData = 0x0;
-constexpr std::uint8_t kFrameGoaway = 0x7;
-constexpr std::uint8_t kFrameWindowUpdate = 0x8;
-constexpr std::uint8_t kFlagEndStream = 0x1;
+using rpcnet::testing::append_frame;
+using rpcnet::testing::Frame;
+using rpcnet::testing::frames_of;
+using rpcnet::testing::kFlagEndHeaders;
+using rpcnet::testing::kFlagEndStream;
+using rpcnet::testing::kFrameData;
+using rpcnet::testing::kFrameGoaway;
+using rpcnet::testing::kFrameHeaders;
+using rpcnet::testing::kFrameRstStream;
+using rpcnet::testing::kFramePing;
+using rpcnet::testing::kFrameWindowUpdate;
+using rpcnet::testing::read_u32;
 constexpr std::size_t kClientMagicBytes = 24;
 
 // Records each event as one line, in order; consecutive DATA of a stream are merged into one
@@ -93,37 +102,6 @@ struct Pair {
     if (auto delivered = deliver(*pair.client, to_client, chunk); !delivered) return delivered << " (at the client)";
   }
   return ::testing::AssertionFailure() << "the sessions never went quiet";
-}
-
-struct Frame {
-  std::uint8_t type = 0;
-  std::uint8_t flags = 0;
-  std::uint32_t stream = 0;
-  Bytes payload;
-};
-
-std::uint32_t read_u32(ByteView bytes, std::size_t at) {
-  return (std::uint32_t{bytes[at]} << 24) | (std::uint32_t{bytes[at + 1]} << 16) |
-         (std::uint32_t{bytes[at + 2]} << 8) | std::uint32_t{bytes[at + 3]};
-}
-
-// Splits a byte stream into HTTP/2 frames (9-byte header: length, type, flags, stream id).
-std::vector<Frame> frames_of(ByteView bytes) {
-  std::vector<Frame> frames;
-  std::size_t at = 0;
-  while (at + 9 <= bytes.size()) {
-    const std::size_t length = (std::size_t{bytes[at]} << 16) | (std::size_t{bytes[at + 1]} << 8) | bytes[at + 2];
-    Frame frame;
-    frame.type = bytes[at + 3];
-    frame.flags = bytes[at + 4];
-    frame.stream = read_u32(bytes, at + 5) & 0x7fffffffu;
-    if (at + 9 + length > bytes.size()) break;
-    frame.payload.assign(bytes.begin() + static_cast<std::ptrdiff_t>(at + 9),
-                         bytes.begin() + static_cast<std::ptrdiff_t>(at + 9 + length));
-    frames.push_back(std::move(frame));
-    at += 9 + length;
-  }
-  return frames;
 }
 
 // The error code of the first GOAWAY frame in `bytes`, if there is one.
@@ -515,15 +493,6 @@ TEST(H2Session, OversizedFrameAfterThePrefaceFailsWithFrameSizeError) {
   EXPECT_FALSE(server->wants_io());
 }
 
-void append_frame(Bytes& out, std::uint8_t type, std::uint8_t flags, std::uint32_t stream, const Bytes& payload) {
-  const std::size_t length = payload.size();
-  out.insert(out.end(), {static_cast<std::uint8_t>(length >> 16), static_cast<std::uint8_t>(length >> 8),
-                         static_cast<std::uint8_t>(length), type, flags, static_cast<std::uint8_t>(stream >> 24),
-                         static_cast<std::uint8_t>(stream >> 16), static_cast<std::uint8_t>(stream >> 8),
-                         static_cast<std::uint8_t>(stream)});
-  out.insert(out.end(), payload.begin(), payload.end());
-}
-
 // A server that has read a real client's preface and SETTINGS.
 std::unique_ptr<Session> server_after_preface(Recorder& events) {
   Recorder client_events;
@@ -541,7 +510,7 @@ TEST(H2Session, PingFloodFailsTheConnectionWithEnhanceYourCalm) {
   Recorder events;
   auto server = server_after_preface(events);
   Bytes pings;
-  for (int i = 0; i < 1001; ++i) append_frame(pings, 0x6, 0x0, 0, Bytes(8, 0x5a));
+  for (int i = 0; i < 1001; ++i) append_frame(pings, kFramePing, 0x0, 0, Bytes(8, 0x5a));
   const auto received = server->receive(pings);
   ASSERT_FALSE(received.ok());
   Bytes out;
@@ -556,10 +525,11 @@ TEST(H2Session, RapidResetFloodFailsTheConnection) {
   // GET / on :authority "h" from HPACK's static table, then RST_STREAM CANCEL, 1200 times:
   // beyond nghttp2's burst of 1000 resets however slowly this runs (33 more per second).
   const Bytes request_block = {0x82, 0x86, 0x84, 0x01, 0x01, 'h'};
+  const Bytes cancel = {0, 0, 0, 0x8};
   Bytes frames;
   for (std::uint32_t i = 0; i < 1200; ++i) {
-    append_frame(frames, kFrameHeaders, 0x4, 2 * i + 1, request_block);
-    append_frame(frames, 0x3, 0x0, 2 * i + 1, {0, 0, 0, 0x8});
+    append_frame(frames, kFrameHeaders, kFlagEndHeaders, 2 * i + 1, request_block);
+    append_frame(frames, kFrameRstStream, 0x0, 2 * i + 1, cancel);
   }
   const auto received = server->receive(frames);
   ASSERT_FALSE(received.ok());
