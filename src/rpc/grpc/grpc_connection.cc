@@ -546,14 +546,17 @@ void GrpcConnection::finish(RpcError reason) {
 void GrpcConnection::log_closed() const {
   const RpcError& error = *close_error_;
   const char* side = role_ == Role::kClient ? "client" : "server";
-  std::vector<LogField> fields = {
-      {"transport", "http2"}, {"side", side}, {"peer", to_string(remote_)}, {"reason", error.message()}};
+  // Built only when the record goes out (the macros evaluate their arguments only then).
+  const auto fields = [&] {
+    return std::vector<LogField>{
+        {"transport", "http2"}, {"side", side}, {"peer", to_string(remote_)}, {"reason", error.message()}};
+  };
   if (error.kind() == ErrorKind::kTls) {
-    RPCNET_LOG_LIMITED(kTls, kWarn, "handshake failed", std::move(fields));
+    RPCNET_LOG_LIMITED(kTls, kWarn, "handshake failed", fields());
   } else if (!handshake_done_) {
-    RPCNET_LOG_LIMITED(kRpc, kInfo, "connection failed before its handshake completed", std::move(fields));
+    RPCNET_LOG_LIMITED(kRpc, kInfo, "connection failed before its handshake completed", fields());
   } else {
-    RPCNET_LOG(kRpc, kDebug, "connection closed", std::move(fields));
+    RPCNET_LOG(kRpc, kDebug, "connection closed", fields());
   }
 }
 
