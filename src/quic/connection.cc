@@ -1114,7 +1114,7 @@ void Connection::fail_handshake_or_close(int liberr) {
     const auto alert = ngtcp2_conn_get_tls_alert(conn_);
     ngtcp2_ccerr_set_tls_alert(&ccerr, alert, nullptr, 0);
     tls_alert_ = alert;
-    error = RpcError::tls(describe_handshake_failure(session_, alert));
+    error = RpcError::tls(tls_->describe_handshake_failure(session_, alert));
   } else {
     ngtcp2_ccerr_set_liberr(&ccerr, liberr, nullptr, 0);
   }

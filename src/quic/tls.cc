@@ -2,13 +2,17 @@
 
 #include "quic/session_cache.h"
 #include "quic/tls_log.h"
+#include "quic/verified_chain_cache.h"
 
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 namespace rpcnet::quic {
@@ -86,15 +90,76 @@ Result<void> load_trust(gnutls_certificate_credentials_t credentials, const std:
   return {};
 }
 
+// What a client session's callbacks need from its credentials, reached through the session's
+// database pointer (unused by GnuTLS on a client). Lives as long as the credentials, which
+// outlive their sessions.
+struct ClientSessionState {
+  std::string resumption_key;  // where tickets are cached; empty: no resumption
+  // GnuTLS keeps a pointer to this array (it does not copy it): it must outlive every session.
+  gnutls_typed_vdata_st verify_data[2] = {};
+  unsigned verify_elements = 0;
+  VerifiedChainCache verified_chains;
+  std::atomic<std::uint64_t> full_verifications{0};
+};
+
+ClientSessionState& client_state(gnutls_session_t session) {
+  return *static_cast<ClientSessionState*>(gnutls_db_get_ptr(session));
+}
+
 // Client: a NewSessionTicket arrived; keep the session data so the next connection resumes.
 int store_ticket_hook(gnutls_session_t session, unsigned, unsigned when, unsigned,
                       const gnutls_datum_t*) {
   if (when != GNUTLS_HOOK_POST) return 0;
-  const auto* key = static_cast<const std::string*>(gnutls_db_get_ptr(session));
+  const std::string& key = client_state(session).resumption_key;
   gnutls_datum_t data{};
-  if (key == nullptr || gnutls_session_get_data2(session, &data) != 0) return 0;
-  SessionCache::instance().store(*key, std::vector<std::uint8_t>(data.data, data.data + data.size));
+  if (key.empty() || gnutls_session_get_data2(session, &data) != 0) return 0;
+  SessionCache::instance().store(key, std::vector<std::uint8_t>(data.data, data.data + data.size));
   gnutls_free(data.data);
+  return 0;
+}
+
+// The earliest notAfter of the chain; nullopt when a certificate does not parse (the chain is
+// then not remembered).
+std::optional<VerifiedChainCache::Clock::time_point> earliest_not_after(const gnutls_datum_t* certs,
+                                                                         unsigned count) {
+  std::optional<VerifiedChainCache::Clock::time_point> earliest;
+  for (unsigned i = 0; i < count; ++i) {
+    gnutls_x509_crt_t crt = nullptr;
+    if (gnutls_x509_crt_init(&crt) != 0) return std::nullopt;
+    const bool parsed = gnutls_x509_crt_import(crt, &certs[i], GNUTLS_X509_FMT_DER) == 0;
+    const time_t expiry = parsed ? gnutls_x509_crt_get_expiration_time(crt) : static_cast<time_t>(-1);
+    gnutls_x509_crt_deinit(crt);
+    if (expiry == static_cast<time_t>(-1)) return std::nullopt;
+    const auto at = VerifiedChainCache::Clock::from_time_t(expiry);
+    if (!earliest || at < *earliest) earliest = at;
+  }
+  return earliest;
+}
+
+// Client: the server's certificate chain, after TLS 1.3 checked its CertificateVerify signature.
+// A chain these credentials verified before (verified_chain_cache.h) passes from memory; any
+// other is verified in full — chain, server name, serverAuth purpose — and remembered when good.
+// A failure leaves the status to TlsCredentials::verification_status.
+int verify_server_chain(gnutls_session_t session) {
+  ClientSessionState& state = client_state(session);
+  unsigned count = 0;
+  const gnutls_datum_t* certs = gnutls_certificate_get_peers(session, &count);
+  if (certs == nullptr || count == 0) return GNUTLS_E_CERTIFICATE_ERROR;
+  std::vector<std::string_view> der;
+  der.reserve(count);
+  for (unsigned i = 0; i < count; ++i) der.emplace_back(reinterpret_cast<const char*>(certs[i].data), certs[i].size);
+  std::string chain = VerifiedChainCache::key_of(der);
+  const auto now = VerifiedChainCache::Clock::now();
+  if (state.verified_chains.contains(chain, now)) return 0;
+  state.full_verifications.fetch_add(1, std::memory_order_relaxed);
+  unsigned status = 0;
+  if (gnutls_certificate_verify_peers(session, state.verify_data, state.verify_elements, &status) < 0) {
+    return GNUTLS_E_CERTIFICATE_ERROR;
+  }
+  if (status != 0) return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+  if (const auto not_after = earliest_not_after(certs, count)) {
+    state.verified_chains.remember(std::move(chain), *not_after, now);
+  }
   return 0;
 }
 
@@ -155,9 +220,11 @@ struct TlsCredentials::ByValue {
   }
 
   gnutls_datum_t ticket_key{};  // server: encrypts the tickets it issues
-  // GnuTLS keeps a pointer to this array (it does not copy it): it must outlive every session.
-  gnutls_typed_vdata_st verify_data[2] = {};
+  // Server requiring client certificates: the clientAuth purpose. GnuTLS keeps a pointer to
+  // this array (it does not copy it): it must outlive every session.
+  gnutls_typed_vdata_st verify_data[1] = {};
   unsigned verify_elements = 0;
+  ClientSessionState client;  // client only
 };
 
 TlsCredentials::TlsCredentials() : by_value_(std::make_unique<ByValue>()) {}
@@ -204,13 +271,13 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_client(
   tls->key_log_ = !key_log_from_environment().empty();
   tls->server_name_ = options.server_name;
   tls->alpn_ = options.alpn;
-  tls->resumption_key_ = options.resumption_key;
-  tls->by_value_->verify_data[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
-                          reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)),
-                          0};
-  tls->by_value_->verify_data[1] = {GNUTLS_DT_DNS_HOSTNAME,
-                          reinterpret_cast<unsigned char*>(tls->server_name_.data()), 0};
-  tls->by_value_->verify_elements = tls->server_name_.empty() ? 1 : 2;
+  ClientSessionState& client = tls->by_value_->client;
+  client.resumption_key = options.resumption_key;
+  client.verify_data[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
+                           reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)), 0};
+  client.verify_data[1] = {GNUTLS_DT_DNS_HOSTNAME,
+                           reinterpret_cast<unsigned char*>(tls->server_name_.data()), 0};
+  client.verify_elements = tls->server_name_.empty() ? 1 : 2;
   if (gnutls_certificate_allocate_credentials(&tls->credentials_) != 0) {
     return RpcError::tls("cannot initialise GnuTLS");
   }
@@ -269,13 +336,13 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
       gnutls_server_name_set(session, GNUTLS_NAME_DNS, server_name_.data(), server_name_.size());
     }
     // GnuTLS verifies nothing unless asked: chain, name and the serverAuth purpose.
-    gnutls_session_set_verify_cert2(session, by_value_->verify_data,
-                                    by_value_->verify_elements, 0);
-    if (!resumption_key_.empty()) {
-      if (auto ticket = SessionCache::instance().find(resumption_key_)) {
+    gnutls_db_set_ptr(session, &by_value_->client);
+    gnutls_session_set_verify_function(session, verify_server_chain);
+    const std::string& resumption_key = by_value_->client.resumption_key;
+    if (!resumption_key.empty()) {
+      if (auto ticket = SessionCache::instance().find(resumption_key)) {
         gnutls_session_set_data(session, ticket->data(), ticket->size());
       }
-      gnutls_db_set_ptr(session, const_cast<std::string*>(&resumption_key_));
       gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
                                          GNUTLS_HOOK_POST, store_ticket_hook);
     }
@@ -334,8 +401,8 @@ Result<gnutls_session_t> TlsCredentials::new_stream_session(bool server,
     }
     set_server_name_indication(session, server_name_);
     // GnuTLS verifies nothing unless asked: chain, name and the serverAuth purpose.
-    gnutls_session_set_verify_cert2(session, by_value_->verify_data,
-                                    by_value_->verify_elements, 0);
+    gnutls_db_set_ptr(session, &by_value_->client);
+    gnutls_session_set_verify_function(session, verify_server_chain);
   }
   return session;
 }
@@ -357,14 +424,31 @@ std::string TlsCredentials::peer_certificate_subject(gnutls_session_t session) {
   return subject;
 }
 
-std::string describe_handshake_failure(gnutls_session_t session, unsigned alert) {
+unsigned TlsCredentials::verification_status(gnutls_session_t session) const {
+  unsigned status = gnutls_session_get_verify_cert_status(session);
+  if (status == 0 && !server_) {
+    // Client chains are verified by verify_server_chain, which GnuTLS gives no place to put
+    // the status: ask again (a failed handshake keeps the peer's certificates).
+    ClientSessionState& client = by_value_->client;
+    if (gnutls_certificate_verify_peers(session, client.verify_data, client.verify_elements, &status) < 0) {
+      status = 0;
+    }
+  }
+  return status;
+}
+
+std::uint64_t TlsCredentials::full_chain_verifications() const noexcept {
+  return by_value_->client.full_verifications.load(std::memory_order_relaxed);
+}
+
+std::string TlsCredentials::describe_handshake_failure(gnutls_session_t session, unsigned alert) const {
   std::string out = "TLS handshake failed";
   if (alert != 0) {
     const char* name = gnutls_alert_get_name(static_cast<gnutls_alert_description_t>(alert));
     out += ": alert ";
     out += name ? name : std::to_string(alert);
   }
-  const unsigned status = gnutls_session_get_verify_cert_status(session);
+  const unsigned status = verification_status(session);
   if (status != 0) {
     gnutls_datum_t text{};
     if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0) {

@@ -7,11 +7,13 @@
 // Security rules enforced here (see doc/protocol.md §2):
 //   - TLS 1.3 only; ALPN "rpcnet/1" is mandatory: a ClientHello without it or with another
 //     protocol fails the handshake (no_application_protocol).
-//   - Clients always verify the server certificate chain and name (GnuTLS does not by default).
+//   - Clients always verify the server certificate chain and name (GnuTLS does not by default);
+//     a chain the same credentials verified before passes from memory (verified_chain_cache.h).
 //   - A server configured with a client CA requires and verifies client certificates (mTLS).
 //   - SSLKEYLOGFILE, when set as credentials are made, gets every session's secrets (tls_log.h).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,6 +86,18 @@ class TlsCredentials {
   static bool resumed(gnutls_session_int* session);
   static NegotiatedTls negotiated(gnutls_session_int* session);
 
+  // A readable reason for a failed handshake on `session` (one of these credentials'), given the
+  // TLS alert ngtcp2 recorded: the alert, and what certificate verification found wrong.
+  std::string describe_handshake_failure(gnutls_session_int* session, unsigned alert) const;
+
+  // GnuTLS's verification status bits (gnutls_certificate_status_t) for the peer of `session`:
+  // 0 when its certificate was not found wrong (or not verified yet).
+  unsigned verification_status(gnutls_session_int* session) const;
+
+  // Client: server certificate chains verified in full, i.e. not answered by the chain cache
+  // (verified_chain_cache.h). For tests and diagnostics.
+  std::uint64_t full_chain_verifications() const noexcept;
+
  private:
   // The members GnuTLS defines by value (the ticket key, the verification data); tls.cc only.
   struct ByValue;
@@ -95,13 +109,9 @@ class TlsCredentials {
   bool key_log_ = false;  // SSLKEYLOGFILE was set when these credentials were made
   std::string server_name_;
   std::string alpn_;
-  std::string resumption_key_;         // client: where tickets are cached; empty: no resumption
   gnutls_certificate_credentials_st* credentials_ = nullptr;
   gnutls_priority_st* priority_ = nullptr;
   std::unique_ptr<ByValue> by_value_;
 };
-
-// A readable reason for a failed handshake on `session`, given the TLS alert ngtcp2 recorded.
-std::string describe_handshake_failure(gnutls_session_int* session, unsigned alert);
 
 }  // namespace rpcnet::quic

@@ -36,9 +36,9 @@ std::string received_alert(gnutls_session_t session) {
   return out;
 }
 
-// What the certificate verification found wrong, in GnuTLS's words.
-std::string verification_status(gnutls_session_t session) {
-  const unsigned status = gnutls_session_get_verify_cert_status(session);
+// What the certificate verification found wrong (`status`: TlsCredentials::verification_status),
+// in GnuTLS's words.
+std::string describe_verification(unsigned status) {
   gnutls_datum_t text{};
   if (status == 0 ||
       gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) != 0) {
@@ -252,7 +252,7 @@ std::string TlsStreamSession::describe(int gnutls_error) const {
       return out + "the peer sent alert " + received_alert(session_);
     case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
       return out + (server_ ? "the client" : "the server") +
-             " certificate failed verification: " + verification_status(session_);
+             " certificate failed verification: " + describe_verification(credentials_->verification_status(session_));
     case GNUTLS_E_NO_APPLICATION_PROTOCOL:
       return out + "no application protocol (ALPN) in common: the " +
              (server_ ? "client did not offer \"" : "server did not select \"") + options_.alpn +

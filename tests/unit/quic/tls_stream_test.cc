@@ -290,6 +290,50 @@ TEST(TlsStreamSession, ClientRefusesAServerCertificateForAnotherName) {
   EXPECT_FALSE(pair.client->handshake_complete());
 }
 
+// Credentials remember the chains they verified (quic/verified_chain_cache.h); another chain, or
+// one that failed, is verified in full each time.
+TEST(TlsStreamSession, ClientCredentialsVerifyAKnownServerChainFromMemory) {
+  const auto client = client_credentials();
+  for (int i = 0; i < 3; ++i) {
+    SessionPair pair(client, server_credentials());
+    pair.handshake();
+    ASSERT_FALSE(pair.client_error) << *pair.client_error;
+    EXPECT_TRUE(pair.client->handshake_complete());
+  }
+  EXPECT_EQ(client->full_chain_verifications(), 1u);
+
+  // A server of another CA, after the known chain: verified in full, refused, not remembered.
+  const auto stranger_server = TlsCredentials::for_server({stranger().server_cert, stranger().server_key, ""});
+  ASSERT_TRUE(stranger_server) << stranger_server.error();
+  for (int i = 0; i < 2; ++i) {
+    SessionPair pair(client, *stranger_server);
+    pair.handshake();
+    ASSERT_THAT(pair.client_error, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
+    EXPECT_THAT(pair.client_error->message(), HasSubstr("issuer is unknown"));
+  }
+  EXPECT_EQ(client->full_chain_verifications(), 3u);
+
+  // The known chain still passes from memory.
+  SessionPair again(client, server_credentials());
+  again.handshake();
+  EXPECT_FALSE(again.client_error);
+  EXPECT_EQ(client->full_chain_verifications(), 3u);
+}
+
+// The memory is the credentials': other credentials (here naming another server) verify the
+// same chain themselves, and refuse it.
+TEST(TlsStreamSession, AChainRememberedByOneClientIsCheckedAgainByAnother) {
+  const auto first = client_credentials();
+  SessionPair known(first, server_credentials());
+  known.handshake();
+  ASSERT_FALSE(known.client_error) << *known.client_error;
+
+  SessionPair other(client_credentials({.server_name = "elsewhere.example"}), server_credentials());
+  other.handshake();
+  ASSERT_THAT(other.client_error, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
+  EXPECT_THAT(other.client_error->message(), HasSubstr("does not match"));
+}
+
 TEST(TlsStreamSession, MutualTlsServerSeesTheClientCertificateSubject) {
   SessionPair pair(client_credentials({.cert = trusted().client_cert, .key = trusted().client_key}),
                    server_credentials(trusted().ca_cert));
