@@ -90,27 +90,29 @@ Result<void> load_trust(gnutls_certificate_credentials_t credentials, const std:
   return {};
 }
 
-// What a client session's callbacks need from its credentials, reached through the session's
-// database pointer (unused by GnuTLS on a client). Lives as long as the credentials, which
-// outlive their sessions.
-struct ClientSessionState {
-  std::string resumption_key;  // where tickets are cached; empty: no resumption
-  // GnuTLS keeps a pointer to this array (it does not copy it): it must outlive every session.
+// What a session's callbacks need from its credentials, reached through the session's database
+// pointer (GnuTLS uses it only for a server's session database, which rpcnet does not set up:
+// resumption is by tickets). Lives as long as the credentials, which outlive their sessions.
+struct PeerVerification {
+  std::string resumption_key;  // client: where tickets are cached; empty: no resumption
+  // What the peer's certificate must satisfy besides the chain: the serverAuth purpose and the
+  // server name (client), or the clientAuth purpose (server requiring client certificates).
+  // The name points into the credentials' server_name_.
   gnutls_typed_vdata_st verify_data[2] = {};
   unsigned verify_elements = 0;
   VerifiedChainCache verified_chains;
   std::atomic<std::uint64_t> full_verifications{0};
 };
 
-ClientSessionState& client_state(gnutls_session_t session) {
-  return *static_cast<ClientSessionState*>(gnutls_db_get_ptr(session));
+PeerVerification& peer_verification(gnutls_session_t session) {
+  return *static_cast<PeerVerification*>(gnutls_db_get_ptr(session));
 }
 
 // Client: a NewSessionTicket arrived; keep the session data so the next connection resumes.
 int store_ticket_hook(gnutls_session_t session, unsigned, unsigned when, unsigned,
                       const gnutls_datum_t*) {
   if (when != GNUTLS_HOOK_POST) return 0;
-  const std::string& key = client_state(session).resumption_key;
+  const std::string& key = peer_verification(session).resumption_key;
   gnutls_datum_t data{};
   if (key.empty() || gnutls_session_get_data2(session, &data) != 0) return 0;
   SessionCache::instance().store(key, std::vector<std::uint8_t>(data.data, data.data + data.size));
@@ -136,12 +138,13 @@ std::optional<VerifiedChainCache::Clock::time_point> earliest_not_after(const gn
   return earliest;
 }
 
-// Client: the server's certificate chain, after TLS 1.3 checked its CertificateVerify signature.
-// A chain these credentials verified before (verified_chain_cache.h) passes from memory; any
-// other is verified in full — chain, server name, serverAuth purpose — and remembered when good.
-// A failure leaves the status to TlsCredentials::verification_status.
-int verify_server_chain(gnutls_session_t session) {
-  ClientSessionState& state = client_state(session);
+// The peer's certificate chain (a client checking its server, or a server requiring client
+// certificates); GnuTLS checks the peer's CertificateVerify signature either way. A chain these
+// credentials verified before (verified_chain_cache.h) passes from memory; any other is verified
+// in full — chain, purpose, and a client's server name — and remembered when good. A failure
+// leaves the status to TlsCredentials::verification_status.
+int verify_peer_chain(gnutls_session_t session) {
+  PeerVerification& state = peer_verification(session);
   unsigned count = 0;
   const gnutls_datum_t* certs = gnutls_certificate_get_peers(session, &count);
   if (certs == nullptr || count == 0) return GNUTLS_E_CERTIFICATE_ERROR;
@@ -220,11 +223,7 @@ struct TlsCredentials::ByValue {
   }
 
   gnutls_datum_t ticket_key{};  // server: encrypts the tickets it issues
-  // Server requiring client certificates: the clientAuth purpose. GnuTLS keeps a pointer to
-  // this array (it does not copy it): it must outlive every session.
-  gnutls_typed_vdata_st verify_data[1] = {};
-  unsigned verify_elements = 0;
-  ClientSessionState client;  // client only
+  PeerVerification peer;        // client, and a server requiring client certificates
 };
 
 TlsCredentials::TlsCredentials() : by_value_(std::make_unique<ByValue>()) {}
@@ -256,10 +255,9 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_server(
     }
     tls->require_client_cert_ = true;
     // Require the clientAuth purpose: a server certificate from the same CA is no client ID.
-    tls->by_value_->verify_data[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
-                            reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_CLIENT)),
-                            0};
-    tls->by_value_->verify_elements = 1;
+    tls->by_value_->peer.verify_data[0] = {
+        GNUTLS_DT_KEY_PURPOSE_OID, reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_CLIENT)), 0};
+    tls->by_value_->peer.verify_elements = 1;
   }
   return std::shared_ptr<const TlsCredentials>(std::move(tls));
 }
@@ -271,7 +269,7 @@ Result<std::shared_ptr<const TlsCredentials>> TlsCredentials::for_client(
   tls->key_log_ = !key_log_from_environment().empty();
   tls->server_name_ = options.server_name;
   tls->alpn_ = options.alpn;
-  ClientSessionState& client = tls->by_value_->client;
+  PeerVerification& client = tls->by_value_->peer;
   client.resumption_key = options.resumption_key;
   client.verify_data[0] = {GNUTLS_DT_KEY_PURPOSE_OID,
                            reinterpret_cast<unsigned char*>(const_cast<char*>(GNUTLS_KP_TLS_WWW_SERVER)), 0};
@@ -323,8 +321,8 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
                                        require_alpn_hook);
     if (require_client_cert_) {
       gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
-      gnutls_session_set_verify_cert2(session, by_value_->verify_data,
-                                      by_value_->verify_elements, 0);
+      gnutls_db_set_ptr(session, &by_value_->peer);
+      gnutls_session_set_verify_function(session, verify_peer_chain);
     }
   } else {
     if (!alpn_.empty()) gnutls_alpn_set_protocols(session, &alpn, 1, GNUTLS_ALPN_MANDATORY);
@@ -336,9 +334,9 @@ Result<gnutls_session_t> TlsCredentials::new_session(void* conn_ref) const {
       gnutls_server_name_set(session, GNUTLS_NAME_DNS, server_name_.data(), server_name_.size());
     }
     // GnuTLS verifies nothing unless asked: chain, name and the serverAuth purpose.
-    gnutls_db_set_ptr(session, &by_value_->client);
-    gnutls_session_set_verify_function(session, verify_server_chain);
-    const std::string& resumption_key = by_value_->client.resumption_key;
+    gnutls_db_set_ptr(session, &by_value_->peer);
+    gnutls_session_set_verify_function(session, verify_peer_chain);
+    const std::string& resumption_key = by_value_->peer.resumption_key;
     if (!resumption_key.empty()) {
       if (auto ticket = SessionCache::instance().find(resumption_key)) {
         gnutls_session_set_data(session, ticket->data(), ticket->size());
@@ -392,8 +390,8 @@ Result<gnutls_session_t> TlsCredentials::new_stream_session(bool server,
                                        require_stream_alpn_hook);
     if (require_client_cert_) {
       gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
-      gnutls_session_set_verify_cert2(session, by_value_->verify_data,
-                                      by_value_->verify_elements, 0);
+      gnutls_db_set_ptr(session, &by_value_->peer);
+      gnutls_session_set_verify_function(session, verify_peer_chain);
     }
   } else {
     if (gnutls_alpn_set_protocols(session, &protocol, 1, GNUTLS_ALPN_MANDATORY) != 0) {
@@ -401,8 +399,8 @@ Result<gnutls_session_t> TlsCredentials::new_stream_session(bool server,
     }
     set_server_name_indication(session, server_name_);
     // GnuTLS verifies nothing unless asked: chain, name and the serverAuth purpose.
-    gnutls_db_set_ptr(session, &by_value_->client);
-    gnutls_session_set_verify_function(session, verify_server_chain);
+    gnutls_db_set_ptr(session, &by_value_->peer);
+    gnutls_session_set_verify_function(session, verify_peer_chain);
   }
   return session;
 }
@@ -425,20 +423,20 @@ std::string TlsCredentials::peer_certificate_subject(gnutls_session_t session) {
 }
 
 unsigned TlsCredentials::verification_status(gnutls_session_t session) const {
-  unsigned status = gnutls_session_get_verify_cert_status(session);
-  if (status == 0 && !server_) {
-    // Client chains are verified by verify_server_chain, which GnuTLS gives no place to put
-    // the status: ask again (a failed handshake keeps the peer's certificates).
-    ClientSessionState& client = by_value_->client;
-    if (gnutls_certificate_verify_peers(session, client.verify_data, client.verify_elements, &status) < 0) {
-      status = 0;
-    }
+  // Peer chains are verified by verify_peer_chain, which GnuTLS gives no place to put the
+  // status: ask again (a failed handshake keeps the peer's certificates).
+  const PeerVerification& peer = by_value_->peer;
+  unsigned status = 0;
+  if (peer.verify_elements == 0 ||
+      gnutls_certificate_verify_peers(session, const_cast<gnutls_typed_vdata_st*>(peer.verify_data),
+                                      peer.verify_elements, &status) < 0) {
+    return 0;
   }
   return status;
 }
 
 std::uint64_t TlsCredentials::full_chain_verifications() const noexcept {
-  return by_value_->client.full_verifications.load(std::memory_order_relaxed);
+  return by_value_->peer.full_verifications.load(std::memory_order_relaxed);
 }
 
 std::string TlsCredentials::describe_handshake_failure(gnutls_session_t session, unsigned alert) const {

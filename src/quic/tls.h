@@ -9,7 +9,8 @@
 //     protocol fails the handshake (no_application_protocol).
 //   - Clients always verify the server certificate chain and name (GnuTLS does not by default);
 //     a chain the same credentials verified before passes from memory (verified_chain_cache.h).
-//   - A server configured with a client CA requires and verifies client certificates (mTLS).
+//   - A server configured with a client CA requires and verifies client certificates (mTLS),
+//     remembering verified chains the same way.
 //   - SSLKEYLOGFILE, when set as credentials are made, gets every session's secrets (tls_log.h).
 #pragma once
 
@@ -94,8 +95,8 @@ class TlsCredentials {
   // 0 when its certificate was not found wrong (or not verified yet).
   unsigned verification_status(gnutls_session_int* session) const;
 
-  // Client: server certificate chains verified in full, i.e. not answered by the chain cache
-  // (verified_chain_cache.h). For tests and diagnostics.
+  // Peer certificate chains (a client's server, a server's clients under mTLS) verified in full,
+  // i.e. not answered by the chain cache (verified_chain_cache.h). For tests and diagnostics.
   std::uint64_t full_chain_verifications() const noexcept;
 
  private:

@@ -366,7 +366,36 @@ TEST(TlsStreamSession, MutualTlsServerRefusesAClientCertificateFromAnotherCa) {
 
   ASSERT_THAT(pair.server_error, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
   EXPECT_THAT(pair.server_error->message(), HasSubstr("client certificate failed verification"));
+  EXPECT_THAT(pair.server_error->message(), HasSubstr("issuer is unknown"));
   EXPECT_FALSE(pair.server->handshake_complete());
+}
+
+// A server requiring client certificates remembers the client chains it verified, as clients
+// do their servers': one full verification for three handshakes of the same client; a client
+// of another CA is refused every time, a trusted server certificate presented as a client's is
+// refused for its purpose.
+TEST(TlsStreamSession, MutualTlsServerVerifiesAKnownClientChainFromMemory) {
+  const auto server = server_credentials(trusted().ca_cert);
+  const auto client = client_credentials({.cert = trusted().client_cert, .key = trusted().client_key});
+  for (int i = 0; i < 3; ++i) {
+    SessionPair pair(client, server);
+    pair.handshake();
+    ASSERT_FALSE(pair.server_error) << *pair.server_error;
+    EXPECT_TRUE(pair.server->handshake_complete());
+  }
+  EXPECT_EQ(server->full_chain_verifications(), 1u);
+
+  for (int i = 0; i < 2; ++i) {
+    SessionPair pair(client_credentials({.cert = stranger().client_cert, .key = stranger().client_key}), server);
+    pair.handshake();
+    ASSERT_THAT(pair.server_error, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
+    EXPECT_THAT(pair.server_error->message(), HasSubstr("issuer is unknown"));
+  }
+  SessionPair wrong_purpose(client_credentials({.cert = trusted().server_cert, .key = trusted().server_key}), server);
+  wrong_purpose.handshake();
+  ASSERT_THAT(wrong_purpose.server_error, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
+  EXPECT_THAT(wrong_purpose.server_error->message(), HasSubstr("client certificate failed verification"));
+  EXPECT_EQ(server->full_chain_verifications(), 4u);
 }
 
 TEST(TlsStreamSession, PlainHttpToAServerIsATlsErrorAndStaysOne) {
