@@ -36,7 +36,7 @@ struct TransportSettings {
   // Largest UDP payload sent (RpcConfig::with_max_udp_payload); 0 = automatic: the MTU of the
   // route to the peer, up to kAutomaticUdpPayloadCeiling (udp_payload.h).
   std::size_t max_udp_payload = 0;
-  // The MTU of the route to a peer (runtime::route_mtu over kernel sockets). Unset: what a
+  // The MTU of the route to a peer (runtime::cached_route_mtu over kernel sockets). Unset: what a
   // network without routes has, 65536 on loopback addresses and unknown elsewhere, so the
   // sans-I/O tests see the same sizes on every machine.
   std::function<std::optional<std::size_t>(const sockaddr*)> route_mtu;

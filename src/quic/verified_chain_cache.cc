@@ -32,7 +32,7 @@ bool VerifiedChainCache::contains(std::string_view chain, Clock::time_point now)
 
 void VerifiedChainCache::remember(std::string chain, Clock::time_point not_after, Clock::time_point now) {
   const Clock::time_point expires = std::min(not_after, now + ttl_);
-  if (expires <= now) return;
+  if (expires <= now || chain.size() > kMaxChainBytes) return;
   MutexLock lock(mutex_);
   const auto same = std::find_if(entries_.begin(), entries_.end(),
                                  [&](const Entry& entry) { return entry.chain == chain; });

@@ -17,7 +17,9 @@
 //
 // An entry is keyed by the exact DER bytes of every certificate in the order sent, and lasts
 // until the earliest notAfter of the chain or `ttl` after it was verified, whichever comes
-// first. Bounded: when full, the entry that expires first goes. Only successes are stored.
+// first. Bounded: when full, the entry that expires first goes; a chain of more than
+// kMaxChainBytes (a peer may send extra certificates) is verified every time instead of held, so
+// the cache holds at most capacity × 16 KiB. Only successes are stored.
 // Thread-safe: the credentials, and so the cache, are shared by every connection built from
 // them.
 //
@@ -47,6 +49,8 @@ class VerifiedChainCache {
   using Clock = std::chrono::system_clock;
   static constexpr std::size_t kDefaultCapacity = 64;
   static constexpr Clock::duration kDefaultTtl = std::chrono::minutes(10);
+  // Real chains are a few KiB (a P-256 leaf and its CA: about 1.2 KiB).
+  static constexpr std::size_t kMaxChainBytes = 16 * 1024;
 
   explicit VerifiedChainCache(std::size_t capacity = kDefaultCapacity, Clock::duration ttl = kDefaultTtl);
 
@@ -59,7 +63,8 @@ class VerifiedChainCache {
   bool contains(std::string_view chain, Clock::time_point now);
 
   // Stores a chain verified in full at `now`, valid until `not_after` (the earliest notAfter of
-  // its certificates). A chain already past `not_after` is not stored.
+  // its certificates). A chain already past `not_after`, or longer than kMaxChainBytes, is not
+  // stored.
   void remember(std::string chain, Clock::time_point not_after, Clock::time_point now);
 
   std::size_t size() const;

@@ -7,6 +7,7 @@
 #include "rpc/wire/codes.h"
 #include "rpcnet/testing/in_memory_network.h"
 #include "runtime/memory_network.h"
+#include "runtime/route_mtu_cache.h"
 #include "runtime/udp_socket.h"
 
 namespace rpcnet::rpc {
@@ -62,7 +63,7 @@ quic::TransportSettings transport_settings(const RpcConfig& config) {
   if (config.network()) {
     settings.clock = config.network()->implementation().clock();
   } else {
-    settings.route_mtu = runtime::route_mtu;
+    settings.route_mtu = runtime::cached_route_mtu;
   }
   return settings;
 }

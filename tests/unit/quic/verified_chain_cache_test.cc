@@ -60,6 +60,19 @@ TEST(VerifiedChainCache, AChainAlreadyExpiredIsNotStored) {
   EXPECT_FALSE(cache.contains(chain, kStart - seconds(2)));
 }
 
+TEST(VerifiedChainCache, AnOversizedChainIsNotHeld) {
+  VerifiedChainCache cache;
+  const std::string padded(VerifiedChainCache::kMaxChainBytes - 4, 'x');
+  const std::string at_limit = VerifiedChainCache::key_of({padded});
+  const std::string over = VerifiedChainCache::key_of({padded + "y"});
+  ASSERT_EQ(at_limit.size(), VerifiedChainCache::kMaxChainBytes);
+  cache.remember(at_limit, kStart + hours(1), kStart);
+  cache.remember(over, kStart + hours(1), kStart);
+  EXPECT_TRUE(cache.contains(at_limit, kStart));
+  EXPECT_FALSE(cache.contains(over, kStart));
+  EXPECT_EQ(cache.size(), 1u);
+}
+
 TEST(VerifiedChainCache, VerifyingAgainExtendsTheEntryWithoutAddingOne) {
   VerifiedChainCache cache(8, minutes(10));
   const std::string chain = VerifiedChainCache::key_of({"leaf"});
