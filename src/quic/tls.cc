@@ -153,13 +153,18 @@ int verify_peer_chain(gnutls_session_t session) {
   for (unsigned i = 0; i < count; ++i) der.emplace_back(reinterpret_cast<const char*>(certs[i].data), certs[i].size);
   std::string chain = VerifiedChainCache::key_of(der);
   const auto now = VerifiedChainCache::Clock::now();
-  if (state.verified_chains.contains(chain, now)) return 0;
+  // A stapled OCSP response is part of what a full verification checks (a "revoked" answer
+  // fails it) and not part of the key: such a handshake is always verified in full.
+  gnutls_datum_t stapled{};
+  const bool has_ocsp_response = gnutls_ocsp_status_request_get2(session, 0, &stapled) == 0;
+  if (!has_ocsp_response && state.verified_chains.contains(chain, now)) return 0;
   state.full_verifications.fetch_add(1, std::memory_order_relaxed);
   unsigned status = 0;
   if (gnutls_certificate_verify_peers(session, state.verify_data, state.verify_elements, &status) < 0) {
     return GNUTLS_E_CERTIFICATE_ERROR;
   }
   if (status != 0) return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
+  if (has_ocsp_response) return 0;
   if (const auto not_after = earliest_not_after(certs, count)) {
     state.verified_chains.remember(std::move(chain), *not_after, now);
   }

@@ -17,7 +17,10 @@
 //
 // An entry is keyed by the exact DER bytes of every certificate in the order sent, and lasts
 // until the earliest notAfter of the chain or `ttl` after it was verified, whichever comes
-// first. Bounded: when full, the entry that expires first goes; a chain of more than
+// first. Only the certificates the peer sent count for notAfter; `ttl` also bounds how long a
+// trust anchor expiring meanwhile goes unnoticed, and both are calendar time (a clock set back
+// keeps entries longer). A handshake with a stapled OCSP response is always verified in full
+// (tls.cc): the response is not part of the key. Bounded: when full, the entry that expires first goes; a chain of more than
 // kMaxChainBytes (a peer may send extra certificates) is verified every time instead of held, so
 // the cache holds at most capacity × 16 KiB. Only successes are stored.
 // Thread-safe: the credentials, and so the cache, are shared by every connection built from

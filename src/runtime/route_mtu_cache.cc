@@ -65,8 +65,9 @@ std::size_t RouteMtuCache::size() const {
 }
 
 std::optional<std::size_t> cached_route_mtu(const sockaddr* address) {
-  static RouteMtuCache cache(route_mtu);
-  return cache.lookup(address, RouteMtuCache::Clock::now());
+  // Never destroyed: an event loop still running during exit may open a connection.
+  static RouteMtuCache* const cache = new RouteMtuCache(route_mtu);
+  return cache->lookup(address, RouteMtuCache::Clock::now());
 }
 
 }  // namespace rpcnet::runtime

@@ -546,12 +546,15 @@ class BareGnutlsPeer {
 
   // `alpn`: the one protocol offered or accepted; empty: no ALPN extension at all. A bare
   // client verifies nothing.
-  BareGnutlsPeer(Side side, const std::string& alpn) {
+  // `server_key`: the key a server signs its CertificateVerify with; another than the trusted
+  // server certificate's makes an impostor presenting that certificate.
+  BareGnutlsPeer(Side side, const std::string& alpn, const std::string& server_key = trusted().server_key) {
     gnutls_certificate_allocate_credentials(&credentials_);
     unsigned flags = GNUTLS_NONBLOCK;
     if (side == Side::kServer) {
+      gnutls_certificate_set_flags(credentials_, GNUTLS_CERTIFICATE_SKIP_KEY_CERT_MATCH);
       gnutls_certificate_set_x509_key_file(credentials_, trusted().server_cert.c_str(),
-                                           trusted().server_key.c_str(), GNUTLS_X509_FMT_PEM);
+                                           server_key.c_str(), GNUTLS_X509_FMT_PEM);
       gnutls_session_ticket_key_generate(&ticket_key_);
       flags |= GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET;
     } else {
@@ -691,6 +694,33 @@ TEST(TlsStreamSession, ClientHandlesASessionTicketAndAKeyUpdateFromTheServer) {
   ASSERT_TRUE(client->send_plaintext(to_bytes("reply under new keys")));
   client->take_ciphertext(server.incoming());
   EXPECT_EQ(server.receive_all(), "reply under new keys");
+}
+
+// A remembered chain is no credential by itself: an impostor presenting the trusted server's
+// certificate (and its CA) without the certificate's key cannot sign the CertificateVerify, and
+// the handshake fails although the chain is known.
+TEST(TlsStreamSession, AnImpostorWithARememberedCertificateButAnotherKeyIsRefused) {
+  const auto client = client_credentials();
+  {
+    BareGnutlsPeer genuine(BareGnutlsPeer::Side::kServer, "h2");
+    auto session = must(TlsStreamSession::client(client));
+    ASSERT_TRUE(session->start());
+    std::optional<RpcError> error;
+    ASSERT_EQ(genuine.handshake_with(*session, error), 0);
+    ASSERT_FALSE(error) << *error;
+    ASSERT_TRUE(session->handshake_complete());
+  }
+  ASSERT_EQ(client->full_chain_verifications(), 1u);
+
+  BareGnutlsPeer impostor(BareGnutlsPeer::Side::kServer, "h2", stranger().server_key);
+  auto session = must(TlsStreamSession::client(client));
+  ASSERT_TRUE(session->start());
+  std::optional<RpcError> error;
+  impostor.handshake_with(*session, error);
+  ASSERT_THAT(error, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
+  EXPECT_FALSE(session->handshake_complete());
+  EXPECT_EQ(client->full_chain_verifications(), 1u);  // the chain itself was known
+  EXPECT_THAT(error->message(), HasSubstr("signature verification has failed"));
 }
 
 }  // namespace
