@@ -180,21 +180,30 @@ struct ClusterMembership::State : std::enable_shared_from_this<State> {
   }
 
   void on_readable() {
+    bool more_ready = false;
     {
       MutexLock lock(mutex);
       if (stopped) return;
       const Time t = now();
-      socket->receive_ready(
+      more_ready = socket->receive_ready(
           // Called by receive_ready() right here, with mutex held (the analysis cannot follow it).
           [&](const runtime::ReceivedDatagram& datagram) RPCNET_NO_THREAD_SAFETY_ANALYSIS {
             core.on_datagram(from_sockaddr(datagram.from, datagram.from_len),
                              std::as_bytes(datagram.data), t);
           },
-          8);
+          8).more_ready;
       (void)socket->take_error();  // ICMP errors from dead peers: the core's timeouts handle them
       flush_locked();
     }
-    wait_readable();
+    if (more_ready) {
+      // Datagrams were left queued and the wait is edge-triggered (UdpSocket::receive_ready):
+      // read on after the loop's other work instead of waiting for a new arrival.
+      asio::post(executor, [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->on_readable();
+      });
+    } else {
+      wait_readable();
+    }
   }
 
   // Any thread, mutex held: has the loop flush soon (once, however many calls come in).

@@ -21,6 +21,7 @@
 #include "base/logging.h"
 #include "quic/connection_log.h"
 #include "runtime/clock.h"
+#include "runtime/fair_share.h"
 
 namespace rpcnet::quic {
 
@@ -256,7 +257,9 @@ void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint6
   // qlog stays off (st->qlog_write is null): CVE-2026-40170, an overflow in ngtcp2's qlog
   // writer, is fixed only in 1.22.1 (doc/architecture.md).
   st->max_window = settings_.receive_window_ceiling();
-  st->max_stream_window = std::min(settings_.max_stream_window, st->max_window);
+  // Stream windows are tuned by StreamReceiveWindow (by the minimum RTT; ngtcp2's tuning uses
+  // the smoothed one, which a queue in our socket buffer inflates): ngtcp2's stays off.
+  st->max_stream_window = 0;
   st->handshake_timeout = to_ns(settings_.handshake_timeout);
   if (RPCNET_LOG_ENABLED(kQuic, kTrace)) st->log_printf = log_ngtcp2_line;
   const auto* remote = reinterpret_cast<const sockaddr*>(&remote_storage_);
@@ -275,6 +278,8 @@ void Connection::setup_settings(void* settings_ptr, void* params_ptr, std::uint6
   ngtcp2_transport_params_default(tp);
   tp->initial_max_stream_data_bidi_local = std::min(settings_.stream_window, st->max_window);
   tp->initial_max_stream_data_bidi_remote = tp->initial_max_stream_data_bidi_local;
+  stream_window_initial_ = tp->initial_max_stream_data_bidi_local;
+  stream_window_ceiling_ = std::min(settings_.max_stream_window, st->max_window);
   tp->initial_max_stream_data_uni = 0;
   tp->initial_max_data = std::min(settings_.connection_window, st->max_window);
   // Only clients open streams: one call = one client-initiated bidirectional stream.
@@ -529,6 +534,7 @@ asio::awaitable<Result<std::shared_ptr<Stream>>> Connection::open_stream(
       co_return close_error_.value_or(RpcError::connection("connection is not open"));
     }
     auto stream = std::make_shared<Stream>(this, -1);
+    stream->rx_window_ = new_stream_window();
     std::int64_t id = -1;
     const int rv = ngtcp2_conn_open_bidi_stream(conn_, &id, stream.get());
     if (rv == 0) {
@@ -629,18 +635,28 @@ void Connection::flush_after_read() {
 asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connection> self) {
   runtime::UdpSocket* socket = self->owned_socket_.get();
   int wakes_without_check = 0;
+  bool more_ready = false;
   while (self->state_ != State::kFinished) {
-    auto [error] = co_await socket->async_wait_readable(asio::experimental::as_tuple(asio::use_awaitable));
-    if (error || self->state_ == State::kFinished) break;
+    if (more_ready) {
+      // The last turn left datagrams queued: read them after the loop's other work, without
+      // waiting for a new arrival (the wait is edge-triggered; see receive_ready).
+      co_await runtime::yield_to_loop();
+      if (self->state_ == State::kFinished) break;
+    } else {
+      auto [error] = co_await socket->async_wait_readable(asio::experimental::as_tuple(asio::use_awaitable));
+      if (error || self->state_ == State::kFinished) break;
+    }
     const std::uint64_t now = self->clock().now_ns();
-    // One batch (16 datagrams) per turn of the loop: a client receiving a bulk stream would
-    // otherwise take up to 4 MiB per turn (GRO) while its timers and other calls wait; the
-    // small calls of the bench's open-loop mixed scenario went out up to 64 ms late (p99).
+    // One recvmmsg of at most about kReceiveTurnBytes per turn of the loop: a client receiving
+    // a bulk stream would otherwise take up to 4 MiB per turn (GRO) while its timers and other
+    // calls wait; the small calls of the bench's open-loop mixed scenario went out up to 64 ms
+    // late (p99) with four batches a turn, and up to 7 ms with one batch of 16 GRO slots (1 MiB).
     constexpr int kBatchesPerTurn = 1;
-    const std::size_t received = socket->receive_ready(
+    const auto received = socket->receive_ready(
         [&](const runtime::ReceivedDatagram& datagram) { self->on_datagram(datagram, now); },
-        kBatchesPerTurn);
-    if (received > 0) self->unanswered_refusals_ = 0;
+        kBatchesPerTurn, runtime::kReceiveTurnBytes);
+    more_ready = received.more_ready;
+    if (received.delivered > 0) self->unanswered_refusals_ = 0;
     // The kernel reports an ICMP error to the next receive as well as queueing it, so the error
     // queue (one more system call) is read only after a receive failed with an error, and every
     // kWakesPerErrorQueueCheck wake-ups in case a report arrived while datagrams kept the error
@@ -717,6 +733,7 @@ Stream* Connection::accept_remote_stream(std::int64_t id) {
   note_remote_stream(id);
   return_stream_credit_when_low();
   auto stream = std::make_shared<Stream>(this, id);
+  stream->rx_window_ = new_stream_window();
   ngtcp2_conn_set_stream_user_data(conn_, id, stream.get());
   Stream* raw = stream.get();
   streams_.emplace(id, stream);
@@ -732,9 +749,12 @@ void Connection::enqueue_send(Stream* stream) {
   schedule_flush();
 }
 
-void Connection::extend_credit(std::int64_t id, std::uint64_t len) {
+void Connection::extend_credit(Stream& stream, std::uint64_t len) {
   if (conn_ == nullptr || state_ != State::kOpen || len == 0) return;
-  ngtcp2_conn_extend_max_stream_offset(conn_, id, len);
+  ngtcp2_conn_info info;
+  ngtcp2_conn_get_conn_info(conn_, &info);
+  const std::uint64_t grant = stream.rx_window_.on_consumed(len, clock().now_ns(), info.min_rtt);
+  ngtcp2_conn_extend_max_stream_offset(conn_, stream.id_, grant);
   ngtcp2_conn_extend_max_offset(conn_, len);
   schedule_flush();
 }

@@ -257,7 +257,13 @@ class Connection final : public transport::CallConnection,
   Stream* stream_for(std::int64_t id, void* stream_user_data);
   Stream* accept_remote_stream(std::int64_t id);
   void enqueue_send(Stream* stream);
-  void extend_credit(std::int64_t id, std::uint64_t len);
+  // The reader of `stream` took `len` bytes: their credit goes back, plus any growth of the
+  // stream's window (receive_window.h).
+  void extend_credit(Stream& stream, std::uint64_t len);
+  // A new stream's receive window, as the transport parameters granted it.
+  StreamReceiveWindow new_stream_window() const noexcept {
+    return StreamReceiveWindow(stream_window_initial_, stream_window_ceiling_);
+  }
   void shutdown_stream(std::int64_t id, std::uint64_t code, bool read, bool write);
   void on_stream_closed(std::int64_t id, Stream* stream, std::optional<std::uint64_t> app_error_code);
   void note_remote_stream(std::int64_t id);
@@ -334,6 +340,9 @@ class Connection final : public transport::CallConnection,
   // Calls the peer may open (server): granted so far, opened (by stream ID), closed and not yet
   // granted back.
   std::uint64_t stream_credit_granted_ = 0;
+  // Every stream's receive window starts at the first and may grow to the second (setup_settings).
+  std::uint64_t stream_window_initial_ = 0;
+  std::uint64_t stream_window_ceiling_ = 0;
   std::uint64_t remote_streams_opened_ = 0;
   std::uint64_t stream_credit_owed_ = 0;
 

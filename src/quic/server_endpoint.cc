@@ -15,6 +15,7 @@
 
 #include "base/logging.h"
 #include "runtime/clock.h"
+#include "runtime/fair_share.h"
 
 namespace rpcnet::quic {
 
@@ -168,13 +169,25 @@ void ServerEndpoint::stop() {
 }
 
 asio::awaitable<void> ServerEndpoint::receive_loop() {
+  bool more_ready = false;
   while (!stopped_) {
-    auto [error] = co_await socket_->async_wait_readable(asio::experimental::as_tuple(asio::use_awaitable));
-    if (error || stopped_) break;
+    if (more_ready) {
+      // Datagrams were left queued: read them after the loop's other work, without waiting for
+      // a new arrival (the wait is edge-triggered; see UdpSocket::receive_ready).
+      co_await runtime::yield_to_loop();
+      if (stopped_) break;
+    } else {
+      auto [error] = co_await socket_->async_wait_readable(asio::experimental::as_tuple(asio::use_awaitable));
+      if (error || stopped_) break;
+    }
     const std::uint64_t now = options_.transport.clock.now_ns();
-    socket_->receive_ready([&](const runtime::ReceivedDatagram& datagram) {
+    // Up to four batches of small datagrams (many clients' calls), but no more bytes than one
+    // turn should decrypt (a client uploading in GRO batches): the loop's timers and its other
+    // connections wait meanwhile.
+    constexpr int kBatchesPerTurn = 4;
+    more_ready = socket_->receive_ready([&](const runtime::ReceivedDatagram& datagram) {
       handle_datagram(datagram, now, false);
-    });
+    }, kBatchesPerTurn, runtime::kReceiveTurnBytes).more_ready;
     (void)socket_->take_error();  // ICMP errors about one client concern only that client
     flush_touched();
   }

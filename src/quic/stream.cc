@@ -44,7 +44,7 @@ asio::awaitable<StreamChunk> Stream::read(asio::cancellation_slot cancel) {
         if (closed_) {
           connection_->return_connection_credit(chunk.data.size());
         } else {
-          connection_->extend_credit(id_, chunk.data.size());
+          connection_->extend_credit(*this, chunk.data.size());
         }
       }
       chunk.fin = rx_fin_ && rx_chunks_.empty();

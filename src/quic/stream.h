@@ -22,6 +22,7 @@
 #include <optional>
 
 #include "rpcnet/bytes.h"
+#include "quic/receive_window.h"
 #include "rpcnet/result.h"
 #include "runtime/fair_share.h"
 #include "runtime/notifier.h"
@@ -133,6 +134,7 @@ class Stream final : public transport::CallStream, public std::enable_shared_fro
   std::optional<std::uint64_t> rx_reset_;
   runtime::Notifier reader_;
   runtime::FairShare read_share_{kReadFairShareBytes};
+  StreamReceiveWindow rx_window_;  // set by the connection when it creates the stream
 
   // Send side: buffers stay alive until acknowledged (ngtcp2 retransmits from them).
   std::deque<Bytes> tx_buffers_;

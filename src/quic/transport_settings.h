@@ -21,7 +21,9 @@ struct TransportSettings {
   // Receive windows we grant the peer. Credit is returned only as the application consumes data.
   std::uint64_t stream_window = 1u << 20;           // bytes, per stream, initially
   std::uint64_t connection_window = 16u << 20;      // bytes, whole connection, initially
-  std::uint64_t max_stream_window = 16u << 20;      // bytes, auto-tuning ceiling per stream
+  // Stream windows grow only while the reader empties them within two minimum RTTs
+  // (StreamReceiveWindow); the connection window is tuned by ngtcp2.
+  std::uint64_t max_stream_window = 16u << 20;      // bytes, growth ceiling per stream
   std::uint64_t max_connection_window = 32u << 20;  // bytes, auto-tuning ceiling per connection
   // Bidirectional streams (= concurrent calls) the peer may have open at once.
   std::uint64_t max_streams_bidi = 1024;

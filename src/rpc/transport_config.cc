@@ -51,7 +51,9 @@ quic::TransportSettings transport_settings(const RpcConfig& config) {
   settings.idle_timeout = config.idle_timeout();
   settings.handshake_timeout = config.connect_timeout();
   settings.keep_alive = config.keep_alive_interval();
-  // A whole message must be able to be in flight on one stream.
+  // The most a stream's receive window may grow to (quic::StreamReceiveWindow) is at least a
+  // whole message, so a window-limited transfer over a long path can carry one per round trip.
+  // (Credit returns as the reader takes bytes, not whole messages, so any window works.)
   settings.max_stream_window =
       std::max<std::uint64_t>(settings.max_stream_window, config.max_message_size() + 1024);
   settings.max_connection_window =

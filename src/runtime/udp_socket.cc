@@ -259,8 +259,17 @@ Result<std::unique_ptr<UdpSocket>> UdpSocket::connect(const asio::any_io_executo
   return socket;
 }
 
-int UdpSocket::receive_batch(ReceiveBatch& batch) {
-  for (std::size_t i = 0; i < kBatchSize; ++i) {
+std::size_t UdpSocket::slots_within(std::size_t bytes) const noexcept {
+  // A datagram of the usual path MTU is the least we assume, so small traffic (and the first
+  // read) takes a whole batch.
+  constexpr std::size_t kTypicalDatagram = 1500;
+  const std::size_t per_slot = std::max(largest_recent_datagram_, kTypicalDatagram);
+  return std::clamp<std::size_t>(bytes / per_slot, 1, kBatchSize);
+}
+
+int UdpSocket::receive_batch(ReceiveBatch& batch, std::size_t slots) {
+  slots = std::min(slots, kBatchSize);
+  for (std::size_t i = 0; i < slots; ++i) {
     auto& hdr = batch.msgs[i].msg_hdr;
     hdr = msghdr{};
     hdr.msg_name = &batch.slots[i].from;
@@ -273,7 +282,7 @@ int UdpSocket::receive_batch(ReceiveBatch& batch) {
   }
   int n;
   do {
-    n = ::recvmmsg(fd_, batch.msgs.data(), static_cast<unsigned>(kBatchSize), MSG_DONTWAIT, nullptr);
+    n = ::recvmmsg(fd_, batch.msgs.data(), static_cast<unsigned>(slots), MSG_DONTWAIT, nullptr);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) last_error_ = errno;
   return n;  // < 0 on EAGAIN (nothing ready) or an ICMP-reported error; both end the batch

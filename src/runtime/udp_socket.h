@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <asio/any_io_executor.hpp>
+#include <algorithm>
 #include <asio/ip/udp.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +37,10 @@ struct IcmpReport {
   int error = 0;
   std::span<const std::uint8_t> quoted;
 };
+
+// How many bytes an event loop reads from one socket before its other work gets a turn
+// (UdpSocket::receive_ready's `max_bytes`): about half a millisecond of decrypting packets.
+inline constexpr std::size_t kReceiveTurnBytes = 256u << 10;
 
 // One received datagram (a GRO batch is split before it reaches you).
 struct ReceivedDatagram {
@@ -96,31 +101,55 @@ class UdpSocket final : public DatagramSender {
     return socket_.async_wait(asio::socket_base::wait_read, std::forward<Token>(token));
   }
 
-  // Reads every datagram that is ready, up to `max_batches` recvmmsg calls, calling
-  // `on_datagram(const ReceivedDatagram&)` for each. Returns how many were delivered.
+  // Reads the datagrams that are ready, up to `max_batches` recvmmsg calls and about
+  // `max_bytes` bytes, calling `on_datagram(const ReceivedDatagram&)` for each.
+  //
+  // The byte bound is what keeps a turn short under bulk traffic: with GRO one slot holds up to
+  // 64 KiB (44 packets of a 1500-byte link), so a full batch of 16 is a megabyte, milliseconds
+  // of decryption while the loop's timers wait. The socket sizes each recvmmsg from the largest
+  // datagram of its previous one: small datagrams are still read 16 at a time.
+  //
+  // The socket is registered edge-triggered (asio's epoll reactor): a wait completes only when
+  // a new datagram arrives, not while old ones are queued. A caller that stops with
+  // `more_ready` set must therefore read again without waiting (after letting its loop's other
+  // work run): otherwise what is left waits for the next arrival, and under a steady stream the
+  // queue never drains, so every datagram waits behind a full buffer and the overflow is
+  // dropped.
+  struct Received {
+    std::size_t delivered = 0;  // datagrams handed to on_datagram (GRO batches split)
+    bool more_ready = false;    // the last recvmmsg filled every slot it asked for
+  };
   template <class Fn>
-  std::size_t receive_ready(Fn&& on_datagram, int max_batches = 4) {
+  Received receive_ready(Fn&& on_datagram, int max_batches = 4, std::size_t max_bytes = SIZE_MAX) {
     ReceiveBatch& batch = ReceiveBatch::for_this_thread();
-    std::size_t delivered = 0;
-    for (int round = 0; round < max_batches; ++round) {
-      const int n = receive_batch(batch);
+    Received received;
+    std::size_t bytes = 0;
+    for (int round = 0; round < max_batches && bytes < max_bytes; ++round) {
+      const std::size_t slots = slots_within(max_bytes - bytes);
+      const int n = receive_batch(batch, slots);
+      received.more_ready = false;
       if (n <= 0) break;
+      std::size_t largest = 0;
       for (int i = 0; i < n; ++i) {
         const auto index = static_cast<std::size_t>(i);
         const auto& slot = batch.slots[index];
         const std::size_t total = batch.msgs[index].msg_len;
+        largest = std::max(largest, total);
+        bytes += total;
         const std::size_t segment = segment_size(batch, index, total);
         for (std::size_t off = 0; off < total; off += segment) {
           const std::size_t len = std::min(segment, total - off);
           on_datagram(ReceivedDatagram{std::span<const std::uint8_t>(slot.buffer.data() + off, len),
                                        reinterpret_cast<const sockaddr*>(&slot.from),
                                        batch.msgs[index].msg_hdr.msg_namelen});
-          ++delivered;
+          ++received.delivered;
         }
       }
-      if (static_cast<std::size_t>(n) < batch.slots.size()) break;
+      largest_recent_datagram_ = largest;
+      if (static_cast<std::size_t>(n) < slots) break;
+      received.more_ready = true;
     }
-    return delivered;
+    return received;
   }
 
   // Sends `len` bytes to `to` as packets of `segment_size` bytes (the last may be shorter),
@@ -162,7 +191,10 @@ class UdpSocket final : public DatagramSender {
   UdpSocket(const asio::any_io_executor& executor, int fd);
   Result<void> configure(const UdpSocketOptions& options);
   Result<void> read_local_address();
-  int receive_batch(ReceiveBatch& batch);
+  int receive_batch(ReceiveBatch& batch, std::size_t slots);
+  // How many slots the next recvmmsg asks for so that it returns about `bytes` at most, judged
+  // by the largest datagram of the previous one (1 to the batch size, 16).
+  std::size_t slots_within(std::size_t bytes) const noexcept;
   static std::size_t segment_size(ReceiveBatch& batch, std::size_t index, std::size_t total);
   void send_one(const sockaddr* to, socklen_t to_len, const std::uint8_t* data, std::size_t len,
                 std::size_t segment_size);
@@ -174,6 +206,7 @@ class UdpSocket final : public DatagramSender {
   socklen_t local_len_ = 0;
   bool gso_enabled_ = false;
   int last_error_ = 0;
+  std::size_t largest_recent_datagram_ = 0;  // of the last recvmmsg, GRO batches whole
   std::uint64_t send_drops_ = 0;
 };
 
