@@ -147,9 +147,21 @@ void Stream::stop_reading(std::uint64_t code) {
   reader_.notify();
 }
 
+void Stream::recycle(Bytes buffer) {
+  const std::size_t capacity = buffer.capacity();
+  if (connection_ == nullptr || closed_ || rx_stopped_ || capacity != kReceiveChunkBytes ||
+      rx_spare_.size() >= kSpareReceiveBuffers || !connection_->budget_.try_charge(capacity)) {
+    return;
+  }
+  rx_charged_ += capacity;
+  buffer.clear();
+  rx_spare_.push_back(std::move(buffer));
+}
+
 void Stream::drop_received() {
   if (connection_ != nullptr && rx_bytes_ > 0) connection_->return_connection_credit(rx_bytes_);
   rx_chunks_.clear();
+  rx_spare_.clear();
   rx_bytes_ = 0;
   release_rx_charge(rx_charged_);
 }
@@ -201,7 +213,16 @@ bool Stream::append_received(const std::uint8_t* data, std::size_t len) {
   // Whatever the frame sizes, bytes join the last buffer while it stays within the chunk size:
   // a peer sending one-byte frames costs bytes, not an allocation each.
   const bool joins_tail = !rx_chunks_.empty() && rx_chunks_.back().size() + len <= kReceiveChunkBytes;
-  Bytes& tail = joins_tail ? rx_chunks_.back() : rx_chunks_.emplace_back();
+  if (!joins_tail) {
+    if (!rx_spare_.empty() && len <= kReceiveChunkBytes) {
+      // A recycled buffer, already charged (rx_charged_ counts the spares).
+      rx_chunks_.push_back(std::move(rx_spare_.back()));
+      rx_spare_.pop_back();
+    } else {
+      rx_chunks_.emplace_back();
+    }
+  }
+  Bytes& tail = rx_chunks_.back();
   const std::size_t before = tail.capacity();
   const std::size_t needed = tail.size() + len;
   if (needed > before) {

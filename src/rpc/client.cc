@@ -281,6 +281,7 @@ asio::awaitable<Result<std::optional<Bytes>>> ClientCallState::read() {
       case transport::StreamChunk::Status::kData:
         if (!chunk.data.empty()) core_.on_data(chunk.data);
         if (chunk.fin) core_.on_fin();
+        stream_->recycle(std::move(chunk.data));
         break;
       case transport::StreamChunk::Status::kReset:
         core_.on_reset(chunk.reset_code);

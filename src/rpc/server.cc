@@ -328,6 +328,7 @@ asio::awaitable<std::optional<rpc::InboundEvent>> ServerCall::next_event() {
       case transport::StreamChunk::Status::kData:
         if (!chunk.data.empty()) core_.on_data(chunk.data);
         if (chunk.fin) core_.on_fin();
+        stream_->recycle(std::move(chunk.data));
         if (!sync_budget()) co_return std::nullopt;
         break;
       case transport::StreamChunk::Status::kReset:

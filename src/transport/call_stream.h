@@ -72,6 +72,9 @@ class CallStream {
   virtual bool readable() const noexcept = 0;
   // The connection is gone: the stream can carry nothing more.
   virtual bool detached() const noexcept = 0;
+  // Hands back a buffer read() returned, once its bytes are consumed, for the stream to receive
+  // into again. Optional (a transport may simply let it go); see quic::Stream::recycle.
+  virtual void recycle(Bytes /*buffer*/) {}
 };
 
 // What a completed TLS handshake agreed on, by IANA / GnuTLS names.
