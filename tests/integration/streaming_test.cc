@@ -365,6 +365,51 @@ TEST(StreamReaderFairnessTest, AReaderOfBufferedDataYieldsToItsLoop) {
   EXPECT_EQ(order, "a,posted,b,c,d,end");
 }
 
+// A raw QUIC connection to `server` with its "bulk" server stream requested: what the reader
+// tests below read from, chunk by chunk.
+struct RawBulkCall {
+  std::shared_ptr<quic::Connection> connection;
+  std::shared_ptr<quic::Stream> stream;
+};
+asio::awaitable<Result<RawBulkCall>> open_raw_bulk_call(TransportServer& server) {
+  quic::ClientTlsOptions tls_options;
+  tls_options.trust_path = certificates().main.ca_cert;
+  tls_options.server_name = "localhost";
+  auto tls = quic::TlsCredentials::for_client(tls_options);
+  if (!tls) co_return tls.error();
+  auto connection = co_await raw_quic_connect(server, *tls);
+  if (!connection) co_return connection.error();
+  auto stream = co_await (*connection)->open_stream();
+  if (!stream) co_return stream.error();
+  wire::CallHeader header;
+  header.method = "bulk";
+  header.kind = wire::CallKind::kServerStreaming;
+  Bytes request;
+  wire::append_frame(request, wire::FrameType::kHeader, wire::encode_call_header(header));
+  wire::append_frame(request, wire::FrameType::kMessage, {});
+  if (auto written = co_await (*stream)->write(std::move(request), {}, true); !written) {
+    co_return written.error();
+  }
+  RawBulkCall call;
+  call.connection = std::move(*connection);
+  call.stream = std::move(*stream);
+  co_return call;
+}
+
+// What a reader test saw of the chunks, or why it could not read them.
+struct ChunksSeen {
+  std::string error;
+  std::size_t chunks = 0;
+  std::size_t largest = 0;
+  std::size_t into_recycled = 0;  // chunks whose buffer was one handed back before
+  Bytes received;
+};
+ChunksSeen chunks_failed(std::string why) {
+  ChunksSeen out;
+  out.error = std::move(why);
+  return out;
+}
+
 // What a QUIC stream hands its reader: chunks of at most kReceiveChunkBytes, in order, however
 // much has arrived (here a whole 1 MiB response before the first read).
 TEST(StreamReaderFairnessTest, AStreamHandsOutBoundedChunksInOrder) {
@@ -373,44 +418,20 @@ TEST(StreamReaderFairnessTest, AStreamHandsOutBoundedChunksInOrder) {
   constexpr std::size_t kSize = 1u << 20;
   register_bulk(server.server(), 1, kSize);
   server.start();
-  quic::ClientTlsOptions tls_options;
-  tls_options.trust_path = certificates().main.ca_cert;
-  tls_options.server_name = "localhost";
-  const auto tls = *quic::TlsCredentials::for_client(tls_options);
-  struct Seen {
-    std::string error;
-    std::size_t chunks = 0;
-    std::size_t largest = 0;
-    Bytes received;
-  };
-  const auto failed = [](std::string why) {
-    Seen out;
-    out.error = std::move(why);
-    return out;
-  };
-  const Seen seen = server.run([&]() -> asio::awaitable<Seen> {
-    Seen out;
-    auto connection = co_await raw_quic_connect(server, tls);
-    if (!connection) co_return failed("connect: " + connection.error().to_string());
-    auto stream = co_await (*connection)->open_stream();
-    if (!stream) co_return failed("open failed");
-    wire::CallHeader header;
-    header.method = "bulk";
-    header.kind = wire::CallKind::kServerStreaming;
-    Bytes request;
-    wire::append_frame(request, wire::FrameType::kHeader, wire::encode_call_header(header));
-    wire::append_frame(request, wire::FrameType::kMessage, {});
-    if (!co_await (*stream)->write(std::move(request), {}, true)) co_return failed("write failed");
+  const ChunksSeen seen = server.run([&]() -> asio::awaitable<ChunksSeen> {
+    ChunksSeen out;
+    auto call = co_await open_raw_bulk_call(server);
+    if (!call) co_return chunks_failed("call: " + call.error().to_string());
     co_await server.sleep(50ms);
     for (;;) {
-      auto chunk = co_await (*stream)->read();
-      if (chunk.status != quic::StreamChunk::Status::kData) co_return failed("stream broke");
+      auto chunk = co_await call->stream->read();
+      if (chunk.status != quic::StreamChunk::Status::kData) co_return chunks_failed("stream broke");
       ++out.chunks;
       out.largest = std::max(out.largest, chunk.data.size());
       out.received.insert(out.received.end(), chunk.data.begin(), chunk.data.end());
       if (chunk.fin) break;
     }
-    (*connection)->close(0, "");
+    call->connection->close(0, "");
     co_return out;
   }());
   ASSERT_EQ(seen.error, "");
@@ -436,47 +457,23 @@ TEST(StreamReaderFairnessTest, RecycledReceiveBuffersCarryLaterDataIntact) {
   constexpr std::size_t kSize = 1u << 20;
   register_bulk(server.server(), kMessages, kSize);
   server.start();
-  quic::ClientTlsOptions tls_options;
-  tls_options.trust_path = certificates().main.ca_cert;
-  tls_options.server_name = "localhost";
-  const auto tls = *quic::TlsCredentials::for_client(tls_options);
-  struct Seen {
-    std::string error;
-    std::size_t chunks = 0;
-    std::size_t into_recycled = 0;  // chunks whose buffer was one handed back before
-    Bytes received;
-  };
-  const auto failed = [](std::string why) {
-    Seen out;
-    out.error = std::move(why);
-    return out;
-  };
-  const Seen seen = server.run([&]() -> asio::awaitable<Seen> {
-    Seen out;
-    auto connection = co_await raw_quic_connect(server, tls);
-    if (!connection) co_return failed("connect: " + connection.error().to_string());
-    auto stream = co_await (*connection)->open_stream();
-    if (!stream) co_return failed("open failed");
-    wire::CallHeader header;
-    header.method = "bulk";
-    header.kind = wire::CallKind::kServerStreaming;
-    Bytes request;
-    wire::append_frame(request, wire::FrameType::kHeader, wire::encode_call_header(header));
-    wire::append_frame(request, wire::FrameType::kMessage, {});
-    if (!co_await (*stream)->write(std::move(request), {}, true)) co_return failed("write failed");
+  const ChunksSeen seen = server.run([&]() -> asio::awaitable<ChunksSeen> {
+    ChunksSeen out;
+    auto call = co_await open_raw_bulk_call(server);
+    if (!call) co_return chunks_failed("call: " + call.error().to_string());
     std::set<const std::uint8_t*> handed_back;
     for (;;) {
-      auto chunk = co_await (*stream)->read();
-      if (chunk.status != quic::StreamChunk::Status::kData) co_return failed("stream broke");
+      auto chunk = co_await call->stream->read();
+      if (chunk.status != quic::StreamChunk::Status::kData) co_return chunks_failed("stream broke");
       ++out.chunks;
       if (handed_back.count(chunk.data.data()) != 0) ++out.into_recycled;
       out.received.insert(out.received.end(), chunk.data.begin(), chunk.data.end());
       const bool fin = chunk.fin;
       handed_back.insert(chunk.data.data());
-      (*stream)->recycle(std::move(chunk.data));
+      call->stream->recycle(std::move(chunk.data));
       if (fin) break;
     }
-    (*connection)->close(0, "");
+    call->connection->close(0, "");
     co_return out;
   }());
   ASSERT_EQ(seen.error, "");
