@@ -230,7 +230,9 @@ class Connection final : public transport::CallConnection,
 
   // Write loop.
   void schedule_flush();
-  void flush();
+  bool has_stream_data_to_send() const;
+  // Writes what is ready at `at_ns` (the clock's now when absent).
+  void flush(std::optional<std::uint64_t> at_ns = std::nullopt);
   bool write_packets(std::uint64_t now_ns);
   // Its steps: stream scheduling, ngtcp2's answers, GSO batching. Inline (defined in
   // connection.cc, used only there) so that splitting the hot loop costs no calls per packet.
@@ -335,6 +337,8 @@ class Connection final : public transport::CallConnection,
   std::uint64_t close_packets_sent_ = 0;
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t last_ts_ = 0;
+  // The timestamp the last datagram was read at: flush_after_read writes at it (see there).
+  std::uint64_t last_read_ts_ = 0;
   std::uint64_t bytes_received_ = 0;
 
   // Calls the peer may open (server): granted so far, opened (by stream ID), closed and not yet

@@ -281,6 +281,9 @@ class QuicPipe {
   // pending; advance() reaches them. Zero makes pump() return at the first dry round (the fuzz
   // target, which wants speed over completeness).
   std::chrono::microseconds settle_window{2000};
+  // Virtual time a client takes to read a datagram: it passes between the client's on_datagram
+  // and its flush_after_read (decryption and handing data out are not instantaneous).
+  std::chrono::nanoseconds client_read_time{0};
 
   void pump(int rounds = 200) {
     for (int round = 0; round < rounds; ++round) {
@@ -374,6 +377,7 @@ class QuicPipe {
           runtime::ReceivedDatagram{std::span<const std::uint8_t>(d.data),
                                     reinterpret_cast<const sockaddr*>(&d.from), d.from_len},
           now_ns());
+      if (client_read_time.count() > 0) timeline_.move_to(timeline_.now() + client_read_time);
       client->connection->flush_after_read();
       return;
     }
@@ -390,32 +394,29 @@ class QuicPipe {
   std::vector<std::unique_ptr<Client>> clients_;
 };
 
-// Opens a stream on `connection`, sends `request` with FIN and collects the echo (at most 10,000
-// chunks) into `out`, which stays empty until the call ends; on failure it says what failed.
+// Opens a stream on `connection`, sends `request` with FIN and returns the echo (at most 10,000
+// chunks); on failure, what failed.
+inline asio::awaitable<std::string> echo_call(std::shared_ptr<quic::Connection> connection, Bytes request) {
+  auto stream = co_await connection->open_stream();
+  if (!stream) co_return "open failed: " + stream.error().to_string();
+  auto written = co_await (*stream)->write(std::move(request), {}, true);
+  if (!written) co_return std::string("write failed");
+  std::string got;
+  for (int i = 0; i < 10'000; ++i) {
+    auto chunk = co_await (*stream)->read();
+    if (chunk.status != quic::StreamChunk::Status::kData) co_return std::string("stream broke");
+    got.append(chunk.data.begin(), chunk.data.end());
+    if (chunk.fin) break;
+  }
+  co_return got;
+}
+
+// echo_call on the pipe's loop; `out` stays empty until the call ends.
 inline void start_echo_call(QuicPipe& pipe, const std::shared_ptr<quic::Connection>& connection,
                             Bytes request, std::string& out) {
   asio::co_spawn(pipe.io, [connection, request = std::move(request), &out]() mutable
                               -> asio::awaitable<void> {
-    auto stream = co_await connection->open_stream();
-    if (!stream) {
-      out = "open failed: " + stream.error().to_string();
-      co_return;
-    }
-    if (!co_await (*stream)->write(std::move(request), {}, true)) {
-      out = "write failed";
-      co_return;
-    }
-    std::string got;
-    for (int i = 0; i < 10'000; ++i) {
-      auto chunk = co_await (*stream)->read();
-      if (chunk.status != quic::StreamChunk::Status::kData) {
-        out = "stream broke";
-        co_return;
-      }
-      got.append(chunk.data.begin(), chunk.data.end());
-      if (chunk.fin) break;
-    }
-    out = got;
+    out = co_await echo_call(connection, std::move(request));
   }, asio::detached);
 }
 

@@ -96,6 +96,50 @@ TEST(PacketEconomy, AWarmSequentialCallCostsOnePacketEachWay) {
   EXPECT_EQ(sent.server, 50u);
 }
 
+// Reading a reply takes longer than ngtcp2's ACK delay (an eighth of the RTT, about 15 us
+// here; reading takes 20), and the caller sends its next request as soon as it has the reply,
+// as the bench's sequential client does: the ACK of the reply still goes in that request. A
+// flush after a read wrote at the clock's time, found the ACK due and sent it alone, just
+// before the request that would have carried it (two packets per call, and a second wake-up
+// of the server).
+TEST(PacketEconomy, AReplySlowerToReadThanTheAckDelayIsAcknowledgedByTheNextRequest) {
+  QuicPipe pipe;
+  pipe.settle_window = 0us;
+  echo_after_processing(pipe);
+  auto& client = pipe.add_client();
+  for (int hop = 0; hop < 20 && !client.connection->is_open(); ++hop) cross(pipe);
+  ASSERT_TRUE(client.connection->is_open());
+  pipe.client_read_time = 20us;
+
+  constexpr int kWarmUp = 20;
+  constexpr int kCalls = 70;
+  int done = 0;
+  std::uint64_t client_before = 0;
+  std::uint64_t server_before = 0;
+  std::string failure;
+  asio::co_spawn(pipe.io, [&]() -> asio::awaitable<void> {
+    for (int call = 0; call < kCalls; ++call) {
+      if (call == kWarmUp) {
+        client_before = client.sender->datagrams_sent;
+        server_before = pipe.server_sender().datagrams_sent;
+      }
+      const std::string echoed = co_await echo_call(client.connection, Bytes(64, 'r'));
+      if (echoed != std::string(64, 'r')) {
+        failure = "call " + std::to_string(call) + ": " + echoed;
+        co_return;
+      }
+      ++done;
+    }
+  }, asio::detached);
+  pipe.io.poll();
+  for (int hop = 0; hop < 10 * kCalls && done < kCalls && failure.empty(); ++hop) cross(pipe);
+  ASSERT_EQ(done, kCalls) << failure;
+  // A request per call, each with the ACK of the reply before it; then the ACK of the last
+  // reply, which no request follows, alone.
+  EXPECT_EQ(client.sender->datagrams_sent - client_before, std::uint64_t{kCalls - kWarmUp + 1});
+  EXPECT_EQ(pipe.server_sender().datagrams_sent - server_before, std::uint64_t{kCalls - kWarmUp});
+}
+
 // Stream credit goes back in batches (once the client has fewer than half of max_streams_bidi
 // left to open), never so late that a client wanting the whole limit at once is stuck: after
 // sequential calls that leave credit owed, the full limit of concurrent calls still completes.
