@@ -629,12 +629,12 @@ void Connection::flush_after_read() {
       }
     }
   }
-  // With nothing of ours to send, write at the time the batch was read rather than now. What
-  // the read made ngtcp2 owe the peer (window updates, immediate ACKs) goes out either way, but
-  // an ordinary ACK is due only once ngtcp2's ACK delay (an eighth of the RTT: a few µs on a
-  // LAN) has passed, and reading a reply takes about that long: a client sent an ACK of its own
-  // after nearly every reply, just before the next request that would have carried it, and the
-  // server woke for it (two datagrams each way per sequential call instead of one).
+  // With no stream data of ours waiting, write at the time the batch was read rather than now.
+  // What the read made ngtcp2 owe the peer (window updates, immediate ACKs) goes out either way,
+  // but an ordinary ACK is due only once ngtcp2's ACK delay (an eighth of the RTT: a few µs on
+  // a LAN) has passed, and reading a reply can take that long: a slowed client then sent an ACK
+  // of its own after every reply, just before the next request that would have carried it, and
+  // the server woke for it. With stream data waiting, now: pacing and RTT samples want it.
   flush(has_stream_data_to_send() ? std::nullopt : std::optional<std::uint64_t>(last_read_ts_));
 }
 
