@@ -595,9 +595,9 @@ void Connection::on_datagram(const runtime::ReceivedDatagram& datagram, std::uin
   ngtcp2_path path{make_addr(socket_->local_sockaddr(), socket_->local_sockaddr_len()),
                    make_addr(datagram.from, datagram.from_len), socket_};
   ngtcp2_pkt_info pi{};
-  last_read_ts_ = timestamp(now);
-  const int rv = ngtcp2_conn_read_pkt(conn_, &path, &pi, datagram.data.data(),
-                                      datagram.data.size(), last_read_ts_);
+  const int rv =
+      ngtcp2_conn_read_pkt(conn_, &path, &pi, datagram.data.data(), datagram.data.size(),
+                           timestamp(now));
   if (rv == 0) return;
   if (rv == NGTCP2_ERR_DRAINING) {
     enter_closed(State::kDraining,
@@ -629,21 +629,20 @@ void Connection::flush_after_read() {
       }
     }
   }
-  // With no stream data of ours waiting, write at the time the batch was read rather than now.
+  // With no stream data of ours waiting, write at the time the batch was read (the last
+  // timestamp ngtcp2 saw) rather than now.
   // What the read made ngtcp2 owe the peer (window updates, immediate ACKs) goes out either way,
   // but an ordinary ACK is due only once ngtcp2's ACK delay (an eighth of the RTT: a few µs on
   // a LAN) has passed, and reading a reply can take that long: a slowed client then sent an ACK
   // of its own after every reply, just before the next request that would have carried it, and
   // the server woke for it. With stream data waiting, now: pacing and RTT samples want it.
-  flush(has_stream_data_to_send() ? std::nullopt : std::optional<std::uint64_t>(last_read_ts_));
+  flush(has_stream_data_to_send() ? std::nullopt : std::optional<std::uint64_t>(last_ts_));
 }
 
 // Finished streams leave the send queue lazily (next_sendable_stream): the queue being
 // non-empty does not mean anything waits.
 bool Connection::has_stream_data_to_send() const {
-  return std::any_of(send_queue_.begin(), send_queue_.end(), [](const Stream* stream) {
-    return stream->has_pending_send() && !stream->blocked_;
-  });
+  return std::any_of(send_queue_.begin(), send_queue_.end(), &Connection::sendable);
 }
 
 asio::awaitable<void> Connection::run_client_receive_loop(std::shared_ptr<Connection> self) {
@@ -947,7 +946,7 @@ Stream* Connection::next_sendable_stream(std::size_t stalls) {
   while (!send_queue_.empty() && stalls <= send_queue_.size()) {
     if (send_cursor_ >= send_queue_.size()) send_cursor_ = 0;
     Stream* candidate = send_queue_[send_cursor_];
-    if (candidate->has_pending_send() && !candidate->blocked_) return candidate;
+    if (sendable(candidate)) return candidate;
     candidate->in_send_queue_ = false;
     send_queue_[send_cursor_] = send_queue_.back();
     send_queue_.pop_back();

@@ -230,6 +230,8 @@ class Connection final : public transport::CallConnection,
 
   // Write loop.
   void schedule_flush();
+  // A stream with data to send and the flow-control credit to send some of it.
+  static bool sendable(const Stream* stream) { return stream->has_pending_send() && !stream->blocked_; }
   bool has_stream_data_to_send() const;
   // Writes what is ready at `at_ns` (the clock's now when absent).
   void flush(std::optional<std::uint64_t> at_ns = std::nullopt);
@@ -337,8 +339,6 @@ class Connection final : public transport::CallConnection,
   std::uint64_t close_packets_sent_ = 0;
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t last_ts_ = 0;
-  // The timestamp the last datagram was read at: flush_after_read writes at it (see there).
-  std::uint64_t last_read_ts_ = 0;
   std::uint64_t bytes_received_ = 0;
 
   // Calls the peer may open (server): granted so far, opened (by stream ID), closed and not yet
