@@ -136,6 +136,7 @@ struct Connection::Callbacks {
       return 0;
     }
     stream->on_data(data, len, (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0);
+    c->readers_woken_ = true;
     return 0;
   }
 
@@ -637,6 +638,12 @@ void Connection::flush_after_read() {
   // of its own after every reply, just before the next request that would have carried it, and
   // the server woke for it. With stream data waiting, now: pacing and RTT samples want it.
   flush(has_stream_data_to_send() ? std::nullopt : std::optional<std::uint64_t>(last_ts_));
+  // The coroutines this read woke are posted; a flush posted now runs right after them, so
+  // what they write (the caller's next request, the handler's reply) goes out in the same turn
+  // of the loop. Posted by the first of them instead, it would run a turn later, after one more
+  // poll of the reactor: a system call per call on each side. It does nothing if none writes.
+  // Posted even when a flush is queued already: that one may run before the wake-ups.
+  if (std::exchange(readers_woken_, false)) post_flush();
 }
 
 // Finished streams leave the send queue lazily (next_sendable_stream): the queue being
@@ -751,6 +758,7 @@ Stream* Connection::accept_remote_stream(std::int64_t id) {
   Stream* raw = stream.get();
   streams_.emplace(id, stream);
   accepted_.push_back(std::move(stream));
+  readers_woken_ = true;
   return raw;
 }
 
@@ -799,6 +807,7 @@ void Connection::on_stream_closed(std::int64_t id, Stream* stream,
     return_stream_credit_when_low();
   }
   if (stream == nullptr) return;
+  readers_woken_ = true;
   if (stream->in_send_queue_) {
     auto it = std::find(send_queue_.begin(), send_queue_.end(), stream);
     if (it != send_queue_.end()) {
@@ -817,10 +826,14 @@ void Connection::on_stream_closed(std::int64_t id, Stream* stream,
 
 void Connection::schedule_flush() {
   flush_wanted_ = true;
-  if (flush_scheduled_ || (state_ != State::kOpen && state_ != State::kHandshaking)) return;
-  flush_scheduled_ = true;
+  if (flush_posts_queued_ == 0) post_flush();
+}
+
+void Connection::post_flush() {
+  if (state_ != State::kOpen && state_ != State::kHandshaking) return;
+  ++flush_posts_queued_;
   asio::post(executor_, [self = shared_from_this()] {
-    self->flush_scheduled_ = false;
+    --self->flush_posts_queued_;
     // A flush after a read may already have sent what this one was posted for. Flushing again
     // would send an ACK of its own as soon as ngtcp2's ACK delay (an eighth of the RTT) has
     // passed, where the next packet with data would have carried it.

@@ -228,8 +228,12 @@ class Connection final : public transport::CallConnection,
   }
   Result<void> attach_tls();
 
-  // Write loop.
+  // Write loop. schedule_flush: something waits to be written; the flush runs from a posted
+  // handler, so that writes made meanwhile share its packets (one handler is enough while one is
+  // queued). post_flush: posts such a handler, which does nothing unless something was
+  // scheduled before it runs.
   void schedule_flush();
+  void post_flush();
   // A stream with data to send and the flow-control credit to send some of it.
   static bool sendable(const Stream* stream) { return stream->has_pending_send() && !stream->blocked_; }
   bool has_stream_data_to_send() const;
@@ -356,8 +360,9 @@ class Connection final : public transport::CallConnection,
 
   runtime::Timer timer_;
   std::uint64_t armed_expiry_ = UINT64_MAX;
-  bool flush_scheduled_ = false;
+  int flush_posts_queued_ = 0;  // post_flush() handlers not yet run
   bool flush_wanted_ = false;  // schedule_flush() was called since the last flush
+  bool readers_woken_ = false;  // the read being handled delivered stream data, streams or ends
   bool in_flush_ = false;
 
   // Packet train being assembled for one GSO send.

@@ -284,6 +284,8 @@ class QuicPipe {
   // Virtual time a client takes to read a datagram: it passes between the client's on_datagram
   // and its flush_after_read (decryption and handing data out are not instantaneous).
   std::chrono::nanoseconds client_read_time{0};
+  // Runs after each datagram a client reads, once its flush_after_read has run.
+  std::function<void()> after_client_read;
 
   void pump(int rounds = 200) {
     for (int round = 0; round < rounds; ++round) {
@@ -379,6 +381,7 @@ class QuicPipe {
           now_ns());
       if (client_read_time.count() > 0) timeline_.move_to(timeline_.now() + client_read_time);
       client->connection->flush_after_read();
+      if (after_client_read) after_client_read();
       return;
     }
   }

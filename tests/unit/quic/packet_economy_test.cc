@@ -8,6 +8,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
 #include <chrono>
@@ -138,6 +139,52 @@ TEST(PacketEconomy, AReplySlowerToReadThanTheAckDelayIsAcknowledgedByTheNextRequ
   // reply, which no request follows, alone.
   EXPECT_EQ(client.sender->datagrams_sent - client_before, std::uint64_t{kCalls - kWarmUp + 1});
   EXPECT_EQ(pipe.server_sender().datagrams_sent - server_before, std::uint64_t{kCalls - kWarmUp});
+}
+
+// The reply wakes the caller, whose next request must leave in the same turn of the loop: the
+// flush a read posts behind the wake-ups it posted. Posted by the caller's write instead, the
+// flush ran behind whatever was queued after the wake-ups, and on a real loop that is the
+// reactor's next poll: one more epoll_wait per call and side. A handler posted right after each
+// read stands for that poll here; it must find the next request already sent.
+TEST(PacketEconomy, TheCallersNextRequestLeavesBeforeTheLoopPollsAgain) {
+  QuicPipe pipe;
+  pipe.settle_window = 0us;
+  echo_after_processing(pipe);
+  auto& client = pipe.add_client();
+  for (int hop = 0; hop < 20 && !client.connection->is_open(); ++hop) cross(pipe);
+  ASSERT_TRUE(client.connection->is_open());
+
+  // Past the first calls, whose packets ngtcp2 may pace while its RTT estimate settles.
+  constexpr int kWarmUp = 20;
+  constexpr int kCalls = 50;
+  int done = 0;
+  std::string failure;
+  int replies_read = 0;
+  int requests_sent_before_the_poll = 0;
+  pipe.after_client_read = [&] {
+    if (done < kWarmUp) return;
+    ++replies_read;
+    const std::uint64_t sent_at_read = client.sender->datagrams_sent;
+    asio::post(pipe.io, [&, sent_at_read] {
+      if (client.sender->datagrams_sent > sent_at_read) ++requests_sent_before_the_poll;
+    });
+  };
+  asio::co_spawn(pipe.io, [&]() -> asio::awaitable<void> {
+    for (int call = 0; call < kCalls; ++call) {
+      const std::string echoed = co_await echo_call(client.connection, Bytes(64, 't'));
+      if (echoed != std::string(64, 't')) {
+        failure = "call " + std::to_string(call) + ": " + echoed;
+        co_return;
+      }
+      ++done;
+    }
+  }, asio::detached);
+  pipe.io.poll();
+  for (int hop = 0; hop < 10 * kCalls && done < kCalls && failure.empty(); ++hop) cross(pipe);
+  ASSERT_EQ(done, kCalls) << failure;
+  // One reply per call read after the warm-up; every one but the last is followed by a request.
+  EXPECT_EQ(replies_read, kCalls - kWarmUp);
+  EXPECT_EQ(requests_sent_before_the_poll, kCalls - kWarmUp - 1);
 }
 
 // Stream credit goes back in batches (once the client has fewer than half of max_streams_bidi
