@@ -37,7 +37,7 @@ TSAN_TARGETS = unary_test streaming_test lifecycle_test security_test bad_input_
                backpressure_test cluster_client_test cluster_test cluster_routing_test \
                serve_test shutdown_drain_test membership_test interceptor_test log_test \
                server_metrics_test cluster_metrics_test health_service_test cluster_drain_test \
-               unary_test_http2 streaming_test_http2 transport_fallback_test
+               transport_fallback_test
 test-tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)

@@ -6,7 +6,7 @@
 # Usage: scripts/fuzz-smoke.sh [seconds-per-target] [target...]
 #   FUZZ_SECONDS   seconds per target (default 20; the first argument overrides it)
 #   FUZZ_RUNS      maximum executions per target (default 2000000)
-#   FUZZ_JOBS      parallel build jobs (default 2)
+#   FUZZ_JOBS      parallel build jobs, and fuzzers run at once (default 2)
 #   FUZZ_NO_BUILD  set to 1 to skip configure + build (use the existing build/fuzz)
 #   FUZZ_KEEP      set to 1 to keep the scratch directory with new corpus entries and crashes
 #
@@ -38,21 +38,22 @@ if [ "${FUZZ_KEEP:-0}" != "1" ]; then trap 'rm -rf "$scratch"' EXIT; fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-failed=()
-for target in "${targets[@]}"; do
-  binary="$build_dir/fuzz/$target"
-  seeds="$root/fuzz/corpus/$target"
-  work="$scratch/$target"
+# Runs one target on its corpus; its report goes to $scratch/<target>/report, and the exit
+# status says whether it passed.
+run_target() {
+  local target="$1"
+  local binary="$build_dir/fuzz/$target"
+  local seeds="$root/fuzz/corpus/$target"
+  local work="$scratch/$target"
   mkdir -p "$work/corpus" "$work/artifacts"
+  exec >"$work/report" 2>&1
   if [ ! -x "$binary" ]; then
-    echo "fuzz-smoke: $binary is missing" >&2
-    failed+=("$target")
-    continue
+    echo "fuzz-smoke: $binary is missing"
+    return 1
   fi
   if [ ! -d "$seeds" ]; then
-    echo "fuzz-smoke: no seed corpus at $seeds" >&2
-    failed+=("$target")
-    continue
+    echo "fuzz-smoke: no seed corpus at $seeds"
+    return 1
   fi
   echo "fuzz-smoke: $target for ${seconds}s (at most $runs runs)"
   # First directory: where new inputs are written (scratch); second: the committed seeds.
@@ -60,22 +61,47 @@ for target in "${targets[@]}"; do
       -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=2048 \
       -max_len=4096 -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
       >"$work/log" 2>&1; then
+    local stats cov
     stats="$(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{print $2}' || true)"
     cov="$(grep -E '^#[0-9]+' "$work/log" | tail -1 | grep -oE 'cov: [0-9]+' || true)"
     echo "fuzz-smoke: $target ok: ${stats:-?} execs, ${cov:-cov: ?}"
+    return 0
+  fi
+  echo "fuzz-smoke: $target FAILED; last lines of its log:"
+  tail -n 40 "$work/log"
+  for artifact in "$work"/artifacts/*; do
+    [ -e "$artifact" ] || continue
+    echo "fuzz-smoke: reproduce with: $binary $artifact"
+    echo "fuzz-smoke: input (hex): $(od -An -tx1 -v "$artifact" | tr -d '\n' | head -c 600)"
+  done
+  return 1
+}
+
+# Each fuzzer is one process on one core: `jobs` of them run at once, each for its own full
+# time, and their reports are printed in the targets' order.
+running=0
+for target in "${targets[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  ( status=0; run_target "$target" || status=$?; echo "$status" >"$scratch/$target.status" ) &
+  running=$((running + 1))
+done
+wait
+failed=()
+for target in "${targets[@]}"; do
+  if [ "$(cat "$scratch/$target.status" 2>/dev/null)" = "0" ]; then
+    cat "$scratch/$target/report"
   else
-    echo "fuzz-smoke: $target FAILED; last lines of its log:" >&2
-    tail -n 40 "$work/log" >&2
-    for artifact in "$work"/artifacts/*; do
-      [ -e "$artifact" ] || continue
-      echo "fuzz-smoke: reproduce with: $binary $artifact" >&2
-      echo "fuzz-smoke: input (hex): $(od -An -tx1 -v "$artifact" | tr -d '\n' | head -c 600)" >&2
-    done
+    cat "$scratch/$target/report" >&2 || true
     failed+=("$target")
-    FUZZ_KEEP=1
-    trap - EXIT
   fi
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  FUZZ_KEEP=1
+  trap - EXIT
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz-smoke: FAILED: ${failed[*]} (scratch kept in $scratch)" >&2

@@ -16,7 +16,7 @@ packages=(
   libprotobuf-dev libprotoc-dev protobuf-compiler
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev lld
   iproute2 nftables procps
   prometheus
 )

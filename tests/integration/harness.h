@@ -12,11 +12,13 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "rpcnet/certs.h"
 #include "rpcnet/client.h"
@@ -66,26 +68,29 @@ inline const Certificates& certificates() {
   return certs;
 }
 
-// The suites that run over both transports are built twice: as they are (QUIC), and with
-// RPCNET_TEST_OVER_HTTP2 defined, where every server also serves gRPC over TCP and every client
-// connects over HTTP/2 only (RpcConfig::with_transport), so the same tests check that calls,
-// streaming, deadlines, cancellation and errors behave alike on both.
-#ifdef RPCNET_TEST_OVER_HTTP2
-inline constexpr bool kOverHttp2 = true;
-#else
-inline constexpr bool kOverHttp2 = false;
-#endif
+// The suites that run over both transports run twice (tests/integration/CMakeLists.txt): as
+// they are (QUIC), and with RPCNET_TEST_OVER_HTTP2=1 in the environment, where every server also
+// serves gRPC over TCP and every client connects over HTTP/2 only (RpcConfig::with_transport), so
+// the same tests check that calls, streaming, deadlines, cancellation and errors behave alike on
+// both.
+inline bool over_http2() {
+  static const bool over = [] {
+    const char* value = std::getenv("RPCNET_TEST_OVER_HTTP2");
+    return value != nullptr && std::string_view(value) == "1";
+  }();
+  return over;
+}
 
 inline RpcConfig server_config() {
   const auto& c = certificates().main;
   RpcConfig config = RpcConfig(c.server_cert, "127.0.0.1:0").with_key_path(c.server_key).with_event_loops(2);
-  if (kOverHttp2) config.with_grpc_over_tcp();
+  if (over_http2()) config.with_grpc_over_tcp();
   return config;
 }
 
 inline RpcConfig client_config() {
   RpcConfig config = RpcConfig(certificates().main.ca_cert, "127.0.0.1:0").with_server_name("localhost");
-  if (kOverHttp2) config.with_transport(TransportChoice::kHttp2Only);
+  if (over_http2()) config.with_transport(TransportChoice::kHttp2Only);
   return config;
 }
 

@@ -341,7 +341,7 @@ void register_bulk(RpcServer& server, int count, std::size_t size) {
 // has read its second message (without the yield it would run after all four). Virtual time:
 // the wait lets the whole response arrive first.
 TEST(StreamReaderFairnessTest, AReaderOfBufferedDataYieldsToItsLoop) {
-  if (kOverHttp2) GTEST_SKIP() << "QUIC streams only (an in-memory network)";
+  if (over_http2()) GTEST_SKIP() << "QUIC streams only (an in-memory network)";
   TransportServer server(Transport::kInMemory);
   constexpr int kMessages = 4;
   constexpr std::size_t kSize = 192u << 10;  // 768 KiB in all: within the initial stream window
@@ -413,7 +413,7 @@ ChunksSeen chunks_failed(std::string why) {
 // What a QUIC stream hands its reader: chunks of at most kReceiveChunkBytes, in order, however
 // much has arrived (here a whole 1 MiB response before the first read).
 TEST(StreamReaderFairnessTest, AStreamHandsOutBoundedChunksInOrder) {
-  if (kOverHttp2) GTEST_SKIP() << "QUIC streams only (an in-memory network)";
+  if (over_http2()) GTEST_SKIP() << "QUIC streams only (an in-memory network)";
   TransportServer server(Transport::kInMemory);
   constexpr std::size_t kSize = 1u << 20;
   register_bulk(server.server(), 1, kSize);
@@ -451,7 +451,7 @@ TEST(StreamReaderFairnessTest, AStreamHandsOutBoundedChunksInOrder) {
 // buffers came back. Reuse is what keeps a fast reader's heap from being trimmed and faulted in
 // again for every 64 KiB (quic/stream.h).
 TEST(StreamReaderFairnessTest, RecycledReceiveBuffersCarryLaterDataIntact) {
-  if (kOverHttp2) GTEST_SKIP() << "QUIC streams only (an in-memory network)";
+  if (over_http2()) GTEST_SKIP() << "QUIC streams only (an in-memory network)";
   TransportServer server(Transport::kInMemory);
   constexpr int kMessages = 3;
   constexpr std::size_t kSize = 1u << 20;

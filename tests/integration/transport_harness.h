@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 #include "in_memory_harness.h"
@@ -25,19 +26,18 @@ inline std::string transport_name(const ::testing::TestParamInfo<Transport>& inf
   return info.param == Transport::kLoopback ? "Loopback" : "InMemory";
 }
 
-// Instantiates a TEST_P suite over both transports (over HTTP/2, loopback only: an in-memory
-// network has no TCP).
-#ifdef RPCNET_TEST_OVER_HTTP2
-#define RPCNET_OVER_BOTH_TRANSPORTS(suite)                                                      \
-  INSTANTIATE_TEST_SUITE_P(, suite, ::testing::Values(::rpcnet::testing::Transport::kLoopback), \
+// The transports a run covers: both, or over HTTP/2 (over_http2()) loopback only, since an
+// in-memory network has no TCP. Read when gtest registers the instantiations, after the
+// environment is known.
+inline std::vector<Transport> transports_of_this_run() {
+  if (over_http2()) return {Transport::kLoopback};
+  return {Transport::kLoopback, Transport::kInMemory};
+}
+
+// Instantiates a TEST_P suite over transports_of_this_run().
+#define RPCNET_OVER_BOTH_TRANSPORTS(suite)                                                   \
+  INSTANTIATE_TEST_SUITE_P(, suite, ::testing::ValuesIn(::rpcnet::testing::transports_of_this_run()), \
                            ::rpcnet::testing::transport_name)
-#else
-#define RPCNET_OVER_BOTH_TRANSPORTS(suite)                                                      \
-  INSTANTIATE_TEST_SUITE_P(, suite,                                                             \
-                           ::testing::Values(::rpcnet::testing::Transport::kLoopback,           \
-                                             ::rpcnet::testing::Transport::kInMemory),          \
-                           ::rpcnet::testing::transport_name)
-#endif
 
 class TransportServer {
  public:

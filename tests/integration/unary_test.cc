@@ -201,7 +201,7 @@ TEST_P(UnaryTest, TenThousandConcurrentCallsShareOneConnection) {
     co_await all_done.wait();
     out.ids_used = client.next_request_id() - first_id;
     const ServerStats stats = server_.server().stats();
-    out.connections = kOverHttp2 ? stats.grpc_connections_accepted : stats.connections_accepted;
+    out.connections = over_http2() ? stats.grpc_connections_accepted : stats.connections_accepted;
     co_return out;
   }(), std::chrono::seconds(120));
   EXPECT_EQ(outcome.ok, kCalls);
@@ -427,7 +427,7 @@ TEST(ConfigTest, AMaxUdpPayloadOutsideWhatQuicAndUdpAllowIsAConfigErrorNamingIt)
 }
 
 TEST(DatagramSizeTest, LoopbackUsesSixteenKibibyteDatagramsUnlessConfiguredSmaller) {
-  if (kOverHttp2) GTEST_SKIP() << "QUIC datagrams only";
+  if (over_http2()) GTEST_SKIP() << "QUIC datagrams only";
   LoopbackServer server;
   server.server().register_method("echo", [](Bytes request) -> asio::awaitable<Result<Bytes>> {
     co_return request;
