@@ -12,6 +12,7 @@
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "support/quic_pipe.h"
@@ -59,6 +60,39 @@ void cross(QuicPipe& pipe) {
   pipe.pump(1);
 }
 
+// The echo server and one client, its handshake done (check is_open()). pump() only delivers:
+// timers fire when advance() passes them.
+QuicPipe::Client& connect_client(QuicPipe& pipe) {
+  pipe.settle_window = 0us;
+  echo_after_processing(pipe);
+  auto& client = pipe.add_client();
+  for (int hop = 0; hop < 20 && !client.connection->is_open(); ++hop) cross(pipe);
+  return client;
+}
+
+// `calls` sequential echo calls from one coroutine, each sent as soon as the previous reply is
+// in, as the bench's sequential client does; `before_call(i)` runs before call i. Every call
+// must echo `fill` back.
+void back_to_back_calls(QuicPipe& pipe, QuicPipe::Client& client, int calls, char fill,
+                        const std::function<void(int)>& before_call) {
+  int done = 0;
+  std::string failure;
+  asio::co_spawn(pipe.io, [&]() -> asio::awaitable<void> {
+    for (int call = 0; call < calls; ++call) {
+      before_call(call);
+      const std::string echoed = co_await echo_call(client.connection, Bytes(64, fill));
+      if (echoed != std::string(64, fill)) {
+        failure = "call " + std::to_string(call) + ": " + echoed;
+        co_return;
+      }
+      ++done;
+    }
+  }, asio::detached);
+  pipe.io.poll();
+  for (int hop = 0; hop < 10 * calls && done < calls && failure.empty(); ++hop) cross(pipe);
+  EXPECT_EQ(done, calls) << failure;
+}
+
 struct Sent {
   std::uint64_t client = 0;
   std::uint64_t server = 0;
@@ -81,10 +115,7 @@ Sent sequential_calls(QuicPipe& pipe, QuicPipe::Client& client, int calls) {
 
 TEST(PacketEconomy, AWarmSequentialCallCostsOnePacketEachWay) {
   QuicPipe pipe;
-  pipe.settle_window = 0us;  // pump() only delivers: timers fire when advance() passes them
-  echo_after_processing(pipe);
-  auto& client = pipe.add_client();
-  for (int hop = 0; hop < 20 && !client.connection->is_open(); ++hop) cross(pipe);
+  auto& client = connect_client(pipe);
   ASSERT_TRUE(client.connection->is_open());
   // Warm-up: the handshake's last packets, session tickets, and RTT samples of this link.
   (void)sequential_calls(pipe, client, 20);
@@ -105,36 +136,19 @@ TEST(PacketEconomy, AWarmSequentialCallCostsOnePacketEachWay) {
 // of the server).
 TEST(PacketEconomy, AReplySlowerToReadThanTheAckDelayIsAcknowledgedByTheNextRequest) {
   QuicPipe pipe;
-  pipe.settle_window = 0us;
-  echo_after_processing(pipe);
-  auto& client = pipe.add_client();
-  for (int hop = 0; hop < 20 && !client.connection->is_open(); ++hop) cross(pipe);
+  auto& client = connect_client(pipe);
   ASSERT_TRUE(client.connection->is_open());
   pipe.client_read_time = 20us;
 
   constexpr int kWarmUp = 20;
   constexpr int kCalls = 70;
-  int done = 0;
   std::uint64_t client_before = 0;
   std::uint64_t server_before = 0;
-  std::string failure;
-  asio::co_spawn(pipe.io, [&]() -> asio::awaitable<void> {
-    for (int call = 0; call < kCalls; ++call) {
-      if (call == kWarmUp) {
-        client_before = client.sender->datagrams_sent;
-        server_before = pipe.server_sender().datagrams_sent;
-      }
-      const std::string echoed = co_await echo_call(client.connection, Bytes(64, 'r'));
-      if (echoed != std::string(64, 'r')) {
-        failure = "call " + std::to_string(call) + ": " + echoed;
-        co_return;
-      }
-      ++done;
-    }
-  }, asio::detached);
-  pipe.io.poll();
-  for (int hop = 0; hop < 10 * kCalls && done < kCalls && failure.empty(); ++hop) cross(pipe);
-  ASSERT_EQ(done, kCalls) << failure;
+  back_to_back_calls(pipe, client, kCalls, 'r', [&](int call) {
+    if (call != kWarmUp) return;
+    client_before = client.sender->datagrams_sent;
+    server_before = pipe.server_sender().datagrams_sent;
+  });
   // A request per call, each with the ACK of the reply before it; then the ACK of the last
   // reply, which no request follows, alone.
   EXPECT_EQ(client.sender->datagrams_sent - client_before, std::uint64_t{kCalls - kWarmUp + 1});
@@ -148,40 +162,24 @@ TEST(PacketEconomy, AReplySlowerToReadThanTheAckDelayIsAcknowledgedByTheNextRequ
 // read stands for that poll here; it must find the next request already sent.
 TEST(PacketEconomy, TheCallersNextRequestLeavesBeforeTheLoopPollsAgain) {
   QuicPipe pipe;
-  pipe.settle_window = 0us;
-  echo_after_processing(pipe);
-  auto& client = pipe.add_client();
-  for (int hop = 0; hop < 20 && !client.connection->is_open(); ++hop) cross(pipe);
+  auto& client = connect_client(pipe);
   ASSERT_TRUE(client.connection->is_open());
 
   // Past the first calls, whose packets ngtcp2 may pace while its RTT estimate settles.
   constexpr int kWarmUp = 20;
   constexpr int kCalls = 50;
-  int done = 0;
-  std::string failure;
+  bool counting = false;
   int replies_read = 0;
   int requests_sent_before_the_poll = 0;
   pipe.after_client_read = [&] {
-    if (done < kWarmUp) return;
+    if (!counting) return;
     ++replies_read;
     const std::uint64_t sent_at_read = client.sender->datagrams_sent;
     asio::post(pipe.io, [&, sent_at_read] {
       if (client.sender->datagrams_sent > sent_at_read) ++requests_sent_before_the_poll;
     });
   };
-  asio::co_spawn(pipe.io, [&]() -> asio::awaitable<void> {
-    for (int call = 0; call < kCalls; ++call) {
-      const std::string echoed = co_await echo_call(client.connection, Bytes(64, 't'));
-      if (echoed != std::string(64, 't')) {
-        failure = "call " + std::to_string(call) + ": " + echoed;
-        co_return;
-      }
-      ++done;
-    }
-  }, asio::detached);
-  pipe.io.poll();
-  for (int hop = 0; hop < 10 * kCalls && done < kCalls && failure.empty(); ++hop) cross(pipe);
-  ASSERT_EQ(done, kCalls) << failure;
+  back_to_back_calls(pipe, client, kCalls, 't', [&](int call) { counting = call >= kWarmUp; });
   // One reply per call read after the warm-up; every one but the last is followed by a request.
   EXPECT_EQ(replies_read, kCalls - kWarmUp);
   EXPECT_EQ(requests_sent_before_the_poll, kCalls - kWarmUp - 1);
@@ -194,10 +192,7 @@ TEST(PacketEconomy, BatchedStreamCreditStillLetsTheClientUseTheWholeLimit) {
   quic::TransportSettings settings;
   settings.max_streams_bidi = 4;
   QuicPipe pipe(settings);
-  pipe.settle_window = 0us;
-  echo_after_processing(pipe);
-  auto& client = pipe.add_client();
-  for (int hop = 0; hop < 20 && !client.connection->is_open(); ++hop) cross(pipe);
+  auto& client = connect_client(pipe);
   ASSERT_TRUE(client.connection->is_open());
   for (int round = 0; round < 5; ++round) {
     (void)sequential_calls(pipe, client, 3);
