@@ -99,11 +99,7 @@ for target in "${targets[@]}"; do
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
-  FUZZ_KEEP=1
   trap - EXIT
-fi
-
-if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz-smoke: FAILED: ${failed[*]} (scratch kept in $scratch)" >&2
   exit 1
 fi
