@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "quic/connection_ids.h"
 #include "quic/connection_log.h"
 #include "runtime/clock.h"
 #include "runtime/fair_share.h"
@@ -29,7 +30,6 @@ struct Connection::ConnRef : ngtcp2_crypto_conn_ref {};
 
 namespace {
 
-constexpr std::size_t kCidLen = 16;
 constexpr std::size_t kMaxVectors = 16;
 constexpr std::size_t kMaxTrainSegments = 64;
 constexpr std::size_t kMaxTrainBytes = 65000;
@@ -39,10 +39,6 @@ std::uint64_t to_ns(std::chrono::nanoseconds d) { return static_cast<std::uint64
 
 ngtcp2_addr make_addr(const sockaddr* address, socklen_t len) {
   return ngtcp2_addr{const_cast<sockaddr*>(address), len};
-}
-
-void random_bytes(std::uint8_t* out, std::size_t len) {
-  gnutls_rnd(GNUTLS_RND_NONCE, out, len);
 }
 
 std::string printable(const std::uint8_t* data, std::size_t len) {
@@ -68,7 +64,7 @@ struct Connection::Callbacks {
   }
 
   static void rand(std::uint8_t* dest, std::size_t len, const ngtcp2_rand_ctx*) {
-    random_bytes(dest, len);
+    random_nonce_bytes(dest, len);
   }
 
   static int get_new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, std::uint8_t* token,
@@ -80,8 +76,8 @@ struct Connection::Callbacks {
       // Keyed by the server's stable secret: a restarted server can still reset this ID.
       c->owner_->stateless_reset_token(data, cidlen, token);
     } else {
-      random_bytes(data, cidlen);
-      random_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);  // clients never send resets
+      random_nonce_bytes(data, cidlen);
+      random_nonce_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);  // clients never send resets
     }
     ngtcp2_cid_init(cid, data, cidlen);
     if (c->owner_ != nullptr) c->owner_->add_cid(data, cidlen, c);
@@ -328,10 +324,10 @@ Result<std::shared_ptr<Connection>> Connection::start_client(std::shared_ptr<Con
   std::memcpy(&c->remote_storage_, remote.data(), remote.size());
   c->address_validated_ = true;  // only servers validate addresses
 
-  std::uint8_t dcid_bytes[kCidLen];
-  std::uint8_t scid_bytes[kCidLen];
-  random_bytes(dcid_bytes, sizeof dcid_bytes);
-  random_bytes(scid_bytes, sizeof scid_bytes);
+  std::uint8_t dcid_bytes[kConnectionIdLength];
+  std::uint8_t scid_bytes[kConnectionIdLength];
+  random_nonce_bytes(dcid_bytes, sizeof dcid_bytes);
+  random_nonce_bytes(scid_bytes, sizeof scid_bytes);
   ngtcp2_cid dcid;
   ngtcp2_cid scid;
   ngtcp2_cid_init(&dcid, dcid_bytes, sizeof dcid_bytes);
@@ -372,7 +368,7 @@ Result<std::shared_ptr<Connection>> Connection::make_server(
   c->address_validated_ = first.address_validated;
   c->created_ns_ = first.now_ns;
 
-  std::uint8_t scid_bytes[kCidLen];
+  std::uint8_t scid_bytes[kConnectionIdLength];
   owner->generate_cid(scid_bytes, sizeof scid_bytes);
   ngtcp2_cid scid;
   ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);

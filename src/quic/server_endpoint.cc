@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "base/logging.h"
+#include "quic/connection_ids.h"
 #include "runtime/clock.h"
 #include "runtime/fair_share.h"
 
@@ -21,7 +22,6 @@ namespace rpcnet::quic {
 
 namespace {
 
-constexpr std::size_t kCidLen = 16;  // must match the length connection.cc issues
 // How long a Retry token stays valid: one round trip is all a client needs.
 constexpr std::uint64_t kRetryTokenLifetimeNs = 10'000'000'000;
 // A stateless reset must be smaller than the packet it answers (so two endpoints cannot loop)
@@ -29,8 +29,6 @@ constexpr std::uint64_t kRetryTokenLifetimeNs = 10'000'000'000;
 constexpr std::size_t kMinResetTrigger = 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN +
                                          NGTCP2_STATELESS_RESET_TOKENLEN + 1 + 20;
 constexpr std::size_t kMaxResetSize = 128;
-
-void random_bytes(std::uint8_t* out, std::size_t len) { gnutls_rnd(GNUTLS_RND_NONCE, out, len); }
 
 std::string peer_of(const runtime::ReceivedDatagram& datagram) {
   SocketAddress peer;
@@ -72,7 +70,7 @@ void ServerEndpoint::set_peers(std::vector<std::shared_ptr<ServerEndpoint>> peer
 // ---- ConnectionOwner ------------------------------------------------------------------------------
 
 void ServerEndpoint::generate_cid(std::uint8_t* out, std::size_t len) {
-  random_bytes(out, len);
+  random_nonce_bytes(out, len);
   out[0] = options_.loop_index;
 }
 
@@ -95,7 +93,7 @@ void ServerEndpoint::stateless_reset_token(const std::uint8_t* cid, std::size_t 
   ngtcp2_cid_init(&id, cid, std::min<std::size_t>(len, NGTCP2_MAX_CIDLEN));
   const auto& secret = options_.shared->secrets.stateless_reset;
   if (ngtcp2_crypto_generate_stateless_reset_token(token, secret.data(), secret.size(), &id) != 0) {
-    random_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);  // a token nobody can match
+    random_nonce_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);  // a token nobody can match
   }
 }
 
@@ -226,7 +224,7 @@ void ServerEndpoint::handle_datagram(const runtime::ReceivedDatagram& datagram,
     return;
   }
   ngtcp2_version_cid vc;
-  const int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, kCidLen);
+  const int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, kConnectionIdLength);
   if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
     if (accepting_) send_version_negotiation(vc.scid, vc.scidlen, vc.dcid, vc.dcidlen, datagram);
     return;
@@ -342,7 +340,7 @@ void ServerEndpoint::send_retry(const ngtcp2_pkt_hd& hd, const runtime::Received
                                 std::uint64_t now) {
   counters_.retries_sent.fetch_add(1, std::memory_order_relaxed);
   const auto& secrets = options_.shared->secrets;
-  std::uint8_t scid_bytes[kCidLen];
+  std::uint8_t scid_bytes[kConnectionIdLength];
   generate_cid(scid_bytes, sizeof scid_bytes);
   ngtcp2_cid scid;
   ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
@@ -367,8 +365,8 @@ void ServerEndpoint::refuse(const ngtcp2_pkt_hd& hd, const runtime::ReceivedData
               {"peer", peer_of(datagram)},
               {"limit", limit},
               {"reason", std::string(reason)}});
-  std::uint8_t scid_bytes[kCidLen];
-  random_bytes(scid_bytes, sizeof scid_bytes);
+  std::uint8_t scid_bytes[kConnectionIdLength];
+  random_nonce_bytes(scid_bytes, sizeof scid_bytes);
   ngtcp2_cid scid;
   ngtcp2_cid_init(&scid, scid_bytes, sizeof scid_bytes);
   std::uint8_t out[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
@@ -441,7 +439,7 @@ void ServerEndpoint::send_version_negotiation(const std::uint8_t* dcid, std::siz
   counters_.version_negotiations.fetch_add(1, std::memory_order_relaxed);
   std::uint8_t buffer[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
   std::uint8_t unused = 0;
-  random_bytes(&unused, 1);
+  random_nonce_bytes(&unused, 1);
   const std::uint32_t versions[] = {NGTCP2_PROTO_VER_V1};
   const auto n = ngtcp2_pkt_write_version_negotiation(buffer, sizeof buffer, unused, dcid,
                                                       dcid_len, scid, scid_len, versions, 1);
@@ -475,7 +473,7 @@ void ServerEndpoint::send_stateless_reset(const std::uint8_t* dcid, std::size_t 
   std::uint8_t random[kMaxResetSize];
   // ngtcp2 builds the first byte from the random bytes too: random + token is the whole packet.
   const std::size_t random_len = size - NGTCP2_STATELESS_RESET_TOKENLEN;
-  random_bytes(random, random_len);
+  random_nonce_bytes(random, random_len);
   std::uint8_t buffer[kMaxResetSize];
   const auto n = ngtcp2_pkt_write_stateless_reset(buffer, sizeof buffer, token, random, random_len);
   if (n <= 0) return;

@@ -24,7 +24,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-SocketAddress addr(std::size_t i) {
+SocketAddress member_address(std::size_t i) {
   return SocketAddress(asio::ip::make_address_v4(static_cast<asio::ip::address_v4::uint_type>(
                            0x0A000000u + 1u + static_cast<std::uint32_t>(i))),
                        7946);
@@ -40,7 +40,7 @@ class RandomPinger : public SimNode {
   void on_timer(SimTime) override {
     std::size_t target = rng_.uniform(n_ - 1);
     if (target >= self_) ++target;
-    net_.send(addr(self_), addr(target), toy::packet('P', 0));
+    net_.send(member_address(self_), member_address(target), toy::packet('P', 0));
     deadline_ += period_;
   }
   SimTime next_deadline() const override { return deadline_; }
@@ -63,9 +63,9 @@ int periods_to_first_ping(std::size_t n, std::uint64_t seed, int max_periods) {
   std::vector<std::unique_ptr<RandomPinger>> nodes;
   for (std::size_t i = 0; i < n; ++i) {
     nodes.push_back(std::make_unique<RandomPinger>(net, i, n, period, rng.fork(i)));
-    EXPECT_TRUE(net.add_node(addr(i), *nodes.back()));
+    EXPECT_TRUE(net.add_node(member_address(i), *nodes.back()));
   }
-  EXPECT_TRUE(net.crash(addr(0)));
+  EXPECT_TRUE(net.crash(member_address(0)));
   const SimTime start = net.now();
   for (int k = 1; k <= max_periods; ++k) {
     // Period k's pings leave at k·T and arrive 1 ms later, long before k·T + T/2.

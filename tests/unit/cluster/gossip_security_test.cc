@@ -14,20 +14,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-bool full_view(Sim& sim) {
-  for (std::size_t i = 0; i < sim.size(); ++i) {
-    for (std::size_t j = 0; j < sim.size(); ++j) {
-      if (sim.state(i, j) != MemberState::kAlive) return false;
-    }
-  }
-  return true;
-}
-
-void converge(Sim& sim) {
-  sim.join_all_via(0);
-  ASSERT_TRUE(sim.run_until_true([&] { return full_view(sim); }, seconds(10)));
-}
-
 // The wall clock of the simulation at virtual time `t` (CoreStart::simulated).
 std::uint64_t wall_seconds(Time t) {
   return 1767225600 + static_cast<std::uint64_t>(std::chrono::duration_cast<seconds>(t.time_since_epoch()).count());

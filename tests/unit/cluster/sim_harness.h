@@ -204,6 +204,25 @@ class Sim {
   std::size_t max_datagram_ = 0;
 };
 
+// True when each of the first `n` members sees each of them alive.
+inline bool full_view(Sim& sim, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      if (sim.state(i, j) != MemberState::kAlive) return false;
+    }
+  }
+  return true;
+}
+
+inline bool full_view(Sim& sim) { return full_view(sim, sim.size()); }
+
+// Every member joins through member 0; fails the test unless all see all alive within 10 s of
+// virtual time.
+inline void converge(Sim& sim) {
+  sim.join_all_via(0);
+  ASSERT_TRUE(sim.run_until_true([&] { return full_view(sim); }, std::chrono::seconds(10)));
+}
+
 inline NonceSequence::Secret test_nonce_secret(std::uint8_t fill) {
   NonceSequence::Secret secret;
   secret.fill(std::byte{fill});

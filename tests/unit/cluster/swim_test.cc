@@ -16,20 +16,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-bool full_view(Sim& sim, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < n; ++j) {
-      if (sim.state(i, j) != MemberState::kAlive) return false;
-    }
-  }
-  return true;
-}
-
-void converge(Sim& sim) {
-  sim.join_all_via(0);
-  ASSERT_TRUE(sim.run_until_true([&] { return full_view(sim, sim.size()); }, seconds(10)));
-}
-
 TEST(SwimCluster, FiveNodesJoiningThroughOneSeedReachAFullViewWithinThreeSeconds) {
   Sim sim(5);
   sim.join_all_via(0);

@@ -19,7 +19,7 @@ using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
-const Time kT0 = Time{} + seconds(1000);
+const Time kStart = Time{} + seconds(1000);
 constexpr std::uint64_t kAllOnes = std::numeric_limits<std::uint64_t>::max();
 constexpr std::uint64_t kHalf = std::uint64_t{1} << 63;
 
@@ -70,17 +70,17 @@ TEST(RetryClassify, Table) {
 }
 
 TEST(RetryDeadline, EveryAttemptGetsTheRemainingTimeDownToTheMinimum) {
-  const Time overall = kT0 + milliseconds(100);
+  const Time overall = kStart + milliseconds(100);
   const nanoseconds min = milliseconds(5);
-  EXPECT_EQ(attempt_deadline(overall, kT0, min), overall);
-  EXPECT_EQ(*attempt_deadline(overall, kT0, min) - kT0, milliseconds(100));
-  EXPECT_EQ(*attempt_deadline(overall, kT0 + milliseconds(30), min) - (kT0 + milliseconds(30)), milliseconds(70));
-  EXPECT_EQ(attempt_deadline(overall, kT0 + milliseconds(95), min), overall);  // exactly the minimum
-  EXPECT_EQ(attempt_deadline(overall, kT0 + milliseconds(95) + nanoseconds(1), min), std::nullopt);
+  EXPECT_EQ(attempt_deadline(overall, kStart, min), overall);
+  EXPECT_EQ(*attempt_deadline(overall, kStart, min) - kStart, milliseconds(100));
+  EXPECT_EQ(*attempt_deadline(overall, kStart + milliseconds(30), min) - (kStart + milliseconds(30)), milliseconds(70));
+  EXPECT_EQ(attempt_deadline(overall, kStart + milliseconds(95), min), overall);  // exactly the minimum
+  EXPECT_EQ(attempt_deadline(overall, kStart + milliseconds(95) + nanoseconds(1), min), std::nullopt);
   EXPECT_EQ(attempt_deadline(overall, overall, min), std::nullopt);
   EXPECT_EQ(attempt_deadline(overall, overall + seconds(1), min), std::nullopt);
   EXPECT_EQ(attempt_deadline(overall, overall - nanoseconds(1), nanoseconds(0)), overall);
-  EXPECT_EQ(attempt_deadline(Time::max(), kT0, min), Time::max());  // no deadline
+  EXPECT_EQ(attempt_deadline(Time::max(), kStart, min), Time::max());  // no deadline
 }
 
 TEST(RetryBackoff, CeilingDoublesUpToTheMax) {
@@ -123,23 +123,23 @@ TEST(RetryBackoff, FullJitterFromTheRandomBits) {
 
 TEST(RetryBudget, ScriptedTimeline) {
   RetryPolicy p;  // ratio 0.2, 10/s floor, cap 100 tokens
-  RetryBudget b(p, kT0);
-  EXPECT_EQ(b.balance_milli(kT0), 10'000);  // starts with one second of floor
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(b.try_withdraw(kT0)) << i;
-  EXPECT_FALSE(b.try_withdraw(kT0));
-  EXPECT_EQ(b.balance_milli(kT0), 0);
+  RetryBudget b(p, kStart);
+  EXPECT_EQ(b.balance_milli(kStart), 10'000);  // starts with one second of floor
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(b.try_withdraw(kStart)) << i;
+  EXPECT_FALSE(b.try_withdraw(kStart));
+  EXPECT_EQ(b.balance_milli(kStart), 0);
 
-  for (int i = 0; i < 5; ++i) b.deposit(kT0);  // 5 first attempts x 0.2 = one retry
-  EXPECT_EQ(b.balance_milli(kT0), 1'000);
-  EXPECT_TRUE(b.try_withdraw(kT0));
-  b.deposit(kT0);
-  b.deposit(kT0);
-  EXPECT_EQ(b.balance_milli(kT0), 400);
-  EXPECT_FALSE(b.try_withdraw(kT0));  // a refusal costs nothing
-  EXPECT_EQ(b.balance_milli(kT0), 400);
+  for (int i = 0; i < 5; ++i) b.deposit(kStart);  // 5 first attempts x 0.2 = one retry
+  EXPECT_EQ(b.balance_milli(kStart), 1'000);
+  EXPECT_TRUE(b.try_withdraw(kStart));
+  b.deposit(kStart);
+  b.deposit(kStart);
+  EXPECT_EQ(b.balance_milli(kStart), 400);
+  EXPECT_FALSE(b.try_withdraw(kStart));  // a refusal costs nothing
+  EXPECT_EQ(b.balance_milli(kStart), 400);
 
   // Floor refill: 10 tokens/s = 1 milli-token per 100 us.
-  Time t = kT0 + milliseconds(60);
+  Time t = kStart + milliseconds(60);
   EXPECT_EQ(b.balance_milli(t), 1'000);  // 400 + 600
   EXPECT_TRUE(b.try_withdraw(t));
   EXPECT_EQ(b.balance_milli(t), 0);
@@ -156,7 +156,7 @@ TEST(RetryBudget, ScriptedTimeline) {
   EXPECT_EQ(b.balance_milli(t + milliseconds(100)), 1'001);
 
   // Looking back in time does not refund or drain anything.
-  EXPECT_EQ(b.balance_milli(kT0), 1);
+  EXPECT_EQ(b.balance_milli(kStart), 1);
 
   // A long quiet spell fills the bucket to the cap and no further, deposits included.
   t += hours(1);
@@ -172,23 +172,23 @@ TEST(RetryBudget, ScriptedTimeline) {
 TEST(RetryBudget, TimeSpentAtTheCapIsLost) {
   RetryPolicy p;
   p.budget_max_tokens = 12;
-  RetryBudget b(p, kT0);
-  EXPECT_EQ(b.balance_milli(kT0 + milliseconds(200)), 12'000);  // 10 + 2 = cap
-  EXPECT_EQ(b.balance_milli(kT0 + seconds(5)), 12'000);
-  EXPECT_TRUE(b.try_withdraw(kT0 + seconds(5)));
-  EXPECT_EQ(b.balance_milli(kT0 + seconds(5)), 11'000);
-  EXPECT_EQ(b.balance_milli(kT0 + seconds(5) + milliseconds(50)), 11'500);
+  RetryBudget b(p, kStart);
+  EXPECT_EQ(b.balance_milli(kStart + milliseconds(200)), 12'000);  // 10 + 2 = cap
+  EXPECT_EQ(b.balance_milli(kStart + seconds(5)), 12'000);
+  EXPECT_TRUE(b.try_withdraw(kStart + seconds(5)));
+  EXPECT_EQ(b.balance_milli(kStart + seconds(5)), 11'000);
+  EXPECT_EQ(b.balance_milli(kStart + seconds(5) + milliseconds(50)), 11'500);
 }
 
 TEST(RetryBudget, RatioAloneBoundsRetriesWithoutAFloor) {
   RetryPolicy p;
   p.budget_min_per_second = 0;
   p.budget_ratio = 0.25;
-  RetryBudget b(p, kT0);
-  EXPECT_EQ(b.balance_milli(kT0 + hours(1)), 0);  // nothing without traffic
+  RetryBudget b(p, kStart);
+  EXPECT_EQ(b.balance_milli(kStart + hours(1)), 0);  // nothing without traffic
   int retries = 0;
   for (int call = 0; call < 1000; ++call) {
-    const Time t = kT0 + milliseconds(call);
+    const Time t = kStart + milliseconds(call);
     b.deposit(t);
     while (b.try_withdraw(t)) ++retries;  // a fully failing cluster retries all it may
   }
@@ -199,88 +199,88 @@ TEST(RetryBudget, DegenerateSettingsAreClamped) {
   RetryPolicy none;
   none.budget_ratio = 0;
   none.budget_min_per_second = 0;
-  RetryBudget zero(none, kT0);
-  zero.deposit(kT0);
-  EXPECT_FALSE(zero.try_withdraw(kT0 + hours(5)));
+  RetryBudget zero(none, kStart);
+  zero.deposit(kStart);
+  EXPECT_FALSE(zero.try_withdraw(kStart + hours(5)));
 
   RetryPolicy wild;
   wild.budget_ratio = -3;
   wild.budget_min_per_second = -10;
   wild.budget_max_tokens = -1;
-  RetryBudget clamped(wild, kT0);
-  clamped.deposit(kT0);
-  EXPECT_EQ(clamped.balance_milli(kT0 + hours(1)), 0);
+  RetryBudget clamped(wild, kStart);
+  clamped.deposit(kStart);
+  EXPECT_EQ(clamped.balance_milli(kStart + hours(1)), 0);
 
   RetryPolicy nan;
   nan.budget_ratio = std::numeric_limits<double>::quiet_NaN();
   nan.budget_min_per_second = 0;
-  RetryBudget no_nan(nan, kT0);
-  no_nan.deposit(kT0);
-  EXPECT_EQ(no_nan.balance_milli(kT0), 0);
+  RetryBudget no_nan(nan, kStart);
+  no_nan.deposit(kStart);
+  EXPECT_EQ(no_nan.balance_milli(kStart), 0);
 
   RetryPolicy huge;
   huge.budget_min_per_second = std::numeric_limits<int>::max();
   huge.budget_max_tokens = std::numeric_limits<int>::max();
-  RetryBudget big(huge, kT0);
-  EXPECT_EQ(big.balance_milli(kT0), 1'000'000'000);  // clamped to 10^6 tokens
-  EXPECT_TRUE(big.try_withdraw(kT0 + hours(24 * 365)));
+  RetryBudget big(huge, kStart);
+  EXPECT_EQ(big.balance_milli(kStart), 1'000'000'000);  // clamped to 10^6 tokens
+  EXPECT_TRUE(big.try_withdraw(kStart + hours(24 * 365)));
 }
 
 TEST(RetryPlanTest, AttemptsShareOneDeadline) {
   RetryPolicy p;  // 3 attempts, min attempt time 5 ms
-  RetryBudget budget(p, kT0);
-  budget.deposit(kT0);
-  const Time overall = kT0 + milliseconds(100);
+  RetryBudget budget(p, kStart);
+  budget.deposit(kStart);
+  const Time overall = kStart + milliseconds(100);
   const RpcError unavailable = RpcError::remote(StatusCode::kUnavailable, "x");
 
   // Attempt 1 fails at 30 ms; zero jitter: retry at once with the 70 ms left.
-  RetryPlan plan = plan_retry(p, budget, unavailable, true, false, 1, overall, kT0 + milliseconds(30), 0);
+  RetryPlan plan = plan_retry(p, budget, unavailable, true, false, 1, overall, kStart + milliseconds(30), 0);
   ASSERT_EQ(plan.verdict, RetryVerdict::kRetry);
-  EXPECT_EQ(plan.start, kT0 + milliseconds(30));
+  EXPECT_EQ(plan.start, kStart + milliseconds(30));
   EXPECT_EQ(plan.deadline, overall);
   EXPECT_EQ(plan.deadline - plan.start, milliseconds(70));
-  EXPECT_EQ(budget.balance_milli(kT0 + milliseconds(30)), 10'200 - 1'000 + 300);
+  EXPECT_EQ(budget.balance_milli(kStart + milliseconds(30)), 10'200 - 1'000 + 300);
 
   // Attempt 2 fails at 80 ms. A full 20 ms backoff would start at 100 ms: no time.
-  const std::int64_t before = budget.balance_milli(kT0 + milliseconds(80));
-  plan = plan_retry(p, budget, unavailable, true, false, 2, overall, kT0 + milliseconds(80), kAllOnes);
+  const std::int64_t before = budget.balance_milli(kStart + milliseconds(80));
+  plan = plan_retry(p, budget, unavailable, true, false, 2, overall, kStart + milliseconds(80), kAllOnes);
   EXPECT_EQ(plan.verdict, RetryVerdict::kNoTimeLeft);
-  EXPECT_EQ(budget.balance_milli(kT0 + milliseconds(80)), before);  // no token spent
+  EXPECT_EQ(budget.balance_milli(kStart + milliseconds(80)), before);  // no token spent
   // Half the ceiling (10 ms) leaves exactly 10 ms: retry at 90 ms.
-  plan = plan_retry(p, budget, unavailable, true, false, 2, overall, kT0 + milliseconds(80), kHalf);
+  plan = plan_retry(p, budget, unavailable, true, false, 2, overall, kStart + milliseconds(80), kHalf);
   ASSERT_EQ(plan.verdict, RetryVerdict::kRetry);
-  EXPECT_EQ(plan.start, kT0 + milliseconds(90));
+  EXPECT_EQ(plan.start, kStart + milliseconds(90));
   EXPECT_EQ(plan.deadline - plan.start, milliseconds(10));
   // 4 ms before the deadline: below the 5 ms minimum even with no backoff.
-  plan = plan_retry(p, budget, unavailable, true, false, 2, overall, kT0 + milliseconds(96), 0);
+  plan = plan_retry(p, budget, unavailable, true, false, 2, overall, kStart + milliseconds(96), 0);
   EXPECT_EQ(plan.verdict, RetryVerdict::kNoTimeLeft);
   // Attempt 3 fails: max_attempts (3) reached.
-  plan = plan_retry(p, budget, unavailable, true, false, 3, overall, kT0 + milliseconds(91), 0);
+  plan = plan_retry(p, budget, unavailable, true, false, 3, overall, kStart + milliseconds(91), 0);
   EXPECT_EQ(plan.verdict, RetryVerdict::kAttemptsExhausted);
 }
 
 TEST(RetryPlanTest, ChecksInOrderAndSpendsOnlyOnRetry) {
   RetryPolicy p;
   p.budget_min_per_second = 1;
-  RetryBudget budget(p, kT0);  // one token
-  const Time far = kT0 + seconds(10);
+  RetryBudget budget(p, kStart);  // one token
+  const Time far = kStart + seconds(10);
   const RpcError internal = RpcError::remote(StatusCode::kInternal, "x");
   const RpcError refused = RpcError::connection("refused");
 
-  EXPECT_EQ(plan_retry(p, budget, internal, true, false, 1, far, kT0, 0).verdict, RetryVerdict::kNotRetryable);
-  EXPECT_EQ(plan_retry(p, budget, refused, false, true, 3, far, kT0, 0).verdict,
+  EXPECT_EQ(plan_retry(p, budget, internal, true, false, 1, far, kStart, 0).verdict, RetryVerdict::kNotRetryable);
+  EXPECT_EQ(plan_retry(p, budget, refused, false, true, 3, far, kStart, 0).verdict,
             RetryVerdict::kAttemptsExhausted);
-  EXPECT_EQ(budget.balance_milli(kT0), 1'000);
-  EXPECT_EQ(plan_retry(p, budget, refused, false, true, 1, far, kT0, 0).verdict, RetryVerdict::kRetry);
-  EXPECT_EQ(plan_retry(p, budget, refused, false, true, 1, far, kT0, 0).verdict, RetryVerdict::kBudgetExhausted);
+  EXPECT_EQ(budget.balance_milli(kStart), 1'000);
+  EXPECT_EQ(plan_retry(p, budget, refused, false, true, 1, far, kStart, 0).verdict, RetryVerdict::kRetry);
+  EXPECT_EQ(plan_retry(p, budget, refused, false, true, 1, far, kStart, 0).verdict, RetryVerdict::kBudgetExhausted);
   // The timeout case "only if time remains": a local timeout at the overall deadline never retries.
-  RetryBudget rich(RetryPolicy{}, kT0);
+  RetryBudget rich(RetryPolicy{}, kStart);
   EXPECT_EQ(plan_retry(p, rich, RpcError::timeout(), true, false, 1, far, far, 0).verdict, RetryVerdict::kNoTimeLeft);
-  EXPECT_EQ(plan_retry(p, rich, RpcError::timeout(), true, false, 1, far, kT0, 0).verdict, RetryVerdict::kRetry);
+  EXPECT_EQ(plan_retry(p, rich, RpcError::timeout(), true, false, 1, far, kStart, 0).verdict, RetryVerdict::kRetry);
 
   RetryPolicy once;
   once.max_attempts = 1;
-  EXPECT_EQ(plan_retry(once, rich, refused, true, true, 1, far, kT0, 0).verdict, RetryVerdict::kAttemptsExhausted);
+  EXPECT_EQ(plan_retry(once, rich, refused, true, true, 1, far, kStart, 0).verdict, RetryVerdict::kAttemptsExhausted);
   EXPECT_EQ(retry_verdict_name(RetryVerdict::kBudgetExhausted), "budget_exhausted");
 }
 
