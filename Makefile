@@ -19,8 +19,9 @@ build: deps
 demo: build
 	./build/release/tools/rpcnet/rpcnet cluster-demo
 
-# The whole suite: release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer,
-# the threaded suites under ThreadSanitizer, then every fuzz target briefly on its corpus.
+# The whole suite: release build, then again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (all but the system tests, which run once, in release), the threaded suites under
+# ThreadSanitizer, then every fuzz target briefly on its corpus.
 test: test-release test-sanitize test-tsan fuzz-smoke
 
 test-release: build

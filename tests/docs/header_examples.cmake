@@ -68,6 +68,7 @@ foreach(header ${public_headers})
 endforeach()
 
 add_library(rpcnet_header_examples OBJECT ${example_sources})
+set_target_properties(rpcnet_header_examples PROPERTIES UNITY_BUILD OFF)  # each example alone
 target_link_libraries(rpcnet_header_examples PRIVATE rpcnet::generated rpcnet::cluster rpcnet::testing)
 rpcnet_set_warnings(rpcnet_header_examples)
 target_precompile_headers(rpcnet_header_examples PRIVATE <rpcnet/rpcnet.h> <rpcnet/cluster/membership.h> <iostream>)
