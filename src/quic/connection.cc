@@ -1,7 +1,6 @@
 #include "quic/connection.h"
 #include "quic/udp_payload.h"
 
-#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2.h>

@@ -1,6 +1,5 @@
 #include "quic/server_endpoint.h"
 
-#include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
