@@ -791,6 +791,7 @@ Result<SocketAddress> RpcServer::bind() {
   if (!address) return std::move(address).error();
   auto tls = rpc::server_credentials(st.config);
   if (!tls) return std::move(tls).error();
+  st.tls = *tls;
   auto secrets = quic::ServerSecrets::derive(st.config.key_path());
   if (!secrets) return std::move(secrets).error();
   st.shared = std::make_shared<quic::ServerShared>(rpc::admission_limits(st.config), *secrets);
@@ -943,6 +944,7 @@ ServerStats ServerState::stats() const {
   stats.blocking_calls_queued = blocking_queued.load(std::memory_order_relaxed);
   stats.blocking_calls_rejected = blocking_rejected.load(std::memory_order_relaxed);
   stats.blocking_calls_skipped = blocking_skipped.load(std::memory_order_relaxed);
+  if (tls) stats.client_chains_verified = tls->full_chain_verifications();
   return stats;
 }
 

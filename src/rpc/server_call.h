@@ -107,6 +107,7 @@ class ServerState {
   std::unique_ptr<GrpcListener> grpc_listener;  // with RpcConfig::with_grpc_over_tcp
   runtime::Clock clock;  // TransportSettings::clock: real, or the in-memory network's
   std::shared_ptr<quic::ServerShared> shared;  // admission, connection-ID directory, secrets
+  std::shared_ptr<const quic::TlsCredentials> tls;  // both transports' (stats: chains verified)
   std::unique_ptr<asio::thread_pool> workers;
   // Blocking calls posted to the worker pool and not yet started (bounded by the config).
   std::atomic<std::size_t> blocking_queued{0};

@@ -83,6 +83,9 @@ void write_server_stats(MetricsWriter& out, const ServerStats& s) {
   level("rpcnet_server_blocking_calls_queued", "Blocking calls waiting for a worker thread now.", s.blocking_calls_queued);
   count("rpcnet_server_blocking_calls_rejected_total", "Blocking calls rejected: queue full.", s.blocking_calls_rejected);
   count("rpcnet_server_blocking_calls_skipped_total", "Blocking calls cancelled before a worker started them.", s.blocking_calls_skipped);
+  count("rpcnet_server_client_chains_verified_total",
+        "Client certificate chains verified in full under mutual TLS (not answered by the cache).",
+        s.client_chains_verified);
 }
 
 void write_transport(MetricsWriter& out, const TransportSnapshot& t) {

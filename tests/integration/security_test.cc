@@ -5,7 +5,9 @@
 #include "raw_quic.h"
 #include "transport_harness.h"
 #include "quic/tls.h"
+#include "rpcnet/metrics.h"
 #include "support/error_matchers.h"
+#include "support/exposition_sample.h"
 
 namespace rpcnet::testing {
 namespace {
@@ -287,6 +289,36 @@ TEST_P(MutualTlsTest, ServerCertificateIsNotAcceptedAsAClientIdentity) {
                                           .with_server_name("localhost"));
   ASSERT_FALSE(client.ok());
   EXPECT_THAT(client, ErrorIs(ErrorKind::kTls, StatusCode::kUnavailable));
+}
+
+// RpcServer::stats() and /metrics count the client chains verified in full: once for a client
+// that connects three times without resuming (the later handshakes find its chain in the cache).
+TEST_P(MutualTlsTest, AClientChainIsVerifiedOnceAndCountedInStatsAndMetrics) {
+  auto registry = std::make_shared<MetricsRegistry>();
+  TransportServer server{GetParam(), server_config()
+                                         .with_ca_path(certificates().main.ca_cert)
+                                         .with_metrics_registry(registry)};
+  server.server().register_method("ping", [](Bytes request, CallContext&) -> asio::awaitable<Result<Bytes>> {
+    co_return request;
+  });
+  server.start();
+  ASSERT_EQ(server.server().stats().client_chains_verified, 0u);
+  const auto& c = certificates().main;
+  for (int i = 0; i < 3; ++i) {
+    auto called = server.run([&]() -> asio::awaitable<Result<Bytes>> {
+      auto client = co_await server.try_connect(RpcConfig(c.client_cert, "127.0.0.1:0")
+                                                    .with_key_path(c.client_key)
+                                                    .with_ca_path(c.ca_cert)
+                                                    .with_server_name("localhost")
+                                                    .with_session_resumption(false));
+      if (!client) co_return client.error();
+      co_return co_await client->call("ping", to_bytes("x"));
+    }());
+    ASSERT_TRUE(called) << "connection " << i << ": " << called.error();
+  }
+  EXPECT_EQ(server.server().stats().client_chains_verified, 1u);
+  const std::string text = registry->prometheus_text();
+  EXPECT_EQ(sample(text, "rpcnet_server_client_chains_verified_total"), 1) << text;
 }
 
 class MutualTlsConfigTest : public ::testing::TestWithParam<Transport> {};
