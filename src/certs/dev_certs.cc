@@ -120,6 +120,9 @@ Result<void> validate(const DevCertificateOptions& options) {
   if (options.valid_for.count() <= 0) {
     return RpcError::config("dev certificates: valid_for must be positive");
   }
+  if (options.ca_valid_for && options.ca_valid_for->count() <= 0) {
+    return RpcError::config("dev certificates: ca_valid_for must be positive");
+  }
   return {};
 }
 
@@ -459,8 +462,10 @@ Result<DevCertificatePaths> make_dev_certificates(const DevCertificateOptions& o
   RPCNET_TRY(validate(options));
   auto validity = validity_from_now(options.valid_for);
   if (!validity) return std::move(validity).error();
+  auto ca_validity = validity_from_now(options.ca_valid_for.value_or(options.valid_for));
+  if (!ca_validity) return std::move(ca_validity).error();
 
-  auto ca = issue({Role::kCa, "rpcnet development CA", {}}, nullptr, *validity);
+  auto ca = issue({Role::kCa, "rpcnet development CA", {}}, nullptr, *ca_validity);
   if (!ca) return std::move(ca).error();
   auto server = issue({Role::kServer, options.server_names.front(), options.server_names}, &*ca,
                       *validity);

@@ -1,5 +1,6 @@
 #include "quic/tls.h"
 
+#include "quic/chain_expiry.h"
 #include "quic/session_cache.h"
 #include "quic/tls_log.h"
 #include "quic/verified_chain_cache.h"
@@ -120,29 +121,23 @@ int store_ticket_hook(gnutls_session_t session, unsigned, unsigned when, unsigne
   return 0;
 }
 
-// The earliest notAfter of the chain; nullopt when a certificate does not parse (the chain is
-// then not remembered).
-std::optional<VerifiedChainCache::Clock::time_point> earliest_not_after(const gnutls_datum_t* certs,
-                                                                         unsigned count) {
-  std::optional<VerifiedChainCache::Clock::time_point> earliest;
-  for (unsigned i = 0; i < count; ++i) {
-    gnutls_x509_crt_t crt = nullptr;
-    if (gnutls_x509_crt_init(&crt) != 0) return std::nullopt;
-    const bool parsed = gnutls_x509_crt_import(crt, &certs[i], GNUTLS_X509_FMT_DER) == 0;
-    const time_t expiry = parsed ? gnutls_x509_crt_get_expiration_time(crt) : static_cast<time_t>(-1);
-    gnutls_x509_crt_deinit(crt);
-    if (expiry == static_cast<time_t>(-1)) return std::nullopt;
-    const auto at = VerifiedChainCache::Clock::from_time_t(expiry);
-    if (!earliest || at < *earliest) earliest = at;
+// The trust anchors `session`'s peer chain is verified against (its certificate credentials').
+gnutls_x509_trust_list_t trust_anchors(gnutls_session_t session) {
+  void* credentials = nullptr;
+  if (gnutls_credentials_get(session, GNUTLS_CRD_CERTIFICATE, &credentials) != 0 || credentials == nullptr) {
+    return nullptr;
   }
-  return earliest;
+  gnutls_x509_trust_list_t anchors = nullptr;
+  gnutls_certificate_get_trust_list(static_cast<gnutls_certificate_credentials_t>(credentials), &anchors);
+  return anchors;
 }
 
 // The peer's certificate chain (a client checking its server, or a server requiring client
 // certificates); GnuTLS checks the peer's CertificateVerify signature either way. A chain these
 // credentials verified before (verified_chain_cache.h) passes from memory; any other is verified
-// in full — chain, purpose, and a client's server name — and remembered when good. A failure
-// leaves the status to TlsCredentials::verification_status.
+// in full — chain, purpose, and a client's server name — and remembered when good, until the
+// chain or its trust anchor expires (chain_expiry.h). A failure leaves the status to
+// TlsCredentials::verification_status.
 int verify_peer_chain(gnutls_session_t session) {
   PeerVerification& state = peer_verification(session);
   unsigned count = 0;
@@ -165,8 +160,8 @@ int verify_peer_chain(gnutls_session_t session) {
   }
   if (status != 0) return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
   if (has_ocsp_response) return 0;
-  if (const auto not_after = earliest_not_after(certs, count)) {
-    state.verified_chains.remember(std::move(chain), *not_after, now);
+  if (const auto valid_until = chain_valid_until(certs, count, trust_anchors(session))) {
+    state.verified_chains.remember(std::move(chain), *valid_until, now);
   }
   return 0;
 }

@@ -16,10 +16,11 @@
 // a peer replaying a remembered certificate without its key fails as before.
 //
 // An entry is keyed by the exact DER bytes of every certificate in the order sent, and lasts
-// until the earliest notAfter of the chain or `ttl` after it was verified, whichever comes
-// first. Only the certificates the peer sent count for notAfter; `ttl` also bounds how long a
-// trust anchor expiring meanwhile goes unnoticed, and both are calendar time (a clock set back
-// keeps entries longer). A handshake with a stapled OCSP response is always verified in full
+// until the time it is remembered with or `ttl` after it was verified, whichever comes first.
+// tls.cc remembers a chain until the earliest notAfter of its certificates and of the trust
+// anchor that issued it (chain_expiry.h); `ttl` is a second bound, in case anything else
+// that a full verification checks changes. Both are calendar time (a clock set back keeps
+// entries longer). A handshake with a stapled OCSP response is always verified in full
 // (tls.cc): the response is not part of the key. Bounded: when full, the entry that expires first goes; a chain of more than
 // kMaxChainBytes (a peer may send extra certificates) is verified every time instead of held, so
 // the cache holds at most capacity × 16 KiB. Only successes are stored.

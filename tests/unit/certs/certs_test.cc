@@ -464,6 +464,27 @@ TEST_F(DevCertsTest, ValidityStartsAnHourAgoAndLastsValidFor) {
   }
 }
 
+TEST_F(DevCertsTest, CaValidForSetsTheCasValidityAlone) {
+  auto options = options_in();
+  options.valid_for = std::chrono::hours(48);
+  options.ca_valid_for = std::chrono::hours(2);
+  const std::time_t before = std::time(nullptr);
+  auto paths = rpcnet::make_dev_certificates(options);
+  const std::time_t after = std::time(nullptr);
+  ASSERT_TRUE(paths) << paths.error();
+
+  const auto not_after = [](const std::string& path) {
+    Certificate crt = load_certificate(path);
+    return crt ? gnutls_x509_crt_get_expiration_time(crt.get()) : std::time_t{-1};
+  };
+  EXPECT_GE(not_after(paths->ca_cert), before + 2 * 3600);
+  EXPECT_LE(not_after(paths->ca_cert), after + 2 * 3600);
+  for (const auto* path : {&paths->server_cert, &paths->client_cert}) {
+    EXPECT_GE(not_after(*path), before + 48 * 3600) << *path;
+    EXPECT_LE(not_after(*path), after + 48 * 3600) << *path;
+  }
+}
+
 TEST_F(DevCertsTest, TwoRunsProduceDifferentSerialsAndKeys) {
   auto first = rpcnet::make_dev_certificates(options_in("first"));
   auto second = rpcnet::make_dev_certificates(options_in("second"));
@@ -588,6 +609,14 @@ TEST_F(DevCertsTest, UnusableValidityIsAConfigError) {
   paths = rpcnet::make_dev_certificates(options);
   ASSERT_FALSE(paths);
   EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kConfig, rpcnet::StatusCode::kInvalidArgument));
+
+  options.valid_for = std::chrono::hours(48);
+  for (const auto ca_valid_for : {std::chrono::hours(0), std::chrono::hours(-1), std::chrono::hours::max()}) {
+    options.ca_valid_for = ca_valid_for;
+    paths = rpcnet::make_dev_certificates(options);
+    ASSERT_FALSE(paths) << ca_valid_for.count();
+    EXPECT_THAT(paths, rpcnet::testing::ErrorIs(rpcnet::ErrorKind::kConfig, rpcnet::StatusCode::kInvalidArgument));
+  }
 }
 
 TEST_F(DevCertsTest, UncreatableDirectoryIsAnIoErrorNamingThePath) {
