@@ -775,6 +775,12 @@ void Connection::extend_credit(Stream& stream, std::uint64_t len) {
   schedule_flush();
 }
 
+bool Connection::charge_received(std::size_t bytes) {
+  if (budget_.try_charge(bytes)) return true;
+  for (auto& [id, stream] : streams_) stream->drop_spares();
+  return budget_.try_charge(bytes);
+}
+
 void Connection::return_connection_credit(std::uint64_t len) {
   if (conn_ == nullptr || state_ != State::kOpen || len == 0) return;
   ngtcp2_conn_extend_max_offset(conn_, len);

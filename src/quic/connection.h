@@ -278,6 +278,9 @@ class Connection final : public transport::CallConnection,
   void return_stream_credit_when_low();
   void end_handshake();
   void return_connection_credit(std::uint64_t len);
+  // Charges received data to the budget. Spare buffers readers handed back (Stream::recycle)
+  // are a cache: when the budget is short they are freed before the charge is refused.
+  bool charge_received(std::size_t bytes);
 
   // Closing.
   void fail_handshake_or_close(int liberr);

@@ -166,6 +166,13 @@ void Stream::drop_received() {
   release_rx_charge(rx_charged_);
 }
 
+void Stream::drop_spares() {
+  std::size_t charged = 0;
+  for (const Bytes& spare : rx_spare_) charged += spare.capacity();
+  rx_spare_.clear();
+  release_rx_charge(charged);
+}
+
 void Stream::release_rx_charge(std::size_t bytes) {
   const std::size_t released = std::min(bytes, rx_charged_);
   rx_charged_ -= released;
@@ -228,13 +235,15 @@ bool Stream::append_received(const std::uint8_t* data, std::size_t len) {
   if (needed > before) {
     // A new buffer starts at the size the last one handed out reached (a bulk stream's buffers
     // are full chunks from the start, one small message's buffer is that message) and doubles
-    // up to the chunk size.
-    const std::size_t grown = before == 0 ? std::min(rx_last_capacity_, kReceiveChunkBytes)
-                                          : std::min(2 * before, kReceiveChunkBytes);
+    // up to the chunk size. A size that could not double again within the chunk size becomes
+    // the chunk size: doubling from a packet's length otherwise stops short of it (65,368 bytes
+    // from 1,021), and only full-size buffers can be recycled.
+    const std::size_t proposed = before == 0 ? rx_last_capacity_ : 2 * before;
+    const std::size_t grown = proposed > kReceiveChunkBytes / 2 ? kReceiveChunkBytes : proposed;
     tail.reserve(std::max(needed, grown));
   }
   const std::size_t more = tail.capacity() - before;
-  if (more > 0 && !connection_->budget_.try_charge(more)) {
+  if (more > 0 && !connection_->charge_received(more)) {
     if (tail.empty()) rx_chunks_.pop_back();
     return false;
   }

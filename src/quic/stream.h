@@ -92,7 +92,9 @@ class Stream final : public transport::CallStream, public std::enable_shared_fro
   // keeps up frees every buffer soon after it was filled, so its thread's heap empties and
   // glibc returns the memory to the kernel (a per-thread arena trims on every free of 64 KiB or
   // more), and the next buffers are faulted in afresh: a stream of 64 KiB messages ran at a
-  // quarter of its speed, most of the client's time in madvise and page faults.
+  // quarter of its speed, most of the client's time in madvise and page faults. They are a
+  // cache: data arriving for any stream of the connection when the budget is short frees every
+  // stream's spares before it is refused (Connection::charge_received).
   void recycle(Bytes buffer) override;
 
   bool write_closed() const noexcept { return tx_shut_ || tx_fin_queued_; }
@@ -119,6 +121,7 @@ class Stream final : public transport::CallStream, public std::enable_shared_fro
   void detach();         // the connection is gone
   void notify_abort(std::uint64_t code);
   void drop_received();  // discards unread data, returning its connection credit
+  void drop_spares();    // frees the recycled buffers kept for reuse, and their charge
   // Over budget: drop what is held and reset the stream (posted: we may be inside a callback).
   void reset_for_budget();
   void release_rx_charge(std::size_t bytes);

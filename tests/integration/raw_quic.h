@@ -16,8 +16,8 @@ namespace rpcnet::testing {
 // Connects from the calling coroutine's loop (inside server.run()), with default transport
 // settings on the server's clock.
 inline asio::awaitable<Result<std::shared_ptr<quic::Connection>>> raw_quic_connect(
-    TransportServer& server, std::shared_ptr<const quic::TlsCredentials> tls) {
-  quic::TransportSettings settings;
+    TransportServer& server, std::shared_ptr<const quic::TlsCredentials> tls,
+    quic::TransportSettings settings = {}) {
   const auto network = server.network();
   if (!network) co_return co_await quic::Connection::connect(server.address(), std::move(tls), settings);
   settings.clock = network->implementation().clock();

@@ -326,9 +326,9 @@ TEST_P(StreamingTest, EightMebibyteMessagesStreamBothWays) {
   EXPECT_EQ(ok_count, 2);
 }
 
-// Registers "bulk": writes `count` messages of `size` bytes each, then ends.
-void register_bulk(RpcServer& server, int count, std::size_t size) {
-  server.register_streaming("bulk", [count, size](ServerStream stream) -> asio::awaitable<Result<void>> {
+// Registers `method` ("bulk"): writes `count` messages of `size` bytes each, then ends.
+void register_bulk(RpcServer& server, int count, std::size_t size, const std::string& method = "bulk") {
+  server.register_streaming(method, [count, size](ServerStream stream) -> asio::awaitable<Result<void>> {
     for (int i = 0; i < count; ++i) {
       if (auto w = co_await stream.write(Bytes(size, static_cast<unsigned char>('a' + i))); !w) co_return w;
     }
@@ -371,25 +371,34 @@ struct RawBulkCall {
   std::shared_ptr<quic::Connection> connection;
   std::shared_ptr<quic::Stream> stream;
 };
-asio::awaitable<Result<RawBulkCall>> open_raw_bulk_call(TransportServer& server) {
+// `end_request` false leaves our side of the stream open, so the stream outlives the response.
+asio::awaitable<Result<std::shared_ptr<quic::Stream>>> open_raw_bulk_stream(quic::Connection& connection,
+                                                                            const std::string& method,
+                                                                            bool end_request = true) {
+  auto stream = co_await connection.open_stream();
+  if (!stream) co_return stream.error();
+  wire::CallHeader header;
+  header.method = method;
+  header.kind = wire::CallKind::kServerStreaming;
+  Bytes request;
+  wire::append_frame(request, wire::FrameType::kHeader, wire::encode_call_header(header));
+  wire::append_frame(request, wire::FrameType::kMessage, {});
+  if (auto written = co_await (*stream)->write(std::move(request), {}, end_request); !written) {
+    co_return written.error();
+  }
+  co_return std::move(*stream);
+}
+asio::awaitable<Result<RawBulkCall>> open_raw_bulk_call(TransportServer& server,
+                                                        quic::TransportSettings settings = {}) {
   quic::ClientTlsOptions tls_options;
   tls_options.trust_path = certificates().main.ca_cert;
   tls_options.server_name = "localhost";
   auto tls = quic::TlsCredentials::for_client(tls_options);
   if (!tls) co_return tls.error();
-  auto connection = co_await raw_quic_connect(server, *tls);
+  auto connection = co_await raw_quic_connect(server, *tls, settings);
   if (!connection) co_return connection.error();
-  auto stream = co_await (*connection)->open_stream();
+  auto stream = co_await open_raw_bulk_stream(**connection, "bulk");
   if (!stream) co_return stream.error();
-  wire::CallHeader header;
-  header.method = "bulk";
-  header.kind = wire::CallKind::kServerStreaming;
-  Bytes request;
-  wire::append_frame(request, wire::FrameType::kHeader, wire::encode_call_header(header));
-  wire::append_frame(request, wire::FrameType::kMessage, {});
-  if (auto written = co_await (*stream)->write(std::move(request), {}, true); !written) {
-    co_return written.error();
-  }
   RawBulkCall call;
   call.connection = std::move(*connection);
   call.stream = std::move(*stream);
@@ -487,6 +496,84 @@ TEST(StreamReaderFairnessTest, RecycledReceiveBuffersCarryLaterDataIntact) {
     EXPECT_EQ(frames[static_cast<std::size_t>(i)].payload, Bytes(kSize, static_cast<unsigned char>('a' + i))) << i;
   }
   EXPECT_EQ(frames.back().type, wire::FrameType::kTrailer);
+}
+
+// Spare buffers a reader handed back are a cache, not a claim on the connection's memory budget:
+// data arriving for another stream when the budget is short frees them instead of being refused.
+// Under a 1 MiB budget (so 512 KiB receive windows), one stream's reader hands back 15 full-size
+// buffers (960 KiB) and leaves its stream open (our side never ends it); a second stream's 448 KiB response then arrives
+// in full before its reader starts. Spares and response together exceed the budget: without the
+// freeing the second stream would be reset.
+TEST(StreamReaderFairnessTest, SpareBuffersAreFreedBeforeAnotherStreamsDataIsRefused) {
+  if (over_http2()) GTEST_SKIP() << "QUIC streams only (an in-memory network)";
+  TransportServer server(Transport::kInMemory);
+  constexpr std::size_t kSpares = quic::kSpareReceiveBuffers - 1;
+  constexpr std::size_t kLastSize = 448u << 10;
+  register_bulk(server.server(), 1, kLastSize, "bulk");
+  // Answers with one small message, then reads requests until they end, which they never do.
+  server.server().register_streaming("hold", [](ServerStream stream) -> asio::awaitable<Result<void>> {
+    if (auto w = co_await stream.write(Bytes(1024, 'h')); !w) co_return w;
+    for (;;) {
+      auto request = co_await stream.read();
+      if (!request) co_return request.error();
+      if (!*request) co_return ok();
+    }
+  });
+  server.start();
+  quic::TransportSettings settings;
+  settings.connection_memory = 1u << 20;
+  struct Seen {
+    std::string error;
+    std::size_t held_with_spares = 0;  // the budget used once the spares were handed back
+    std::size_t held_at_end = 0;
+    Bytes last;
+  };
+  const auto failed = [](std::string why) {
+    Seen out;
+    out.error = std::move(why);
+    return out;
+  };
+  const Seen seen = server.run([&]() -> asio::awaitable<Seen> {
+    Seen out;
+    quic::ClientTlsOptions tls_options;
+    tls_options.trust_path = certificates().main.ca_cert;
+    tls_options.server_name = "localhost";
+    auto tls = quic::TlsCredentials::for_client(tls_options);
+    if (!tls) co_return failed(tls.error().to_string());
+    auto connection = co_await raw_quic_connect(server, *tls, settings);
+    if (!connection) co_return failed("connect: " + connection.error().to_string());
+    auto held = co_await open_raw_bulk_stream(**connection, "hold", false);
+    if (!held) co_return failed("held call: " + held.error().to_string());
+    co_await server.sleep(50ms);  // virtual time: the small responses arrive, and stay unread
+    for (std::size_t i = 0; i < kSpares; ++i) {
+      Bytes spare;
+      spare.reserve(quic::kReceiveChunkBytes);
+      (*held)->recycle(std::move(spare));
+    }
+    out.held_with_spares = (*connection)->stats().memory_used;
+    auto last = co_await open_raw_bulk_stream(**connection, "bulk");
+    if (!last) co_return failed("last call: " + last.error().to_string());
+    co_await server.sleep(50ms);  // the whole last response is buffered
+    for (;;) {
+      auto chunk = co_await (*last)->read();
+      if (chunk.status != quic::StreamChunk::Status::kData) co_return failed("the last stream was reset");
+      out.last.insert(out.last.end(), chunk.data.begin(), chunk.data.end());
+      if (chunk.fin) break;
+    }
+    out.held_at_end = (*connection)->stats().memory_used;
+    (*connection)->close(0, "");
+    co_return out;
+  }());
+  ASSERT_EQ(seen.error, "");
+  // The precondition: the spares were charged (and the first stream's response is held too).
+  EXPECT_GT(seen.held_with_spares, kSpares * quic::kReceiveChunkBytes);
+  EXPECT_LT(seen.held_at_end, seen.held_with_spares - kSpares * quic::kReceiveChunkBytes / 2);
+  wire::FrameDecoder decoder;
+  std::vector<wire::Frame> frames;
+  ASSERT_EQ(decoder.feed(seen.last, frames), wire::FrameError::kNone);
+  ASSERT_EQ(frames.size(), 2u);  // the message, then the trailer
+  EXPECT_EQ(frames[0].payload, Bytes(kLastSize, 'a'));
+  EXPECT_EQ(frames[1].type, wire::FrameType::kTrailer);
 }
 
 }  // namespace
