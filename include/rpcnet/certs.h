@@ -6,8 +6,8 @@
 // ECDSA P-256, as PEM files:
 //   ca.pem, ca-key.pem, server.pem, server-key.pem, client.pem, client-key.pem
 // Private keys are written with mode 0600. Certificates are valid from one hour ago for
-// `valid_for` (the CA for `ca_valid_for` when set). These are for development and tests only: the CA key sits next to the
-// certificates.
+// `valid_for` (the CA for `ca_valid_for` when set). These are for development and tests only:
+// the CA key sits next to the certificates.
 //
 // Example:
 //   rpcnet::Result<rpcnet::RpcConfig> development_server_config() {

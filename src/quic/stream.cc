@@ -236,8 +236,8 @@ bool Stream::append_received(const std::uint8_t* data, std::size_t len) {
     // A new buffer starts at the size the last one handed out reached (a bulk stream's buffers
     // are full chunks from the start, one small message's buffer is that message) and doubles
     // up to the chunk size. A size that could not double again within the chunk size becomes
-    // the chunk size: doubling from a packet's length otherwise stops short of it (65,368 bytes
-    // from 1,021), and only full-size buffers can be recycled.
+    // the chunk size: doubling from a packet's length otherwise ends short of it (at 65,368
+    // bytes in a test), and only full-size buffers can be recycled.
     const std::size_t proposed = before == 0 ? rx_last_capacity_ : 2 * before;
     const std::size_t grown = proposed > kReceiveChunkBytes / 2 ? kReceiveChunkBytes : proposed;
     tail.reserve(std::max(needed, grown));
