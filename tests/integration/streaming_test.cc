@@ -388,14 +388,19 @@ asio::awaitable<Result<std::shared_ptr<quic::Stream>>> open_raw_bulk_stream(quic
   }
   co_return std::move(*stream);
 }
-asio::awaitable<Result<RawBulkCall>> open_raw_bulk_call(TransportServer& server,
-                                                        quic::TransportSettings settings = {}) {
+// A raw QUIC connection to `server`, trusting the test CA.
+asio::awaitable<Result<std::shared_ptr<quic::Connection>>> raw_test_connect(TransportServer& server,
+                                                                           quic::TransportSettings settings) {
   quic::ClientTlsOptions tls_options;
   tls_options.trust_path = certificates().main.ca_cert;
   tls_options.server_name = "localhost";
   auto tls = quic::TlsCredentials::for_client(tls_options);
   if (!tls) co_return tls.error();
-  auto connection = co_await raw_quic_connect(server, *tls, settings);
+  co_return co_await raw_quic_connect(server, *tls, settings);
+}
+asio::awaitable<Result<RawBulkCall>> open_raw_bulk_call(TransportServer& server,
+                                                        quic::TransportSettings settings = {}) {
+  auto connection = co_await raw_test_connect(server, settings);
   if (!connection) co_return connection.error();
   auto stream = co_await open_raw_bulk_stream(**connection, "bulk");
   if (!stream) co_return stream.error();
@@ -501,9 +506,9 @@ TEST(StreamReaderFairnessTest, RecycledReceiveBuffersCarryLaterDataIntact) {
 // Spare buffers a reader handed back are a cache, not a claim on the connection's memory budget:
 // data arriving for another stream when the budget is short frees them instead of being refused.
 // Under a 1 MiB budget (so 512 KiB receive windows), one stream's reader hands back 15 full-size
-// buffers (960 KiB) and leaves its stream open (our side never ends it); a second stream's 448 KiB response then arrives
-// in full before its reader starts. Spares and response together exceed the budget: without the
-// freeing the second stream would be reset.
+// buffers (960 KiB) and leaves its stream open (our side never ends it); a second stream's
+// 448 KiB response then arrives in full before its reader starts. Spares and response together
+// exceed the budget: without the freeing the second stream would be reset.
 TEST(StreamReaderFairnessTest, SpareBuffersAreFreedBeforeAnotherStreamsDataIsRefused) {
   if (over_http2()) GTEST_SKIP() << "QUIC streams only (an in-memory network)";
   TransportServer server(Transport::kInMemory);
@@ -535,12 +540,7 @@ TEST(StreamReaderFairnessTest, SpareBuffersAreFreedBeforeAnotherStreamsDataIsRef
   };
   const Seen seen = server.run([&]() -> asio::awaitable<Seen> {
     Seen out;
-    quic::ClientTlsOptions tls_options;
-    tls_options.trust_path = certificates().main.ca_cert;
-    tls_options.server_name = "localhost";
-    auto tls = quic::TlsCredentials::for_client(tls_options);
-    if (!tls) co_return failed(tls.error().to_string());
-    auto connection = co_await raw_quic_connect(server, *tls, settings);
+    auto connection = co_await raw_test_connect(server, settings);
     if (!connection) co_return failed("connect: " + connection.error().to_string());
     auto held = co_await open_raw_bulk_stream(**connection, "hold", false);
     if (!held) co_return failed("held call: " + held.error().to_string());
